@@ -1,0 +1,316 @@
+"""The (office × technology) options table: eligibility, capex, opex, Mbps and TCO (DESIGN §3, §5).
+
+One row per planned office and catalogue technology, eligible or not, so that the results can say for any
+office which technologies were feasible, what each would have cost and why the others were excluded.
+Only eligible rows become model variables. Costs are split by component so donors see what they pay for:
+
+* capex: ``capex_equipment_usd`` (terminal, radio, ONT), ``capex_civil_usd`` (trench per km, mast),
+  ``capex_licence_usd`` (one-off spectrum fee), ``capex_power_usd`` (solar kit where there is no grid power);
+* opex per year: ``opex_service_usd_per_year`` (fees paid by the post), ``opex_network_usd_per_year`` (upkeep
+  and annual licence, borne by the operator), ``opex_power_usd_per_year`` (solar upkeep, paid by the post).
+
+``opex_usd_per_year`` is the part counted by ``policy.opex_paid_by``. TCO over the horizon of H years with
+discount rate r is ``capex + opex·Σ_{k=1..H}(1+r)^-k + replacements``, where equipment whose lifetime L is
+shorter than H is bought again in years L, 2L, ... < H (discounted). ``cost_usd`` is what counts against the
+budget: capex or TCO by ``budget_basis``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planner.data import Inputs
+from planner.geo import PointIndex
+from planner.scenario import Catalogue, Scenario, Technology
+
+OPTION_KEY = ["office_id", "technology"]
+
+
+def annuity_factor(rate: float, years: int) -> float:
+    """Present value of 1 USD paid at the end of each of ``years`` years: Σ_{k=1..H} (1+r)^-k."""
+    return float(sum((1 + rate) ** -k for k in range(1, years + 1)))
+
+
+def replacement_factor(rate: float, years: int, lifetime: float) -> float:
+    """Present value of re-buying 1 USD of equipment every ``lifetime`` years within a horizon of ``years``."""
+    total, m = 0.0, 1
+    while m * lifetime < years:
+        total += (1 + rate) ** -(m * lifetime)
+        m += 1
+    return total
+
+
+def required_mbps(offices: pd.DataFrame, scenario: Scenario) -> pd.Series:
+    """Mbps an office needs: its services' Mbps plus public access per 1,000 people, at least the floor."""
+    demand = scenario.demand
+    service_sum = offices["services"].map(
+        lambda s: sum(demand.service_mbps.get(x, 0.0) for x in str(s).split(";") if x)
+    )
+    need = service_sum.astype(float) + offices["population"].astype(float) / 1000.0 * demand.mbps_per_1000_people
+    return need.clip(lower=demand.floor_mbps).round(3)
+
+
+def office_weights(offices: pd.DataFrame, metric: str) -> pd.Series:
+    """Coverage weight w[i] of each office: population × priority, or priority (offices metric).
+
+    For the communities metric the office weight is its priority; community coverage itself is modelled with
+    one indicator per community (see ``model.add_community_coverage``).
+    """
+    priority = offices["priority"].astype(float)
+    if metric == "population":
+        return offices["population"].astype(float) * priority
+    return priority
+
+
+@dataclass
+class _Anchors:
+    """Distance (km) and id of the nearest usable anchor of one technology for every planned office."""
+
+    distance_km: np.ndarray
+    anchor_id: np.ndarray
+    what: str
+
+
+def _nearest_anchor(tech: Technology, planned: pd.DataFrame, inputs: Inputs) -> _Anchors:
+    lat, lon = planned["lat"].to_numpy(float), planned["lon"].to_numpy(float)
+    n = len(planned)
+    reach = tech.reach
+    if reach.use_tower_range:
+        return _inside_tower_range(tech, lat, lon, inputs)
+    pts_lat, pts_lon, ids, names = [], [], [], []
+    if "fibre_node" in reach.anchors and len(inputs.fibre_nodes):
+        pts_lat.append(inputs.fibre_nodes["lat"].to_numpy(float))
+        pts_lon.append(inputs.fibre_nodes["lon"].to_numpy(float))
+        ids.append(inputs.fibre_nodes["node_id"].astype(str).to_numpy())
+        names.append("fibre node")
+    if "tower" in reach.anchors and len(inputs.towers):
+        towers = inputs.towers[inputs.towers["generation"] >= (reach.min_tower_generation or 2)]
+        pts_lat.append(towers["lat"].to_numpy(float))
+        pts_lon.append(towers["lon"].to_numpy(float))
+        ids.append(towers["tower_id"].astype(str).to_numpy())
+        names.append(f"tower ({reach.min_tower_generation or 2}G+)")
+    if "connected_office" in reach.anchors:
+        hubs = inputs.offices[inputs.offices["status"] == "connected"]
+        pts_lat.append(hubs["lat"].to_numpy(float))
+        pts_lon.append(hubs["lon"].to_numpy(float))
+        ids.append(hubs["office_id"].astype(str).to_numpy())
+        names.append("connected office")
+    what = " or ".join(names) if names else " or ".join(a.replace("_", " ") for a in reach.anchors)
+    if not pts_lat or sum(len(p) for p in pts_lat) == 0:
+        return _Anchors(np.full(n, np.inf), np.full(n, "", dtype=object), what)
+    all_ids = np.concatenate(ids).astype(object)
+    dist, idx = PointIndex(np.concatenate(pts_lat), np.concatenate(pts_lon)).nearest(lat, lon)
+    return _Anchors(dist * reach.route_factor, np.where(idx >= 0, all_ids[np.maximum(idx, 0)], ""), what)
+
+
+def _inside_tower_range(tech: Technology, lat: np.ndarray, lon: np.ndarray, inputs: Inputs) -> _Anchors:
+    """Nearest tower of the required generation whose own coverage radius contains the office (exact).
+
+    The k nearest towers are checked first (vectorised); offices where a tower beyond the k-th could still
+    cover them (k-th distance <= the largest radius) are settled with a radius query.
+    """
+    n = len(lat)
+    gen = tech.reach.min_tower_generation or 2
+    towers = inputs.towers[inputs.towers["generation"] >= gen]
+    what = f"{gen}G+ tower"
+    if towers.empty:
+        return _Anchors(np.full(n, np.inf), np.full(n, "", dtype=object), what)
+    cap = tech.reach.max_distance_km or np.inf
+    rng = np.minimum(towers["range_km"].to_numpy(float), cap)
+    ids = towers["tower_id"].astype(str).to_numpy().astype(object)
+    index = PointIndex(towers["lat"].to_numpy(float), towers["lon"].to_numpy(float))
+    k = min(16, len(towers))
+    dist, idx = index.nearest(lat, lon, k=k)
+    if k == 1:
+        dist, idx = dist[:, None], idx[:, None]
+    covered = (idx >= 0) & (dist <= rng[np.maximum(idx, 0)])
+    best_d = np.where(covered, dist, np.inf)
+    j = best_d.argmin(axis=1)
+    out_d = best_d[np.arange(n), j]
+    out_id = np.where(np.isfinite(out_d), ids[np.maximum(idx[np.arange(n), j], 0)], "")
+    unsure = ~np.isfinite(out_d) & (dist[:, -1] <= rng.max()) & (k < len(towers))
+    for i in np.flatnonzero(unsure):
+        for t in index.within(lat[i : i + 1], lon[i : i + 1], float(rng.max()))[0]:
+            from planner.geo import haversine_km
+
+            d = float(haversine_km(lat[i], lon[i], towers["lat"].iat[t], towers["lon"].iat[t]))
+            if d <= rng[t] and d < out_d[i]:
+                out_d[i], out_id[i] = d, ids[t]
+    return _Anchors(out_d, out_id, what)
+
+
+def _tech_rows(
+    name: str, tech: Technology, planned: pd.DataFrame, inputs: Inputs, catalogue: Catalogue, scenario: Scenario
+) -> pd.DataFrame:
+    n = len(planned)
+    reach = tech.reach
+    reasons = np.full(n, "", dtype=object)
+    distance = np.full(n, np.nan)
+    anchor = np.full(n, "", dtype=object)
+    km = np.zeros(n)
+    if reach.anchors:
+        found = _nearest_anchor(tech, planned, inputs)
+        distance, anchor = found.distance_km, found.anchor_id
+        limit = reach.max_distance_km if not reach.use_tower_range else None
+        if reach.use_tower_range:
+            bad = ~np.isfinite(distance)
+            reasons[bad] = f"not inside the coverage radius of any {found.what}"
+        else:
+            bad = ~(distance <= (limit if limit is not None else np.inf))
+            shown = np.where(np.isfinite(distance), np.round(distance, 1), np.nan)
+            for i in np.flatnonzero(bad):
+                reasons[i] = (
+                    f"no {found.what} within {limit:g} km (nearest {shown[i]:g} km)"
+                    if np.isfinite(shown[i])
+                    else f"no {found.what} in the data"
+                )
+        if tech.kind == "fibre":
+            km = np.where(np.isfinite(distance), distance, 0.0)
+    no_grid = ~planned["grid_power"].to_numpy(bool)
+    power = catalogue.power
+    rows = pd.DataFrame(
+        {
+            "office_id": planned["office_id"].to_numpy(),
+            "technology": name,
+            "source": "catalogue",
+            "anchor_id": anchor,
+            "distance_km": np.round(distance, 3),
+            "capex_equipment_usd": tech.capex_fixed_usd.value,
+            "capex_civil_usd": tech.capex_civil_usd.value + km * tech.capex_per_km_usd.value,
+            "capex_licence_usd": tech.licence_once_usd.value,
+            "capex_power_usd": np.where(no_grid, power.solar_capex_usd.value, 0.0),
+            "opex_service_usd_per_year": tech.opex_per_year_usd.value,
+            "opex_network_usd_per_year": tech.licence_per_year_usd.value + km * tech.opex_per_km_per_year_usd.value,
+            "opex_power_usd_per_year": np.where(no_grid, power.solar_opex_per_year_usd.value, 0.0),
+            "mbps": tech.mbps,
+            "lifetime_years": tech.lifetime_years,
+            "reason": reasons,
+        }
+    )
+    return rows
+
+
+def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
+    """Quoted options: capex as equipment, opex as the post's service fee (a quote is complete: no add-ons)."""
+    planned_ids = set(planned["office_id"])
+    q = quotes[quotes["office_id"].isin(planned_ids)]
+    mbps_default = q["technology"].map({k: t.mbps for k, t in catalogue.technologies.items()})
+    life = q["technology"].map({k: t.lifetime_years for k, t in catalogue.technologies.items()})
+    mbps = q["mbps"].astype(float) if "mbps" in q else pd.Series(np.nan, index=q.index)
+    return pd.DataFrame(
+        {
+            "office_id": q["office_id"].astype(str).to_numpy(),
+            "technology": q["technology"].astype(str).to_numpy(),
+            "source": "quote",
+            "anchor_id": "",
+            "distance_km": np.nan,
+            "capex_equipment_usd": q["capex_usd"].astype(float).to_numpy(),
+            "capex_civil_usd": 0.0,
+            "capex_licence_usd": 0.0,
+            "capex_power_usd": 0.0,
+            "opex_service_usd_per_year": q["opex_usd_per_year"].astype(float).to_numpy(),
+            "opex_network_usd_per_year": 0.0,
+            "opex_power_usd_per_year": 0.0,
+            "mbps": mbps.fillna(mbps_default).to_numpy(float),
+            "lifetime_years": life.to_numpy(float),
+            "reason": "",
+        }
+    )
+
+
+def build_options(inputs: Inputs, catalogue: Catalogue, scenario: Scenario) -> pd.DataFrame:
+    """Cost every (planned office × technology) pair and mark which are eligible and why not.
+
+    Columns: ``office_id, technology, eligible, reason, source, anchor_id, distance_km``, the capex and opex
+    components (see module doc), ``capex_usd, opex_usd_per_year, opex_total_usd_per_year, tco_usd, cost_usd,
+    mbps, required_mbps, weight``. Sorted by office then technology.
+    """
+    planned = inputs.planned.reset_index(drop=True)
+    parts = [
+        _tech_rows(name, tech, planned, inputs, catalogue, scenario) for name, tech in catalogue.technologies.items()
+    ]
+    table = pd.concat(parts, ignore_index=True)
+    if inputs.quotes is not None and len(inputs.quotes):
+        quoted = set(inputs.quotes["office_id"])
+        table.loc[table["office_id"].isin(quoted), "reason"] = (
+            "not quoted: the options file lists this office's candidates"
+        )
+        table = table[~(table["office_id"].isin(quoted) & table["technology"].isin(set(inputs.quotes["technology"])))]
+        q = _quote_rows(inputs.quotes, planned, catalogue)
+        table = pd.concat([table, q], ignore_index=True)
+        # A quoted technology replaces the computed row; unquoted technologies of a quoted office stay listed.
+        table = table.drop_duplicates(subset=OPTION_KEY, keep="last")
+    table["capex_usd"] = table[["capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd"]].sum(
+        axis=1
+    )
+    paid = scenario.policy.opex_paid_by
+    post = table["opex_service_usd_per_year"] + table["opex_power_usd_per_year"]
+    operator = table["opex_network_usd_per_year"]
+    table["opex_total_usd_per_year"] = post + operator
+    table["opex_usd_per_year"] = {"post": post, "operator": operator, "both": post + operator}[paid]
+    years, rate = scenario.horizon.years, scenario.discount_rate
+    replace = table["lifetime_years"].map(lambda life: replacement_factor(rate, years, float(life)))
+    table["tco_usd"] = (
+        table["capex_usd"]
+        + table["opex_usd_per_year"] * annuity_factor(rate, years)
+        + table["capex_equipment_usd"] * replace
+    )
+    table["cost_usd"] = table["capex_usd"] if scenario.budget_basis == "capex" else table["tco_usd"]
+    info = planned.set_index("office_id")
+    need = required_mbps(planned, scenario).set_axis(planned["office_id"])
+    table["required_mbps"] = table["office_id"].map(need).to_numpy(float)
+    table["weight"] = table["office_id"].map(office_weights(info, scenario.coverage_metric)).to_numpy(float)
+    _apply_rules(table, scenario)
+    table["eligible"] = table["reason"] == ""
+    cols = ["office_id", "technology", "eligible", "reason", "source", "anchor_id", "distance_km",
+            "capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd", "capex_usd",
+            "opex_service_usd_per_year", "opex_network_usd_per_year", "opex_power_usd_per_year",
+            "opex_usd_per_year", "opex_total_usd_per_year", "tco_usd", "cost_usd", "mbps", "required_mbps",
+            "weight"]  # fmt: skip
+    return table[cols].sort_values(OPTION_KEY, kind="stable").reset_index(drop=True)
+
+
+def _add_reason(table: pd.DataFrame, mask: pd.Series, text: pd.Series | str) -> None:
+    """Record an exclusion reason on rows not already excluded (the first reason is the one shown)."""
+    mask = mask & (table["reason"] == "")
+    table.loc[mask, "reason"] = text[mask] if isinstance(text, pd.Series) else text
+
+
+def _apply_rules(table: pd.DataFrame, scenario: Scenario) -> None:
+    """Policy eligibility rules, in order: allowed technologies, required Mbps, cost ceiling, fibre preference."""
+    policy = scenario.policy
+    if policy.allowed_technologies is not None:
+        _add_reason(
+            table, ~table["technology"].isin(policy.allowed_technologies), "not allowed by policy.allowed_technologies"
+        )
+    slow = table["mbps"] < table["required_mbps"]
+    _add_reason(
+        table,
+        slow,
+        "delivers "
+        + table["mbps"].map("{:g}".format)
+        + " Mbps < "
+        + table["required_mbps"].map("{:g}".format)
+        + " Mbps required",
+    )
+    if policy.max_cost_per_office_usd is not None:
+        ceiling = policy.max_cost_per_office_usd
+        _add_reason(
+            table,
+            table["cost_usd"] > ceiling,
+            "costs " + table["cost_usd"].map("{:,.0f}".format) + f" USD > cost ceiling {ceiling:,.0f} USD",
+        )
+    if policy.fibre_preference_pct is not None:
+        ok = table["reason"] == ""
+        cheapest = table["cost_usd"].where(ok).groupby(table["office_id"]).transform("min")
+        is_fibre = table["technology"].str.contains("fibre") & ok
+        fibre_cost = table["cost_usd"].where(is_fibre).groupby(table["office_id"]).transform("min")
+        preferred = fibre_cost <= cheapest * (1 + policy.fibre_preference_pct / 100.0)
+        _add_reason(
+            table,
+            preferred & ~table["technology"].str.contains("fibre"),
+            f"fibre preferred: fibre costs within {policy.fibre_preference_pct:g} % of the cheapest option",
+        )

@@ -1,0 +1,475 @@
+"""Read and validate the input files (DESIGN §3). The only module that reads user data files.
+
+Every rejected value becomes an :class:`~planner.errors.Issue` naming file, row, column and what was expected;
+all issues of a file are collected before one :class:`~planner.errors.InputError` is raised, so a user fixes
+them in one pass. Rows are either used or reported: nothing is dropped silently.
+
+Row numbers: for CSV the line number in the file (the header is row 1, the first data row is row 2); for
+GeoJSON the 1-based feature number; for GeoPackage the 1-based row of the feature table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import InputError, Issue
+from planner.scenario import SERVICES, Scenario
+
+STATUSES = ("unconnected", "underserved", "connected")
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+_OPENCELLID = ["radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples", "changeable",
+               "created", "updated", "averageSignal"]  # fmt: skip
+_RADIO_GENERATION = {"GSM": 2, "CDMA": 2, "UMTS": 3, "LTE": 4, "NR": 5}
+
+
+@dataclass(frozen=True)
+class Column:
+    """How one column is parsed and checked."""
+
+    name: str
+    kind: str  # "str" | "float" | "int" | "bool" | "choice" | "services"
+    required: bool = False
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    expected: str = ""
+
+
+OFFICE_COLUMNS = (
+    Column("office_id", "str", required=True, expected="a non-empty unique id"),
+    Column("lat", "float", required=True, min=-90, max=90, expected="latitude in degrees, -90..90"),
+    Column("lon", "float", required=True, min=-180, max=180, expected="longitude in degrees, -180..180"),
+    Column("population", "float", required=True, min=0, expected="people served, a number >= 0"),
+    Column("name", "str", default=""),
+    Column("country", "str", default=""),
+    Column("region", "str", default="all"),
+    Column("community", "str", default=None),
+    Column("status", "choice", default="unconnected", choices=STATUSES),
+    Column("current_mbps", "float", default=0.0, min=0, expected="Mbps, a number >= 0"),
+    Column("grid_power", "bool", default=True, expected="true or false"),
+    Column("services", "services", default="mail"),
+    Column("priority", "float", default=1.0, min=0, expected="a weight >= 0"),
+)
+NODE_COLUMNS = (
+    Column("node_id", "str", required=True, expected="a non-empty unique id"),
+    Column("lat", "float", required=True, min=-90, max=90, expected="latitude in degrees, -90..90"),
+    Column("lon", "float", required=True, min=-180, max=180, expected="longitude in degrees, -180..180"),
+    Column("name", "str", default=""),
+)
+TOWER_COLUMNS = (
+    Column("tower_id", "str", required=True, expected="a non-empty unique id"),
+    Column("lat", "float", required=True, min=-90, max=90, expected="latitude in degrees, -90..90"),
+    Column("lon", "float", required=True, min=-180, max=180, expected="longitude in degrees, -180..180"),
+    Column("generation", "int", required=True, min=2, max=5, expected="2, 3, 4 or 5 (G)"),
+    Column("range_km", "float", required=True, min=0, max=100, expected="coverage radius in km, 0..100"),
+)
+OPTION_COLUMNS = (
+    Column("office_id", "str", required=True, expected="an office_id of the offices file"),
+    Column("technology", "str", required=True, expected="a technology of the catalogue"),
+    Column("capex_usd", "float", required=True, min=0, expected="USD, a number >= 0"),
+    Column("opex_usd_per_year", "float", required=True, min=0, expected="USD/year, a number >= 0"),
+    Column("mbps", "float", default=None, min=0, expected="Mbps, a number >= 0"),
+)
+
+
+@dataclass
+class Inputs:
+    """All validated input tables of a scenario."""
+
+    offices: pd.DataFrame
+    fibre_nodes: pd.DataFrame
+    towers: pd.DataFrame
+    quotes: pd.DataFrame | None = None
+    fingerprints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def planned(self) -> pd.DataFrame:
+        """Offices to plan: unconnected and underserved."""
+        return self.offices[self.offices["status"] != "connected"]
+
+
+# --------------------------------------------------------------------------------------------- parsing
+def _parse_cell(raw: str, col: Column) -> tuple[Any, str | None]:
+    """Parse one cell; return (value, error message or None). Empty cells take the default."""
+    text = raw.strip()
+    if text == "":
+        if col.required:
+            return None, f"empty; expected {col.expected or 'a value'}"
+        return col.default, None
+    if col.kind == "str":
+        return text, None
+    if col.kind in ("float", "int"):
+        try:
+            value = float(text)
+        except ValueError:
+            return None, f"'{text}' is not a number; expected {col.expected}"
+        if not math.isfinite(value):
+            return None, f"'{text}' is not finite; expected {col.expected}"
+        if col.kind == "int":
+            if value != int(value):
+                return None, f"'{text}' is not a whole number; expected {col.expected}"
+            value = int(value)
+        if (col.min is not None and value < col.min) or (col.max is not None and value > col.max):
+            return None, f"{text} is out of range; expected {col.expected}"
+        return value, None
+    if col.kind == "bool":
+        low = text.lower()
+        if low in _TRUE:
+            return True, None
+        if low in _FALSE:
+            return False, None
+        return None, f"'{text}' is not a boolean; expected {col.expected}"
+    if col.kind == "choice":
+        low = text.lower()
+        if low not in col.choices:
+            return None, f"'{text}' is not allowed; expected one of {', '.join(col.choices)}"
+        return low, None
+    if col.kind == "services":
+        items = [s.strip().lower() for s in text.split(";") if s.strip()]
+        bad = [s for s in items if s not in SERVICES]
+        if bad:
+            return (
+                None,
+                f"unknown service(s) {', '.join(bad)}; expected ';'-separated from {', '.join(SERVICES)}",
+            )
+        return ";".join(dict.fromkeys(items)) or col.default, None
+    raise AssertionError(col.kind)
+
+
+def validate_table(
+    raw: pd.DataFrame,
+    columns: Iterable[Column],
+    file: str,
+    row_of: Callable[[int], int],
+    id_column: str | None,
+) -> tuple[pd.DataFrame, list[Issue]]:
+    """Type and range-check a table of strings. Returns the typed table and every issue found.
+
+    Columns not in ``columns`` are kept as text. ``row_of(i)`` maps a 0-based record to the row users see.
+    """
+    columns = list(columns)
+    issues: list[Issue] = []
+    missing = [c.name for c in columns if c.required and c.name not in raw.columns]
+    if missing:
+        found = ", ".join(map(str, raw.columns)) or "none"
+        return raw, [Issue(file, None, m, f"required column is missing (columns found: {found})") for m in missing]
+    out = raw.copy()
+    bad_rows: set[int] = set()
+    for col in columns:
+        if col.name not in raw.columns:
+            out[col.name] = col.default
+            continue
+        values = []
+        for i, cell in enumerate(raw[col.name].tolist()):
+            value, err = _parse_cell("" if cell is None else str(cell), col)
+            if err:
+                issues.append(Issue(file, row_of(i), col.name, err))
+                bad_rows.add(i)
+            values.append(value)
+        out[col.name] = pd.Series(values, index=raw.index, dtype=object)
+    if id_column is not None:
+        ids = out[id_column].astype(str)
+        first: dict[str, int] = {}
+        for i, value in enumerate(ids.tolist()):
+            if i in bad_rows:
+                continue
+            if value in first:
+                issues.append(
+                    Issue(
+                        file,
+                        row_of(i),
+                        id_column,
+                        f"duplicate id '{value}' (first seen in row {first[value]})",
+                    )
+                )
+            else:
+                first[value] = row_of(i)
+    if not issues:
+        for col in columns:
+            if col.kind == "float":
+                out[col.name] = pd.to_numeric(out[col.name], errors="coerce").astype(float)
+            elif col.kind == "int":
+                out[col.name] = out[col.name].astype(int)
+            elif col.kind == "bool":
+                out[col.name] = out[col.name].astype(bool)
+    return out, issues
+
+
+# --------------------------------------------------------------------------------------------- file formats
+def _read_csv_strings(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(Issue(str(path), None, None, "file not found")) from None
+    except pd.errors.EmptyDataError:
+        raise InputError(Issue(str(path), None, None, "file is empty; expected a header row and data rows")) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(Issue(str(path), None, None, f"not a readable CSV file: {exc}")) from None
+
+
+def _read_geojson_points(path: Path) -> pd.DataFrame:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(Issue(str(path), exc.lineno, None, f"not valid JSON: {exc.msg}")) from None
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise InputError(Issue(str(path), None, None, "expected a GeoJSON FeatureCollection"))
+    records, issues = [], []
+    for n, feature in enumerate(doc.get("features") or [], start=1):
+        props = dict(feature.get("properties") or {})
+        geom = feature.get("geometry") or {}
+        coords = geom.get("coordinates")
+        if geom.get("type") != "Point" or not isinstance(coords, list) or len(coords) < 2:
+            issues.append(Issue(str(path), n, "geometry", f"expected a Point geometry, got {geom.get('type')!r}"))
+            continue
+        props.setdefault("lon", coords[0])
+        props.setdefault("lat", coords[1])
+        records.append({k: "" if v is None else str(v) for k, v in props.items()})
+    if issues:
+        raise InputError(issues)
+    return pd.DataFrame.from_records(records).fillna("")
+
+
+def _gpkg_point(blob: bytes) -> tuple[float, float]:
+    """(lon, lat) of a GeoPackage point geometry blob: 'GP' header, optional envelope, then WKB."""
+    if blob[:2] != b"GP":
+        raise ValueError("not a GeoPackage geometry")
+    flags = blob[3]
+    envelope = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}.get((flags >> 1) & 0x07)
+    if envelope is None:
+        raise ValueError("bad envelope flag")
+    wkb = blob[8 + envelope :]
+    order = "<" if wkb[0] == 1 else ">"
+    (gtype,) = struct.unpack(order + "I", wkb[1:5])
+    if gtype % 1000 != 1:
+        raise ValueError(f"geometry type {gtype} is not a Point")
+    x, y = struct.unpack(order + "dd", wkb[5:21])
+    return x, y
+
+
+def _read_geopackage_points(path: Path) -> pd.DataFrame:
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        table, geom_col = con.execute(
+            "SELECT table_name, column_name FROM gpkg_geometry_columns ORDER BY table_name LIMIT 1"
+        ).fetchone()
+        frame = pd.read_sql_query(f'SELECT * FROM "{table}"', con)
+        con.close()
+    except (sqlite3.Error, TypeError) as exc:
+        raise InputError(Issue(str(path), None, None, f"not a readable GeoPackage with a point layer: {exc}")) from None
+    issues, lons, lats = [], [], []
+    for n, blob in enumerate(frame[geom_col].tolist(), start=1):
+        try:
+            lon, lat = _gpkg_point(bytes(blob))
+        except (ValueError, struct.error, TypeError, IndexError) as exc:
+            issues.append(Issue(str(path), n, geom_col, f"expected a Point geometry ({exc})"))
+            lon = lat = float("nan")
+        lons.append(lon)
+        lats.append(lat)
+    if issues:
+        raise InputError(issues)
+    frame = frame.drop(columns=[geom_col])
+    frame["lon"], frame["lat"] = lons, lats
+    return frame.astype(str).replace({"None": "", "nan": ""})
+
+
+def _read_any(path: Path) -> tuple[pd.DataFrame, Callable[[int], int]]:
+    """Read a CSV, GeoJSON or GeoPackage file as a table of strings with its row numbering."""
+    suffix = path.suffix.lower()
+    if suffix in (".geojson", ".json"):
+        return _read_geojson_points(path), lambda i: i + 1
+    if suffix == ".gpkg":
+        return _read_geopackage_points(path), lambda i: i + 1
+    return _read_csv_strings(path), lambda i: i + 2
+
+
+def fingerprint(path: Path) -> str:
+    """SHA-256 of a file, to record exactly which data a run used."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------- readers
+def read_offices(path: Path) -> pd.DataFrame:
+    """Offices (CSV / GeoJSON / GeoPackage) with DESIGN §3 defaults; ``community`` defaults to ``office_id``."""
+    raw, row_of = _read_any(path)
+    table, issues = validate_table(raw, OFFICE_COLUMNS, str(path), row_of, "office_id")
+    if issues:
+        raise InputError(issues)
+    if table.empty:
+        raise InputError(Issue(str(path), None, None, "no offices: expected at least one data row"))
+    table["community"] = table["community"].where(table["community"].notna(), table["office_id"])
+    for col in ("office_id", "name", "country", "region", "community", "services", "status"):
+        table[col] = table[col].astype(str)
+    return table.reset_index(drop=True)
+
+
+def read_fibre_nodes(path: Path | None) -> pd.DataFrame:
+    """Fibre points of presence (CSV ``node_id, lat, lon``); an empty table when the scenario gives none."""
+    if path is None:
+        return pd.DataFrame(
+            {"node_id": pd.Series(dtype=str), "lat": pd.Series(dtype=float), "lon": pd.Series(dtype=float)}
+        )
+    raw, row_of = _read_any(path)
+    table, issues = validate_table(raw, NODE_COLUMNS, str(path), row_of, "node_id")
+    if issues:
+        raise InputError(issues)
+    return table.reset_index(drop=True)
+
+
+def read_towers(path: Path | None) -> pd.DataFrame:
+    """Cell sites: ``tower_id, lat, lon, generation, range_km`` or the OpenCellID layout (with or without header).
+
+    OpenCellID rows map radio GSM/CDMA→2G, UMTS→3G, LTE→4G, NR→5G and ``range`` (metres) to ``range_km``.
+    """
+    empty = pd.DataFrame(
+        {"tower_id": pd.Series(dtype=str), "lat": pd.Series(dtype=float), "lon": pd.Series(dtype=float),
+         "generation": pd.Series(dtype=int), "range_km": pd.Series(dtype=float)}
+    )  # fmt: skip
+    if path is None:
+        return empty
+    raw, row_of = _read_any(path)
+    if len(raw.columns) and str(raw.columns[0]).strip().upper() in _RADIO_GENERATION:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, header=None, names=_OPENCELLID)
+        row_of = lambda i: i + 1  # noqa: E731 - no header line
+    if "radio" in raw.columns and "tower_id" not in raw.columns:
+        raw, issues = _from_opencellid(raw, str(path), row_of)
+        if issues:
+            raise InputError(issues)
+    table, issues = validate_table(raw, TOWER_COLUMNS, str(path), row_of, "tower_id")
+    if issues:
+        raise InputError(issues)
+    return table.reset_index(drop=True) if len(table) else empty
+
+
+def _from_opencellid(raw: pd.DataFrame, file: str, row_of: Callable[[int], int]) -> tuple[pd.DataFrame, list[Issue]]:
+    issues = []
+    gens, ranges = [], []
+    for i, (radio, rng) in enumerate(zip(raw["radio"], raw.get("range", pd.Series([""] * len(raw))), strict=True)):
+        gen = _RADIO_GENERATION.get(str(radio).strip().upper())
+        if gen is None:
+            issues.append(Issue(file, row_of(i), "radio", f"'{radio}' unknown; expected GSM, CDMA, UMTS, LTE or NR"))
+        gens.append("" if gen is None else str(gen))
+        try:
+            ranges.append(str(float(rng) / 1000.0))
+        except ValueError:
+            issues.append(Issue(file, row_of(i), "range", f"'{rng}' is not a number; expected metres"))
+            ranges.append("")
+    ids = raw[["mcc", "net", "area", "cell"]].astype(str).agg("-".join, axis=1)
+    out = pd.DataFrame({"tower_id": ids, "lat": raw["lat"], "lon": raw["lon"], "generation": gens, "range_km": ranges})
+    return out, issues
+
+
+def read_quotes(path: Path | None, technologies: Iterable[str]) -> pd.DataFrame | None:
+    """Engineering quotes: for each office listed, the complete set of its candidate technologies."""
+    if path is None:
+        return None
+    raw, row_of = _read_any(path)
+    table, issues = validate_table(raw, OPTION_COLUMNS, str(path), row_of, None)
+    known = set(technologies)
+    seen: dict[tuple[str, str], int] = {}
+    for i, (office, tech) in enumerate(
+        zip(table["office_id"].astype(str), table["technology"].astype(str), strict=True)
+    ):
+        if tech and tech not in known:
+            issues.append(
+                Issue(
+                    str(path),
+                    row_of(i),
+                    "technology",
+                    f"unknown technology '{tech}'; expected one of {sorted(known)}",
+                )
+            )
+        key = (office, tech)
+        if key in seen:
+            issues.append(
+                Issue(
+                    str(path),
+                    row_of(i),
+                    "technology",
+                    f"duplicate quote for office '{office}' and '{tech}' (first in row {seen[key]})",
+                )
+            )
+        else:
+            seen[key] = row_of(i)
+    if issues:
+        raise InputError(issues)
+    table["row"] = [row_of(i) for i in range(len(table))]
+    return table.reset_index(drop=True)
+
+
+def load_inputs(scenario: Scenario, technologies: Iterable[str]) -> Inputs:
+    """Read every file of a scenario, cross-check them and return the tidy tables."""
+    paths = scenario.data
+    issues: list[Issue] = []
+    tables: dict[str, Any] = {}
+    readers: dict[str, Callable[[], Any]] = {
+        "offices": lambda: read_offices(paths.offices),
+        "fibre_nodes": lambda: read_fibre_nodes(paths.fibre_nodes),
+        "towers": lambda: read_towers(paths.towers),
+        "quotes": lambda: read_quotes(paths.options, technologies),
+    }
+    for key, reader in readers.items():
+        try:
+            tables[key] = reader()
+        except InputError as exc:
+            issues.extend(exc.issues)
+    if issues:
+        raise InputError(issues)
+    offices, quotes = tables["offices"], tables["quotes"]
+    if quotes is not None:
+        status = dict(zip(offices["office_id"], offices["status"], strict=True))
+        for office, row in zip(quotes["office_id"], quotes["row"], strict=True):
+            if office not in status:
+                issues.append(
+                    Issue(
+                        str(paths.options),
+                        int(row),
+                        "office_id",
+                        f"unknown office '{office}'; not in {paths.offices}",
+                    )
+                )
+            elif status[office] == "connected":
+                issues.append(
+                    Issue(
+                        str(paths.options),
+                        int(row),
+                        "office_id",
+                        f"office '{office}' is connected; quotes are for offices to plan",
+                    )
+                )
+        if issues:
+            raise InputError(issues)
+    prints = {k: fingerprint(Path(v)) for k, v in paths.model_dump().items() if v is not None}
+    return Inputs(offices, tables["fibre_nodes"], tables["towers"], quotes, prints)
+
+
+def summarise_inputs(inputs: Inputs) -> dict[str, Any]:
+    """What the data holds, for ``planner validate``."""
+    off = inputs.offices
+    return {
+        "offices": len(off),
+        "by_status": {k: int(v) for k, v in off["status"].value_counts().sort_index().items()},
+        "regions": int(off["region"].nunique()),
+        "communities": int(off["community"].nunique()),
+        "population_planned": float(inputs.planned["population"].sum()),
+        "without_grid_power": int((~off["grid_power"].astype(bool)).sum()),
+        "fibre_nodes": len(inputs.fibre_nodes),
+        "towers": len(inputs.towers),
+        "towers_4g_or_better": int((inputs.towers["generation"] >= 4).sum()) if len(inputs.towers) else 0,
+        "quotes": 0 if inputs.quotes is None else len(inputs.quotes),
+        "lat_range": [float(np.min(off["lat"])), float(np.max(off["lat"]))],
+        "lon_range": [float(np.min(off["lon"])), float(np.max(off["lon"]))],
+    }

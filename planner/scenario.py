@@ -1,0 +1,384 @@
+"""Scenario files (DESIGN §4) and the technology catalogue: pydantic v2 schemas, loading and path resolution.
+
+Defaults live here, once. Every model forbids unknown keys: a typo must not silently change a plan.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from planner.errors import InputError, Issue
+
+TechnologyKind = Literal["fibre", "cellular", "microwave", "satellite"]
+Anchor = Literal["fibre_node", "tower", "connected_office"]
+SERVICES = ("mail", "e_commerce", "financial", "e_government")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------------------------- catalogue
+class Figure(_Strict):
+    """A cost or performance figure with its public source and a low–high range (for sensitivity runs).
+
+    A bare number is accepted where a figure is expected (a scenario override): its range collapses to it.
+    """
+
+    value: float = Field(ge=0, description="Central value used by the planner (unit given by the field name).")
+    low: float = Field(ge=0, description="Low end of the published range (same unit).")
+    high: float = Field(ge=0, description="High end of the published range (same unit).")
+    source: str = Field(min_length=1, description="Public source: report or tool, and year.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_number(cls, data: Any) -> Any:
+        if isinstance(data, int | float) and not isinstance(data, bool):
+            return {"value": data, "low": data, "high": data, "source": "scenario override"}
+        return data
+
+    @model_validator(mode="after")
+    def _range(self) -> Figure:
+        if not self.low <= self.value <= self.high:
+            raise ValueError(f"expected low <= value <= high, got {self.low} <= {self.value} <= {self.high}")
+        return self
+
+
+def _zero() -> Figure:
+    return Figure(value=0, low=0, high=0, source="not applicable")
+
+
+class Reach(_Strict):
+    """Where a technology can be used. Distances are great-circle km (fibre: times ``route_factor``)."""
+
+    anchors: list[Anchor] = Field(
+        default_factory=list,
+        description="What the office must be near: fibre_node, tower (cellular/backhaul) or connected_office. "
+        "Empty: available anywhere (satellite).",
+    )
+    max_distance_km: float | None = Field(
+        default=None, gt=0, description="Maximum distance to the nearest anchor, km (route length for fibre)."
+    )
+    route_factor: float = Field(default=1.0, ge=1.0, description="Route length / straight-line distance.")
+    min_tower_generation: int | None = Field(
+        default=None, ge=2, le=5, description="Towers of at least this generation count (e.g. 4 for 4G)."
+    )
+    use_tower_range: bool = Field(
+        default=False, description="The office must lie inside the tower's own coverage radius `range_km`."
+    )
+
+
+class Technology(_Strict):
+    """One connection technology. Capex is paid once (USD), opex every year (USD/year)."""
+
+    label: str = Field(description="Display name.")
+    kind: TechnologyKind
+    capex_fixed_usd: Figure = Field(description="Equipment and installation at the office, USD.")
+    capex_civil_usd: Figure = Field(default_factory=_zero, description="Fixed civil works (mast, pole), USD.")
+    capex_per_km_usd: Figure = Field(default_factory=_zero, description="Civil works per route km, USD/km.")
+    licence_once_usd: Figure = Field(default_factory=_zero, description="One-off licence/spectrum fee, USD.")
+    licence_per_year_usd: Figure = Field(default_factory=_zero, description="Annual licence fee, USD/year.")
+    opex_per_year_usd: Figure = Field(description="Service fee / subscription paid by the post, USD/year.")
+    opex_per_km_per_year_usd: Figure = Field(
+        default_factory=_zero, description="Network upkeep paid by the operator, USD per route km per year."
+    )
+    mbps: float = Field(gt=0, description="Capacity delivered to the office, Mbps.")
+    latency_ms: float = Field(ge=0, description="Typical round-trip latency, ms.")
+    lifetime_years: float = Field(gt=0, description="Economic lifetime of the equipment, years.")
+    capex_trend_per_year: float = Field(
+        default=0.0,
+        gt=-1,
+        lt=1,
+        description="Yearly change of capex (fraction, -0.10 = 10 % cheaper each year).",
+    )
+    reach: Reach = Field(default_factory=Reach)
+
+
+class PowerKit(_Strict):
+    """Solar power for offices without grid power: added to every option of such an office."""
+
+    solar_capex_usd: Figure
+    solar_opex_per_year_usd: Figure
+
+
+class Catalogue(_Strict):
+    """The technology catalogue: every figure carries its source and range."""
+
+    technologies: dict[str, Technology]
+    power: PowerKit
+
+    @model_validator(mode="after")
+    def _names(self) -> Catalogue:
+        if not self.technologies:
+            raise ValueError("the catalogue lists no technology")
+        if "none" in self.technologies:
+            raise ValueError("'none' is reserved for offices left unconnected")
+        return self
+
+
+# --------------------------------------------------------------------------------------------- scenario
+class DataPaths(_Strict):
+    """Input files; relative paths are resolved against the scenario file's folder."""
+
+    offices: Path = Field(description="Offices: CSV, GeoJSON or GeoPackage (DESIGN §3).")
+    fibre_nodes: Path | None = Field(default=None, description="Fibre points of presence: CSV node_id,lat,lon.")
+    towers: Path | None = Field(default=None, description="Cell sites: CSV tower_id,lat,lon,generation,range_km.")
+    roads: Path | None = Field(default=None, description="Road lines (GeoJSON), used by shared fibre design.")
+    options: Path | None = Field(
+        default=None,
+        description="Engineering quotes: CSV office_id,technology,capex_usd,opex_usd_per_year[,mbps].",
+    )
+
+
+class Horizon(_Strict):
+    """Planning horizon in calendar years, both ends included."""
+
+    start_year: int = Field(default=2026, ge=2000, le=2100)
+    end_year: int = Field(default=2030, ge=2000, le=2100)
+
+    @model_validator(mode="after")
+    def _order(self) -> Horizon:
+        if self.end_year < self.start_year:
+            raise ValueError(f"end_year {self.end_year} is before start_year {self.start_year}")
+        return self
+
+    @property
+    def years(self) -> int:
+        """Horizon length H in years (TCO counts H years of opex)."""
+        return self.end_year - self.start_year + 1
+
+
+class SolverSettings(_Strict):
+    """HiGHS settings and the choice of method."""
+
+    time_limit_s: float = Field(default=60.0, gt=0, description="Wall-clock limit per solver call, seconds.")
+    mip_gap: float = Field(default=1e-4, ge=0, lt=1, description="Relative optimality gap accepted.")
+    method: Literal["auto", "milp", "fast"] = Field(
+        default="auto",
+        description="auto: certified hull greedy when its proven gap meets mip_gap and there are no side "
+        "constraints, else HiGHS warm-started from it; milp: always HiGHS; fast: greedy only (plain model).",
+    )
+
+
+class Policy(_Strict):
+    """Policy rules (DESIGN §5)."""
+
+    allowed_technologies: list[str] | None = Field(
+        default=None, description="Technologies that may be funded; default all in the catalogue."
+    )
+    region_min_coverage: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict,
+        description="Minimum covered share of the metric per region (fraction); key '*' applies to every region.",
+    )
+    technology_max_share: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict, description="Maximum share of the connected offices per technology (fraction)."
+    )
+    max_cost_per_office_usd: float | None = Field(
+        default=None, gt=0, description="Options costing more than this (USD, budget basis) are not funded."
+    )
+    fibre_preference_pct: float | None = Field(
+        default=None, ge=0, description="Choose fibre when its cost is within this % of the cheapest option."
+    )
+    opex_paid_by: Literal["operator", "post", "both"] = Field(
+        default="both",
+        description="Whose opex counts in TCO: service fees (post), network upkeep (operator).",
+    )
+
+
+class Demand(_Strict):
+    """Required bandwidth: an eligibility rule (an option below it is not offered)."""
+
+    service_mbps: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {"mail": 2.0, "e_commerce": 5.0, "financial": 3.0, "e_government": 10.0},
+        description="Mbps each service needs, added up over the services an office offers.",
+    )
+    mbps_per_1000_people: float = Field(
+        default=0.5, ge=0, description="Public-access Mbps per 1,000 people served, added to the services."
+    )
+    floor_mbps: float = Field(default=5.0, ge=0, description="Minimum required Mbps for any office.")
+
+    @model_validator(mode="after")
+    def _known(self) -> Demand:
+        unknown = sorted(set(self.service_mbps) - set(SERVICES))
+        if unknown:
+            raise ValueError(f"unknown service(s) {unknown}; expected some of {list(SERVICES)}")
+        return self
+
+
+class Scenario(_Strict):
+    """A planning scenario (DESIGN §4)."""
+
+    name: str = Field(min_length=1, description="Unique within a comparison.")
+    description: str = ""
+    data: DataPaths
+    technologies: Literal["default"] | Path | dict[str, dict[str, Any]] = Field(
+        default="default", description="'default', a catalogue YAML path, or per-technology field overrides."
+    )
+    objective: Literal["max_coverage", "min_cost"] = "max_coverage"
+    coverage_metric: Literal["population", "offices", "communities"] = "population"
+    budget_usd: float | None = Field(default=None, ge=0, description="Budget, USD; required for max_coverage.")
+    budget_basis: Literal["capex", "tco"] = Field(
+        default="capex", description="What counts against the budget: capex, or TCO over the horizon."
+    )
+    coverage_target: float | None = Field(
+        default=None, gt=0, le=1, description="Share of the metric to cover; required for min_cost."
+    )
+    horizon: Horizon = Field(default_factory=Horizon)
+    discount_rate: float = Field(default=0.08, ge=0, lt=1, description="Yearly discount rate for TCO (fraction).")
+    solver: SolverSettings = Field(default_factory=SolverSettings)
+    policy: Policy = Field(default_factory=Policy)
+    demand: Demand = Field(default_factory=Demand)
+
+    @model_validator(mode="after")
+    def _objective_inputs(self) -> Scenario:
+        if self.objective == "max_coverage" and self.budget_usd is None:
+            raise ValueError("objective max_coverage needs budget_usd")
+        if self.objective == "min_cost" and self.coverage_target is None:
+            raise ValueError("objective min_cost needs coverage_target")
+        return self
+
+
+# --------------------------------------------------------------------------------------------- loading
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(Issue(str(path), None, None, "file not found")) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Issue(str(path), None, None, f"cannot read file: {exc}")) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        row = mark.line + 1 if mark is not None else None
+        raise InputError(Issue(str(path), row, None, f"not valid YAML: {getattr(exc, 'problem', exc)}")) from None
+
+
+def _issues_from(exc: ValidationError, file: str, prefix: str = "") -> list[Issue]:
+    issues = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        key = f"{prefix}{loc}" if loc else prefix.rstrip(".") or None
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see scenario.schema.json)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        elif "input" in err and err["type"] not in ("model_type",):
+            msg = f"{msg} (got {err['input']!r})"
+        issues.append(Issue(file, None, key, msg))
+    return issues
+
+
+def default_catalogue_path() -> Path:
+    """The bundled default technology catalogue."""
+    return Path(str(resources.files("planner") / "technologies.yaml"))
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and "value" not in value:
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_catalogue(spec: str | Path | dict[str, dict[str, Any]] = "default", base_dir: Path | None = None) -> Catalogue:
+    """Load the catalogue: ``default``, a YAML path, or overrides ``{technology: {field: value}}`` on the default.
+
+    An override naming a technology absent from the default adds it (then all its fields are required).
+    """
+    default_path = default_catalogue_path()
+    raw = _read_yaml(default_path)
+    file = str(default_path)
+    if isinstance(spec, dict):
+        raw = copy.deepcopy(raw)
+        for name, fields in spec.items():
+            if not isinstance(fields, dict):
+                raise InputError(Issue("scenario", None, f"technologies.{name}", "expected a mapping of fields"))
+            raw["technologies"][name] = _deep_merge(raw["technologies"].get(name, {}), fields)
+        file = "scenario technologies (overrides on the default catalogue)"
+    elif str(spec) != "default":
+        path = Path(spec)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        raw = _read_yaml(path)
+        file = str(path)
+    try:
+        return Catalogue.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(_issues_from(exc, file)) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML; data paths become absolute (relative to the scenario's folder)."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict):
+        raise InputError(Issue(str(path), None, None, "expected a mapping of scenario keys at the top level"))
+    return scenario_from_dict(raw, base_dir=path.resolve().parent, file=str(path))
+
+
+def scenario_from_dict(raw: dict[str, Any], base_dir: Path, file: str = "scenario") -> Scenario:
+    """Validate a scenario mapping (from YAML or the app) and resolve its paths against ``base_dir``."""
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(_issues_from(exc, file)) from None
+    issues: list[Issue] = []
+    updates: dict[str, Path] = {}
+    for key in DataPaths.model_fields:
+        value = getattr(scenario.data, key)
+        if value is None:
+            continue
+        resolved = value if value.is_absolute() else (base_dir / value).resolve()
+        if not resolved.exists():
+            issues.append(Issue(file, None, f"data.{key}", f"file not found: {resolved}"))
+        updates[key] = resolved
+    if isinstance(scenario.technologies, Path) and not scenario.technologies.is_absolute():
+        scenario.technologies = (base_dir / scenario.technologies).resolve()
+    if issues:
+        raise InputError(issues)
+    scenario.data = scenario.data.model_copy(update=updates)
+    return scenario
+
+
+def catalogue_for(scenario: Scenario) -> Catalogue:
+    """The scenario's catalogue, checked against its policy (named technologies must exist)."""
+    catalogue = load_catalogue(scenario.technologies)
+    known = set(catalogue.technologies)
+    issues = []
+    for key, names in (
+        ("policy.allowed_technologies", scenario.policy.allowed_technologies or []),
+        ("policy.technology_max_share", list(scenario.policy.technology_max_share)),
+    ):
+        for name in names:
+            if name not in known:
+                issues.append(
+                    Issue("scenario", None, key, f"unknown technology '{name}'; expected one of {sorted(known)}")
+                )
+    if issues:
+        raise InputError(issues)
+    return catalogue
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """JSON Schema of the scenario file, for editors (yaml-language-server) and documentation."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Connect.Post Planner scenario"
+    return schema
+
+
+def write_json_schema(path: Path) -> None:
+    """Write the scenario JSON Schema (committed as scenarios/scenario.schema.json)."""
+    path.write_text(json.dumps(scenario_json_schema(), indent=2) + "\n", encoding="utf-8")
