@@ -1,0 +1,366 @@
+"""Solve a plan: the certified hull greedy (fast path), HiGHS on the Pyomo model, lexicographic passes,
+time-limit guard and infeasibility diagnosis (DESIGN §5 "How it is solved").
+
+Fast path. In the plain model (one budget row or one target row, coverage additive over offices) coverage
+depends on the office, not on the technology, so each office's (cost, coverage) convex hull has a single
+vertex besides the origin: its cheapest eligible option. The model then reduces to a 0/1 knapsack whose LP
+relaxation the ratio greedy solves exactly (Dantzig): that LP value is a *proven* bound, and the greedy's
+integer rounding is a plan whose gap to the bound is certified. When that gap meets ``mip_gap`` it is
+returned as is; otherwise it warm-starts HiGHS. Every answer carries its gap against a proven bound.
+
+Time-limit guard. HiGHS checks its time limit inside presolve only at some points; each call therefore runs
+in a worker thread and is cancelled (``Highs.cancelSolve``) when it overruns the limit by a grace period.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+from pyomo.contrib.appsi.base import TerminationCondition
+from pyomo.contrib.appsi.solvers.highs import Highs
+
+from planner.errors import Diagnosis, InfeasibleError
+from planner.model import ModelData, ModelSpec, build_model, chosen_pairs, hold_primary, set_start
+from planner.scenario import SolverSettings
+
+GRACE_S = 5.0  # seconds a HiGHS call may overrun its limit before it is cancelled
+MILP_MAX_PAIRS = 400_000  # above this the Pyomo/HiGHS path is not attempted for plain models (measured)
+
+
+@dataclass
+class PassInfo:
+    """One solver call: what it optimised and how it ended."""
+
+    name: str
+    method: str
+    status: str
+    objective: float | None
+    bound: float | None
+    seconds: float
+
+
+@dataclass
+class SolveResult:
+    """A plan as chosen pair indices into ``ModelData.options`` plus its quality certificate."""
+
+    status: str  # optimal | time_limit
+    method: str  # greedy | milp | milp+greedy-start
+    chosen: np.ndarray
+    objective: float  # primary objective of the returned plan (coverage weight, or cost in USD)
+    bound: float  # proven bound on the primary objective
+    mip_gap: float  # relative gap |bound - objective| / max(|bound|, 1e-9)
+    coverage: float
+    cost_usd: float
+    build_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    passes: list[PassInfo] = field(default_factory=list)
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """``|bound - objective| / max(|bound|, 1e-9)``; 0 when both are 0."""
+    if math.isclose(objective, bound, rel_tol=1e-12, abs_tol=1e-9):
+        return 0.0
+    return abs(bound - objective) / max(abs(bound), 1e-9)
+
+
+# --------------------------------------------------------------------------------------------- fast path
+@dataclass
+class Hull:
+    """Per office with an eligible option: its cheapest option (pair index), cost (USD) and weight."""
+
+    pair: np.ndarray
+    cost: np.ndarray
+    weight: np.ndarray
+
+
+def office_hull(data: ModelData) -> Hull:
+    """The cheapest eligible option of each office: the only hull vertex, since coverage is per office."""
+    opts = data.options
+    if opts.empty:
+        return Hull(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    best = opts["cost_usd"].groupby(opts["office_id"], sort=False).idxmin()
+    weight = data.offices.set_index("office_id")["weight"]
+    pairs = best.to_numpy(np.int64)
+    return Hull(pairs, opts["cost_usd"].to_numpy(float)[pairs], weight.reindex(best.index).to_numpy(float))
+
+
+def greedy_max_coverage(hull: Hull, budget: float | None) -> tuple[np.ndarray, float, float]:
+    """Max Σw s.t. Σc <= budget over offices' cheapest options. Returns (chosen pairs, value, LP bound).
+
+    Free options (cost 0) are taken first; then by weight/cost descending. The LP optimum takes that prefix
+    plus a fraction of the first item that does not fit: the bound. The plan takes the prefix, then any later
+    item that still fits, in ratio order.
+    """
+    keep = hull.weight > 0
+    pair, cost, weight = hull.pair[keep], hull.cost[keep], hull.weight[keep]
+    if budget is None or not np.isfinite(budget):
+        total = float(weight.sum())
+        return pair, total, total
+    free = cost <= 0
+    value = float(weight[free].sum())
+    room = float(budget)
+    p, c, w = pair[~free], cost[~free], weight[~free]
+    order = np.lexsort((c, -(w / c)))
+    p, c, w = p[order], c[order], w[order]
+    cum = np.cumsum(c)
+    k = int(np.searchsorted(cum, room, side="right"))
+    taken = [pair[free], p[:k]]
+    value += float(w[:k].sum())
+    used = float(cum[k - 1]) if k else 0.0
+    bound = value + (((room - used) / c[k]) * w[k] if k < len(c) else 0.0)
+    left = room - used
+    extra = []
+    if k < len(c):
+        for j in np.flatnonzero(c[k + 1 :] <= left) + k + 1:
+            if c[j] <= left:
+                extra.append(p[j])
+                left -= c[j]
+                value += float(w[j])
+    chosen = np.concatenate([*taken, np.asarray(extra, dtype=np.int64)])
+    return chosen.astype(np.int64), value, bound
+
+
+def greedy_min_cost(hull: Hull, target: float) -> tuple[np.ndarray, float, float] | None:
+    """Min Σc s.t. Σw >= target. Returns (chosen pairs, cost, LP bound), or None when unreachable.
+
+    Free options are taken (ties toward more coverage), then by cost/weight ascending until the target is
+    met: the LP bound pays a fraction of the last item. The plan pays it whole, then drops the most expensive
+    items whose weight the surplus coverage can spare.
+    """
+    keep = hull.weight > 0
+    pair, cost, weight = hull.pair[keep], hull.cost[keep], hull.weight[keep]
+    if weight.sum() < target - 1e-9 * max(1.0, target):
+        return None
+    free = cost <= 0
+    covered = float(weight[free].sum())
+    p, c, w = pair[~free], cost[~free], weight[~free]
+    if covered >= target:
+        return pair[free].astype(np.int64), 0.0, 0.0
+    order = np.lexsort((-w, c / w))
+    p, c, w = p[order], c[order], w[order]
+    cumw = np.cumsum(w)
+    k = int(np.searchsorted(cumw, target - covered - 1e-9 * max(1.0, target), side="left"))
+    need_before = covered + (float(cumw[k - 1]) if k else 0.0)
+    bound = float(c[:k].sum()) + c[k] * (target - need_before) / w[k]
+    take = np.zeros(len(c), dtype=bool)
+    take[: k + 1] = True
+    surplus = covered + float(cumw[k]) - target
+    for j in sorted(np.flatnonzero(take), key=lambda j: -c[j]):
+        if w[j] <= surplus + 1e-12:
+            take[j] = False
+            surplus -= w[j]
+    chosen = np.concatenate([pair[free], p[take]]).astype(np.int64)
+    return chosen, float(c[take].sum()), bound
+
+
+# --------------------------------------------------------------------------------------------- HiGHS
+def _call_highs(opt: Highs, m: pyo.ConcreteModel, limit_s: float) -> tuple[Any, str]:
+    """Run one HiGHS solve in a worker thread; cancel it if it overruns ``limit_s`` by ``GRACE_S``."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["results"] = opt.solve(m)
+        except Exception as exc:  # reported to the caller, who falls back to the best plan known
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(limit_s + GRACE_S)
+    if worker.is_alive():
+        with contextlib.suppress(Exception):  # best effort: an older highspy cannot cancel
+            opt._solver_model.cancelSolve()
+        worker.join(GRACE_S)
+        return None, "guard: cancelled after overrunning the time limit"
+    if "error" in box:
+        return None, f"error: {box['error']}"
+    return box["results"], ""
+
+
+def _milp_pass(opt: Highs, m: pyo.ConcreteModel, name: str, settings: SolverSettings) -> tuple[PassInfo, bool]:
+    t0 = time.perf_counter()
+    results, note = _call_highs(opt, m, settings.time_limit_s)
+    secs = time.perf_counter() - t0
+    if results is None:
+        return PassInfo(name, "milp", note, None, None, secs), False
+    tc = results.termination_condition
+    has_sol = results.best_feasible_objective is not None
+    if has_sol:
+        results.solution_loader.load_vars()
+    status = {
+        TerminationCondition.optimal: "optimal",
+        TerminationCondition.maxTimeLimit: "time_limit",
+        TerminationCondition.infeasible: "infeasible",
+        TerminationCondition.infeasibleOrUnbounded: "infeasible",
+    }.get(tc, str(tc))
+    return PassInfo(name, "milp", status, results.best_feasible_objective, results.best_objective_bound, secs), has_sol
+
+
+def _objective_values(data: ModelData, spec: ModelSpec, chosen: np.ndarray) -> tuple[float, float]:
+    """(coverage, cost) of a set of chosen pairs, computed from the tables (not from the solver)."""
+    opts = data.options.iloc[chosen]
+    cost = float(opts["cost_usd"].sum())
+    if spec.metric == "communities":
+        comm = data.offices.set_index("office_id")["community"]
+        coverage = float(comm.reindex(opts["office_id"]).nunique())
+    else:
+        weight = data.offices.set_index("office_id")["weight"]
+        coverage = float(weight.reindex(opts["office_id"]).sum())
+    return coverage, cost
+
+
+class _Infeasible(Exception):
+    def __init__(self, info: str) -> None:
+        super().__init__(info)
+
+
+def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> SolveResult:
+    """Solve one spec; raise ``_Infeasible`` when it has no plan (diagnosis happens in :func:`solve`)."""
+    t0 = time.perf_counter()
+    passes: list[PassInfo] = []
+    hull = office_hull(data) if spec.is_plain or settings.method != "milp" else None
+    greedy: tuple[np.ndarray, float, float] | None = None
+    if spec.is_plain and settings.method != "milp":
+        g0 = time.perf_counter()
+        if spec.objective == "max_coverage":
+            greedy = greedy_max_coverage(hull, spec.budget_usd)
+        else:
+            greedy = greedy_min_cost(hull, (spec.coverage_target or 0.0) * data.total_weight(spec.metric))
+            if greedy is None:
+                raise _Infeasible("coverage_target")
+        chosen, value, bound = greedy
+        passes.append(PassInfo("hull greedy", "greedy", "certified", value, bound, time.perf_counter() - g0))
+        gap = relative_gap(value, bound)
+        too_big = len(data.options) > MILP_MAX_PAIRS
+        if gap <= settings.mip_gap or settings.method == "fast" or too_big:
+            cov, cost = _objective_values(data, spec, chosen)
+            status = "optimal" if gap <= settings.mip_gap else "time_limit"
+            return SolveResult(status, "greedy", chosen, value, bound, gap, cov, cost, 0.0,
+                               time.perf_counter() - t0, passes)  # fmt: skip
+    if spec.objective == "min_cost" and spec.coverage_target is not None and hull is not None:
+        reach = float(hull.weight.sum()) if spec.metric != "communities" else None
+        if reach is not None and reach < spec.coverage_target * data.total_weight(spec.metric) * (1 - 1e-12):
+            raise _Infeasible("coverage_target")
+    b0 = time.perf_counter()
+    m = build_model(data, spec)
+    build_s = time.perf_counter() - b0
+    opt = Highs()
+    opt.config.load_solution = False
+    opt.config.stream_solver = False
+    opt.config.time_limit = settings.time_limit_s
+    opt.config.mip_gap = settings.mip_gap
+    if greedy is not None:
+        set_start(m, greedy[0])
+        opt.config.warmstart = True
+    info, ok = _milp_pass(opt, m, "primary", settings)
+    passes.append(info)
+    if not ok:
+        if info.status == "infeasible":
+            raise _Infeasible("milp")
+        if greedy is not None:  # guard fired or no incumbent: the certified greedy plan stands
+            chosen, value, bound = greedy
+            cov, cost = _objective_values(data, spec, chosen)
+            return SolveResult("time_limit", "greedy", chosen, value, bound, relative_gap(value, bound), cov, cost,
+                               build_s, time.perf_counter() - t0 - build_s, passes)  # fmt: skip
+        raise _Infeasible(f"no plan found within the time limit ({info.status})")
+    primary_value = float(info.objective)
+    bound = float(info.bound) if info.bound is not None else primary_value
+    if greedy is not None:  # the greedy LP bound is proven too: keep the tighter one
+        bound = min(bound, greedy[2]) if spec.objective == "max_coverage" else max(bound, greedy[2])
+    chosen = chosen_pairs(m)
+    tol = 1e-7 * abs(primary_value) + 1e-6
+    hold_primary(m, spec, primary_value, tol)
+    opt.config.warmstart = True
+    info2, ok2 = _milp_pass(opt, m, "tie-break", settings)
+    passes.append(info2)
+    if ok2:
+        chosen = chosen_pairs(m)
+    cov, cost = _objective_values(data, spec, chosen)
+    value = cov if spec.objective == "max_coverage" else cost
+    gap = relative_gap(value, bound)
+    status = "optimal" if info.status == "optimal" or gap <= settings.mip_gap else "time_limit"
+    method = "milp+greedy-start" if greedy is not None else "milp"
+    return SolveResult(status, method, chosen, value, bound, gap, cov, cost, build_s,
+                       time.perf_counter() - t0 - build_s, passes)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------- diagnosis
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def diagnose(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> Diagnosis:
+    """Explain an infeasible spec: which constraint, and the relaxation that would make it feasible."""
+    W = data.total_weight(spec.metric)
+    quick = settings.model_copy(update={"time_limit_s": min(settings.time_limit_s, 30.0)})
+    side = replace(spec, objective="max_coverage", budget_usd=None, coverage_target=None)
+    # 1. Policy rows alone: can the regional minimums be met at all (with every eligible option)?
+    try:
+        best = _solve_spec(data, side, quick)
+    except _Infeasible:
+        short = []
+        for region, group in data.offices.groupby("region"):
+            need = spec.region_min_coverage.get(str(region), spec.region_min_coverage.get("*", 0.0))
+            reach_ids = set(data.options["office_id"])
+            if spec.metric == "communities":
+                total = group["community"].nunique()
+                got = group[group["office_id"].isin(reach_ids)]["community"].nunique()
+            else:
+                total = group["weight"].sum()
+                got = group[group["office_id"].isin(reach_ids)]["weight"].sum()
+            share = got / total if total else 1.0
+            if share < need - 1e-12:
+                short.append((str(region), share, need))
+        if short:
+            text = "; ".join(f"region '{r}' can reach at most {_pct(s)} (minimum {_pct(n)})" for r, s, n in short)
+            return Diagnosis("region_min_coverage", text + ". Lower these minimums or make more options eligible.",
+                             {f"region_min_coverage.{r}": s for r, s, _ in short})  # fmt: skip
+        text = "the regional minimums cannot be met under the technology share caps; relax either."
+        return Diagnosis("region_min_coverage + technology_max_share", text)
+    reach_share = best.coverage / W if W else 0.0
+    if spec.coverage_target is not None and best.coverage < spec.coverage_target * W * (1 - 1e-12):
+        return Diagnosis(
+            "coverage_target",
+            f"the highest reachable coverage is {_pct(reach_share)} (target {_pct(spec.coverage_target)}): "
+            "offices without an eligible technology (see options.csv reasons) or policy rules cap it. "
+            f"Lower coverage_target to at most {reach_share:.4f}.",
+            {"coverage_target": reach_share},
+        )
+    if spec.budget_usd is not None:
+        # Least cost that meets the target (or, without one, the regional minimums): feasible by step 1.
+        least = _solve_spec(data, replace(spec, objective="min_cost", budget_usd=None), quick)
+        what = "the coverage target" if spec.coverage_target else "the regional minimums"
+        suggestions = {"budget_usd": least.cost_usd}
+        text = f"budget_usd {spec.budget_usd:,.0f} USD is too small: the least budget that meets {what} is "
+        text += f"{least.cost_usd:,.0f} USD"
+        if spec.coverage_target is not None:
+            within = replace(spec, objective="max_coverage", coverage_target=None)
+            try:
+                got = _solve_spec(data, within, quick)
+                suggestions["coverage_target"] = got.coverage / W
+                text += f"; or, within this budget, lower coverage_target to {got.coverage / W:.4f}"
+            except _Infeasible:
+                pass
+        return Diagnosis("budget_usd", text + ".", suggestions)
+    return Diagnosis("unknown", "the solver reports no feasible plan; check the policy rules.")
+
+
+def solve(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> SolveResult:
+    """Solve the plan; raise :class:`InfeasibleError` with a diagnosis when there is none."""
+    try:
+        return _solve_spec(data, spec, settings)
+    except _Infeasible:
+        raise InfeasibleError(diagnose(data, spec, settings)) from None
+
+
+def chosen_table(data: ModelData, result: SolveResult) -> pd.DataFrame:
+    """The chosen (office_id, technology) pairs as a table."""
+    return data.options.iloc[result.chosen][["office_id", "technology"]].reset_index(drop=True)
