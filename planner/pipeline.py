@@ -1,0 +1,68 @@
+"""The whole job as one call: scenario → data → options → model → plan. Used by the CLI and the app."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from planner.costing import build_options, office_weights
+from planner.data import Inputs, load_inputs
+from planner.model import ModelData, ModelSpec
+from planner.results import Plan, make_results
+from planner.scenario import Catalogue, Scenario, catalogue_for, load_scenario
+from planner.solve import solve
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Prepared:
+    """Everything before the solver: validated inputs, catalogue and the costed options table."""
+
+    scenario: Scenario
+    catalogue: Catalogue
+    inputs: Inputs
+    options: pd.DataFrame
+    data: ModelData
+    timings: dict[str, float]
+
+
+def prepare(scenario: Scenario, progress: Progress | None = None) -> Prepared:
+    """Load the catalogue and the data, and cost every (office × technology) option."""
+    say = progress or (lambda _msg: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    say("reading the technology catalogue and the data files")
+    catalogue = catalogue_for(scenario)
+    inputs = load_inputs(scenario, catalogue.technologies)
+    timings["read"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    say(f"costing {len(inputs.planned):,} offices × {len(catalogue.technologies)} technologies")
+    options = build_options(inputs, catalogue, scenario)
+    planned = inputs.planned.reset_index(drop=True)
+    data = ModelData.from_options(options, planned, office_weights(planned, scenario.coverage_metric))
+    timings["costing"] = time.perf_counter() - t1
+    return Prepared(scenario, catalogue, inputs, options, data, timings)
+
+
+def solve_prepared(prepared: Prepared, scenario: Scenario | None = None, progress: Progress | None = None) -> Plan:
+    """Solve a prepared instance (optionally with another scenario that shares its data and costing)."""
+    say = progress or (lambda _msg: None)
+    scenario = scenario or prepared.scenario
+    spec = ModelSpec.from_scenario(scenario)
+    say(f"solving: {len(prepared.data.options):,} eligible options, objective {spec.objective}")
+    result = solve(prepared.data, spec, scenario.solver)
+    say(f"solved: {result.status} by {result.method}, gap {result.mip_gap:.2e}, {result.solve_seconds:.2f} s")
+    planned = prepared.inputs.planned.reset_index(drop=True)
+    return make_results(scenario, planned, prepared.options, prepared.data, result, prepared.timings)
+
+
+def run(scenario: Scenario | str | Path, progress: Progress | None = None) -> Plan:
+    """Load (if a path), prepare and solve a scenario."""
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    return solve_prepared(prepare(scenario, progress), progress=progress)

@@ -1,0 +1,239 @@
+"""Plan tables and KPIs (DESIGN §6): per-office plan, summary, breakdowns by technology and region, and the
+"why this technology" explanation for every planned office.
+
+Cost per community = plan cost / communities with at least one connected office; cost per person = plan cost
+/ population covered (DESIGN §5). ``cost_usd`` is always the budget basis; capex, opex and TCO are shown
+separately whatever that basis is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.model import ModelData, ModelSpec
+from planner.scenario import Scenario
+from planner.solve import SolveResult
+
+PLAN_COLUMNS = [
+    "office_id", "technology", "year", "capex_usd", "opex_usd_per_year", "cost_usd", "mbps", "population",
+    "region", "community", "name", "status", "tco_usd", "required_mbps", "capex_equipment_usd", "capex_civil_usd",
+    "capex_licence_usd", "capex_power_usd", "opex_service_usd_per_year", "opex_network_usd_per_year",
+    "opex_power_usd_per_year", "eligible_technologies", "why",
+]  # fmt: skip
+_MONEY = ["capex_usd", "opex_usd_per_year", "cost_usd", "tco_usd", "capex_equipment_usd", "capex_civil_usd",
+          "capex_licence_usd", "capex_power_usd", "opex_service_usd_per_year", "opex_network_usd_per_year",
+          "opex_power_usd_per_year"]  # fmt: skip
+
+
+@dataclass
+class Plan:
+    """A solved scenario: every table the CLI writes and the app shows."""
+
+    scenario: Scenario
+    plan: pd.DataFrame
+    options: pd.DataFrame
+    by_technology: pd.DataFrame
+    by_region: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def _why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series:
+    """One sentence per office: why this technology (or none)."""
+    elig = options[options["eligible"]]
+    cheapest = elig.sort_values(["office_id", "cost_usd"]).groupby("office_id", sort=False).first()
+    funded = plan[plan["technology"] != "none"]
+    if spec.objective == "max_coverage" and len(funded):
+        ratio = (funded["population"] + 1e-9) / funded["cost_usd"].clip(lower=1e-9)
+        last_ratio = float(ratio.min())
+    else:
+        last_ratio = None
+    reasons = []
+    for row in plan.itertuples(index=False):
+        office, tech = row.office_id, row.technology
+        if office not in cheapest.index:
+            excluded = options[options["office_id"] == office]
+            detail = "; ".join(f"{t}: {r}" for t, r in zip(excluded["technology"], excluded["reason"], strict=True))
+            reasons.append(f"no eligible technology ({detail})")
+            continue
+        best_tech, best_cost = cheapest.at[office, "technology"], float(cheapest.at[office, "cost_usd"])
+        if tech == "none":
+            if spec.objective == "max_coverage":
+                reasons.append(
+                    f"budget exhausted: its cheapest option ({best_tech}, {best_cost:,.0f} USD) covers less per USD "
+                    "than the offices funded"
+                    + (f" (last funded: {last_ratio:.3g} people per USD)" if last_ratio is not None else "")
+                )
+            else:
+                cheapest_text = f"cheapest option {best_tech}, {best_cost:,.0f} USD"
+                reasons.append(f"not needed for the coverage target at least cost ({cheapest_text})")
+        elif abs(row.cost_usd - best_cost) <= 1e-6 * max(1.0, best_cost):
+            n_alt = int((elig["office_id"] == office).sum()) - 1
+            reasons.append(f"cheapest eligible option for the same coverage ({n_alt} costlier alternatives)")
+        else:
+            rules = []
+            if spec.technology_max_share:
+                rules.append("technology share caps")
+            if spec.region_min_coverage:
+                rules.append("regional minimums")
+            because = " and ".join(rules) if rules else "the budget/target row (a cheaper mix elsewhere)"
+            reasons.append(f"cheaper {best_tech} ({best_cost:,.0f} USD) not chosen because of {because}")
+    return pd.Series(reasons, index=plan.index, dtype=object)
+
+
+def _breakdown(plan: pd.DataFrame, key: str) -> pd.DataFrame:
+    con = plan[plan["technology"] != "none"]
+    grouped = con.groupby(key).agg(
+        offices=("office_id", "size"),
+        population=("population", "sum"),
+        communities=("community", "nunique"),
+        capex_usd=("capex_usd", "sum"),
+        opex_usd_per_year=("opex_usd_per_year", "sum"),
+        tco_usd=("tco_usd", "sum"),
+        cost_usd=("cost_usd", "sum"),
+    )
+    if key != "technology":
+        all_ = plan.groupby(key).agg(offices_planned=("office_id", "size"), population_planned=("population", "sum"))
+        grouped = all_.join(grouped, how="left").fillna(0)
+        grouped["coverage_share_population"] = grouped["population"] / grouped["population_planned"].replace(0, np.nan)
+    grouped["cost_per_person_usd"] = grouped["cost_usd"] / grouped["population"].replace(0, np.nan)
+    grouped["cost_per_community_usd"] = grouped["cost_usd"] / grouped["communities"].replace(0, np.nan)
+    return grouped.reset_index()
+
+
+def make_results(
+    scenario: Scenario,
+    planned: pd.DataFrame,
+    options: pd.DataFrame,
+    data: ModelData,
+    result: SolveResult,
+    timings: dict[str, float] | None = None,
+) -> Plan:
+    """Assemble the plan tables and the summary from a solve result."""
+    spec = ModelSpec.from_scenario(scenario)
+    chosen = data.options.iloc[result.chosen][["office_id", "technology"]]
+    opts = options.merge(chosen.assign(chosen=True), on=["office_id", "technology"], how="left")
+    opts["chosen"] = opts["chosen"].fillna(False).astype(bool)
+    picked = opts[opts["chosen"]].set_index("office_id")
+    base = planned[["office_id", "name", "status", "population", "region", "community"]].copy()
+    base["office_id"] = base["office_id"].astype(str)
+    plan = base.merge(picked.reset_index(), on="office_id", how="left")
+    plan["technology"] = plan["technology"].fillna("none")
+    plan["year"] = np.where(plan["technology"] != "none", scenario.horizon.start_year, pd.NA)
+    for col in [*_MONEY, "mbps"]:
+        plan[col] = plan[col].fillna(0.0).astype(float)
+    need = options.groupby("office_id")["required_mbps"].first()
+    plan["required_mbps"] = plan["office_id"].map(need).astype(float)
+    elig = options[options["eligible"]].groupby("office_id")["technology"].agg(";".join)
+    plan["eligible_technologies"] = plan["office_id"].map(elig).fillna("")
+    plan["why"] = _why(plan, options, spec)
+    plan = plan[PLAN_COLUMNS]
+    by_tech = _breakdown(plan, "technology")
+    by_region = _breakdown(plan, "region")
+    summary = _summary(scenario, plan, result, by_tech, by_region, data, spec, timings or {})
+    return Plan(scenario, plan, opts, by_tech, by_region, summary)
+
+
+def _num(x: float | int | None) -> float | int | None:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return None
+    return float(x) if isinstance(x, float | np.floating) else int(x)
+
+
+def _summary(
+    scenario: Scenario,
+    plan: pd.DataFrame,
+    result: SolveResult,
+    by_tech: pd.DataFrame,
+    by_region: pd.DataFrame,
+    data: ModelData,
+    spec: ModelSpec,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    con = plan[plan["technology"] != "none"]
+    total_cost = float(con["cost_usd"].sum())
+    pop_cov = float(con["population"].sum())
+    pop_all = float(plan["population"].sum())
+    communities = int(con["community"].nunique())
+    W = data.total_weight(spec.metric)
+    no_option = int((plan["eligible_technologies"] == "").sum())
+    return {
+        "scenario": scenario.name,
+        "status": result.status,
+        "objective": scenario.objective,
+        "objective_value": _num(result.objective),
+        "objective_bound": _num(result.bound),
+        "mip_gap": _num(result.mip_gap),
+        "method": result.method,
+        "coverage_metric": scenario.coverage_metric,
+        "budget_basis": scenario.budget_basis,
+        "budget_usd": _num(scenario.budget_usd),
+        "coverage_target": _num(scenario.coverage_target),
+        "total_cost_usd": total_cost,
+        "total_capex_usd": float(con["capex_usd"].sum()),
+        "total_opex_usd_per_year": float(con["opex_usd_per_year"].sum()),
+        "total_tco_usd": float(con["tco_usd"].sum()),
+        "offices_planned": len(plan),
+        "offices_connected": len(con),
+        "offices_unserved": len(plan) - len(con),
+        "offices_without_eligible_option": no_option,
+        "population_planned": pop_all,
+        "population_covered": pop_cov,
+        "communities_planned": int(plan["community"].nunique()),
+        "communities_connected": communities,
+        "coverage_share": result.coverage / W if W else 0.0,
+        "coverage_share_population": pop_cov / pop_all if pop_all else 0.0,
+        "by_technology": {
+            r.technology: {
+                "offices": int(r.offices),
+                "cost_usd": float(r.cost_usd),
+                "capex_usd": float(r.capex_usd),
+                "opex_usd_per_year": float(r.opex_usd_per_year),
+                "population": float(r.population),
+            }
+            for r in by_tech.itertuples(index=False)
+        },
+        "cost_per_person_usd": total_cost / pop_cov if pop_cov else None,
+        "cost_per_community_usd": total_cost / communities if communities else None,
+        "start_year": scenario.horizon.start_year,
+        "end_year": scenario.horizon.end_year,
+        "build_seconds": round(result.build_seconds + timings.get("costing", 0.0), 4),
+        "solve_seconds": round(result.solve_seconds, 4),
+        "timings_seconds": {k: round(v, 4) for k, v in timings.items()},
+        "passes": [
+            {
+                "name": p.name,
+                "method": p.method,
+                "status": p.status,
+                "objective": _num(p.objective),
+                "bound": _num(p.bound),
+                "seconds": round(p.seconds, 4),
+            }
+            for p in result.passes
+        ],
+    }
+
+
+def write_outputs(plan: Plan, out_dir: Path) -> list[Path]:
+    """Write ``plan.csv``, ``summary.json``, ``by_technology.csv``, ``by_region.csv`` and ``options.csv``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "plan.csv": plan.plan,
+        "by_technology.csv": plan.by_technology,
+        "by_region.csv": plan.by_region,
+        "options.csv": plan.options,
+    }
+    written = []
+    for name, table in files.items():
+        path = out_dir / name
+        table.to_csv(path, index=False, float_format="%.6g" if name == "options.csv" else None)
+        written.append(path)
+    path = out_dir / "summary.json"
+    path.write_text(json.dumps(plan.summary, indent=2) + "\n", encoding="utf-8")
+    written.append(path)
+    return written
