@@ -119,6 +119,32 @@ def schema(
     typer.echo(f"wrote {out}")
 
 
+@app.command()
+def catalogue(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario whose catalogue to show (default catalogue if none).")
+    ] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+) -> None:
+    """List every cost figure of the technology catalogue with its range and public source."""
+    import pandas as pd
+
+    from planner.scenario import catalogue_for, catalogue_table, load_catalogue
+
+    try:
+        cat = catalogue_for(load_scenario(scenario)) if scenario else load_catalogue()
+    except PlannerError as exc:
+        _fail(exc)
+    table = pd.DataFrame(catalogue_table(cat))
+    if not markdown:
+        typer.echo(table.to_string(index=False))
+        return
+    typer.echo("| " + " | ".join(table.columns) + " |")
+    typer.echo("|" + "---|" * len(table.columns))
+    for row in table.itertuples(index=False):
+        typer.echo("| " + " | ".join(f"{v:,.6g}" if isinstance(v, float) else str(v) for v in row) + " |")
+
+
 def main() -> None:  # pragma: no cover - console entry
     """Entry point that never lets an input error escape as a traceback."""
     try:

@@ -382,3 +382,17 @@ def scenario_json_schema() -> dict[str, Any]:
 def write_json_schema(path: Path) -> None:
     """Write the scenario JSON Schema (committed as scenarios/scenario.schema.json)."""
     path.write_text(json.dumps(scenario_json_schema(), indent=2) + "\n", encoding="utf-8")
+
+
+def catalogue_table(catalogue: Catalogue) -> list[dict[str, Any]]:
+    """Every figure of the catalogue as rows (technology, field, value, low, high, source): the donor's
+    "where does this number come from" view and the source list in docs/cost-sources.md."""
+    rows: list[dict[str, Any]] = []
+    entries: list[tuple[str, BaseModel]] = [*catalogue.technologies.items(), ("power (no grid)", catalogue.power)]
+    for name, entry in entries:
+        for key in type(entry).model_fields:
+            value = getattr(entry, key)
+            if isinstance(value, Figure) and value.source != "not applicable":
+                rows.append({"technology": name, "field": key, "value": value.value, "low": value.low,
+                             "high": value.high, "source": value.source})  # fmt: skip
+    return rows
