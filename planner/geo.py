@@ -18,8 +18,12 @@ EARTH_RADIUS_KM = 6371.0088
 def haversine_km(lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike) -> NDArray[np.float64]:
     """Great-circle distance in km between points (broadcasting numpy arrays of degrees)."""
     p1, l1, p2, l2 = (np.radians(np.asarray(a, dtype=float)) for a in (lat1, lon1, lat2, lon2))
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin((l2 - l1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    # Vincenty's formula on the sphere: accurate for all distances, antipodes included (haversine's
+    # arcsin loses digits there).
+    dl = l2 - l1
+    num = np.hypot(np.cos(p2) * np.sin(dl), np.cos(p1) * np.sin(p2) - np.sin(p1) * np.cos(p2) * np.cos(dl))
+    den = np.sin(p1) * np.sin(p2) + np.cos(p1) * np.cos(p2) * np.cos(dl)
+    return EARTH_RADIUS_KM * np.arctan2(num, den)
 
 
 def unit_vectors(lat: ArrayLike, lon: ArrayLike) -> NDArray[np.float64]:
