@@ -20,7 +20,58 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
-from planner.scenario import Scenario
+from planner.scenario import Catalogue, Scenario
+
+
+@dataclass
+class RoadmapSpec:
+    """Year-by-year phasing (issue: roadmap to 2030). Costs of pair p connected in year y:
+
+    ``capex[p,y] = capex[p]·(1+g_t)^(y-y0)`` (g_t the technology's ``capex_trend_per_year``), opex paid every
+    year from y to the end year. Discount factor of year k: ``d_k = (1+r)^-(k-y0)`` for capex (paid at the
+    start of the year) and ``(1+r)^-(k-y0+1)`` for opex (paid at its end), so a one-year roadmap costs exactly
+    capex + opex/(1+r), like the single-year TCO.
+    """
+
+    years: list[int]
+    annual_budget_usd: dict[int, float]
+    carry_over: bool = False
+    capacity_total: int | None = None
+    capacity_per_technology: dict[str, int] = field(default_factory=dict)
+    capex_trend: dict[str, float] = field(default_factory=dict)
+    discount_rate: float = 0.08
+    count_opex: bool = False  # budget basis tco: annual budgets also pay the opex of connected offices
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, catalogue: Catalogue) -> RoadmapSpec | None:
+        """The roadmap a scenario asks for, or None."""
+        rm = scenario.roadmap
+        if rm is None:
+            return None
+        years = list(range(scenario.horizon.start_year, scenario.horizon.end_year + 1))
+        return cls(
+            years=years,
+            annual_budget_usd=rm.budget_by_year(range(years[0], years[-1] + 1)),
+            carry_over=rm.carry_over,
+            capacity_total=rm.build_capacity.total,
+            capacity_per_technology=dict(rm.build_capacity.per_technology),
+            capex_trend={k: t.capex_trend_per_year for k, t in catalogue.technologies.items()},
+            discount_rate=scenario.discount_rate,
+            count_opex=scenario.budget_basis == "tco",
+        )
+
+    def capex_factor(self, technology: str, year: int) -> float:
+        """Capex multiplier of a technology in a year (price trend)."""
+        return (1.0 + self.capex_trend.get(technology, 0.0)) ** (year - self.years[0])
+
+    def pair_year_costs(self, capex: float, opex: float, technology: str, year: int) -> tuple[float, float, float]:
+        """(capex in that year, budget spend over the horizon, discounted cost) of one pair connected in year."""
+        y0, end, r = self.years[0], self.years[-1], self.discount_rate
+        cap = capex * self.capex_factor(technology, year)
+        opex_years = end - year + 1
+        spend = cap + (opex * opex_years if self.count_opex else 0.0)
+        disc = cap * (1 + r) ** -(year - y0) + opex * sum((1 + r) ** -(k - y0 + 1) for k in range(year, end + 1))
+        return cap, spend, disc
 
 
 @dataclass
@@ -33,9 +84,10 @@ class ModelSpec:
     coverage_target: float | None = None
     region_min_coverage: dict[str, float] = field(default_factory=dict)
     technology_max_share: dict[str, float] = field(default_factory=dict)
+    roadmap: RoadmapSpec | None = None
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario) -> ModelSpec:
+    def from_scenario(cls, scenario: Scenario, catalogue: Catalogue | None = None) -> ModelSpec:
         """The spec a scenario asks for."""
         return cls(
             objective=scenario.objective,
@@ -44,6 +96,7 @@ class ModelSpec:
             coverage_target=scenario.coverage_target if scenario.objective == "min_cost" else None,
             region_min_coverage=dict(scenario.policy.region_min_coverage),
             technology_max_share=dict(scenario.policy.technology_max_share),
+            roadmap=RoadmapSpec.from_scenario(scenario, catalogue) if catalogue is not None else None,
         )
 
     @property
@@ -52,6 +105,7 @@ class ModelSpec:
         single_row = (self.objective == "max_coverage") or self.budget_usd is None
         return (
             single_row
+            and self.roadmap is None
             and not self.region_min_coverage
             and not self.technology_max_share
             and self.metric != "communities"
@@ -81,7 +135,8 @@ class ModelData:
                 "community": planned["community"].astype(str).to_numpy(),
             }
         )
-        return cls(eligible[["office_id", "technology", "cost_usd"]].copy(), offices)
+        keep = [c for c in ("office_id", "technology", "cost_usd", "capex_usd", "opex_usd_per_year") if c in eligible]
+        return cls(eligible[keep].copy(), offices)
 
     def region_of_community(self) -> pd.Series:
         """Each community's region: the most common region of its offices."""
@@ -95,9 +150,16 @@ class ModelData:
 
 
 def add_variables(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """``x[p] ∈ {0,1}`` for each eligible pair p; ``u[k] ∈ [0,1]`` per community for the communities metric."""
+    """``x[p] ∈ {0,1}`` for each eligible pair p (``x[p,y]`` per year in a roadmap, with ``sel[p] = Σ_y x[p,y]``);
+    ``u[k] ∈ [0,1]`` per community for the communities metric."""
     m.P = pyo.RangeSet(0, len(data.options) - 1) if len(data.options) else pyo.Set(initialize=[])
-    m.x = pyo.Var(m.P, domain=pyo.Binary)
+    if spec.roadmap is None:
+        m.x = pyo.Var(m.P, domain=pyo.Binary)
+        object.__setattr__(m, "sel", m.x)  # sel[p]: pair p chosen (an alias, not a second component)
+    else:
+        m.Y = pyo.Set(initialize=spec.roadmap.years, ordered=True)
+        m.x = pyo.Var(m.P, m.Y, domain=pyo.Binary)
+        m.sel = pyo.Expression(m.P, rule=lambda m, p: pyo.quicksum(m.x[p, y] for y in m.Y))
     off = data.options["office_id"].to_numpy()
     m.pair_office = off
     m.pair_tech = data.options["technology"].to_numpy()
@@ -119,18 +181,42 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> Non
 
 
 def add_expressions(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """``cost = Σ_p c[p]·x[p]`` (USD); ``coverage = Σ_p w[o(p)]·x[p]``, or ``Σ_k u[k]`` for communities."""
-    m.cost = pyo.Expression(expr=pyo.quicksum(m.pair_cost[p] * m.x[p] for p in m.P))
+    """``cost = Σ_p c[p]·sel[p]`` (USD); ``coverage = Σ_p w[o(p)]·sel[p]``, or ``Σ_k u[k]`` for communities.
+
+    Roadmap: ``cost = Σ_{p,y} spend[p,y]·x[p,y]`` (capex in year y, plus opex from y to the end year under the
+    TCO basis), ``coverage_years = Σ_{p,y} w[o(p)]·(Y_end - y + 1)·x[p,y]`` and
+    ``discounted_cost = Σ_{p,y} dc[p,y]·x[p,y]`` (see :class:`RoadmapSpec`).
+    """
+    if spec.roadmap is None:
+        m.cost = pyo.Expression(expr=pyo.quicksum(m.pair_cost[p] * m.x[p] for p in m.P))
+    else:
+        rm = spec.roadmap
+        capex = data.options["capex_usd"].to_numpy(float)
+        opex = data.options["opex_usd_per_year"].to_numpy(float)
+        m.capex_py, m.spend_py, m.disc_py = {}, {}, {}
+        for p in m.P:
+            for y in rm.years:
+                cap, spend, disc = rm.pair_year_costs(capex[p], opex[p], m.pair_tech[p], y)
+                m.capex_py[p, y], m.spend_py[p, y], m.disc_py[p, y] = cap, spend, disc
+        m.pair_opex = opex
+        m.cost = pyo.Expression(expr=pyo.quicksum(m.spend_py[p, y] * m.x[p, y] for p in m.P for y in m.Y))
+        m.discounted_cost = pyo.Expression(expr=pyo.quicksum(m.disc_py[p, y] * m.x[p, y] for p in m.P for y in m.Y))
+        end = rm.years[-1]
+        m.coverage_years = pyo.Expression(
+            expr=pyo.quicksum(m.pair_weight[p] * (end - y + 1) * m.x[p, y] for p in m.P for y in m.Y)
+        )
     if spec.metric == "communities":
         m.coverage = pyo.Expression(expr=pyo.quicksum(m.u[k] for k in m.K))
     else:
-        m.coverage = pyo.Expression(expr=pyo.quicksum(m.pair_weight[p] * m.x[p] for p in m.P))
+        m.coverage = pyo.Expression(expr=pyo.quicksum(m.pair_weight[p] * m.sel[p] for p in m.P))
 
 
 def add_one_technology(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
     """one technology: ``Σ_{p: o(p)=i} x[p] <= 1`` for each office i with two or more eligible options."""
     multi = [o for o, ps in m.by_office.items() if len(ps) > 1]
-    m.one_technology = pyo.Constraint(multi, rule=lambda m, o: pyo.quicksum(m.x[p] for p in m.by_office[o]) <= 1)
+    if spec.roadmap is not None:  # one technology and one year: Σ_{p: o(p)=i} Σ_y x[p,y] <= 1
+        multi = [o for o, ps in m.by_office.items() if len(ps) * len(spec.roadmap.years) > 1]
+    m.one_technology = pyo.Constraint(multi, rule=lambda m, o: pyo.quicksum(m.sel[p] for p in m.by_office[o]) <= 1)
 
 
 def add_community_coverage(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
@@ -138,7 +224,7 @@ def add_community_coverage(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpe
     if spec.metric != "communities":
         return
     m.community_link = pyo.Constraint(
-        m.K, rule=lambda m, k: m.u[k] <= pyo.quicksum(m.x[p] for p in m.community_pairs.get(k, []))
+        m.K, rule=lambda m, k: m.u[k] <= pyo.quicksum(m.sel[p] for p in m.community_pairs.get(k, []))
     )
 
 
@@ -179,7 +265,7 @@ def add_region_minimum(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -
             pairs[region_of[o]].append(p)
 
         def rule(m: pyo.ConcreteModel, r: str) -> pyo.Expression:
-            expr = pyo.quicksum(m.pair_weight[p] * m.x[p] for p in pairs[r])
+            expr = pyo.quicksum(m.pair_weight[p] * m.sel[p] for p in pairs[r])
             if not pairs[r]:
                 return pyo.Constraint.Infeasible if share[r] * total[r] > 0 else pyo.Constraint.Skip
             return expr >= share[r] * total[r]
@@ -195,10 +281,61 @@ def add_technology_share(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec)
     by_tech: dict[str, list[int]] = defaultdict(list)
     for p, t in enumerate(m.pair_tech):
         by_tech[t].append(p)
-    total = pyo.quicksum(m.x[p] for p in m.P)
+    total = pyo.quicksum(m.sel[p] for p in m.P)
     m.technology_share = pyo.Constraint(
-        sorted(caps), rule=lambda m, t: pyo.quicksum(m.x[p] for p in by_tech.get(t, [])) <= caps[t] * total
+        sorted(caps), rule=lambda m, t: pyo.quicksum(m.sel[p] for p in by_tech.get(t, [])) <= caps[t] * total
     )
+
+
+def add_annual_budget(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
+    """annual budget (roadmap): ``spend_k <= B_k`` for each year k, where
+    ``spend_k = Σ_p capex[p,k]·x[p,k] + [tco]·Σ_p opex[p]·Σ_{y<=k} x[p,y]`` (opex counts from the connection
+    year). With carry-over, unspent money moves on: ``spend_k + s_k <= B_k + s_{k-1}``, ``s_k >= 0``, s_{y0-1}=0.
+    """
+    rm = spec.roadmap
+    if rm is None:
+        return
+    years = rm.years
+
+    def spend(m: pyo.ConcreteModel, k: int) -> pyo.Expression:
+        cap = pyo.quicksum(m.capex_py[p, k] * m.x[p, k] for p in m.P)
+        if not rm.count_opex:
+            return cap
+        return cap + pyo.quicksum(m.pair_opex[p] * m.x[p, y] for p in m.P for y in years if y <= k)
+
+    m.spend = pyo.Expression(m.Y, rule=spend)
+    if rm.carry_over:
+        m.carry = pyo.Var(m.Y, domain=pyo.NonNegativeReals)
+
+        def rule(m: pyo.ConcreteModel, k: int) -> pyo.Expression:
+            prev = m.carry[years[years.index(k) - 1]] if k != years[0] else 0.0
+            return m.spend[k] + m.carry[k] <= rm.annual_budget_usd[k] + prev
+    else:
+
+        def rule(m: pyo.ConcreteModel, k: int) -> pyo.Expression:
+            return m.spend[k] <= rm.annual_budget_usd[k]
+
+    m.annual_budget = pyo.Constraint(m.Y, rule=rule)
+
+
+def add_build_capacity(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
+    """build capacity (roadmap): ``Σ_p x[p,y] <= K`` and ``Σ_{p: t(p)=t} x[p,y] <= K_t`` for each year y."""
+    rm = spec.roadmap
+    if rm is None:
+        return
+    if rm.capacity_total is not None:
+        m.build_capacity = pyo.Constraint(
+            m.Y, rule=lambda m, y: pyo.quicksum(m.x[p, y] for p in m.P) <= rm.capacity_total
+        )
+    if rm.capacity_per_technology:
+        by_tech: dict[str, list[int]] = defaultdict(list)
+        for p, t in enumerate(m.pair_tech):
+            by_tech[t].append(p)
+        index = [(t, y) for t in sorted(rm.capacity_per_technology) for y in rm.years if by_tech.get(t)]
+        m.build_capacity_technology = pyo.Constraint(
+            index,
+            rule=lambda m, t, y: pyo.quicksum(m.x[p, y] for p in by_tech[t]) <= rm.capacity_per_technology[t],
+        )
 
 
 def add_objectives(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
@@ -206,13 +343,18 @@ def add_objectives(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> No
 
     max_coverage: maximise ``coverage``, then minimise ``cost`` with coverage held at its optimum.
     min_cost: minimise ``cost``, then maximise ``coverage`` with cost held at its optimum.
+
+    Roadmap: coverage is counted in population-years (``coverage_years``: earlier is better) and cost is the
+    discounted cost (``discounted_cost``).
     """
+    coverage = m.coverage if spec.roadmap is None else m.coverage_years
+    cost = m.cost if spec.roadmap is None else m.discounted_cost
     if spec.objective == "max_coverage":
-        m.primary = pyo.Objective(expr=m.coverage, sense=pyo.maximize)
-        m.secondary = pyo.Objective(expr=m.cost, sense=pyo.minimize)
+        m.primary = pyo.Objective(expr=coverage, sense=pyo.maximize)
+        m.secondary = pyo.Objective(expr=cost, sense=pyo.minimize)
     else:
-        m.primary = pyo.Objective(expr=m.cost, sense=pyo.minimize)
-        m.secondary = pyo.Objective(expr=m.coverage, sense=pyo.maximize)
+        m.primary = pyo.Objective(expr=cost, sense=pyo.minimize)
+        m.secondary = pyo.Objective(expr=coverage, sense=pyo.maximize)
     m.secondary.deactivate()
 
 
@@ -225,6 +367,8 @@ FAMILIES = (
     add_coverage_target,
     add_region_minimum,
     add_technology_share,
+    add_annual_budget,
+    add_build_capacity,
     add_objectives,
 )
 
@@ -250,14 +394,29 @@ def hold_primary(m: pyo.ConcreteModel, spec: ModelSpec, value: float, tolerance:
 
 def chosen_pairs(m: pyo.ConcreteModel) -> np.ndarray:
     """Indices p of the chosen pairs in the current solution."""
+    if hasattr(m, "Y"):
+        return np.array([p for p in m.P if any((m.x[p, y].value or 0.0) > 0.5 for y in m.Y)], dtype=np.int64)
     return np.array([p for p in m.P if (m.x[p].value or 0.0) > 0.5], dtype=np.int64)
+
+
+def chosen_years(m: pyo.ConcreteModel, chosen: np.ndarray) -> np.ndarray | None:
+    """Connection year of each chosen pair (roadmap), else None."""
+    if not hasattr(m, "Y"):
+        return None
+    return np.array([next(y for y in m.Y if (m.x[int(p), y].value or 0.0) > 0.5) for p in chosen], dtype=np.int64)
 
 
 def set_start(m: pyo.ConcreteModel, chosen: np.ndarray) -> None:
     """Warm start: x = 1 on ``chosen`` pairs, 0 elsewhere (and community indicators accordingly)."""
     pick = set(int(p) for p in chosen)
-    for p in m.P:
-        m.x[p].set_value(1.0 if p in pick else 0.0)
+    if hasattr(m, "Y"):
+        first = m.Y.first()
+        for p in m.P:
+            for y in m.Y:
+                m.x[p, y].set_value(1.0 if p in pick and y == first else 0.0)
+    else:
+        for p in m.P:
+            m.x[p].set_value(1.0 if p in pick else 0.0)
     if hasattr(m, "u"):
         for k in m.K:
             m.u[k].set_value(1.0 if any(p in pick for p in m.community_pairs.get(k, [])) else 0.0)

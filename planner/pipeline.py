@@ -53,12 +53,12 @@ def solve_prepared(prepared: Prepared, scenario: Scenario | None = None, progres
     """Solve a prepared instance (optionally with another scenario that shares its data and costing)."""
     say = progress or (lambda _msg: None)
     scenario = scenario or prepared.scenario
-    spec = ModelSpec.from_scenario(scenario)
+    spec = ModelSpec.from_scenario(scenario, prepared.catalogue)
     say(f"solving: {len(prepared.data.options):,} eligible options, objective {spec.objective}")
     result = solve(prepared.data, spec, scenario.solver)
     say(f"solved: {result.status} by {result.method}, gap {result.mip_gap:.2e}, {result.solve_seconds:.2f} s")
     planned = prepared.inputs.planned.reset_index(drop=True)
-    return make_results(scenario, planned, prepared.options, prepared.data, result, prepared.timings)
+    return make_results(scenario, planned, prepared.options, prepared.data, result, prepared.timings, spec)
 
 
 def run(scenario: Scenario | str | Path, progress: Progress | None = None) -> Plan:

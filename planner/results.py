@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.model import ModelData, ModelSpec
+from planner.model import ModelData, ModelSpec, RoadmapSpec
 from planner.scenario import Scenario
 from planner.solve import SolveResult
 
@@ -41,6 +41,7 @@ class Plan:
     by_technology: pd.DataFrame
     by_region: pd.DataFrame
     summary: dict[str, Any]
+    roadmap: pd.DataFrame | None = None
 
 
 def _why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series:
@@ -113,9 +114,10 @@ def make_results(
     data: ModelData,
     result: SolveResult,
     timings: dict[str, float] | None = None,
+    spec: ModelSpec | None = None,
 ) -> Plan:
     """Assemble the plan tables and the summary from a solve result."""
-    spec = ModelSpec.from_scenario(scenario)
+    spec = spec or ModelSpec.from_scenario(scenario)
     chosen = data.options.iloc[result.chosen][["office_id", "technology"]]
     opts = options.merge(chosen.assign(chosen=True), on=["office_id", "technology"], how="left")
     opts["chosen"] = opts["chosen"].fillna(False).astype(bool)
@@ -132,11 +134,76 @@ def make_results(
     elig = options[options["eligible"]].groupby("office_id")["technology"].agg(";".join)
     plan["eligible_technologies"] = plan["office_id"].map(elig).fillna("")
     plan["why"] = _why(plan, options, spec)
+    roadmap = None
+    if spec.roadmap is not None and result.years is not None:
+        _phase(plan, data, result, spec.roadmap)
+        roadmap = roadmap_table(plan, spec.roadmap, data.total_weight("population"))
     plan = plan[PLAN_COLUMNS]
     by_tech = _breakdown(plan, "technology")
     by_region = _breakdown(plan, "region")
     summary = _summary(scenario, plan, result, by_tech, by_region, data, spec, timings or {})
-    return Plan(scenario, plan, opts, by_tech, by_region, summary)
+    if roadmap is not None:
+        summary["coverage_by_year"] = {
+            int(r.year): {
+                "offices_connected": int(r.offices_cumulative),
+                "population_covered": float(r.population_cumulative),
+                "coverage_share_population": float(r.coverage_share_population),
+            }
+            for r in roadmap.itertuples(index=False)
+        }
+    return Plan(scenario, plan, opts, by_tech, by_region, summary, roadmap)
+
+
+def _phase(plan: pd.DataFrame, data: ModelData, result: SolveResult, rm: RoadmapSpec) -> None:
+    """Roadmap: connection years, capex at that year's prices, and cost_usd = budget spend over the horizon."""
+    chosen = data.options.iloc[result.chosen]
+    year_of = dict(zip(chosen["office_id"], result.years, strict=True))
+    con = plan["technology"] != "none"
+    plan["year"] = plan["office_id"].map(year_of).where(con, pd.NA)
+    factor = pd.Series(
+        [
+            rm.capex_factor(t, int(y)) if c else 1.0
+            for t, y, c in zip(plan["technology"], plan["year"], con, strict=True)
+        ],
+        index=plan.index,
+    )
+    for col in ("capex_usd", "capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd"):
+        plan[col] = plan[col] * factor
+    years_paid = (rm.years[-1] - plan["year"].fillna(rm.years[-1]).astype(int) + 1).where(con, 0)
+    plan["cost_usd"] = plan["capex_usd"] + (plan["opex_usd_per_year"] * years_paid if rm.count_opex else 0.0)
+
+
+def roadmap_table(plan: pd.DataFrame, rm: RoadmapSpec, total_weight: float) -> pd.DataFrame:
+    """Per year: offices and population newly connected, cumulative coverage, capex, opex, budget used and left,
+    and new offices per technology."""
+    con = plan[plan["technology"] != "none"].copy()
+    con["year"] = con["year"].astype(int)
+    pop_all = float(plan["population"].sum())
+    rows, carry, cum_off, cum_pop = [], 0.0, 0, 0.0
+    techs = sorted(con["technology"].unique())
+    for y in rm.years:
+        new = con[con["year"] == y]
+        live = con[con["year"] <= y]
+        capex = float(new["capex_usd"].sum())
+        opex = float(live["opex_usd_per_year"].sum())
+        used = capex + (opex if rm.count_opex else 0.0)
+        available = rm.annual_budget_usd[y] + (carry if rm.carry_over else 0.0)
+        left = available - used
+        carry = max(left, 0.0)
+        cum_off += len(new)
+        cum_pop += float(new["population"].sum())
+        row = {
+            "year": y, "offices_connected": len(new), "population_new": float(new["population"].sum()),
+            "offices_cumulative": cum_off, "population_cumulative": cum_pop,
+            "coverage_share_population": cum_pop / pop_all if pop_all else 0.0,
+            "capex_usd": capex, "opex_usd": opex, "budget_usd": available, "budget_used_usd": used,
+            "budget_left_usd": left,
+        }  # fmt: skip
+        for t in techs:
+            row[f"offices_{t}"] = int((new["technology"] == t).sum())
+            row[f"capex_{t}_usd"] = float(new.loc[new["technology"] == t, "capex_usd"].sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _num(x: float | int | None) -> float | int | None:
@@ -232,6 +299,10 @@ def write_outputs(plan: Plan, out_dir: Path) -> list[Path]:
     for name, table in files.items():
         path = out_dir / name
         table.to_csv(path, index=False, float_format="%.6g" if name == "options.csv" else None)
+        written.append(path)
+    if plan.roadmap is not None:
+        path = out_dir / "roadmap.csv"
+        plan.roadmap.to_csv(path, index=False)
         written.append(path)
     path = out_dir / "summary.json"
     path.write_text(json.dumps(plan.summary, indent=2) + "\n", encoding="utf-8")

@@ -212,6 +212,39 @@ class Demand(_Strict):
         return self
 
 
+class BuildCapacity(_Strict):
+    """How many offices crews can connect per year."""
+
+    total: int | None = Field(default=None, ge=0, description="Offices per year, all technologies together.")
+    per_technology: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, description="Offices per year for a technology."
+    )
+
+
+class Roadmap(_Strict):
+    """Year-by-year phasing from the start year to the end year (DESIGN §5, roadmap)."""
+
+    annual_budget_usd: float | dict[int, Annotated[float, Field(ge=0)]] = Field(
+        description="USD available each year: one figure for every year, or a mapping year -> USD covering "
+        "every year of the horizon. Counts capex (and, with budget_basis tco, the opex of offices already "
+        "connected) of that year."
+    )
+    carry_over: bool = Field(default=False, description="Unspent budget of a year is added to the next year's.")
+    build_capacity: BuildCapacity = Field(default_factory=BuildCapacity)
+
+    @model_validator(mode="after")
+    def _non_negative(self) -> Roadmap:
+        if isinstance(self.annual_budget_usd, float | int) and self.annual_budget_usd < 0:
+            raise ValueError("annual_budget_usd must be >= 0")
+        return self
+
+    def budget_by_year(self, years: range) -> dict[int, float]:
+        """USD per year of the horizon."""
+        if isinstance(self.annual_budget_usd, dict):
+            return {y: float(self.annual_budget_usd[y]) for y in years}
+        return {y: float(self.annual_budget_usd) for y in years}
+
+
 class Scenario(_Strict):
     """A planning scenario (DESIGN §4)."""
 
@@ -235,11 +268,28 @@ class Scenario(_Strict):
     solver: SolverSettings = Field(default_factory=SolverSettings)
     policy: Policy = Field(default_factory=Policy)
     demand: Demand = Field(default_factory=Demand)
+    roadmap: Roadmap | None = Field(
+        default=None, description="Phase the plan year by year under annual budgets and build capacity."
+    )
 
     @model_validator(mode="after")
     def _objective_inputs(self) -> Scenario:
-        if self.objective == "max_coverage" and self.budget_usd is None:
-            raise ValueError("objective max_coverage needs budget_usd")
+        if self.objective == "max_coverage" and self.budget_usd is None and self.roadmap is None:
+            raise ValueError("objective max_coverage needs budget_usd (or a roadmap with annual budgets)")
+        if self.roadmap is not None and self.coverage_metric == "communities":
+            raise ValueError(
+                "a roadmap counts population-years or office-years: use coverage_metric population or offices"
+            )
+        if self.roadmap is not None and isinstance(self.roadmap.annual_budget_usd, dict):
+            years = set(range(self.horizon.start_year, self.horizon.end_year + 1))
+            given = set(self.roadmap.annual_budget_usd)
+            if given != years:
+                missing, extra = sorted(years - given), sorted(given - years)
+                raise ValueError(
+                    f"roadmap.annual_budget_usd must give every year {min(years)}-{max(years)}"
+                    + (f"; missing {missing}" if missing else "")
+                    + (f"; outside the horizon {extra}" if extra else "")
+                )
         if self.objective == "min_cost" and self.coverage_target is None:
             raise ValueError("objective min_cost needs coverage_target")
         return self
@@ -360,6 +410,10 @@ def catalogue_for(scenario: Scenario) -> Catalogue:
     for key, names in (
         ("policy.allowed_technologies", scenario.policy.allowed_technologies or []),
         ("policy.technology_max_share", list(scenario.policy.technology_max_share)),
+        (
+            "roadmap.build_capacity.per_technology",
+            list(scenario.roadmap.build_capacity.per_technology) if scenario.roadmap else [],
+        ),
     ):
         for name in names:
             if name not in known:

@@ -28,7 +28,7 @@ from pyomo.contrib.appsi.base import TerminationCondition
 from pyomo.contrib.appsi.solvers.highs import Highs
 
 from planner.errors import Diagnosis, InfeasibleError
-from planner.model import ModelData, ModelSpec, build_model, chosen_pairs, hold_primary, set_start
+from planner.model import ModelData, ModelSpec, build_model, chosen_pairs, chosen_years, hold_primary, set_start
 from planner.scenario import SolverSettings
 
 GRACE_S = 5.0  # seconds a HiGHS call may overrun its limit before it is cancelled
@@ -62,6 +62,7 @@ class SolveResult:
     build_seconds: float = 0.0
     solve_seconds: float = 0.0
     passes: list[PassInfo] = field(default_factory=list)
+    years: np.ndarray | None = None  # roadmap: connection year of each chosen pair
 
 
 def relative_gap(objective: float, bound: float) -> float:
@@ -185,9 +186,10 @@ def _call_highs(opt: Highs, m: pyo.ConcreteModel, limit_s: float) -> tuple[Any, 
     return box["results"], ""
 
 
-def _milp_pass(opt: Highs, m: pyo.ConcreteModel, name: str, settings: SolverSettings) -> tuple[PassInfo, bool]:
+def _milp_pass(opt: Highs, m: pyo.ConcreteModel, name: str, limit_s: float) -> tuple[PassInfo, bool]:
     t0 = time.perf_counter()
-    results, note = _call_highs(opt, m, settings.time_limit_s)
+    opt.config.time_limit = limit_s
+    results, note = _call_highs(opt, m, limit_s)
     secs = time.perf_counter() - t0
     if results is None:
         return PassInfo(name, "milp", note, None, None, secs), False
@@ -260,7 +262,7 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
     if greedy is not None:
         set_start(m, greedy[0])
         opt.config.warmstart = True
-    info, ok = _milp_pass(opt, m, "primary", settings)
+    info, ok = _milp_pass(opt, m, "primary", settings.time_limit_s)
     passes.append(info)
     if not ok:
         if info.status == "infeasible":
@@ -279,17 +281,25 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
     tol = 1e-7 * abs(primary_value) + 1e-6
     hold_primary(m, spec, primary_value, tol)
     opt.config.warmstart = True
-    info2, ok2 = _milp_pass(opt, m, "tie-break", settings)
+    # The tie-break pass gets what is left of the limit (at least a quarter of it): the whole solve stays near
+    # the user's limit, and a cancelled tie-break keeps the primary pass's plan.
+    left = max(settings.time_limit_s - info.seconds, 0.25 * settings.time_limit_s)
+    info2, ok2 = _milp_pass(opt, m, "tie-break", left)
     passes.append(info2)
     if ok2:
         chosen = chosen_pairs(m)
     cov, cost = _objective_values(data, spec, chosen)
     value = cov if spec.objective == "max_coverage" else cost
+    years = None
+    if spec.roadmap is not None:  # objectives in population-years and discounted USD, read from the model
+        years = chosen_years(m, chosen)
+        value = pyo.value(m.coverage_years if spec.objective == "max_coverage" else m.discounted_cost)
+        cost = float(pyo.value(m.cost))
     gap = relative_gap(value, bound)
     status = "optimal" if info.status == "optimal" or gap <= settings.mip_gap else "time_limit"
     method = "milp+greedy-start" if greedy is not None else "milp"
     return SolveResult(status, method, chosen, value, bound, gap, cov, cost, build_s,
-                       time.perf_counter() - t0 - build_s, passes)  # fmt: skip
+                       time.perf_counter() - t0 - build_s, passes, years)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- diagnosis
@@ -330,8 +340,9 @@ def diagnose(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> Diag
         return Diagnosis(
             "coverage_target",
             f"the highest reachable coverage is {_pct(reach_share)} (target {_pct(spec.coverage_target)}): "
-            "offices without an eligible technology (see options.csv reasons) or policy rules cap it. "
-            f"Lower coverage_target to at most {reach_share:.4f}.",
+            "offices without an eligible technology (see options.csv reasons) or policy rules cap it"
+            + (", with the roadmap's annual budgets and build capacity. " if spec.roadmap else ". ")
+            + f"Lower coverage_target to at most {reach_share:.4f}.",
             {"coverage_target": reach_share},
         )
     if spec.budget_usd is not None:
