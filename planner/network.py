@@ -19,6 +19,7 @@ Pipeline of :func:`steiner_tree`:
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import threading
 import time
@@ -33,11 +34,15 @@ from scipy.sparse.csgraph import breadth_first_order, dijkstra, maximum_flow, mi
 
 __all__ = ["SteinInstance", "read_stp", "steiner_tree"]
 
+_log = logging.getLogger(__name__)
+
 _EPS = 1e-9
 # HiGHS is asked to stop at the time limit; the watchdog cancels it if it overruns by this much.
 _WATCHDOG_GRACE_S = 2.0
 # Max-flow in scipy needs integer capacities: LP values are scaled by this factor.
 _FLOW_SCALE = 1_000_000
+# Extra capacity per arc in separation (relative to 1), so that min cuts with few arcs win ties.
+_CREEP = 1e-4
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -255,38 +260,68 @@ class _Reducer:
                 changed_any = True
         return changed_any
 
-    def least_cost_test(self, chunk: int = 512) -> bool:
-        """Remove edges strictly longer than the shortest path between their ends (never in an optimal tree).
-
-        Strictness makes simultaneous removal safe: a shortest path never uses such an edge.
-        """
+    def _arrays(self) -> tuple[list[int], sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+        """Alive nodes, their weight matrix and edge arrays (positions into the node list, u < v)."""
         nodes = sorted(self.alive)
-        if len(nodes) < 3:
-            return False
         index = {v: i for i, v in enumerate(nodes)}
-        rows, cols, vals = [], [], []
-        wmax = 0.0
+        ea, eb, ew = [], [], []
         for v in nodes:
             for u, (w, _) in self.adj[v].items():
-                rows.append(index[v])
-                cols.append(index[u])
-                vals.append(w)
-                wmax = max(wmax, w)
+                if u > v:
+                    ea.append(index[v])
+                    eb.append(index[u])
+                    ew.append(w)
+        a, b, w = np.asarray(ea, dtype=np.int64), np.asarray(eb, dtype=np.int64), np.asarray(ew, dtype=float)
         # scipy drops explicit zeros from csr graphs; a tiny floor keeps zero-weight edges as edges.
-        vals_arr = np.maximum(np.asarray(vals, dtype=float), 1e-12)
-        mat = sp.csr_matrix((vals_arr, (rows, cols)), shape=(len(nodes), len(nodes)))
-        removed = False
-        for start in range(0, len(nodes), chunk):
-            src = np.arange(start, min(start + chunk, len(nodes)))
-            dist = dijkstra(mat, directed=False, indices=src, limit=wmax + 1.0)
-            for r, i in enumerate(src):
-                v = nodes[i]
-                for u, (w, _) in list(self.adj[v].items()):
-                    if u > v and w > dist[r, index[u]] + 1e-7 * max(1.0, w):
-                        del self.adj[v][u]
-                        del self.adj[u][v]
-                        removed = True
-        return removed
+        wf = np.maximum(w, 1e-12)
+        mat = sp.csr_matrix(
+            (np.concatenate([wf, wf]), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(len(nodes),) * 2
+        )
+        return nodes, mat, a, b, w
+
+    def distance_test(self, chunk: int = 1024, k_near: int = 8) -> bool:
+        """Remove edges longer than a bottleneck (special) distance between their ends: never in a minimal tree.
+
+        Two upper bounds on the special distance are used: the shortest path u-v (least-cost test) and
+        max(d(u, z1), B(z1, z2), d(z2, v)) over the nearest terminals z1 of u and z2 of v, where B is the
+        bottleneck distance between terminals in the MST of the terminal distance network. Strict inequality
+        makes removing all such edges at once safe (each replaced path only uses shorter edges).
+        """
+        nodes, mat, ea, eb, ew = self._arrays()
+        n, m = len(nodes), len(ew)
+        if n < 3 or m == 0:
+            return False
+        tol = 1e-7 * np.maximum(1.0, ew)
+        bound = np.full(m, np.inf)
+        wmax = float(ew.max())
+        order = np.argsort(ea, kind="stable")
+        for startc in range(0, n, chunk):
+            stop = min(startc + chunk, n)
+            dist = dijkstra(mat, directed=False, indices=np.arange(startc, stop), limit=wmax + 1.0)
+            sel = order[(ea[order] >= startc) & (ea[order] < stop)]
+            bound[sel] = dist[ea[sel] - startc, eb[sel]]
+        index = {v: i for i, v in enumerate(nodes)}
+        terms = np.asarray(sorted(index[t] for t in self.terms), dtype=np.int64)
+        if 1 <= len(terms) <= 5000:
+            dt = dijkstra(mat, directed=False, indices=terms)  # |T| x n
+            k = min(k_near, len(terms))
+            near = np.argsort(dt, axis=0)[:k]  # k x n: positions into terms
+            near_d = np.take_along_axis(dt, near, axis=0)
+            tdist = dt[:, terms]
+            tdist[~np.isfinite(tdist)] = 0.0  # components are connected here; guard anyway
+            tmst = minimum_spanning_tree(sp.csr_matrix(np.maximum(tdist, 1e-12) * (tdist > 0))).tocsr()
+            bott = _bottleneck_matrix(tmst + tmst.T)
+            for i in range(k):
+                zi, di = near[i, ea], near_d[i, ea]
+                for j in range(k):
+                    zj, dj = near[j, eb], near_d[j, eb]
+                    bound = np.minimum(bound, np.maximum(np.maximum(di, dj), bott[zi, zj]))
+        drop = np.nonzero(ew > bound + tol)[0]
+        for e in drop:
+            u, v = nodes[ea[e]], nodes[eb[e]]
+            del self.adj[u][v]
+            del self.adj[v][u]
+        return len(drop) > 0
 
     def nearest_vertex_test(self) -> bool:
         """Contract terminal t's cheapest edge t-v when even t's second edge costs more than reaching v and
@@ -340,12 +375,33 @@ class _Reducer:
         """Apply all tests until nothing changes (or time runs out)."""
         self.simple_reductions()
         while len(self.terms) > 1 and (deadline is None or time.monotonic() < deadline):
-            changed = self.least_cost_test()
+            changed = self.distance_test()
             changed |= self.simple_reductions()
             changed |= self.nearest_vertex_test()
             changed |= self.simple_reductions()
             if not changed:
                 break
+
+
+def _bottleneck_matrix(tree: sp.csr_matrix) -> np.ndarray:
+    """Largest edge on the tree path between every pair of nodes of a (symmetric) spanning tree."""
+    n = tree.shape[0]
+    out = np.zeros((n, n))
+    indptr, indices, data = tree.indptr, tree.indices, tree.data
+    for s in range(n):
+        row = out[s]
+        seen = np.zeros(n, dtype=bool)
+        seen[s] = True
+        stack = [s]
+        while stack:
+            u = stack.pop()
+            for p in range(indptr[u], indptr[u + 1]):
+                v = indices[p]
+                if not seen[v]:
+                    seen[v] = True
+                    row[v] = max(row[u], data[p])
+                    stack.append(v)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -772,7 +828,6 @@ class _DCut:
         lp.a_matrix_.value_ = mat.data
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", 1)
         h.passModel(lp)
         self.h = h
         self.col_upper = col_upper
@@ -783,48 +838,75 @@ class _DCut:
         """Arcs entering the node set marked True in ``side`` (its in-cut must carry >= 1)."""
         return np.nonzero(~side[self.tail] & side[self.head] & (self.col_upper > 0))[0]
 
-    def separate(self, x: np.ndarray, max_cuts: int | None = None) -> list[np.ndarray]:
-        """Violated directed cuts: for each terminal a min root-terminal cut of capacity < 1 (and its back cut)."""
+    def separate(self, x: np.ndarray, nested: int = 4, creep: float = _CREEP) -> list[np.ndarray]:
+        """Violated directed cuts: per terminal, min root-terminal cuts of capacity < 1.
+
+        Uses back cuts (the sink side, closest to the terminal) and *nested* cuts: the arcs of a found cut
+        are saturated and the max-flow rerun, giving up to ``nested`` disjoint cuts per terminal and round.
+        Many cuts per round cut the number of LP re-solves several-fold.
+        """
         n = self.core.n
-        supp = np.nonzero(x > 1e-7)[0]
-        cap = np.rint(x[supp] * _FLOW_SCALE).astype(np.int32)
-        keep = cap > 0
-        supp, cap = supp[keep], cap[keep]
-        graph = sp.csr_array((cap, (self.tail[supp], self.head[supp])), shape=(n, n))
-        graph.sum_duplicates()
+        # max-flow runs on the support graph only (cheap); cut rows still list every active crossing arc
+        active = np.nonzero((self.col_upper > 0) & (x > 1e-9))[0]
+        xa = np.clip(x[active], 0.0, 1.0)
+        cap = np.rint(xa * _FLOW_SCALE).astype(np.int32)
+        # a small capacity on every arc makes min cuts prefer few arcs: sparser, stronger rows
+        flow_cap = cap + int(_FLOW_SCALE * creep)
+        tail, head = self.tail[active], self.head[active]
+        graph = sp.csr_array((flow_cap, (tail, head)), shape=(n, n))
+        # same coordinates, so the same order: position -> arc
+        pos_arc = active[sp.csr_array((np.arange(1, len(active) + 1), (tail, head)), shape=(n, n)).data - 1]
+        arc_pos = np.full(self.n_arcs, -1, dtype=np.int64)
+        arc_pos[pos_arc] = np.arange(len(pos_arc))
+        base = graph.data.copy()
+        pos = cap > 0
+        support = sp.csr_array((cap[pos], (tail[pos], head[pos])), shape=(n, n))
+        reach = _reachable(support, self.root)
+        support_t = None
         cuts: list[np.ndarray] = []
         seen: set[bytes] = set()
-        reach = _reachable(graph, self.root)
         threshold = _FLOW_SCALE * (1.0 - 1e-4)
-        for t in self.core.terminals:
-            if t == self.root:
-                continue
-            if not reach[t]:
-                # not even reachable: the back cut of the set of nodes that reach t in the support graph
-                side = _reachable(graph.T.tocsr(), t)
-                side &= ~reach
-                arcs = self._cut_row(side)
-            else:
-                res = maximum_flow(graph, self.root, t)
-                if res.flow_value >= threshold:
-                    continue
-                residual = (graph - res.flow).tocsr()
-                residual.data[residual.data < 0] = 0
-                residual.eliminate_zeros()
-                src_side = _reachable(residual, self.root)
-                arcs = self._cut_row(~src_side)
-                key = arcs.tobytes()
-                if key not in seen:
-                    seen.add(key)
-                    cuts.append(arcs)
-                sink_side = _reachable(residual.T.tocsr(), t)
-                arcs = self._cut_row(sink_side)
+
+        def violated(arcs: np.ndarray) -> bool:
+            return float(x[arcs].sum()) < 1.0 - 1e-4
+
+        def add(arcs: np.ndarray) -> None:
             key = arcs.tobytes()
             if key not in seen:
                 seen.add(key)
                 cuts.append(arcs)
-            if max_cuts is not None and len(cuts) >= max_cuts:
-                break
+
+        for t in self.core.terminals:
+            if t == self.root:
+                continue
+            if not reach[t]:
+                # not even reachable: the in-cut of the set of nodes that reach t in the support graph
+                if support_t is None:
+                    support_t = support.T.tocsr()
+                side = _reachable(support_t, t) & ~reach
+                add(self._cut_row(side))
+                continue
+            touched: list[np.ndarray] = []
+            for k in range(nested):
+                res = maximum_flow(graph, self.root, t)
+                if res.flow_value >= threshold:
+                    break
+                residual = (graph - res.flow).tocsr()
+                residual.data[residual.data < 0] = 0
+                residual.eliminate_zeros()
+                if k == 0:
+                    arcs = self._cut_row(~_reachable(residual, self.root))
+                    if violated(arcs):
+                        add(arcs)
+                arcs = self._cut_row(_reachable(residual.T.tocsr(), t))
+                if not violated(arcs):
+                    break
+                add(arcs)
+                p = arc_pos[arcs]
+                graph.data[p] = _FLOW_SCALE
+                touched.append(p)
+            for p in touched:
+                graph.data[p] = base[p]
         return cuts
 
     def add_cuts(self, cuts: list[np.ndarray]) -> None:
@@ -847,9 +929,17 @@ class _DCut:
         while True:
             _run_highs(self.h, deadline)
             if self.h.getModelStatus() != ok:
+                _log.debug("LP stopped: %s", self.h.modelStatusToString(self.h.getModelStatus()))
                 return None
             x = np.asarray(self.h.getSolution().col_value)
             cuts = self.separate(x)
+            _log.debug(
+                "LP round: obj %.4f, %d rows, %d iterations, %d new cuts",
+                self.h.getInfo().objective_function_value,
+                self.h.getNumRow(),
+                self.h.getInfo().simplex_iteration_count,
+                len(cuts),
+            )
             if not cuts:
                 return x, float(self.h.getInfo().objective_function_value)
             if deadline is not None and time.monotonic() > deadline:
@@ -881,7 +971,6 @@ class _DCut:
             self.n_arcs, np.arange(self.n_arcs, dtype=np.int32), np.ones(self.n_arcs, dtype=np.uint8)
         )
         h.setOptionValue("mip_rel_gap", 0.0)
-        h.setOptionValue("threads", 2)
         lb = -math.inf
         while True:
             if start_edges is not None:
@@ -891,6 +980,12 @@ class _DCut:
             _run_highs(h, deadline)
             status = h.getModelStatus()
             info = h.getInfo()
+            _log.debug(
+                "MIP: %s, objective %s, bound %s",
+                h.modelStatusToString(status),
+                info.objective_function_value,
+                info.mip_dual_bound,
+            )
             lb = max(lb, float(info.mip_dual_bound))
             if status == highspy.HighsModelStatus.kInfeasible:
                 # arcs were fixed for "strictly cheaper than the incumbent": none exists, incumbent is optimal
@@ -899,7 +994,7 @@ class _DCut:
                 return None, lb, False
             x = np.asarray(h.getSolution().col_value)
             chosen = np.nonzero(x > 0.5)[0]
-            cuts = self.separate(np.where(x > 0.5, 1.0, 0.0))
+            cuts = self.separate(np.where(x > 0.5, 1.0, 0.0), nested=1, creep=0.0)
             optimal = status == highspy.HighsModelStatus.kOptimal
             if not cuts:
                 return self.arcs_to_edges(chosen), lb, optimal
@@ -1050,6 +1145,16 @@ def steiner_tree(
         es, ns = expand([])
         return finish(es, ns, "exact", fixed_cost)
 
+    _log.debug(
+        "reduced %d nodes / %d edges / %d terminals to %d / %d / %d in %.2fs",
+        len(nodes),
+        len(triples),
+        len(terms),
+        len(alive),
+        len(ew),
+        len(red.terms),
+        time.monotonic() - start,
+    )
     core = _Core(
         len(alive),
         np.asarray(eu, dtype=np.int64),
@@ -1065,6 +1170,7 @@ def steiner_tree(
     n_roots = 4 if core.m > 5000 else 8
     best = core.heuristic(heur_deadline, n_roots=n_roots)
     best_cost = core.cost(best)
+    _log.debug("heuristic cost %g after %.2fs", best_cost + fixed_cost, time.monotonic() - start)
     lb = core.trivial_lower_bound()
     method = "heuristic"
 
