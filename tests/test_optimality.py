@@ -56,70 +56,82 @@ def run(data: ModelData, spec: ModelSpec, method: str = "auto", mip_gap: float =
     return solve(data, spec, SolverSettings(method=method, mip_gap=mip_gap, time_limit_s=30))
 
 
+class Checker:
+    """The constraints of DESIGN §5 for one instance, as plain Python lists (fast enough for brute force)."""
+
+    def __init__(self, data: ModelData, spec: ModelSpec) -> None:
+        self.spec = spec
+        weight = dict(zip(data.offices["office_id"], data.offices["weight"], strict=True))
+        community = dict(zip(data.offices["office_id"], data.offices["community"], strict=True))
+        self.office = list(data.options["office_id"])
+        self.tech = list(data.options["technology"])
+        self.cost = [float(c) for c in data.options["cost_usd"]]
+        self.weight = [float(weight[o]) for o in self.office]
+        self.community = [community[o] for o in self.office]
+        self.W = data.total_weight(spec.metric)
+        # regions: total of the metric per region and the region of each pair's coverage unit
+        if spec.metric == "communities":
+            comm_region = data.offices.groupby("community")["region"].agg(lambda s: s.mode().iat[0]).to_dict()
+            self.region_total: dict[str, float] = {}
+            for r in comm_region.values():
+                self.region_total[r] = self.region_total.get(r, 0.0) + 1.0
+            self.region = [comm_region[k] for k in self.community]
+        else:
+            self.region_total = data.offices.groupby("region")["weight"].sum().astype(float).to_dict()
+            region = dict(zip(data.offices["office_id"], data.offices["region"], strict=True))
+            self.region = [region[o] for o in self.office]
+        mins = spec.region_min_coverage
+        self.region_need = {r: mins.get(r, mins.get("*", 0.0)) * t for r, t in self.region_total.items()}
+
+    def values(self, chosen: list[int]) -> tuple[float, float]:
+        """(coverage, cost) of chosen pair indices, computed independently of the solver."""
+        cost = float(sum(self.cost[p] for p in chosen))
+        if self.spec.metric == "communities":
+            return float(len({self.community[p] for p in chosen})), cost
+        return float(sum(self.weight[p] for p in chosen)), cost
+
+    def violations(self, chosen: list[int], tol: float = TOL) -> list[str]:
+        """Every constraint the plan breaks (empty list: the plan is feasible)."""
+        spec, problems = self.spec, []
+        if any(p < 0 or p >= len(self.office) for p in chosen):
+            return [f"pair index out of range in {chosen}"]  # only eligible pairs exist in the options table
+        if len(set(chosen)) != len(chosen):
+            problems.append("a pair is chosen twice")
+        offices = [self.office[p] for p in chosen]
+        if len(set(offices)) != len(offices):
+            problems.append(f"an office has more than one technology: {sorted(offices)}")
+        coverage, cost = self.values(chosen)
+        if spec.budget_usd is not None and cost > spec.budget_usd + tol:
+            problems.append(f"cost {cost} > budget {spec.budget_usd}")
+        if spec.coverage_target is not None and coverage < spec.coverage_target * self.W - tol:
+            problems.append(f"coverage {coverage} < target {spec.coverage_target} × {self.W}")
+        if spec.region_min_coverage:
+            got = dict.fromkeys(self.region_total, 0.0)
+            if spec.metric == "communities":
+                for p in {self.community[p]: p for p in chosen}.values():
+                    got[self.region[p]] += 1.0
+            else:
+                for p in chosen:
+                    got[self.region[p]] += self.weight[p]
+            for r, need in self.region_need.items():
+                if got[r] < need - tol:
+                    problems.append(f"region {r}: {got[r]} < {need}")
+        techs = [self.tech[p] for p in chosen]
+        for t, cap in spec.technology_max_share.items():
+            if techs.count(t) > cap * len(techs) + tol:
+                problems.append(f"technology {t}: {techs.count(t)} of {len(techs)} > share {cap}")
+        return problems
+
+
 def plan_values(data: ModelData, spec: ModelSpec, chosen: list[int] | np.ndarray) -> tuple[float, float]:
-    """(coverage, cost) of chosen pair indices, computed independently of the solver."""
-    opts = data.options
-    weight = dict(zip(data.offices["office_id"], data.offices["weight"], strict=True))
-    community = dict(zip(data.offices["office_id"], data.offices["community"], strict=True))
-    offices = [opts["office_id"].iat[p] for p in chosen]
-    cost = float(sum(opts["cost_usd"].iat[p] for p in chosen))
-    if spec.metric == "communities":
-        coverage = float(len({community[o] for o in offices}))
-    else:
-        coverage = float(sum(weight[o] for o in offices))
-    return coverage, cost
-
-
-def region_totals(data: ModelData, spec: ModelSpec) -> tuple[dict[str, float], dict[str, str]]:
-    """Total metric per region and the region each coverage unit (office or community) belongs to."""
-    if spec.metric == "communities":
-        unit_region = data.offices.groupby("community")["region"].agg(lambda s: s.mode().iat[0]).to_dict()
-        totals: dict[str, float] = {}
-        for _, r in unit_region.items():
-            totals[r] = totals.get(r, 0.0) + 1.0
-        return totals, unit_region
-    totals = data.offices.groupby("region")["weight"].sum().astype(float).to_dict()
-    return totals, dict(zip(data.offices["office_id"], data.offices["region"], strict=True))
+    """(coverage, cost) of chosen pair indices."""
+    return Checker(data, spec).values([int(p) for p in chosen])
 
 
 def violations(data: ModelData, spec: ModelSpec, chosen: list[int] | np.ndarray, tol: float = TOL) -> list[str]:
-    """Every constraint of DESIGN §5 the plan breaks (empty list: the plan is feasible)."""
-    problems = []
-    chosen = [int(p) for p in chosen]
-    n = len(data.options)
-    if any(p < 0 or p >= n for p in chosen):
-        return [f"pair index out of range in {chosen}"]  # only eligible pairs exist in the options table
-    if len(set(chosen)) != len(chosen):
-        problems.append("a pair is chosen twice")
-    offices = [data.options["office_id"].iat[p] for p in chosen]
-    if len(set(offices)) != len(offices):
-        problems.append(f"an office has more than one technology: {sorted(offices)}")
-    coverage, cost = plan_values(data, spec, chosen)
-    W = data.total_weight(spec.metric)
-    if spec.budget_usd is not None and cost > spec.budget_usd + tol:
-        problems.append(f"cost {cost} > budget {spec.budget_usd}")
-    if spec.coverage_target is not None and coverage < spec.coverage_target * W - tol:
-        problems.append(f"coverage {coverage} < target {spec.coverage_target} × {W}")
-    if spec.region_min_coverage:
-        totals, unit_region = region_totals(data, spec)
-        community = dict(zip(data.offices["office_id"], data.offices["community"], strict=True))
-        weight = dict(zip(data.offices["office_id"], data.offices["weight"], strict=True))
-        got = dict.fromkeys(totals, 0.0)
-        if spec.metric == "communities":
-            for k in {community[o] for o in offices}:
-                got[unit_region[k]] += 1.0
-        else:
-            for o in offices:
-                got[unit_region[o]] += weight[o]
-        for r, total in totals.items():
-            share = spec.region_min_coverage.get(r, spec.region_min_coverage.get("*", 0.0))
-            if got[r] < share * total - tol:
-                problems.append(f"region {r}: {got[r]} < {share} × {total}")
-    techs = [data.options["technology"].iat[p] for p in chosen]
-    for t, cap in spec.technology_max_share.items():
-        if techs.count(t) > cap * len(techs) + tol:
-            problems.append(f"technology {t}: {techs.count(t)} of {len(techs)} > share {cap}")
-    return problems
+    """Post-solve check: at most one technology per office, only eligible pairs, budget, target, region
+    minimums and technology share caps."""
+    return Checker(data, spec).violations([int(p) for p in chosen], tol)
 
 
 def assert_feasible(data: ModelData, spec: ModelSpec, result: SolveResult) -> None:
@@ -154,13 +166,14 @@ def brute_force(data: ModelData, spec: ModelSpec) -> Optimum | None:
     per_office: dict[str, list[int | None]] = {o: [None] for o in data.offices["office_id"]}
     for p, o in enumerate(data.options["office_id"]):
         per_office[o].append(p)
+    check = Checker(data, spec)
     best: tuple[float, float] | None = None
     best_key = None
     for combo in itertools.product(*per_office.values()):
         chosen = [p for p in combo if p is not None]
-        if violations(data, spec, chosen, tol=1e-9):
+        if check.violations(chosen, tol=1e-9):
             continue
-        coverage, cost = plan_values(data, spec, chosen)
+        coverage, cost = check.values(chosen)
         key = (-coverage, cost) if spec.objective == "max_coverage" else (cost, -coverage)
         if best_key is None or key < best_key:
             best_key, best = key, (coverage, cost)
