@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -444,6 +444,25 @@ def test_diagnosis_region_with_no_option_at_all(method: str) -> None:
     assert info.value.diagnosis.suggestions == {"region_min_coverage.hills": pytest.approx(0.0)}
 
 
+@pytest.mark.parametrize("method", ["auto", "milp", "fast"])
+@pytest.mark.parametrize("caps", [{}, {"fibre": 0.5}])
+def test_no_eligible_option_at_all(method: str, caps: dict[str, float]) -> None:
+    """No office has an eligible option (a strict policy can do that): the only plan is the empty one.
+
+    max_coverage: coverage 0 for 0 USD, optimal. min_cost with target 0.5: the highest reachable share is 0.
+    """
+    data = make_data([("a", 3), ("b", 2)], [])
+    spec = ModelSpec("max_coverage", budget_usd=10, technology_max_share=caps)
+    result = run(data, spec, method)
+    assert (result.objective, result.coverage, result.cost_usd) == (0.0, 0.0, 0.0)
+    assert result.status == "optimal"
+    assert len(result.chosen) == 0
+    with pytest.raises(InfeasibleError) as info:
+        run(data, ModelSpec("min_cost", coverage_target=0.5, technology_max_share=caps), method)
+    assert info.value.diagnosis.constraint == "coverage_target"
+    assert info.value.diagnosis.suggestions == {"coverage_target": 0.0}
+
+
 # --------------------------------------------------------------------------------------------- random vs brute force
 SHARES = st.sampled_from([k / 8 for k in range(1, 9)])
 
@@ -469,12 +488,52 @@ def instances(draw: st.DrawFn, max_offices: int = 7, communities: bool = False) 
     return make_data(offices, options)
 
 
+def expected_diagnosis(data: ModelData, spec: ModelSpec) -> tuple[str, dict[str, float]]:
+    """The diagnosis DESIGN §5 / solve.diagnose promise, by brute force: which constraint and its relaxation.
+
+    1. The policy rows alone (every option, no budget, no target) have no plan: the regions whose minimum
+       exceeds the share their offices with an eligible option reach, with that share.
+    2. The target exceeds the highest coverage the policy rows allow: that share.
+    3. Otherwise the budget: the least cost meeting target and policy rows (and, with a target, the highest
+       share within the budget).
+    """
+    W = data.total_weight(spec.metric)
+    reach = brute_force(data, replace(spec, objective="max_coverage", budget_usd=None, coverage_target=None))
+    if reach is None:
+        short = {}
+        reachable = set(data.options["office_id"])
+        for region, group in data.offices.groupby("region"):
+            need = spec.region_min_coverage.get(region, spec.region_min_coverage.get("*", 0.0))
+            ok = group[group["office_id"].isin(reachable)]
+            if spec.metric == "communities":
+                share = ok["community"].nunique() / group["community"].nunique()
+            else:
+                total = group["weight"].sum()
+                share = ok["weight"].sum() / total if total else 1.0
+            if share < need - 1e-12:
+                short[f"region_min_coverage.{region}"] = share
+        return ("region_min_coverage", short) if short else ("region_min_coverage + technology_max_share", {})
+    if spec.coverage_target is not None and reach.coverage < spec.coverage_target * W - 1e-9:
+        return "coverage_target", {"coverage_target": reach.coverage / W}
+    least = brute_force(data, replace(spec, objective="min_cost", budget_usd=None))
+    assert least is not None
+    out = {"budget_usd": least.cost}
+    if spec.coverage_target is not None:
+        within = brute_force(data, replace(spec, objective="max_coverage", coverage_target=None))
+        if within is not None:
+            out["coverage_target"] = within.coverage / W
+    return "budget_usd", out
+
+
 def check_against_brute_force(data: ModelData, spec: ModelSpec, methods: tuple[str, ...]) -> None:
     best = brute_force(data, spec)
     for method in methods:
         if best is None:
-            with pytest.raises(InfeasibleError):
+            with pytest.raises(InfeasibleError) as info:
                 run(data, spec, method)
+            constraint, suggestions = expected_diagnosis(data, spec)
+            assert info.value.diagnosis.constraint == constraint
+            assert info.value.diagnosis.suggestions == pytest.approx(suggestions, abs=1e-9)
             continue
         result = run(data, spec, method)
         if method == "fast" and spec.is_plain:
