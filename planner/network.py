@@ -465,6 +465,33 @@ class _Core:
                     break
         return edges
 
+    def clean(self, edges: Iterable[int]) -> set[int] | None:
+        """Turn an edge set into a pruned tree spanning all terminals (MST of the terminals' component).
+
+        Guards solutions read back from the LP/MIP, which may carry zero-cost cycles; None if the edge set
+        does not connect the terminals.
+        """
+        edges = set(edges)
+        tadj: dict[int, list[int]] = {}
+        for e in edges:
+            u, v = int(self.eu[e]), int(self.ev[e])
+            tadj.setdefault(u, []).append(v)
+            tadj.setdefault(v, []).append(u)
+        root = self.terminals[0]
+        comp = {root}
+        stack = [root]
+        while stack:
+            u = stack.pop()
+            for v in tadj.get(u, ()):
+                if v not in comp:
+                    comp.add(v)
+                    stack.append(v)
+        if any(t not in comp for t in self.terminals):
+            return None
+        nodes = sorted(comp)
+        inside = [e for e in edges if int(self.eu[e]) in comp]
+        return self.mst_of_edges(nodes, inside)
+
     def mst_on(self, nodes: list[int] | np.ndarray) -> set[int] | None:
         """Pruned MST of the subgraph induced by ``nodes``; None if that subgraph is disconnected."""
         idx = np.asarray(sorted(nodes))
@@ -742,7 +769,8 @@ def _run_highs(h: object, deadline: float | None) -> None:
     timer = None
     if deadline is not None:
         remaining = max(deadline - time.monotonic(), 0.05)
-        h.setOptionValue("time_limit", remaining)
+        # HiGHS measures time_limit on the object's cumulative run clock
+        h.setOptionValue("time_limit", h.getRunTime() + remaining)
         timer = threading.Timer(remaining + _WATCHDOG_GRACE_S, h.cancelSolve)
         timer.daemon = True
         timer.start()
@@ -830,6 +858,7 @@ class _DCut:
         h.setOptionValue("output_flag", False)
         h.passModel(lp)
         self.h = h
+        self.n_model_rows = nrow
         self.col_upper = col_upper
 
     # -- separation ----------------------------------------------------------------------------------------
@@ -923,27 +952,27 @@ class _DCut:
             np.ones(len(idx)),
         )
 
-    def solve_lp(self, deadline: float | None) -> tuple[np.ndarray, float] | None:
-        """Cutting-plane loop on the LP; returns (x, bound) with no violated cut left, None on timeout."""
+    def solve_lp(self, deadline: float | None) -> tuple[np.ndarray, float, bool] | None:
+        """Cutting-plane loop on the LP: (x, bound, converged), None if not even one LP solved in time.
+
+        Every round's LP is a relaxation, so its value is a valid lower bound even when the loop is cut short.
+        """
         ok = self.highspy.HighsModelStatus.kOptimal
+        last: tuple[np.ndarray, float, bool] | None = None
         while True:
             _run_highs(self.h, deadline)
             if self.h.getModelStatus() != ok:
                 _log.debug("LP stopped: %s", self.h.modelStatusToString(self.h.getModelStatus()))
-                return None
+                return last
             x = np.asarray(self.h.getSolution().col_value)
-            cuts = self.separate(x)
-            _log.debug(
-                "LP round: obj %.4f, %d rows, %d iterations, %d new cuts",
-                self.h.getInfo().objective_function_value,
-                self.h.getNumRow(),
-                self.h.getInfo().simplex_iteration_count,
-                len(cuts),
-            )
-            if not cuts:
-                return x, float(self.h.getInfo().objective_function_value)
+            obj = float(self.h.getInfo().objective_function_value)
+            last = (x, obj, False)
             if deadline is not None and time.monotonic() > deadline:
-                return None
+                return last
+            cuts = self.separate(x)
+            _log.debug("LP round: obj %.4f, %d rows, %d new cuts", obj, self.h.getNumRow(), len(cuts))
+            if not cuts:
+                return x, obj, True
             self.add_cuts(cuts)
 
     def fix_by_reduced_cost(self, lb: float, ub: float, integral: bool) -> int:
@@ -967,10 +996,18 @@ class _DCut:
         """
         h = self.h
         highspy = self.highspy
+        # drop cut rows that are slack at the LP optimum: they only slow the MIP's LPs down
+        sol = h.getSolution()
+        duals = np.asarray(sol.row_dual)[self.n_model_rows :]
+        slack = np.nonzero(np.abs(duals) < 1e-9)[0] + self.n_model_rows
+        if len(slack):
+            h.deleteRows(len(slack), slack.astype(np.int32))
+            _log.debug("dropped %d slack cut rows, %d rows left", len(slack), h.getNumRow())
         h.changeColsIntegrality(
             self.n_arcs, np.arange(self.n_arcs, dtype=np.int32), np.ones(self.n_arcs, dtype=np.uint8)
         )
         h.setOptionValue("mip_rel_gap", 0.0)
+        h.setOptionValue("output_flag", _log.isEnabledFor(5))
         lb = -math.inf
         while True:
             if start_edges is not None:
@@ -1085,7 +1122,7 @@ def steiner_tree(
     def finish(edges: list, nodes: list, method: str, lb: float) -> nx.Graph:
         out = _result_graph(graph, edges, nodes, weight)
         cost = float(sum(graph.edges[u, v].get(weight, 1) for u, v in edges))
-        lb = min(lb, cost)
+        lb = float(min(lb, cost))
         out.graph.update(
             method=method,
             cost=cost,
@@ -1164,11 +1201,13 @@ def steiner_tree(
     )
 
     # heuristic first: it is the fallback and the incumbent for the exact method
-    heur_deadline = None
+    heur_deadline = lp_deadline = None
     if deadline is not None:
-        heur_deadline = time.monotonic() + 0.3 * max(deadline - time.monotonic(), 0.0)
-    n_roots = 4 if core.m > 5000 else 8
-    best = core.heuristic(heur_deadline, n_roots=n_roots)
+        remaining = max(deadline - time.monotonic(), 0.0)
+        heur_deadline = time.monotonic() + 0.15 * remaining
+        # keep some time for the LP-guided heuristic after an unfinished LP
+        lp_deadline = deadline - min(0.15 * remaining, 3.0)
+    best = core.heuristic(heur_deadline, n_roots=4 if core.m > 5000 else 8)
     best_cost = core.cost(best)
     _log.debug("heuristic cost %g after %.2fs", best_cost + fixed_cost, time.monotonic() - start)
     lb = core.trivial_lower_bound()
@@ -1177,38 +1216,42 @@ def steiner_tree(
     def lb_round(x: float) -> float:
         return math.ceil(x - 1e-6) if integral else x
 
-    try:
+    def offer(cand: set[int] | None) -> None:
+        nonlocal best, best_cost
+        cand = core.clean(cand) if cand is not None else None
+        if cand is not None and core.cost(cand) < best_cost - 1e-9:
+            best, best_cost = cand, core.cost(cand)
+
+    lp = None
+    if lp_deadline is None or time.monotonic() < lp_deadline:
         model = _DCut(core)
-        lp = model.solve_lp(deadline)
-        if lp is not None:
-            x, lp_bound = lp
-            lb = max(lb, lb_round(lp_bound))
-            xe = x[: core.m] + x[core.m :]
-            if np.all(np.abs(x - np.rint(x)) < 1e-6):
-                cand = core.prune(model.arcs_to_edges(np.nonzero(x > 0.5)[0]))
-                if core.cost(cand) < best_cost - 1e-9:
-                    best, best_cost = cand, core.cost(cand)
-            elif best_cost > lb + 1e-9:
-                # LP-guided heuristic: edges the LP likes become cheap
-                guided = core.sph(model.root, core.ew * (1.0 - np.clip(xe, 0.0, 1.0)) + 1e-6)
-                cand = core.improve(guided, deadline)
-                if core.cost(cand) < best_cost - 1e-9:
-                    best, best_cost = cand, core.cost(cand)
-            if best_cost <= lb + 1e-9:
+        lp = model.solve_lp(lp_deadline)
+    if lp is not None:
+        x, lp_bound, converged = lp
+        lb = max(lb, lb_round(lp_bound))
+        if converged and np.all(np.abs(x - np.rint(x)) < 1e-6):
+            offer(model.arcs_to_edges(np.nonzero(x > 0.5)[0]))
+        if best_cost > lb + 1e-9:
+            # LP-guided heuristic: edges the LP likes become cheap; a few roots, best one kept
+            xe = np.clip(x[: core.m] + x[core.m :], 0.0, 1.0)
+            lp_weights = core.ew * (1.0 - xe) + 1e-6 * (1.0 + core.ew)
+            roots = [model.root, *sorted(core.terminals, key=lambda t: -len(core.adj[t]))[:3]]
+            for r in dict.fromkeys(roots):
+                offer(core.improve(core.sph(r, lp_weights), deadline))
+                if best_cost <= lb + 1e-9 or (deadline is not None and time.monotonic() > deadline):
+                    break
+        _log.debug("LP bound %g, LP-guided heuristic %g", lb + fixed_cost, best_cost + fixed_cost)
+        if best_cost <= lb + 1e-9:
+            method = "exact"
+        elif converged and (deadline is None or time.monotonic() < deadline):
+            n_fixed = model.fix_by_reduced_cost(lp_bound, best_cost, integral)
+            _log.debug("reduced-cost fixing: %d of %d arcs fixed to 0", n_fixed, model.n_arcs)
+            sol, mip_lb, optimal = model.solve_mip(deadline, best)
+            lb = max(lb, lb_round(mip_lb))
+            offer(sol)
+            if optimal or best_cost <= lb + 1e-9:
                 method = "exact"
-            elif deadline is None or time.monotonic() < deadline:
-                model.fix_by_reduced_cost(lp_bound, best_cost, integral)
-                sol, mip_lb, optimal = model.solve_mip(deadline, best)
-                lb = max(lb, lb_round(mip_lb))
-                if sol is not None:
-                    cand = core.prune(sol)
-                    if core.cost(cand) < best_cost - 1e-9:
-                        best, best_cost = cand, core.cost(cand)
-                if optimal or best_cost <= lb + 1e-9:
-                    method = "exact"
-                    lb = max(lb, best_cost) if optimal else lb
-    except ImportError:  # pragma: no cover - highspy is a hard dependency, keep the heuristic usable anyway
-        pass
+                lb = max(lb, best_cost)
 
     es, ns = expand(best)
     return finish(es, ns, method, lb + fixed_cost)
