@@ -238,7 +238,6 @@ def build_options(inputs: Inputs, catalogue: Catalogue, scenario: Scenario) -> p
         table.loc[table["office_id"].isin(quoted), "reason"] = (
             "not quoted: the options file lists this office's candidates"
         )
-        table = table[~(table["office_id"].isin(quoted) & table["technology"].isin(set(inputs.quotes["technology"])))]
         q = _quote_rows(inputs.quotes, planned, catalogue)
         table = pd.concat([table, q], ignore_index=True)
         # A quoted technology replaces the computed row; unquoted technologies of a quoted office stay listed.

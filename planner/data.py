@@ -210,8 +210,15 @@ def validate_table(
 
 # --------------------------------------------------------------------------------------------- file formats
 def _read_csv_strings(path: Path) -> pd.DataFrame:
+    """The CSV as text; the index holds each record's line number (header = 1), blank lines skipped."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig", skip_blank_lines=False
+        )
+        blank = (frame == "").all(axis=1) if len(frame.columns) else pd.Series(False, index=frame.index)
+        frame = frame[~blank]
+        frame.index = frame.index + 2
+        return frame
     except FileNotFoundError:
         raise InputError(Issue(str(path), None, None, "file not found")) from None
     except pd.errors.EmptyDataError:
@@ -283,7 +290,7 @@ def _read_geopackage_points(path: Path) -> pd.DataFrame:
         raise InputError(issues)
     frame = frame.drop(columns=[geom_col])
     frame["lon"], frame["lat"] = lons, lats
-    return frame.astype(str).replace({"None": "", "nan": ""})
+    return frame.astype(object).where(frame.notna(), "").astype(str)
 
 
 def _read_any(path: Path) -> tuple[pd.DataFrame, Callable[[int], int]]:
@@ -293,7 +300,9 @@ def _read_any(path: Path) -> tuple[pd.DataFrame, Callable[[int], int]]:
         return _read_geojson_points(path), lambda i: i + 1
     if suffix == ".gpkg":
         return _read_geopackage_points(path), lambda i: i + 1
-    return _read_csv_strings(path), lambda i: i + 2
+    frame = _read_csv_strings(path)
+    lines = frame.index.to_numpy()
+    return frame.reset_index(drop=True), lambda i: int(lines[i])
 
 
 def fingerprint(path: Path) -> str:

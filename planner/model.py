@@ -282,8 +282,10 @@ def add_technology_share(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec)
     for p, t in enumerate(m.pair_tech):
         by_tech[t].append(p)
     total = pyo.quicksum(m.sel[p] for p in m.P)
+    # A technology with no eligible pair meets its cap trivially (0 <= s_t·total): no row.
+    capped = sorted(t for t in caps if by_tech.get(t))
     m.technology_share = pyo.Constraint(
-        sorted(caps), rule=lambda m, t: pyo.quicksum(m.sel[p] for p in by_tech.get(t, [])) <= caps[t] * total
+        capped, rule=lambda m, t: pyo.quicksum(m.sel[p] for p in by_tech[t]) <= caps[t] * total
     )
 
 

@@ -126,7 +126,9 @@ def make_results(
     base["office_id"] = base["office_id"].astype(str)
     plan = base.merge(picked.reset_index(), on="office_id", how="left")
     plan["technology"] = plan["technology"].fillna("none")
-    plan["year"] = np.where(plan["technology"] != "none", scenario.horizon.start_year, pd.NA)
+    plan["year"] = pd.array(
+        np.where(plan["technology"] != "none", scenario.horizon.start_year, pd.NA), dtype="Int64"
+    )  # empty where not connected
     for col in [*_MONEY, "mbps"]:
         plan[col] = plan[col].fillna(0.0).astype(float)
     need = options.groupby("office_id")["required_mbps"].first()
@@ -159,7 +161,7 @@ def _phase(plan: pd.DataFrame, data: ModelData, result: SolveResult, rm: Roadmap
     chosen = data.options.iloc[result.chosen]
     year_of = dict(zip(chosen["office_id"], result.years, strict=True))
     con = plan["technology"] != "none"
-    plan["year"] = plan["office_id"].map(year_of).where(con, pd.NA)
+    plan["year"] = plan["office_id"].map(year_of).where(con, pd.NA).astype("Int64")
     factor = pd.Series(
         [
             rm.capex_factor(t, int(y)) if c else 1.0

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -173,14 +175,26 @@ def _call_highs(opt: Highs, m: pyo.ConcreteModel, limit_s: float) -> tuple[Any, 
         except Exception as exc:  # reported to the caller, who falls back to the best plan known
             box["error"] = exc
 
+    # The solver call redirects the process's stdout/stderr while it runs; keep the originals so that an
+    # abandoned call cannot swallow the rest of the program's output.
+    saved_fds = (os.dup(1), os.dup(2))
+    saved_streams = (sys.stdout, sys.stderr)
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
     worker.join(limit_s + GRACE_S)
-    if worker.is_alive():
-        with contextlib.suppress(Exception):  # best effort: an older highspy cannot cancel
-            opt._solver_model.cancelSolve()
-        worker.join(GRACE_S)
-        return None, "guard: cancelled after overrunning the time limit"
+    try:
+        if worker.is_alive():
+            with contextlib.suppress(Exception):  # needs HandleUserInterrupt, set in _new_solver
+                opt._solver_model.cancelSolve()
+            worker.join(GRACE_S)
+            if worker.is_alive():
+                os.dup2(saved_fds[0], 1)
+                os.dup2(saved_fds[1], 2)
+                sys.stdout, sys.stderr = saved_streams
+            return None, "guard: cancelled after overrunning the time limit"
+    finally:
+        os.close(saved_fds[0])
+        os.close(saved_fds[1])
     if "error" in box:
         return None, f"error: {box['error']}"
     return box["results"], ""
@@ -206,6 +220,19 @@ def _milp_pass(opt: Highs, m: pyo.ConcreteModel, name: str, limit_s: float) -> t
     return PassInfo(name, "milp", status, results.best_feasible_objective, results.best_objective_bound, secs), has_sol
 
 
+def _new_solver(m: pyo.ConcreteModel, settings: SolverSettings) -> Highs:
+    """A persistent HiGHS interface loaded with the model, cancellable by the guard."""
+    opt = Highs()
+    opt.config.load_solution = False
+    opt.config.stream_solver = False
+    opt.config.time_limit = settings.time_limit_s
+    opt.config.mip_gap = settings.mip_gap
+    opt.set_instance(m)
+    with contextlib.suppress(Exception):  # highspy < 1.8 has no user interrupt: the guard then only waits
+        opt._solver_model.HandleUserInterrupt = True
+    return opt
+
+
 def _objective_values(data: ModelData, spec: ModelSpec, chosen: np.ndarray) -> tuple[float, float]:
     """(coverage, cost) of a set of chosen pairs, computed from the tables (not from the solver)."""
     opts = data.options.iloc[chosen]
@@ -228,6 +255,13 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
     """Solve one spec; raise ``_Infeasible`` when it has no plan (diagnosis happens in :func:`solve`)."""
     t0 = time.perf_counter()
     passes: list[PassInfo] = []
+    if data.options.empty:  # nothing can be connected: the empty plan, unless a row demands coverage
+        needs = (spec.coverage_target or 0) > 0 or any(v > 0 for v in spec.region_min_coverage.values())
+        if needs and data.total_weight(spec.metric) > 0:
+            raise _Infeasible("no eligible option")
+        empty = np.zeros(0, dtype=np.int64)
+        years = empty if spec.roadmap is not None else None
+        return SolveResult("optimal", "trivial", empty, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, passes, years)
     hull = office_hull(data) if spec.is_plain or settings.method != "milp" else None
     greedy: tuple[np.ndarray, float, float] | None = None
     if spec.is_plain and settings.method != "milp":
@@ -254,11 +288,7 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
     b0 = time.perf_counter()
     m = build_model(data, spec)
     build_s = time.perf_counter() - b0
-    opt = Highs()
-    opt.config.load_solution = False
-    opt.config.stream_solver = False
-    opt.config.time_limit = settings.time_limit_s
-    opt.config.mip_gap = settings.mip_gap
+    opt = _new_solver(m, settings)
     if greedy is not None:
         set_start(m, greedy[0])
         opt.config.warmstart = True
