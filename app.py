@@ -560,6 +560,15 @@ def _money(x: float | None) -> str:
     return "–" if x is None else f"{x:,.0f} USD"
 
 
+def _money_short(x: float | None) -> str:
+    """Compact amount for KPI cards (the card truncates long numbers)."""
+    if x is None:
+        return "–"
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:,.2f} M USD"
+    return f"{x:,.0f} USD"
+
+
 def kpi_cards(plan: Plan) -> None:
     s = plan.summary
     c = st.columns(5)
@@ -569,7 +578,11 @@ def kpi_cards(plan: Plan) -> None:
         f"{s['population_covered']:,.0f}",
         help=f"{100 * s['coverage_share_population']:.1f} % of the planned offices' population",
     )
-    c[2].metric("Total cost", _money(s["total_cost_usd"]), help=f"budget basis: {s['budget_basis']}")
+    c[2].metric(
+        "Total cost",
+        _money_short(s["total_cost_usd"]),
+        help=f"{_money(s['total_cost_usd'])}, {s['budget_basis']} basis",
+    )
     c[3].metric("Cost per community", _money(s["cost_per_community_usd"]))
     per_person = s["cost_per_person_usd"]
     c[4].metric("Cost per person", "–" if per_person is None else f"{per_person:,.2f} USD")

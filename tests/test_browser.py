@@ -1,0 +1,143 @@
+"""The app in a real browser: Debian's chromium driven by Playwright against ``streamlit run app.py``.
+
+Runs the default scenario from the page, checks the KPI cards and that the map draws country outlines from
+the TopoJSON served by the app itself (every request outside localhost is blocked and recorded, so the test
+also proves the page needs no internet). Screenshots go to ``test-artifacts/`` (gitignored).
+
+Skipped only when /usr/bin/chromium or the playwright package is missing (``.ci/run`` installs both).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+if not CHROMIUM.exists():
+    pytest.skip("no /usr/bin/chromium (apt-get install chromium; .ci/run installs it)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    port = _free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = (ARTIFACTS / "streamlit.log").open("w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start; see {ARTIFACTS / 'streamlit.log'}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_default_scenario_in_browser(app_url):
+    external: list[str] = []
+    topojson: list[tuple[str, int]] = []
+
+    def guard(route):
+        host = urlparse(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:  # no internet: a CDN or tile request would be a bug
+            external.append(route.request.url)
+            route.abort()
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.route("**/*", guard)
+            page.on("response", lambda r: topojson.append((r.url, r.status)) if r.url.endswith("m.json") else None)
+            page.goto(app_url)
+            page.wait_for_selector(IDLE, timeout=60_000)
+            assert page.get_by_text("Build and run a scenario").is_visible()
+
+            page.get_by_role("button", name="Run scenario").click()
+            page.wait_for_selector('[data-testid="stMetric"]', timeout=120_000)
+            page.wait_for_selector(IDLE, timeout=120_000)
+            metrics = page.locator('[data-testid="stMetric"]')
+            texts = [metrics.nth(i).inner_text() for i in range(metrics.count())]
+            offices = next(t for t in texts if t.startswith("Offices connected"))
+            assert re.search(r"\d{1,3}(,\d{3})*", offices.split("\n", 1)[1]), texts
+            assert any(t.startswith("Cost per person") and "USD" in t for t in texts), texts
+            page.screenshot(path=str(ARTIFACTS / "app-run.png"), full_page=True)
+
+            page.locator('[data-testid="stSidebar"]').get_by_text("Results", exact=True).click()
+            page.wait_for_selector(IDLE, timeout=60_000)
+            chart = page.locator('[data-testid="stPlotlyChart"]').first
+            chart.wait_for(timeout=60_000)
+            # plotly draws the Natural Earth layers as <g class="layer countries"> etc. inside the geo subplot.
+            countries = chart.locator("g.geo g.layer.countries path")
+            countries.first.wait_for(state="attached", timeout=30_000)
+            lengths = countries.evaluate_all("ps => ps.map(p => (p.getAttribute('d') || '').length)")
+            assert max(lengths) > 1000, lengths  # real outlines, not an empty path
+            points = chart.locator("g.geo g.trace.scattergeo path.point")
+            assert points.count() > 500  # the planned offices
+            chart.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "app-results-map.png"), full_page=True)
+            chart.screenshot(path=str(ARTIFACTS / "app-map.png"))
+        finally:
+            browser.close()
+    assert not external, f"the page tried to reach the internet: {external[:5]}"
+    assert any(url.endswith("/app/static/world_50m.json") and status == 200 for url, status in topojson), topojson
