@@ -673,6 +673,8 @@ def page_scenario() -> None:
         key="save_yaml",
         on_click="ignore",
     )
+    with st.expander("Scenario YAML (what 'Save' downloads; `planner solve` on it gives the same plan)"):
+        st.code(scenario_yaml(raw), language="yaml")
     if not data_ok:
         st.warning("Fix the uploaded files above before running.")
     if run and data_ok:
