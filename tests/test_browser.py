@@ -123,6 +123,26 @@ def test_default_scenario_in_browser(app_url):
             assert any(t.startswith("Cost per person") and "USD" in t for t in texts), texts
             page.screenshot(path=str(ARTIFACTS / "app-run.png"), full_page=True)
 
+            # Re-run after a budget change: costed options come from the cache, only the solver runs.
+            budget = page.get_by_role("spinbutton", name="Budget (USD)")
+            budget.fill("1500000")
+            budget.press("Enter")
+            page.wait_for_selector(IDLE, timeout=60_000)
+            before = offices.split("\n", 1)[1].strip()
+            t0 = time.perf_counter()
+            page.get_by_role("button", name="Run scenario").click()
+            page.wait_for_function(
+                """old => [...document.querySelectorAll('[data-testid="stMetric"]')].some(
+                       m => m.innerText.startsWith('Offices connected') && !m.innerText.includes(old))""",
+                arg=before,
+                timeout=120_000,
+            )
+            page.wait_for_selector(IDLE, timeout=120_000)
+            rerun_s = time.perf_counter() - t0
+            caption = page.get_by_text("costed options from the cache")
+            assert caption.is_visible()
+            (ARTIFACTS / "browser-rerun-seconds.txt").write_text(f"{rerun_s:.2f}\n")
+
             page.locator('[data-testid="stSidebar"]').get_by_text("Results", exact=True).click()
             page.wait_for_selector(IDLE, timeout=60_000)
             chart = page.locator('[data-testid="stPlotlyChart"]').first
