@@ -17,13 +17,14 @@ budget: capex or TCO by ``budget_basis``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from planner.data import Inputs
-from planner.geo import PointIndex
+from planner.geo import PointIndex, haversine_km
 from planner.scenario import Catalogue, Scenario, Technology
 
 OPTION_KEY = ["office_id", "technology"]
@@ -46,9 +47,9 @@ def replacement_factor(rate: float, years: int, lifetime: float) -> float:
 def required_mbps(offices: pd.DataFrame, scenario: Scenario) -> pd.Series:
     """Mbps an office needs: its services' Mbps plus public access per 1,000 people, at least the floor."""
     demand = scenario.demand
-    service_sum = offices["services"].map(
-        lambda s: sum(demand.service_mbps.get(x, 0.0) for x in str(s).split(";") if x)
-    )
+    services = offices["services"]
+    mbps_of = {s: sum(demand.service_mbps.get(x, 0.0) for x in str(s).split(";") if x) for s in services.unique()}
+    service_sum = services.map(mbps_of)
     need = service_sum.astype(float) + offices["population"].astype(float) / 1000.0 * demand.mbps_per_1000_people
     return need.clip(lower=demand.floor_mbps).round(3)
 
@@ -123,7 +124,7 @@ def _inside_tower_range(tech: Technology, lat: np.ndarray, lon: np.ndarray, inpu
     ids = towers["tower_id"].astype(str).to_numpy().astype(object)
     index = PointIndex(towers["lat"].to_numpy(float), towers["lon"].to_numpy(float))
     k = min(16, len(towers))
-    dist, idx = index.nearest(lat, lon, k=k)
+    dist, idx = index.nearest(lat, lon, k=k, max_km=float(rng.max()))  # farther towers cannot cover
     if k == 1:
         dist, idx = dist[:, None], idx[:, None]
     covered = (idx >= 0) & (dist <= rng[np.maximum(idx, 0)])
@@ -131,14 +132,23 @@ def _inside_tower_range(tech: Technology, lat: np.ndarray, lon: np.ndarray, inpu
     j = best_d.argmin(axis=1)
     out_d = best_d[np.arange(n), j]
     out_id = np.where(np.isfinite(out_d), ids[np.maximum(idx[np.arange(n), j], 0)], "")
-    unsure = ~np.isfinite(out_d) & (dist[:, -1] <= rng.max()) & (k < len(towers))
-    for i in np.flatnonzero(unsure):
-        for t in index.within(lat[i : i + 1], lon[i : i + 1], float(rng.max()))[0]:
-            from planner.geo import haversine_km
-
-            d = float(haversine_km(lat[i], lon[i], towers["lat"].iat[t], towers["lon"].iat[t]))
-            if d <= rng[t] and d < out_d[i]:
-                out_d[i], out_id[i] = d, ids[t]
+    unsure = np.flatnonzero(~np.isfinite(out_d) & (dist[:, -1] <= rng.max()) & (k < len(towers)))
+    if len(unsure):
+        # All candidate (office, tower) pairs within the largest radius, in the order of the radius query; a
+        # stable sort by (office, distance) keeps the first-found tower among equally near ones.
+        found = index.within(lat[unsure], lon[unsure], float(rng.max()))
+        sizes = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+        office = np.repeat(unsure, sizes)
+        tower = np.fromiter((t for f in found for t in f), dtype=np.int64, count=int(sizes.sum()))
+        t_lat, t_lon = towers["lat"].to_numpy(float), towers["lon"].to_numpy(float)
+        d = haversine_km(lat[office], lon[office], t_lat[tower], t_lon[tower])
+        inside = d <= rng[tower]
+        office, tower, d = office[inside], tower[inside], d[inside]
+        order = np.lexsort((d, office))
+        office, tower, d = office[order], tower[order], d[order]
+        first = np.r_[True, office[1:] != office[:-1]] if len(office) else np.zeros(0, dtype=bool)
+        out_d[office[first]] = d[first]
+        out_id[office[first]] = ids[tower[first]]
     return _Anchors(out_d, out_id, what)
 
 
@@ -233,6 +243,12 @@ def build_options(inputs: Inputs, catalogue: Catalogue, scenario: Scenario) -> p
         _tech_rows(name, tech, planned, inputs, catalogue, scenario) for name, tech in catalogue.technologies.items()
     ]
     table = pd.concat(parts, ignore_index=True)
+    # Row -> position of its office in ``planned`` and index of its technology in ``names`` (each part lists
+    # the planned offices in order): per-office values are gathered by position rather than looked up by id,
+    # and the final sort uses integer keys (millions of rows at world scale).
+    pos = np.tile(np.arange(len(planned)), len(parts))
+    names = list(catalogue.technologies)
+    code = np.repeat(np.arange(len(names)), len(planned))
     if inputs.quotes is not None and len(inputs.quotes):
         quoted = set(inputs.quotes["office_id"])
         table.loc[table["office_id"].isin(quoted), "reason"] = (
@@ -240,8 +256,12 @@ def build_options(inputs: Inputs, catalogue: Catalogue, scenario: Scenario) -> p
         )
         q = _quote_rows(inputs.quotes, planned, catalogue)
         table = pd.concat([table, q], ignore_index=True)
+        pos = np.concatenate([pos, pd.Index(planned["office_id"]).get_indexer(q["office_id"])])
+        names += sorted(set(q["technology"]) - set(names))
+        code = np.concatenate([code, q["technology"].map({t: i for i, t in enumerate(names)}).to_numpy(np.int64)])
         # A quoted technology replaces the computed row; unquoted technologies of a quoted office stay listed.
-        table = table.drop_duplicates(subset=OPTION_KEY, keep="last")
+        keep = ~table.duplicated(subset=OPTION_KEY, keep="last").to_numpy()
+        table, pos, code = table[keep], pos[keep], code[keep]
     table["capex_usd"] = table[["capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd"]].sum(
         axis=1
     )
@@ -251,17 +271,16 @@ def build_options(inputs: Inputs, catalogue: Catalogue, scenario: Scenario) -> p
     table["opex_total_usd_per_year"] = post + operator
     table["opex_usd_per_year"] = {"post": post, "operator": operator, "both": post + operator}[paid]
     years, rate = scenario.horizon.years, scenario.discount_rate
-    replace = table["lifetime_years"].map(lambda life: replacement_factor(rate, years, float(life)))
+    life = table["lifetime_years"]
+    replace = life.map({v: replacement_factor(rate, years, float(v)) for v in life.unique()})
     table["tco_usd"] = (
         table["capex_usd"]
         + table["opex_usd_per_year"] * annuity_factor(rate, years)
         + table["capex_equipment_usd"] * replace
     )
     table["cost_usd"] = table["capex_usd"] if scenario.budget_basis == "capex" else table["tco_usd"]
-    info = planned.set_index("office_id")
-    need = required_mbps(planned, scenario).set_axis(planned["office_id"])
-    table["required_mbps"] = table["office_id"].map(need).to_numpy(float)
-    table["weight"] = table["office_id"].map(office_weights(info, scenario.coverage_metric)).to_numpy(float)
+    table["required_mbps"] = required_mbps(planned, scenario).to_numpy(float)[pos]
+    table["weight"] = office_weights(planned, scenario.coverage_metric).to_numpy(float)[pos]
     _apply_rules(table, scenario)
     table["eligible"] = table["reason"] == ""
     cols = ["office_id", "technology", "eligible", "reason", "source", "anchor_id", "distance_km",
@@ -269,13 +288,25 @@ def build_options(inputs: Inputs, catalogue: Catalogue, scenario: Scenario) -> p
             "opex_service_usd_per_year", "opex_network_usd_per_year", "opex_power_usd_per_year",
             "opex_usd_per_year", "opex_total_usd_per_year", "tco_usd", "cost_usd", "mbps", "required_mbps",
             "weight"]  # fmt: skip
-    return table[cols].sort_values(OPTION_KEY, kind="stable").reset_index(drop=True)
+    # Sorted by office then technology: (office, technology) is unique, so ranking both and sorting the
+    # combined integer key gives the order of a stable sort by the two text columns.
+    office_rank = np.empty(len(planned), dtype=np.int64)
+    office_rank[planned["office_id"].argsort(kind="stable").to_numpy()] = np.arange(len(planned))
+    tech_rank = np.argsort(np.argsort(np.array(names, dtype=object), kind="stable"), kind="stable")[code]
+    order = np.argsort(office_rank[pos] * len(names) + tech_rank, kind="stable")
+    return table[cols].take(order).reset_index(drop=True)
 
 
-def _add_reason(table: pd.DataFrame, mask: pd.Series, text: pd.Series | str) -> None:
-    """Record an exclusion reason on rows not already excluded (the first reason is the one shown)."""
+def _add_reason(table: pd.DataFrame, mask: pd.Series, text: Callable[[pd.DataFrame], pd.Series] | str) -> None:
+    """Record an exclusion reason on rows not already excluded (the first reason is the one shown).
+
+    ``text`` is one sentence for all, or a function of the affected rows giving one per row (only those rows
+    are formatted: the table has one row per office and technology, millions at world scale).
+    """
     mask = mask & (table["reason"] == "")
-    table.loc[mask, "reason"] = text[mask] if isinstance(text, pd.Series) else text
+    if not mask.any():
+        return
+    table.loc[mask, "reason"] = text if isinstance(text, str) else text(table[mask])
 
 
 def _apply_rules(table: pd.DataFrame, scenario: Scenario) -> None:
@@ -289,18 +320,20 @@ def _apply_rules(table: pd.DataFrame, scenario: Scenario) -> None:
     _add_reason(
         table,
         slow,
-        "delivers "
-        + table["mbps"].map("{:g}".format)
-        + " Mbps < "
-        + table["required_mbps"].map("{:g}".format)
-        + " Mbps required",
+        lambda rows: (
+            "delivers "
+            + rows["mbps"].map("{:g}".format)
+            + " Mbps < "
+            + rows["required_mbps"].map("{:g}".format)
+            + " Mbps required"
+        ),
     )
     if policy.max_cost_per_office_usd is not None:
         ceiling = policy.max_cost_per_office_usd
         _add_reason(
             table,
             table["cost_usd"] > ceiling,
-            "costs " + table["cost_usd"].map("{:,.0f}".format) + f" USD > cost ceiling {ceiling:,.0f} USD",
+            lambda rows: "costs " + rows["cost_usd"].map("{:,.0f}".format) + f" USD > cost ceiling {ceiling:,.0f} USD",
         )
     if policy.fibre_preference_pct is not None:
         ok = table["reason"] == ""

@@ -50,18 +50,26 @@ class PointIndex:
         self.size = int(np.size(lat))
         self._tree = cKDTree(unit_vectors(lat, lon)) if self.size else None
 
-    def nearest(self, lat: ArrayLike, lon: ArrayLike, k: int = 1) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    def nearest(
+        self, lat: ArrayLike, lon: ArrayLike, k: int = 1, max_km: float | None = None
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """Distance (km) and index of the k nearest points for each query point; inf / -1 where none exist.
 
-        Shapes are (n,) for k == 1, else (n, k).
+        Shapes are (n,) for k == 1, else (n, k). With ``max_km`` the search stops at that distance (much faster
+        when few points are near): every point within ``max_km`` is found as without it, and neighbours beyond
+        it may be reported as missing (inf / -1).
         """
         n = int(np.size(lat))
         shape = (n,) if k == 1 else (n, k)
         if self._tree is None or n == 0:
             return np.full(shape, np.inf), np.full(shape, -1, dtype=np.int64)
-        chord, idx = self._tree.query(unit_vectors(lat, lon), k=k, workers=-1)
+        bound = np.inf if max_km is None else float(km_to_chord(max_km)) * (1 + 1e-9) + 1e-12
+        chord, idx = self._tree.query(unit_vectors(lat, lon), k=k, workers=-1, distance_upper_bound=bound)
         idx = np.where(idx >= self.size, -1, idx).astype(np.int64)
-        return np.where(idx >= 0, chord_to_km(np.where(np.isinf(chord), 2.0, chord)), np.inf), idx
+        found = idx >= 0
+        dist = np.full(shape, np.inf)
+        dist[found] = chord_to_km(chord[found])
+        return dist, idx
 
     def within(self, lat: ArrayLike, lon: ArrayLike, radius_km: float) -> list[list[int]]:
         """Indices of the points within ``radius_km`` of each query point."""
