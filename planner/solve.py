@@ -156,7 +156,10 @@ def greedy_min_cost(hull: Hull, target: float) -> tuple[np.ndarray, float, float
     take = np.zeros(len(c), dtype=bool)
     take[: k + 1] = True
     surplus = covered + float(cumw[k]) - target
-    for j in sorted(np.flatnonzero(take), key=lambda j: -c[j]):
+    taken = np.flatnonzero(take)
+    by_cost = taken[np.argsort(-c[taken], kind="stable")]
+    # The surplus only shrinks, so items heavier than it now can never be dropped: loop over the others only.
+    for j in by_cost[w[by_cost] <= surplus + 1e-12]:
         if w[j] <= surplus + 1e-12:
             take[j] = False
             surplus -= w[j]
