@@ -19,11 +19,12 @@ Pipeline of :func:`steiner_tree`:
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import math
 import threading
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -771,6 +772,8 @@ def _run_highs(h: object, deadline: float | None) -> None:
         remaining = max(deadline - time.monotonic(), 0.05)
         # HiGHS measures time_limit on the object's cumulative run clock
         h.setOptionValue("time_limit", h.getRunTime() + remaining)
+        if not getattr(h, "HandleUserInterrupt", True):
+            h.HandleUserInterrupt = True  # cancelSolve() is only honoured with interrupt callbacks on
         timer = threading.Timer(remaining + _WATCHDOG_GRACE_S, h.cancelSolve)
         timer.daemon = True
         timer.start()
@@ -952,14 +955,17 @@ class _DCut:
             np.ones(len(idx)),
         )
 
-    def solve_lp(self, deadline: float | None) -> tuple[np.ndarray, float, bool] | None:
+    def solve_lp(
+        self, deadline: float | None, on_round: Callable[[int, np.ndarray, float], bool] | None = None
+    ) -> tuple[np.ndarray, float, bool] | None:
         """Cutting-plane loop on the LP: (x, bound, converged), None if not even one LP solved in time.
 
         Every round's LP is a relaxation, so its value is a valid lower bound even when the loop is cut short.
+        ``on_round(round, x, bound)`` may stop the loop early by returning True (the incumbent is proven optimal).
         """
         ok = self.highspy.HighsModelStatus.kOptimal
         last: tuple[np.ndarray, float, bool] | None = None
-        while True:
+        for rnd in itertools.count():
             _run_highs(self.h, deadline)
             if self.h.getModelStatus() != ok:
                 _log.debug("LP stopped: %s", self.h.modelStatusToString(self.h.getModelStatus()))
@@ -969,7 +975,9 @@ class _DCut:
             last = (x, obj, False)
             if deadline is not None and time.monotonic() > deadline:
                 return last
-            cuts = self.separate(x)
+            if on_round is not None and on_round(rnd, x, obj):
+                return last
+            cuts = self.separate(x, nested=min(30, max(4, 400 // len(self.core.terminals))))
             _log.debug("LP round: obj %.4f, %d rows, %d new cuts", obj, self.h.getNumRow(), len(cuts))
             if not cuts:
                 return x, obj, True
@@ -1222,24 +1230,34 @@ def steiner_tree(
         if cand is not None and core.cost(cand) < best_cost - 1e-9:
             best, best_cost = cand, core.cost(cand)
 
+    def lp_guided(x: np.ndarray, roots: list[int], until: float | None) -> None:
+        """LP-guided heuristic: edges the LP likes become cheap for SPH; local search uses true costs."""
+        xe = np.clip(x[: core.m] + x[core.m :], 0.0, 1.0)
+        lp_weights = core.ew * (1.0 - xe) + 1e-6 * (1.0 + core.ew)
+        for r in dict.fromkeys(roots):
+            offer(core.improve(core.sph(r, lp_weights), until))
+            if best_cost <= lb + 1e-9 or (until is not None and time.monotonic() > until):
+                break
+
+    def on_round(rnd: int, x: np.ndarray, bound: float) -> bool:
+        """During long cut loops, try the LP-guided heuristic now and then: it often closes the gap early."""
+        nonlocal lb
+        lb = max(lb, lb_round(bound))
+        if rnd >= 4 and rnd % 4 == 0 and best_cost > lb + 1e-9:
+            lp_guided(x, [model.root], time.monotonic() + 1.0)
+        return best_cost <= lb + 1e-9
+
     lp = None
     if lp_deadline is None or time.monotonic() < lp_deadline:
         model = _DCut(core)
-        lp = model.solve_lp(lp_deadline)
+        lp = model.solve_lp(lp_deadline, on_round)
     if lp is not None:
         x, lp_bound, converged = lp
         lb = max(lb, lb_round(lp_bound))
         if converged and np.all(np.abs(x - np.rint(x)) < 1e-6):
             offer(model.arcs_to_edges(np.nonzero(x > 0.5)[0]))
         if best_cost > lb + 1e-9:
-            # LP-guided heuristic: edges the LP likes become cheap; a few roots, best one kept
-            xe = np.clip(x[: core.m] + x[core.m :], 0.0, 1.0)
-            lp_weights = core.ew * (1.0 - xe) + 1e-6 * (1.0 + core.ew)
-            roots = [model.root, *sorted(core.terminals, key=lambda t: -len(core.adj[t]))[:3]]
-            for r in dict.fromkeys(roots):
-                offer(core.improve(core.sph(r, lp_weights), deadline))
-                if best_cost <= lb + 1e-9 or (deadline is not None and time.monotonic() > deadline):
-                    break
+            lp_guided(x, [model.root, *sorted(core.terminals, key=lambda t: -len(core.adj[t]))[:3]], deadline)
         _log.debug("LP bound %g, LP-guided heuristic %g", lb + fixed_cost, best_cost + fixed_cost)
         if best_cost <= lb + 1e-9:
             method = "exact"

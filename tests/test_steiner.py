@@ -62,7 +62,7 @@ def brute_force_cost(graph: nx.Graph, terminals: list) -> float:
 
 
 def assert_valid_tree(graph: nx.Graph, terminals: list, tree: nx.Graph) -> None:
-    assert nx.is_tree(tree) or tree.number_of_nodes() <= 1
+    assert tree.number_of_nodes() <= 1 or nx.is_tree(tree)
     assert set(terminals) <= set(tree.nodes)
     for u, v, data in tree.edges(data=True):
         assert graph.has_edge(u, v)
