@@ -70,7 +70,7 @@ def run(directory: Path, pattern: str, time_limit: float, markdown: bool) -> lis
     listed = directory_optima(directory)
     header = ["instance", "|V|", "|E|", "|T|", "found", "optimum", "gap %", "seconds", "method", "nx cost", "nx gap %"]
     if markdown:
-        print("| " + " | ".join(header) + " |")
+        print("| " + " | ".join(h.replace("|", "\\|") for h in header) + " |")
         print("|" + "|".join("---:" if h not in ("instance", "method") else "---" for h in header) + "|")
     else:
         print(" ".join(f"{h:>9}" for h in header))
