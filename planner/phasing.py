@@ -27,8 +27,11 @@ every capacity of that year and its office is still free (an office's other opti
 so a full technology crew falls back to the next option). Without capacity rows and with one money row for
 the year this is exactly :func:`planner.solve.greedy_max_coverage` on the year's hull (used then). A pair is
 taken only if *all* rows, including the later years' rows its opex loads, keep their slack, so the plan is
-feasible for the full model by construction. A few (cost, λ) variants are run and the best plan is kept; an
-"advance" pass then moves connected offices to earlier years while every row and capacity still allows it.
+feasible for the full model by construction. A few (cost, λ) variants are run; then, once the bound below has
+priced every row, one more pass ranks each year's pairs by their Lagrangian reduced profit
+``w·L_y - Σ_r μ_r·a_r(p,y)`` (the best pass on the benchmark). Each pass ends with an "advance" pass that moves
+connected offices to earlier years while every row and capacity still allows it; the best plan is kept (ties:
+the lower total spend). Discounted cost is not minimised as a tie-break.
 
 Bound (:func:`lagrangian_bound`). For any multipliers ``μ_r >= 0`` on the money and capacity rows,
 
