@@ -55,6 +55,12 @@ class Diagnosis:
     suggestions: dict[str, float] = field(default_factory=dict)
 
 
+class SolverTimeoutError(PlannerError):
+    """The solver found no plan within its time limit (not a proof of infeasibility). Exit code 1."""
+
+    exit_code = 1
+
+
 class InfeasibleError(PlannerError):
     """The scenario has no feasible plan. Exit code 3; the message names the constraint and a relaxation."""
 

@@ -385,11 +385,12 @@ def build_model(data: ModelData, spec: ModelSpec) -> pyo.ConcreteModel:
 
 def hold_primary(m: pyo.ConcreteModel, spec: ModelSpec, value: float, tolerance: float) -> None:
     """Lexicographic second pass: keep the primary objective at ``value`` (within ``tolerance``), switch
-    objectives. ``coverage >= value - tol`` for max_coverage; ``cost <= value + tol`` for min_cost."""
+    objectives. ``primary >= value - tol`` for max_coverage; ``primary <= value + tol`` for min_cost (the
+    primary is coverage, or population-years in a roadmap; cost, or discounted cost in a roadmap)."""
     if spec.objective == "max_coverage":
-        m.lex_hold = pyo.Constraint(expr=m.coverage >= value - tolerance)
+        m.lex_hold = pyo.Constraint(expr=m.primary.expr >= value - tolerance)
     else:
-        m.lex_hold = pyo.Constraint(expr=m.cost <= value + tolerance)
+        m.lex_hold = pyo.Constraint(expr=m.primary.expr <= value + tolerance)
     m.primary.deactivate()
     m.secondary.activate()
 

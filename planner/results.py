@@ -54,13 +54,17 @@ def _why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Serie
         last_ratio = float(ratio.min())
     else:
         last_ratio = None
+    n_eligible = elig.groupby("office_id").size()
+    no_option = set(plan["office_id"]) - set(cheapest.index)
+    lacking = options[options["office_id"].isin(no_option)]
+    detail_of = (
+        (lacking["technology"] + ": " + lacking["reason"]).groupby(lacking["office_id"]).agg("; ".join).to_dict()
+    )
     reasons = []
     for row in plan.itertuples(index=False):
         office, tech = row.office_id, row.technology
         if office not in cheapest.index:
-            excluded = options[options["office_id"] == office]
-            detail = "; ".join(f"{t}: {r}" for t, r in zip(excluded["technology"], excluded["reason"], strict=True))
-            reasons.append(f"no eligible technology ({detail})")
+            reasons.append(f"no eligible technology ({detail_of.get(office, '')})")
             continue
         best_tech, best_cost = cheapest.at[office, "technology"], float(cheapest.at[office, "cost_usd"])
         if tech == "none":
@@ -74,7 +78,7 @@ def _why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Serie
                 cheapest_text = f"cheapest option {best_tech}, {best_cost:,.0f} USD"
                 reasons.append(f"not needed for the coverage target at least cost ({cheapest_text})")
         elif abs(row.cost_usd - best_cost) <= 1e-6 * max(1.0, best_cost):
-            n_alt = int((elig["office_id"] == office).sum()) - 1
+            n_alt = int(n_eligible[office]) - 1
             reasons.append(f"cheapest eligible option for the same coverage ({n_alt} costlier alternatives)")
         else:
             rules = []

@@ -29,7 +29,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.appsi.base import TerminationCondition
 from pyomo.contrib.appsi.solvers.highs import Highs
 
-from planner.errors import Diagnosis, InfeasibleError
+from planner.errors import Diagnosis, InfeasibleError, SolverTimeoutError
 from planner.model import ModelData, ModelSpec, build_model, chosen_pairs, chosen_years, hold_primary, set_start
 from planner.scenario import SolverSettings
 
@@ -223,6 +223,25 @@ def _milp_pass(opt: Highs, m: pyo.ConcreteModel, name: str, limit_s: float) -> t
     return PassInfo(name, "milp", status, results.best_feasible_objective, results.best_objective_bound, secs), has_sol
 
 
+ROLLING_HORIZON_MIN_PAIR_YEARS = 50_000  # above this the full roadmap MILP takes > 45 s here (measured)
+
+
+def _use_rolling_horizon(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> bool:
+    """Large plain max_coverage roadmaps go to the rolling horizon (planner.phasing), which reports its
+    Lagrangian bound and gap; ``method: milp`` forces the full model."""
+    rm = spec.roadmap
+    return (
+        rm is not None
+        and settings.method != "milp"
+        and spec.objective == "max_coverage"
+        and spec.metric != "communities"
+        and not spec.region_min_coverage
+        and not spec.technology_max_share
+        and spec.coverage_target is None
+        and len(data.options) * len(rm.years) > ROLLING_HORIZON_MIN_PAIR_YEARS
+    )
+
+
 def _new_solver(m: pyo.ConcreteModel, settings: SolverSettings) -> Highs:
     """A persistent HiGHS interface loaded with the model, cancellable by the guard."""
     opt = Highs()
@@ -258,6 +277,10 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
     """Solve one spec; raise ``_Infeasible`` when it has no plan (diagnosis happens in :func:`solve`)."""
     t0 = time.perf_counter()
     passes: list[PassInfo] = []
+    if _use_rolling_horizon(data, spec, settings):
+        from planner.phasing import rolling_horizon
+
+        return rolling_horizon(data, spec, mip_gap=settings.mip_gap)
     if data.options.empty:  # nothing can be connected: the empty plan, unless a row demands coverage
         needs = (spec.coverage_target or 0) > 0 or any(v > 0 for v in spec.region_min_coverage.values())
         if needs and data.total_weight(spec.metric) > 0:
@@ -305,7 +328,12 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
             cov, cost = _objective_values(data, spec, chosen)
             return SolveResult("time_limit", "greedy", chosen, value, bound, relative_gap(value, bound), cov, cost,
                                build_s, time.perf_counter() - t0 - build_s, passes)  # fmt: skip
-        raise _Infeasible(f"no plan found within the time limit ({info.status})")
+        if info.status in ("infeasible", "optimal"):
+            raise _Infeasible(info.status)
+        raise SolverTimeoutError(
+            f"no plan found within solver.time_limit_s = {settings.time_limit_s:g} s ({info.status}); "
+            "raise the limit or simplify the policy rules. This is not a proof that the scenario is infeasible."
+        )
     primary_value = float(info.objective)
     bound = float(info.bound) if info.bound is not None else primary_value
     if greedy is not None:  # the greedy LP bound is proven too: keep the tighter one
