@@ -1,0 +1,570 @@
+"""Run store: every run (scenario, data fingerprints, catalogue, solver settings, outputs, timings, versions) in
+one embedded SQLite file, so runs can be listed, reopened, exported and compared later (CLI and app).
+
+Why SQLite (stdlib ``sqlite3``) rather than DuckDB: the store is one file with no server and no extra dependency,
+its transactions are atomic and durable across a killed process (WAL journal), several processes may write to it
+at once (writers queue on a lock, readers never block), and its on-disk format is stable for decades. The
+workload is a few rows per run plus compressed output files, not analytics, so a column store buys nothing.
+
+Location: ``--store PATH`` (CLI), else the ``PLANNER_STORE`` environment variable, else ``runs.sqlite`` in the
+user's data directory (``$XDG_DATA_HOME/connect-post-planner`` or ``~/.local/share/connect-post-planner`` on
+Linux, ``~/Library/Application Support/connect-post-planner`` on macOS, ``%LOCALAPPDATA%`` on Windows).
+
+Schema (``PRAGMA user_version`` = ``SCHEMA_VERSION``):
+
+* ``runs`` — one row per run: id (never reused), ``created_at`` (UTC, ISO 8601), command, scenario name, status,
+  headline KPIs (for listing without decoding JSON), the scenario YAML text and the resolved scenario JSON, data
+  file fingerprints (SHA-256), the resolved catalogue JSON, solver settings, the summary JSON, timings (s), and
+  the package / Python / solver versions.
+* ``run_files`` — one row per output file: name, size (bytes), SHA-256.
+* ``run_chunks`` — the file contents, zlib-compressed in chunks of ``CHUNK_BYTES`` (so a 650,000-office plan
+  never hits SQLite's 1 GB value limit and is read back chunk by chunk).
+
+A run and all its files are written in one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``): a process killed at
+any point leaves either the whole record or nothing. Compression happens before the transaction, so the write
+lock is held only for the inserts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import io
+import json
+import os
+import platform
+import sqlite3
+import sys
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from planner.errors import PlannerError
+
+SCHEMA_VERSION = 1
+APP_NAME = "connect-post-planner"
+STORE_FILE = "runs.sqlite"
+ENV_VAR = "PLANNER_STORE"
+CHUNK_BYTES = 8 * 1024 * 1024  # uncompressed bytes per stored chunk
+COMPRESS_LEVEL = 1  # zlib level: CSV compresses ~6x at level 1, several times faster than level 6
+BUSY_TIMEOUT_S = 120.0  # how long a writer waits for another process's transaction
+# Tables written as CSV by ``write_outputs`` and the column types to read them back with.
+_TEXT_COLUMNS = {"office_id": str, "name": str, "region": str, "community": str, "technology": str}
+
+_SCHEMA = """
+CREATE TABLE runs (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at         TEXT NOT NULL,
+    command            TEXT NOT NULL,
+    scenario           TEXT NOT NULL,
+    status             TEXT,
+    objective          TEXT,
+    objective_value    REAL,
+    mip_gap            REAL,
+    total_cost_usd     REAL,
+    coverage_share     REAL,
+    offices_planned    INTEGER,
+    offices_connected  INTEGER,
+    population_covered REAL,
+    scenario_path      TEXT,
+    out_dir            TEXT,
+    scenario_yaml      TEXT,
+    scenario_json      TEXT NOT NULL,
+    fingerprints_json  TEXT NOT NULL,
+    catalogue_json     TEXT,
+    solver_json        TEXT NOT NULL,
+    summary_json       TEXT NOT NULL,
+    timings_json       TEXT NOT NULL,
+    versions_json      TEXT NOT NULL,
+    package_version    TEXT NOT NULL,
+    extra_json         TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX runs_scenario ON runs (scenario, created_at);
+CREATE TABLE run_files (
+    run_id  INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    name    TEXT NOT NULL,
+    size    INTEGER NOT NULL,
+    sha256  TEXT NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+CREATE TABLE run_chunks (
+    run_id  INTEGER NOT NULL,
+    name    TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    data    BLOB NOT NULL,
+    PRIMARY KEY (run_id, name, seq),
+    FOREIGN KEY (run_id, name) REFERENCES run_files (run_id, name) ON DELETE CASCADE
+);
+"""
+# Columns shown by ``list_runs`` (headline KPIs; the full record is in ``get``).
+LIST_COLUMNS = [
+    "id", "created_at", "command", "scenario", "status", "objective", "total_cost_usd", "coverage_share",
+    "offices_connected", "offices_planned", "mip_gap",
+]  # fmt: skip
+
+
+class StoreError(PlannerError):
+    """The run store cannot be used (not a store, newer schema, unknown run id). Exit code 2."""
+
+    exit_code = 2
+
+
+@dataclass
+class RunRecord:
+    """One stored run: its metadata row with the JSON columns decoded, and its output files (name → bytes)."""
+
+    id: int
+    created_at: str
+    command: str
+    scenario: str
+    status: str | None
+    scenario_path: str | None
+    out_dir: str | None
+    scenario_yaml: str | None
+    scenario_json: dict[str, Any]
+    fingerprints: dict[str, str]
+    catalogue: dict[str, Any] | None
+    solver: dict[str, Any]
+    summary: dict[str, Any]
+    timings: dict[str, float]
+    versions: dict[str, str]
+    package_version: str
+    extra: dict[str, Any]
+    files: dict[str, int] = field(default_factory=dict)  # name → size in bytes
+
+
+# --------------------------------------------------------------------------------------------- location
+def default_store_path() -> Path:
+    """``$PLANNER_STORE``, else ``runs.sqlite`` in the user's data directory (per platform)."""
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / APP_NAME / STORE_FILE
+
+
+def resolve_store_path(path: str | Path | None = None) -> Path:
+    """The store file to use: ``path`` if given, else ``default_store_path()``."""
+    return Path(path).expanduser() if path not in (None, "") else default_store_path()
+
+
+# --------------------------------------------------------------------------------------------- versions
+def package_versions() -> dict[str, str]:
+    """Versions of this package, Python and the libraries that decide a plan."""
+    out = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+    for dist in (APP_NAME, "pyomo", "highspy", "pandas", "numpy", "pydantic"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, allow_nan=False) if value is not None else "null"
+
+
+def _num(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if x == x and abs(x) != float("inf") else None
+
+
+# --------------------------------------------------------------------------------------------- the store
+class RunStore:
+    """An SQLite run store. Each call opens its own connection, so one object is safe across threads."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = resolve_store_path(path)
+
+    # ------------------------------------------------------------------ connections and schema
+    def exists(self) -> bool:
+        """True when the store file exists (listing a store that was never written shows no runs)."""
+        return self.path.is_file()
+
+    @contextlib.contextmanager
+    def _connect(self, create: bool = True) -> Iterator[sqlite3.Connection]:
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(f"run store {self.path}: expected an SQLite file, found a directory")
+        if not create and not self.path.is_file():
+            raise StoreError(f"run store {self.path} does not exist: no runs have been recorded there")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"run store {self.path}: cannot create its folder ({exc.strerror})") from None
+        try:
+            con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"run store {self.path}: cannot open ({exc})") from None
+        try:
+            self._prepare(con)
+            yield con
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc) or "malformed" in str(exc):
+                raise StoreError(
+                    f"run store {self.path}: not a Connect.Post Planner run store (expected an SQLite file): {exc}"
+                ) from None
+            raise
+        finally:
+            con.close()
+
+    def _prepare(self, con: sqlite3.Connection) -> None:
+        con.execute("PRAGMA foreign_keys = ON")
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"run store {self.path} has schema version {version}; this planner reads version {SCHEMA_VERSION}: "
+                "upgrade connect-post-planner, or use another store (--store / PLANNER_STORE)"
+            )
+        # WAL: readers never block the writer, and a killed writer's uncommitted frames are discarded on open.
+        # Incremental auto-vacuum (only settable before the first table) lets ``delete`` give space back.
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have created it
+            if version == 0:
+                tables = con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+                if tables:
+                    raise StoreError(
+                        f"run store {self.path}: an SQLite file with other tables ({', '.join(t[0] for t in tables)}),"
+                        " not a run store; choose another path"
+                    )
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        con.execute(statement)
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    # ------------------------------------------------------------------ writing
+    def record(
+        self,
+        *,
+        command: str,
+        scenario_json: Mapping[str, Any],
+        summary: Mapping[str, Any],
+        files: Mapping[str, bytes | Path] | Iterable[Path] = (),
+        scenario_yaml: str | None = None,
+        scenario_path: str | Path | None = None,
+        out_dir: str | Path | None = None,
+        fingerprints: Mapping[str, str] | None = None,
+        catalogue: Mapping[str, Any] | None = None,
+        timings: Mapping[str, float] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        before_commit: Callable[[], None] | None = None,
+    ) -> int:
+        """Record one run and its output files in one transaction; return its id.
+
+        ``files`` maps a file name to its bytes or its path, or is a list of paths (stored by file name).
+        ``before_commit`` is called inside the transaction after every row is written (tests use it to kill
+        the process at the worst moment)."""
+        t0 = time.perf_counter()
+        items: list[tuple[str, bytes | Path]] = (
+            list(files.items()) if isinstance(files, Mapping) else [(Path(p).name, Path(p)) for p in files]
+        )
+        packed = [(name, *_pack(content)) for name, content in items]
+        compress_s = time.perf_counter() - t0
+        versions = package_versions()
+        timings = {**(timings or {}), "store_compress_s": round(compress_s, 4)}
+        solver = scenario_json.get("solver") or {}
+        row = {
+            "created_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "command": command,
+            "scenario": str(summary.get("scenario") or scenario_json.get("name") or "?"),
+            "status": summary.get("status"),
+            "objective": summary.get("objective") or scenario_json.get("objective"),
+            "objective_value": _num(summary.get("objective_value")),
+            "mip_gap": _num(summary.get("mip_gap")),
+            "total_cost_usd": _num(summary.get("total_cost_usd")),
+            "coverage_share": _num(summary.get("coverage_share_population", summary.get("coverage_share"))),
+            "offices_planned": summary.get("offices_planned"),
+            "offices_connected": summary.get("offices_connected"),
+            "population_covered": _num(summary.get("population_covered")),
+            "scenario_path": str(Path(scenario_path).resolve()) if scenario_path else None,
+            "out_dir": str(Path(out_dir).resolve()) if out_dir else None,
+            "scenario_yaml": scenario_yaml,
+            "scenario_json": _json(dict(scenario_json)),
+            "fingerprints_json": _json(dict(fingerprints or {})),
+            "catalogue_json": _json(dict(catalogue)) if catalogue is not None else None,
+            "solver_json": _json(dict(solver)),
+            "summary_json": json.dumps(dict(summary), sort_keys=False, default=str),
+            "timings_json": _json(dict(timings)),
+            "versions_json": _json(versions),
+            "package_version": versions[APP_NAME],
+            "extra_json": _json(dict(extra or {})),
+        }
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                cur = con.execute(
+                    f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+                )
+                run_id = int(cur.lastrowid)
+                for name, size, digest, chunks in packed:
+                    con.execute("INSERT INTO run_files VALUES (?, ?, ?, ?)", (run_id, name, size, digest))
+                    con.executemany(
+                        "INSERT INTO run_chunks VALUES (?, ?, ?, ?)",
+                        ((run_id, name, seq, chunk) for seq, chunk in enumerate(chunks)),
+                    )
+                if before_commit is not None:
+                    before_commit()
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+                raise
+        return run_id
+
+    def record_plan(
+        self,
+        plan: Any,
+        *,
+        command: str,
+        files: Mapping[str, bytes | Path] | Iterable[Path],
+        scenario_path: str | Path | None = None,
+        out_dir: str | Path | None = None,
+        timings: Mapping[str, float] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Record a solved ``planner.results.Plan``: its scenario (YAML text when ``scenario_path`` is given,
+        and resolved JSON), data fingerprints, resolved catalogue, summary and output files."""
+        scenario = plan.scenario
+        scenario_yaml = None
+        if scenario_path is not None:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                scenario_yaml = Path(scenario_path).read_text(encoding="utf-8")
+        all_timings = dict(plan.summary.get("timings_seconds") or {})
+        all_timings.update(
+            build_s=plan.summary.get("build_seconds"), solve_s=plan.summary.get("solve_seconds"), **(timings or {})
+        )
+        return self.record(
+            command=command,
+            scenario_json=scenario.model_dump(mode="json"),
+            summary=plan.summary,
+            files=files,
+            scenario_yaml=scenario_yaml,
+            scenario_path=scenario_path,
+            out_dir=out_dir,
+            fingerprints=data_fingerprints(scenario),
+            catalogue=resolved_catalogue(scenario),
+            timings=all_timings,
+            extra=extra,
+        )
+
+    # ------------------------------------------------------------------ reading
+    def list_runs(
+        self, scenario: str | None = None, command: str | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
+        """Headline row per run (``LIST_COLUMNS``), newest first; empty when the store does not exist."""
+        if not self.exists():
+            return pd.DataFrame(columns=LIST_COLUMNS)
+        where, args = [], []
+        if scenario:
+            where.append("scenario = ?")
+            args.append(scenario)
+        if command:
+            where.append("command = ?")
+            args.append(command)
+        sql = f"SELECT {', '.join(LIST_COLUMNS)} FROM runs"
+        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self._connect(create=False) as con:
+            rows = con.execute(sql, args).fetchall()
+        return pd.DataFrame(rows, columns=LIST_COLUMNS)
+
+    def ids(self) -> list[int]:
+        """Every run id, oldest first."""
+        if not self.exists():
+            return []
+        with self._connect(create=False) as con:
+            return [r[0] for r in con.execute("SELECT id FROM runs ORDER BY id")]
+
+    def _unknown(self, run_id: int) -> StoreError:
+        return StoreError(f"no run {run_id} in the run store {self.path}; `planner runs list` shows the recorded ids")
+
+    def get(self, run_id: int) -> RunRecord:
+        """The full record of one run (without file contents). Unknown id → StoreError."""
+        if not self.exists():
+            raise self._unknown(run_id)
+        with self._connect(create=False) as con:
+            con.row_factory = sqlite3.Row
+            row = con.execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+            if row is None:
+                raise self._unknown(run_id)
+            files = {
+                r["name"]: r["size"]
+                for r in con.execute("SELECT name, size FROM run_files WHERE run_id = ? ORDER BY name", (run_id,))
+            }
+        return RunRecord(
+            id=row["id"],
+            created_at=row["created_at"],
+            command=row["command"],
+            scenario=row["scenario"],
+            status=row["status"],
+            scenario_path=row["scenario_path"],
+            out_dir=row["out_dir"],
+            scenario_yaml=row["scenario_yaml"],
+            scenario_json=json.loads(row["scenario_json"]),
+            fingerprints=json.loads(row["fingerprints_json"]),
+            catalogue=json.loads(row["catalogue_json"]) if row["catalogue_json"] else None,
+            solver=json.loads(row["solver_json"]),
+            summary=json.loads(row["summary_json"]),
+            timings=json.loads(row["timings_json"]),
+            versions=json.loads(row["versions_json"]),
+            package_version=row["package_version"],
+            extra=json.loads(row["extra_json"]),
+            files=files,
+        )
+
+    def read_file(self, run_id: int, name: str) -> bytes:
+        """The bytes of one stored output file, checked against its SHA-256."""
+        if not self.exists():
+            raise self._unknown(run_id)
+        with self._connect(create=False) as con:
+            meta = con.execute("SELECT size, sha256 FROM run_files WHERE run_id = ? AND name = ?", (run_id, name))
+            meta = meta.fetchone()
+            if meta is None:
+                if con.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                    raise self._unknown(run_id)
+                names = [r[0] for r in con.execute("SELECT name FROM run_files WHERE run_id = ?", (run_id,))]
+                raise StoreError(f"run {run_id} has no file '{name}'; it has {', '.join(sorted(names)) or 'none'}")
+            buf = io.BytesIO()
+            for (chunk,) in con.execute(
+                "SELECT data FROM run_chunks WHERE run_id = ? AND name = ? ORDER BY seq", (run_id, name)
+            ):
+                buf.write(zlib.decompress(chunk))
+        data = buf.getvalue()
+        if len(data) != meta[0] or hashlib.sha256(data).hexdigest() != meta[1]:
+            raise StoreError(f"run {run_id}, file '{name}': stored contents do not match their SHA-256 (damaged store)")
+        return data
+
+    def read_table(self, run_id: int, name: str) -> pd.DataFrame:
+        """A stored CSV output as a DataFrame (identifiers and names as text; empty cells as missing)."""
+        data = self.read_file(run_id, name)
+        head = pd.read_csv(io.BytesIO(data), nrows=0).columns
+        dtypes = {c: t for c, t in _TEXT_COLUMNS.items() if c in head}
+        table = pd.read_csv(io.BytesIO(data), dtype=dtypes, keep_default_na=False, na_values=[""])
+        if "year" in table.columns:
+            table["year"] = table["year"].astype("Int64")
+        return table
+
+    def export(self, run_id: int, out_dir: Path) -> list[Path]:
+        """Write the run's output files to ``out_dir`` byte for byte as the run wrote them."""
+        record = self.get(run_id)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in record.files:
+            path = out_dir / name
+            tmp = path.with_name(f".{name}.partial")
+            tmp.write_bytes(self.read_file(run_id, name))
+            tmp.replace(path)
+            written.append(path)
+        return written
+
+    def load_plan(self, run_id: int) -> Any:
+        """Reopen a stored run as a ``planner.results.Plan`` (tables from its stored CSV files)."""
+        from planner.results import Plan
+        from planner.scenario import Scenario
+
+        record = self.get(run_id)
+        missing = [n for n in ("plan.csv", "by_technology.csv", "by_region.csv") if n not in record.files]
+        if missing:
+            raise StoreError(f"run {run_id} ({record.command}) has no plan tables ({', '.join(missing)} missing)")
+        scenario = Scenario.model_validate(record.scenario_json)
+        empty = pd.DataFrame()
+        return Plan(
+            scenario=scenario,
+            plan=self.read_table(run_id, "plan.csv"),
+            options=self.read_table(run_id, "options.csv") if "options.csv" in record.files else empty,
+            by_technology=self.read_table(run_id, "by_technology.csv"),
+            by_region=self.read_table(run_id, "by_region.csv"),
+            summary=record.summary,
+            roadmap=self.read_table(run_id, "roadmap.csv") if "roadmap.csv" in record.files else None,
+        )
+
+    def delete(self, run_id: int) -> None:
+        """Delete a run and its files (one transaction). Unknown id → StoreError."""
+        if not self.exists():
+            raise self._unknown(run_id)
+        with self._connect(create=False) as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                gone = con.execute("DELETE FROM runs WHERE id = ?", (int(run_id),)).rowcount
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("PRAGMA incremental_vacuum").fetchall()
+        if not gone:
+            raise self._unknown(run_id)
+
+    def integrity_check(self) -> str:
+        """``PRAGMA integrity_check`` plus a foreign-key check: 'ok' when the store is sound."""
+        with self._connect(create=False) as con:
+            result = "; ".join(r[0] for r in con.execute("PRAGMA integrity_check"))
+            orphans = con.execute("PRAGMA foreign_key_check").fetchall()
+        return result if not orphans else f"{result}; {len(orphans)} rows without their run"
+
+
+def _pack(content: bytes | Path) -> tuple[int, str, list[bytes]]:
+    """(size, SHA-256, zlib-compressed chunks) of a file's bytes."""
+    data = content.read_bytes() if isinstance(content, Path) else bytes(content)
+    view = memoryview(data)
+    chunks = [zlib.compress(view[i : i + CHUNK_BYTES], COMPRESS_LEVEL) for i in range(0, len(data), CHUNK_BYTES)]
+    return len(data), hashlib.sha256(data).hexdigest(), chunks
+
+
+def data_fingerprints(scenario: Any) -> dict[str, str]:
+    """SHA-256 of each data file the scenario names (a file no longer readable is recorded as 'missing')."""
+    from planner.data import fingerprint
+
+    prints = {}
+    for key, value in scenario.data.model_dump().items():
+        if value is None:
+            continue
+        try:
+            prints[key] = fingerprint(Path(value))
+        except OSError:
+            prints[key] = "missing"
+    return prints
+
+
+def resolved_catalogue(scenario: Any) -> dict[str, Any] | None:
+    """The technology catalogue the scenario resolves to (default + overrides), as JSON-ready data."""
+    from planner.scenario import catalogue_for
+
+    try:
+        return catalogue_for(scenario).model_dump(mode="json")
+    except PlannerError:
+        return None
+
+
+def compare_summaries(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
+    """KPI table (``planner.compare.kpi_table``) of stored runs; columns are named '#id scenario'."""
+    from planner.compare import kpi_table
+
+    summaries = []
+    for run_id in run_ids:
+        record = store.get(run_id)
+        summaries.append({**record.summary, "scenario": f"#{record.id} {record.scenario}"})
+    return kpi_table(summaries)
