@@ -7,15 +7,18 @@ infeasible (the message names the constraint and a relaxation). No input error e
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from planner.errors import InfeasibleError, PlannerError
-from planner.scenario import load_scenario, write_json_schema
+from planner.errors import InfeasibleError, PlannerError, SolverTimeoutError
+from planner.scenario import Scenario, load_scenario, write_json_schema
+from planner.store import RunStore, StoreError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Connect.Post Planner: plan post office connectivity."
@@ -35,9 +38,77 @@ class _Clock:
 
 
 def _fail(exc: PlannerError) -> None:
-    kind = "infeasible scenario" if isinstance(exc, InfeasibleError) else "bad input"
+    kind = (
+        "infeasible scenario"
+        if isinstance(exc, InfeasibleError)
+        else "run store"
+        if isinstance(exc, StoreError)
+        else "bad input"
+    )
     typer.echo(f"error: {kind}:\n{exc}", err=True)
     raise typer.Exit(exc.exit_code)
+
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="Run store file (SQLite). Default: $PLANNER_STORE, else runs.sqlite in the user's data directory.",
+        show_default=False,
+    ),
+]
+NoStoreOption = Annotated[bool, typer.Option("--no-store", help="Do not record this run in the run store.")]
+
+
+def _open_store(path: Path | None, no_store: bool) -> RunStore | None:
+    """The run store to record in (checked before a long solve), or None with --no-store."""
+    if no_store:
+        return None
+    store = RunStore(path)
+    try:
+        store.open()
+    except (PlannerError, sqlite3.Error) as exc:
+        _fail(exc if isinstance(exc, PlannerError) else StoreError(f"run store {store.path}: {exc}"))
+    return store
+
+
+def _record(store: RunStore | None, write: Callable[[RunStore], int]) -> None:
+    """Record a run; a store failure after the outputs are written is a warning, not a failed run."""
+    if store is None:
+        return
+    try:
+        run_id = write(store)
+    except (PlannerError, sqlite3.Error, OSError) as exc:
+        typer.echo(f"warning: the run was not recorded in the run store {store.path}: {exc}", err=True)
+        return
+    typer.echo(f"recorded as run {run_id} in {store.path} (planner runs show {run_id})", err=True)
+
+
+def _record_failure(store: RunStore, command: str, sc: Scenario, path: Path, exc: PlannerError, clock: _Clock) -> int:
+    """Record a run that found no plan (infeasible, or no plan within the time limit): no output files."""
+    from planner.store import data_fingerprints, resolved_catalogue
+
+    summary: dict[str, object] = {
+        "scenario": sc.name,
+        "status": "infeasible" if isinstance(exc, InfeasibleError) else "time_limit",
+        "objective": sc.objective,
+        "budget_usd": sc.budget_usd,
+        "coverage_target": sc.coverage_target,
+        "message": str(exc),
+    }
+    if isinstance(exc, InfeasibleError):
+        summary["constraint"] = exc.diagnosis.constraint
+        summary["suggestions"] = dict(exc.diagnosis.suggestions)
+    return store.record(
+        command=command,
+        scenario_json=sc.model_dump(mode="json"),
+        summary=summary,
+        scenario_yaml=path.read_text(encoding="utf-8"),
+        scenario_path=path,
+        fingerprints=data_fingerprints(sc),
+        catalogue=resolved_catalogue(sc),
+        timings={"total_s": time.perf_counter() - clock.t0},
+    )
 
 
 @app.command()
@@ -45,18 +116,35 @@ def solve(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    store: StoreOption = None,
+    no_store: NoStoreOption = False,
 ) -> None:
-    """Solve a scenario and write plan.csv, summary.json and the breakdowns to OUT."""
+    """Solve a scenario, write plan.csv, summary.json and the breakdowns to OUT, and record the run."""
     from planner.pipeline import run
     from planner.results import write_outputs
 
     clock = _Clock(quiet)
+    run_store = _open_store(store, no_store)
     try:
-        plan = run(scenario, progress=clock)
+        sc = load_scenario(scenario)
     except PlannerError as exc:
         _fail(exc)
+    try:
+        plan = run(sc, progress=clock)
+    except PlannerError as exc:
+        if isinstance(exc, InfeasibleError | SolverTimeoutError):
+            _record(run_store, lambda st, e=exc: _record_failure(st, "solve", sc, scenario, e, clock))
+        _fail(exc)
+    t_write = time.perf_counter()
     files = write_outputs(plan, out)
     clock(f"wrote {', '.join(f.name for f in files)} to {out}")
+    timings = {"write_outputs_s": time.perf_counter() - t_write, "total_s": time.perf_counter() - clock.t0}
+    _record(
+        run_store,
+        lambda st: st.record_plan(
+            plan, command="solve", files=files, scenario_path=scenario, out_dir=out, timings=timings
+        ),
+    )
     s = plan.summary
     typer.echo(
         f"{s['scenario']}: {s['status']} (gap {s['mip_gap']:.2e}, {s['method']}); "
@@ -143,6 +231,169 @@ def catalogue(
     typer.echo("|" + "---|" * len(table.columns))
     for row in table.itertuples(index=False):
         typer.echo("| " + " | ".join(f"{v:,.6g}" if isinstance(v, float) else str(v) for v in row) + " |")
+
+
+# --------------------------------------------------------------------------------------------- run store
+runs_app = typer.Typer(
+    no_args_is_help=True,
+    help="Recorded runs (the run store): list, show, export, compare, delete.",
+)
+app.add_typer(runs_app, name="runs")
+RunIds = Annotated[list[int], typer.Argument(help="Run ids (see `planner runs list`).", show_default=False)]
+
+
+def _guard(action: Callable[[], None], store: RunStore) -> None:
+    """Run a store command; store problems become messages and exit codes, never tracebacks."""
+    try:
+        action()
+    except PlannerError as exc:
+        _fail(exc)
+    except sqlite3.Error as exc:
+        typer.echo(f"error: run store {store.path}: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _pct(x: object) -> str:
+    return "" if x is None or x != x else f"{100 * float(x):.1f} %"  # type: ignore[arg-type]
+
+
+def _usd(x: object) -> str:
+    return "" if x is None or x != x else f"{float(x):,.0f}"  # type: ignore[arg-type]
+
+
+@runs_app.command("list")
+def runs_list(
+    scenario: Annotated[str | None, typer.Option("--scenario", help="Only runs of this scenario name.")] = None,
+    command: Annotated[str | None, typer.Option("--command", help="Only runs of this command (solve, ...).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N runs.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON records instead of a table.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """List recorded runs, newest first: id, time (UTC), command, scenario, status, cost, coverage."""
+    import pandas as pd
+
+    st = RunStore(store)
+
+    def action() -> None:
+        table = st.list_runs(scenario=scenario, command=command, limit=limit)
+        if as_json:
+            typer.echo(table.to_json(orient="records", indent=2))
+            return
+        if table.empty:
+            typer.echo(f"no runs recorded in {st.path}")
+            return
+        shown = pd.DataFrame(
+            {
+                "id": table["id"],
+                "time (UTC)": table["created_at"].str.slice(0, 19).str.replace("T", " "),
+                "command": table["command"],
+                "scenario": table["scenario"],
+                "status": table["status"].fillna(""),
+                "cost USD": table["total_cost_usd"].map(_usd),
+                "coverage": table["coverage_share"].map(_pct),
+                "offices": [
+                    "" if pd.isna(c) else f"{int(c):,}/{int(p):,}"
+                    for c, p in zip(table["offices_connected"], table["offices_planned"], strict=True)
+                ],
+            }
+        )
+        typer.echo(shown.to_string(index=False))
+        typer.echo(f"{len(table)} run(s) in {st.path}", err=True)
+
+    _guard(action, st)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[int, typer.Argument(help="Run id.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole record as JSON.")] = False,
+    scenario_yaml: Annotated[bool, typer.Option("--yaml", help="Print the scenario file as it was run.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Show one run: scenario, data fingerprints, versions, timings, output files and KPIs."""
+    from dataclasses import asdict
+
+    from planner.compare import kpi_table
+
+    st = RunStore(store)
+
+    def action() -> None:
+        r = st.get(run_id)
+        if as_json:
+            typer.echo(json.dumps(asdict(r), indent=2, default=str))
+            return
+        if scenario_yaml:
+            typer.echo(r.scenario_yaml if r.scenario_yaml is not None else json.dumps(r.scenario_json, indent=2))
+            return
+        s = r.summary
+        gap = s.get("mip_gap")
+        lines = [
+            f"run {r.id}: {r.command} at {r.created_at} (UTC)",
+            f"scenario: {r.scenario}" + (f" ({r.scenario_path})" if r.scenario_path else ""),
+            f"status: {r.status}"
+            + (f", gap {gap:.2e}" if isinstance(gap, int | float) else "")
+            + (f", method {s['method']}" if s.get("method") else ""),
+        ]
+        if s.get("message"):
+            lines.append(f"message: {s['message']}")
+        if r.out_dir:
+            lines.append(f"outputs written to: {r.out_dir}")
+        lines.append("stored files: " + (", ".join(f"{n} ({size:,} bytes)" for n, size in r.files.items()) or "none"))
+        lines.append("data fingerprints (SHA-256):")
+        lines += [f"  {k}: {v}" for k, v in r.fingerprints.items()]
+        lines.append("solver: " + ", ".join(f"{k} {v}" for k, v in r.solver.items()))
+        lines.append("timings (s): " + ", ".join(f"{k} {v:.3g}" for k, v in r.timings.items() if v is not None))
+        lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in r.versions.items()))
+        typer.echo("\n".join(lines))
+        if "total_cost_usd" in s:
+            table = kpi_table([{**s, "scenario": f"#{r.id} {r.scenario}"}])
+            typer.echo(table.to_string())
+
+    _guard(action, st)
+
+
+@runs_app.command("export")
+def runs_export(
+    run_id: Annotated[int, typer.Argument(help="Run id.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the run's output files to.")],
+    store: StoreOption = None,
+) -> None:
+    """Reopen a run: write its output files (plan.csv, summary.json, ...) to OUT exactly as `solve` wrote them."""
+    st = RunStore(store)
+
+    def action() -> None:
+        files = st.export(run_id, out)
+        if not files:
+            raise StoreError(f"run {run_id} has no output files (status {st.get(run_id).status}); nothing to export")
+        typer.echo(f"wrote {', '.join(f.name for f in files)} to {out}")
+
+    _guard(action, st)
+
+
+@runs_app.command("compare")
+def runs_compare(run_ids: RunIds, store: StoreOption = None) -> None:
+    """KPIs of two or more recorded runs side by side, with differences to the first."""
+    from planner.store import compare_summaries
+
+    st = RunStore(store)
+    if len(run_ids) < 2:
+        _fail(StoreError(f"compare needs two or more run ids; got {len(run_ids)}"))
+    _guard(lambda: typer.echo(compare_summaries(st, run_ids).to_string()), st)
+
+
+@runs_app.command("delete")
+def runs_delete(run_ids: RunIds, store: StoreOption = None) -> None:
+    """Delete recorded runs and their stored files."""
+    st = RunStore(store)
+
+    def action() -> None:
+        for run_id in run_ids:
+            st.get(run_id)  # every id must exist before any is deleted
+        for run_id in run_ids:
+            st.delete(run_id)
+        typer.echo(f"deleted run(s) {', '.join(map(str, run_ids))} from {st.path}")
+
+    _guard(action, st)
 
 
 def main() -> None:  # pragma: no cover - console entry

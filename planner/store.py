@@ -42,11 +42,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from planner.errors import PlannerError
+
+if TYPE_CHECKING:  # pandas is imported where tables are built, so `planner --help` stays fast
+    import pandas as pd
 
 SCHEMA_VERSION = 1
 APP_NAME = "connect-post-planner"
@@ -255,6 +256,11 @@ class RunStore:
             con.execute("ROLLBACK")
             raise
 
+    def open(self) -> None:
+        """Create the store if it does not exist and check that it is a run store this version can read."""
+        with self._connect():
+            pass
+
     # ------------------------------------------------------------------ writing
     def record(
         self,
@@ -375,6 +381,8 @@ class RunStore:
         self, scenario: str | None = None, command: str | None = None, limit: int | None = None
     ) -> pd.DataFrame:
         """Headline row per run (``LIST_COLUMNS``), newest first; empty when the store does not exist."""
+        import pandas as pd
+
         if not self.exists():
             return pd.DataFrame(columns=LIST_COLUMNS)
         where, args = [], []
@@ -460,6 +468,8 @@ class RunStore:
 
     def read_table(self, run_id: int, name: str) -> pd.DataFrame:
         """A stored CSV output as a DataFrame (identifiers and names as text; empty cells as missing)."""
+        import pandas as pd
+
         data = self.read_file(run_id, name)
         head = pd.read_csv(io.BytesIO(data), nrows=0).columns
         dtypes = {c: t for c, t in _TEXT_COLUMNS.items() if c in head}
@@ -483,6 +493,8 @@ class RunStore:
 
     def load_plan(self, run_id: int) -> Any:
         """Reopen a stored run as a ``planner.results.Plan`` (tables from its stored CSV files)."""
+        import pandas as pd
+
         from planner.results import Plan
         from planner.scenario import Scenario
 
