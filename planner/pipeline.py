@@ -66,3 +66,12 @@ def run(scenario: Scenario | str | Path, progress: Progress | None = None) -> Pl
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     return solve_prepared(prepare(scenario, progress), progress=progress)
+
+
+def prepare_catalogue(scenario: Scenario, catalogue: Catalogue, inputs: Inputs) -> Prepared:
+    """Re-cost already read inputs with another catalogue (a Monte Carlo sample): no file is read again."""
+    t0 = time.perf_counter()
+    options = build_options(inputs, catalogue, scenario)
+    planned = inputs.planned.reset_index(drop=True)
+    data = ModelData.from_options(options, planned, office_weights(planned, scenario.coverage_metric))
+    return Prepared(scenario, catalogue, inputs, options, data, {"read": 0.0, "costing": time.perf_counter() - t0})

@@ -436,3 +436,94 @@ def solve(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> SolveRe
 def chosen_table(data: ModelData, result: SolveResult) -> pd.DataFrame:
     """The chosen (office_id, technology) pairs as a table."""
     return data.options.iloc[result.chosen][["office_id", "technology"]].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------- series (sweeps)
+class ModelSeries:
+    """One built Pyomo model and one persistent HiGHS instance, re-solved for a series of specs that differ
+    only in the budget (USD) or the coverage target (share): the budget sweep (planner.sweep).
+
+    The budget and target rows get a mutable right-hand side, so a new point changes one row bound in HiGHS
+    instead of rebuilding the model; each point is warm-started (from the previous point's plan or a better
+    greedy plan) and solved with the same lexicographic passes as :func:`solve`, so it equals a single solve
+    at that budget within ``mip_gap``.
+    """
+
+    def __init__(self, data: ModelData, spec: ModelSpec, settings: SolverSettings) -> None:
+        if spec.roadmap is not None:
+            raise ValueError("a model series re-solves single-year models only (no roadmap)")
+        self.data, self.settings = data, settings
+        b0 = time.perf_counter()
+        m = build_model(data, spec)
+        if spec.budget_usd is not None:
+            m.series_budget = pyo.Param(mutable=True, initialize=float(spec.budget_usd))
+            m.budget.set_value(m.cost <= m.series_budget)
+        if spec.coverage_target is not None:
+            m.series_target = pyo.Param(mutable=True, initialize=float(spec.coverage_target) * m.W)
+            m.coverage_target.set_value(m.coverage >= m.series_target)
+        self.model = m
+        self.opt = _new_solver(m, settings)
+        self.build_seconds = time.perf_counter() - b0
+
+    def solve(
+        self, spec: ModelSpec, start: np.ndarray | None = None, greedy: tuple[np.ndarray, float, float] | None = None
+    ) -> SolveResult:
+        """Solve the model at ``spec``'s budget or target. ``start``: chosen pairs of a feasible plan to warm
+        start from; ``greedy``: the certified hull greedy (plan, value, LP bound) of a plain spec, whose bound
+        tightens the certificate and whose plan stands if HiGHS finds none. Status ``infeasible`` (empty plan,
+        NaN values) when no plan exists."""
+        m, opt, settings, data = self.model, self.opt, self.settings, self.data
+        t0 = time.perf_counter()
+        if hasattr(m, "lex_hold"):  # undo the previous point's tie-break pass
+            m.del_component(m.lex_hold)
+            m.secondary.deactivate()
+            m.primary.activate()
+        if hasattr(m, "series_budget"):
+            m.series_budget.set_value(float(spec.budget_usd))
+        if hasattr(m, "series_target"):
+            m.series_target.set_value(float(spec.coverage_target) * m.W)
+        passes: list[PassInfo] = []
+        if start is not None:
+            set_start(m, start)
+        opt.config.warmstart = start is not None
+        info, ok = _milp_pass(opt, m, "primary", settings.time_limit_s)
+        passes.append(info)
+        if not ok:
+            if greedy is not None and info.status != "infeasible":
+                chosen, value, bound = greedy
+                cov, cost = _objective_values(data, spec, chosen)
+                return SolveResult("time_limit", "greedy", chosen, value, bound, relative_gap(value, bound), cov,
+                                   cost, 0.0, time.perf_counter() - t0, passes)  # fmt: skip
+            status = "infeasible" if info.status in ("infeasible", "optimal") else "time_limit"
+            nan = float("nan")
+            return SolveResult(status, "milp", np.zeros(0, np.int64), nan, nan, nan, nan, nan, 0.0,
+                               time.perf_counter() - t0, passes)  # fmt: skip
+        primary_value = float(info.objective)
+        bound = float(info.bound) if info.bound is not None else primary_value
+        if greedy is not None:
+            bound = min(bound, greedy[2]) if spec.objective == "max_coverage" else max(bound, greedy[2])
+        chosen = chosen_pairs(m)
+        hold_primary(m, spec, primary_value, 1e-7 * abs(primary_value) + 1e-6)
+        opt.config.warmstart = True
+        left = max(settings.time_limit_s - info.seconds, 0.25 * settings.time_limit_s)
+        info2, ok2 = _milp_pass(opt, m, "tie-break", left)
+        passes.append(info2)
+        if ok2:
+            chosen = chosen_pairs(m)
+        cov, cost = _objective_values(data, spec, chosen)
+        value = cov if spec.objective == "max_coverage" else cost
+        gap = relative_gap(value, bound)
+        status = "optimal" if info.status == "optimal" or gap <= settings.mip_gap else "time_limit"
+        method = "milp+greedy-start" if greedy is not None else "milp"
+        return SolveResult(status, method, chosen, value, bound, gap, cov, cost, 0.0,
+                           time.perf_counter() - t0, passes)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------- other models
+def solve_built_model(m: pyo.ConcreteModel, settings: SolverSettings, name: str = "primary") -> tuple[PassInfo, Any]:
+    """One guarded HiGHS pass on a model built from :func:`planner.model.build_model` plus rows of the caller's
+    own (planner.multicountry adds the pool rows and the priced objective). Returns the pass (objective and
+    proven bound of the active objective) and the chosen pair indices, or None when no plan was found."""
+    opt = _new_solver(m, settings)
+    info, ok = _milp_pass(opt, m, name, settings.time_limit_s)
+    return info, (chosen_pairs(m) if ok else None)

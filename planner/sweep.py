@@ -1,0 +1,689 @@
+"""Budget sweeps (the coverage–cost Pareto frontier) and Monte Carlo over the catalogue's uncertain figures.
+
+Sweep. Each point is the plan a single solve gives at that budget (``max_coverage``) or coverage target
+(``min_cost``), computed without rebuilding per point:
+
+* plain model (one budget or target row, office-additive coverage): the certified hull greedy of
+  :mod:`planner.solve` from ONE hull sorted once (:class:`HullFrontier`); its LP value is the exact LP frontier
+  and each point's integer plan is the greedy rounding. Points whose certified gap exceeds ``solver.mip_gap``
+  go to the MILP below, as a single solve would.
+* side constraints (regional minimums, technology caps, the communities metric): one Pyomo model and one
+  persistent HiGHS instance (:class:`planner.solve.ModelSeries`), whose budget or target row bound changes per
+  point, warm-started from the previous point's plan. Budgets are solved ascending and targets descending, so
+  the previous plan is always feasible for the next point.
+
+On Dask, MILP points are split into contiguous runs, one per worker, each reusing its own model; the cheap
+greedy points never leave this process. Each point equals a single solve within ``mip_gap``.
+
+Monte Carlo. Every catalogue figure with a low–high range is drawn from its ``distribution`` (triangular with
+mode ``value`` by default, uniform, or fixed); a technology's reach distance is drawn from
+``reach.max_distance_km_range`` when given. Sample ``s`` uses ``numpy.random.default_rng([seed, s])`` for the
+whole catalogue, so a sample does not depend on which worker draws it or in which order: serial and
+distributed runs are identical. Each sample is re-costed and solved like ``planner solve``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from planner.distributed import SERIAL, dask_client, fan_out
+from planner.errors import InfeasibleError, InputError, Issue
+from planner.model import ModelData, ModelSpec
+from planner.pipeline import Prepared, prepare_catalogue, solve_prepared
+from planner.scenario import Catalogue, Figure, Reach, Scenario, SolverSettings
+from planner.solve import MILP_MAX_PAIRS, Hull, ModelSeries, SolveResult, office_hull, relative_gap, solve
+
+Kind = Literal["budget", "target"]
+Progress = Callable[[str], None]
+VALUE_COLUMN = {"budget": "budget_usd", "target": "coverage_target"}
+FRONTIER_COLUMNS = [
+    "status", "method", "total_cost_usd", "population_covered", "coverage_share", "offices_connected",
+    "objective_value", "objective_bound", "mip_gap", "marginal_cost_per_person_usd", "solve_seconds",
+]  # fmt: skip
+PERCENTILES = (10, 50, 90)
+
+
+# --------------------------------------------------------------------------------------------- hull frontier
+class HullFrontier:
+    """The certified hull greedy for every budget or target from one hull sorted once.
+
+    ``max_coverage(B)`` returns exactly what ``planner.solve.greedy_max_coverage(hull, B)`` returns and
+    ``min_cost(T)`` what ``greedy_min_cost(hull, T)`` returns (same order, same sums), without re-sorting per
+    point: a sweep over many budgets costs one O(N log N) sort plus O(N) per point.
+    """
+
+    def __init__(self, hull: Hull) -> None:
+        keep = hull.weight > 0
+        self.pair, self.cost, self.weight = hull.pair[keep], hull.cost[keep], hull.weight[keep]
+        self.free = self.cost <= 0
+        p, c, w = self.pair[~self.free], self.cost[~self.free], self.weight[~self.free]
+        order = np.lexsort((c, -(w / c)))  # max coverage: weight per USD descending
+        self.mx = (p[order], c[order], w[order], np.cumsum(c[order]))
+        order = np.lexsort((-w, c / w))  # min cost: USD per weight ascending
+        self.mn = (p[order], c[order], w[order], np.cumsum(w[order]))
+        self.free_weight = float(self.weight[self.free].sum())
+
+    def max_coverage(self, budget: float) -> tuple[np.ndarray, float, float]:
+        """(chosen pairs, covered weight, LP bound) at ``budget`` USD."""
+        p, c, w, cum = self.mx
+        value = self.free_weight
+        room = float(budget)
+        k = int(np.searchsorted(cum, room, side="right"))
+        taken = [self.pair[self.free], p[:k]]
+        value += float(w[:k].sum())
+        used = float(cum[k - 1]) if k else 0.0
+        bound = value + (((room - used) / c[k]) * w[k] if k < len(c) else 0.0)
+        left = room - used
+        extra = []
+        if k < len(c):
+            for j in np.flatnonzero(c[k + 1 :] <= left) + k + 1:
+                if c[j] <= left:
+                    extra.append(p[j])
+                    left -= c[j]
+                    value += float(w[j])
+        chosen = np.concatenate([*taken, np.asarray(extra, dtype=np.int64)])
+        return chosen.astype(np.int64), value, bound
+
+    def min_cost(self, target: float) -> tuple[np.ndarray, float, float] | None:
+        """(chosen pairs, cost USD, LP bound) reaching covered weight ``target``, or None when unreachable."""
+        if self.weight.sum() < target - 1e-9 * max(1.0, target):
+            return None
+        covered = self.free_weight
+        if covered >= target:
+            return self.pair[self.free].astype(np.int64), 0.0, 0.0
+        p, c, w, cumw = self.mn
+        k = int(np.searchsorted(cumw, target - covered - 1e-9 * max(1.0, target), side="left"))
+        need_before = covered + (float(cumw[k - 1]) if k else 0.0)
+        bound = float(c[:k].sum()) + c[k] * (target - need_before) / w[k]
+        take = np.zeros(len(c), dtype=bool)
+        take[: k + 1] = True
+        surplus = covered + float(cumw[k]) - target
+        taken = np.flatnonzero(take)
+        by_cost = taken[np.argsort(-c[taken], kind="stable")]
+        for j in by_cost[w[by_cost] <= surplus + 1e-12]:
+            if w[j] <= surplus + 1e-12:
+                take[j] = False
+                surplus -= w[j]
+        chosen = np.concatenate([self.pair[self.free], p[take]]).astype(np.int64)
+        return chosen, float(c[take].sum()), bound
+
+
+# --------------------------------------------------------------------------------------------- sweep
+def point_scenario(scenario: Scenario, kind: Kind, value: float) -> Scenario:
+    """The scenario of one sweep point. A budget sweep maximises coverage within ``value`` USD (any
+    coverage_target is ignored); a target sweep reaches the share ``value`` at least cost (without budget)."""
+    if kind == "budget":
+        return scenario.model_copy(update={"objective": "max_coverage", "budget_usd": float(value)})
+    return scenario.model_copy(update={"objective": "min_cost", "coverage_target": float(value), "budget_usd": None})
+
+
+def check_points(scenario: Scenario, kind: Kind, values: Sequence[float]) -> list[float]:
+    """Validate sweep values (budgets >= 0 USD, targets in (0, 1]); raise ``InputError`` naming the bad one."""
+    issues = []
+    if not values:
+        issues.append(Issue("command line", None, f"--{kind}s", "expected at least one value"))
+    for v in values:
+        ok = math.isfinite(v) and (v >= 0 if kind == "budget" else 0 < v <= 1)
+        if not ok:
+            expected = "a budget >= 0 USD" if kind == "budget" else "a coverage share in (0, 1]"
+            issues.append(Issue("command line", None, f"--{kind}s", f"expected {expected}, got {v!r}"))
+    if scenario.roadmap is not None:
+        issues.append(Issue("scenario", None, "roadmap", "a sweep varies one budget or target: remove the roadmap"))
+    if issues:
+        raise InputError(issues)
+    return sorted({float(v) for v in values})
+
+
+def parse_values(text: str) -> list[float]:
+    """``"1e6,2e6,3e6"`` or ``"START:STOP:N"`` (N evenly spaced values, both ends included)."""
+    text = text.strip()
+    try:
+        if ":" in text:
+            parts = text.split(":")
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, n = float(parts[0]), float(parts[1]), int(parts[2])
+            if n < 1:
+                raise ValueError
+            return [float(v) for v in np.linspace(start, stop, n)]
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(
+            Issue("command line", None, None, f"expected numbers separated by commas or START:STOP:N, got {text!r}")
+        ) from None
+
+
+@dataclass
+class SweepTask:
+    """One run of consecutive sweep points solved with one reused model (plain data: shipped to Dask)."""
+
+    data: ModelData
+    population: pd.Series  # people served per office_id
+    scenario: Scenario
+    catalogue: Catalogue
+    kind: Kind
+    values: list[float]  # in solve order: budgets ascending, targets descending
+
+
+def _better(data: ModelData, spec: ModelSpec, a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """The better of two feasible plans (more weight, or less cost for min_cost) as a warm start."""
+    if a is None or b is None:
+        return a if b is None else b
+    cost = data.options["cost_usd"].to_numpy(float)
+    weight = data.offices.set_index("office_id")["weight"].reindex(data.options["office_id"]).to_numpy(float)
+    if spec.objective == "max_coverage":
+        return a if weight[a].sum() >= weight[b].sum() else b
+    return a if cost[a].sum() <= cost[b].sum() else b
+
+
+def _infeasible(seconds: float = 0.0) -> SolveResult:
+    nan = float("nan")
+    return SolveResult("infeasible", "", np.zeros(0, np.int64), nan, nan, nan, nan, nan, 0.0, seconds)
+
+
+def solve_points(task: SweepTask) -> list[SolveResult]:
+    """Solve the task's points in order, reusing the hull and one Pyomo model (see the module doc)."""
+    data, settings = task.data, task.scenario.solver
+    specs = [ModelSpec.from_scenario(point_scenario(task.scenario, task.kind, v), task.catalogue) for v in task.values]
+    if data.options.empty:
+        return [_solve_single(data, s, settings) for s in specs]
+    frontier = HullFrontier(office_hull(data)) if settings.method != "milp" else None
+    series: ModelSeries | None = None
+    prev: np.ndarray | None = None
+    out = []
+    for spec in specs:
+        t0 = time.perf_counter()
+        greedy = None
+        if spec.is_plain and frontier is not None:
+            if spec.objective == "max_coverage":
+                greedy = frontier.max_coverage(spec.budget_usd if spec.budget_usd is not None else math.inf)
+            else:
+                greedy = frontier.min_cost((spec.coverage_target or 0.0) * data.total_weight(spec.metric))
+                if greedy is None:
+                    out.append(_infeasible(time.perf_counter() - t0))
+                    continue
+            chosen, value, bound = greedy
+            gap = relative_gap(value, bound)
+            if gap <= settings.mip_gap or settings.method == "fast" or len(data.options) > MILP_MAX_PAIRS:
+                cost = float(data.options["cost_usd"].to_numpy(float)[chosen].sum())
+                status = "optimal" if gap <= settings.mip_gap else "time_limit"
+                out.append(SolveResult(status, "greedy", chosen, value, bound, gap, value if spec.objective ==
+                                       "max_coverage" else _weight(data, chosen), cost, 0.0,
+                                       time.perf_counter() - t0))  # fmt: skip
+                prev = chosen
+                continue
+        if series is None:
+            series = ModelSeries(data, spec, settings)
+            built = series.build_seconds
+        else:
+            built = 0.0
+        result = series.solve(spec, start=_better(data, spec, prev, greedy[0] if greedy else None), greedy=greedy)
+        result.build_seconds = built
+        if result.status != "infeasible" and np.isfinite(result.objective):
+            prev = result.chosen
+        out.append(result)
+    return out
+
+
+def _weight(data: ModelData, chosen: np.ndarray) -> float:
+    weight = data.offices.set_index("office_id")["weight"]
+    return float(weight.reindex(data.options["office_id"].iloc[chosen]).sum())
+
+
+def _solve_single(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> SolveResult:
+    try:
+        return solve(data, spec, settings)
+    except InfeasibleError:
+        return _infeasible()
+
+
+def _rows(task: SweepTask, results: list[SolveResult]) -> list[dict[str, Any]]:
+    W = task.data.total_weight(task.scenario.coverage_metric)
+    offices = task.data.options["office_id"].to_numpy()
+    rows = []
+    for v, r in zip(task.values, results, strict=True):
+        ok = r.status != "infeasible" and not (r.status == "time_limit" and not np.isfinite(r.objective))
+        ids = offices[r.chosen]
+        rows.append({
+            VALUE_COLUMN[task.kind]: v,
+            "status": r.status,
+            "method": r.method,
+            "total_cost_usd": r.cost_usd if ok else np.nan,
+            "population_covered": float(task.population.reindex(ids).sum()) if ok else np.nan,
+            "coverage_share": (r.coverage / W if W else 0.0) if ok else np.nan,
+            "offices_connected": len(ids) if ok else np.nan,
+            "objective_value": r.objective if ok else np.nan,
+            "objective_bound": r.bound if ok else np.nan,
+            "mip_gap": r.mip_gap if ok else np.nan,
+            "solve_seconds": r.solve_seconds,
+            "build_seconds": r.build_seconds,
+        })  # fmt: skip
+    return rows
+
+
+def sweep_task_rows(task: SweepTask) -> list[dict[str, Any]]:
+    """Solve a task and return one row per point (module-level: a Dask task)."""
+    return _rows(task, solve_points(task))
+
+
+@dataclass
+class Frontier:
+    """A solved sweep: ``table`` has one row per point (ascending budget or target) in the frontier.csv layout."""
+
+    scenario: str
+    kind: Kind
+    table: pd.DataFrame
+    seconds: float
+    build_seconds: float
+    tasks: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def add_marginal_cost(table: pd.DataFrame) -> pd.DataFrame:
+    """``marginal_cost_per_person_usd``: extra cost / extra people covered against the previous solved point
+    (USD per person); empty for the first solved point and where coverage did not grow."""
+    table = table.copy()
+    marginal = np.full(len(table), np.nan)
+    prev: tuple[float, float] | None = None
+    for i, (cost, pop) in enumerate(zip(table["total_cost_usd"], table["population_covered"], strict=True)):
+        if not (np.isfinite(cost) and np.isfinite(pop)):
+            continue
+        if prev is not None and pop > prev[1] + 1e-9:
+            marginal[i] = (cost - prev[0]) / (pop - prev[1])
+        prev = (cost, pop)
+    table["marginal_cost_per_person_usd"] = marginal
+    return table
+
+
+def sweep(
+    prepared: Prepared,
+    kind: Kind,
+    values: Sequence[float],
+    scheduler: str | None = None,
+    client: Any | None = None,
+    progress: Progress | None = None,
+) -> Frontier:
+    """The coverage–cost frontier of a prepared scenario over budgets (USD) or coverage targets (shares).
+
+    ``scheduler``: ``"serial"`` (this process), a Dask scheduler address, or None (``$PLANNER_DASK_SCHEDULER``
+    or a local cluster). Dask is used only when points need the MILP; greedy points are solved here.
+    """
+    say = progress or (lambda _msg: None)
+    scenario = prepared.scenario
+    points = check_points(scenario, kind, values)
+    t0 = time.perf_counter()
+    population = prepared.inputs.planned.set_index("office_id")["population"].astype(float)
+    order = points if kind == "budget" else points[::-1]
+    base = SweepTask(prepared.data, population, scenario, prepared.catalogue, kind, order)
+    if getattr(getattr(scenario, "infrastructure", None), "enabled", False):
+        rows = _rows_by_single_solves(prepared, base)
+        tasks = 1
+    elif scheduler == SERIAL or (client is None and len(order) == 1) or not _needs_milp(base):
+        say(f"sweeping {len(order)} points in this process")
+        rows, tasks = sweep_task_rows(base), 1
+    else:
+        rows, tasks = _sweep_on_dask(base, scheduler, client, say)
+    table = pd.DataFrame(rows).sort_values(VALUE_COLUMN[kind], kind="stable").reset_index(drop=True)
+    build = float(table.pop("build_seconds").sum())
+    table = add_marginal_cost(table)
+    table.insert(0, "point", range(1, len(table) + 1))
+    table = table[["point", VALUE_COLUMN[kind], *FRONTIER_COLUMNS]]
+    table["offices_connected"] = table["offices_connected"].astype("Int64")
+    return Frontier(scenario.name, kind, table, time.perf_counter() - t0, build, tasks)
+
+
+def _needs_milp(task: SweepTask) -> bool:
+    """Whether any point goes to HiGHS (side constraints, or a greedy gap above mip_gap)."""
+    settings = task.scenario.solver
+    specs = [ModelSpec.from_scenario(point_scenario(task.scenario, task.kind, v), task.catalogue) for v in task.values]
+    if settings.method == "milp" or not all(s.is_plain for s in specs):
+        return True
+    if settings.method == "fast" or len(task.data.options) > MILP_MAX_PAIRS or task.data.options.empty:
+        return False
+    frontier = HullFrontier(office_hull(task.data))
+    W = task.data.total_weight(task.scenario.coverage_metric)
+    for s in specs:
+        g = frontier.max_coverage(s.budget_usd) if task.kind == "budget" else frontier.min_cost(s.coverage_target * W)
+        if g is not None and relative_gap(g[1], g[2]) > settings.mip_gap:
+            return True
+    return False
+
+
+def _sweep_on_dask(task: SweepTask, scheduler: str | None, client: Any | None, say: Progress) -> tuple[list, int]:
+    def run(c: Any) -> tuple[list, int]:
+        workers = max(1, sum(c.nthreads().values()))
+        n = min(workers, len(task.values))
+        bounds = np.linspace(0, len(task.values), n + 1).round().astype(int)
+        chunks = [
+            SweepTask(task.data, task.population, task.scenario, task.catalogue, task.kind, task.values[a:b])
+            for a, b in itertools.pairwise(bounds)
+            if b > a
+        ]
+        say(f"sweeping {len(task.values)} points in {len(chunks)} runs on Dask ({workers} workers)")
+        parts = fan_out(sweep_task_rows, chunks, client=c)
+        return [row for part in parts for row in part], len(chunks)
+
+    if client is not None:
+        return run(client)
+    with dask_client(scheduler) as own:
+        return run(own)
+
+
+def _rows_by_single_solves(prepared: Prepared, task: SweepTask) -> list[dict[str, Any]]:
+    """Shared infrastructure is planned by the pipeline's own solver: one single solve per point."""
+    rows = []
+    for v in task.values:
+        t0 = time.perf_counter()
+        try:
+            plan = solve_prepared(prepared, scenario=point_scenario(task.scenario, task.kind, v))
+        except InfeasibleError:
+            rows.append({VALUE_COLUMN[task.kind]: v, "status": "infeasible", "method": "", "solve_seconds": 0.0,
+                         "build_seconds": 0.0})  # fmt: skip
+            continue
+        s = plan.summary
+        rows.append({
+            VALUE_COLUMN[task.kind]: v, "status": s["status"], "method": s["method"],
+            "total_cost_usd": s["total_cost_usd"], "population_covered": s["population_covered"],
+            "coverage_share": s["coverage_share"], "offices_connected": s["offices_connected"],
+            "objective_value": s["objective_value"], "objective_bound": s["objective_bound"], "mip_gap": s["mip_gap"],
+            "solve_seconds": time.perf_counter() - t0, "build_seconds": 0.0,
+        })  # fmt: skip
+    return rows
+
+
+def write_frontier(frontier: Frontier, out_dir: Path) -> list[Path]:
+    """Write ``frontier.csv`` and ``frontier.png`` (coverage against cost, marginal cost per person)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv = out_dir / "frontier.csv"
+    frontier.table.to_csv(csv, index=False)
+    png = out_dir / "frontier.png"
+    fig = frontier_figure(frontier.table, frontier.scenario)
+    fig.savefig(png, dpi=120, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return [csv, png]
+
+
+def frontier_figure(table: pd.DataFrame, title: str) -> Any:
+    """A matplotlib figure: population covered against total cost (left), marginal cost per person (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = table[table["total_cost_usd"].notna()]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    ax1.plot(ok["total_cost_usd"] / 1e6, ok["population_covered"] / 1e3, "o-", color="#1f77b4")
+    ax1.set_xlabel("total cost (million USD)")
+    ax1.set_ylabel("population covered (thousands)")
+    ax1.set_title(f"{title}: coverage–cost frontier")
+    ax1.grid(alpha=0.3)
+    m = ok[ok["marginal_cost_per_person_usd"].notna()]
+    ax2.step(m["population_covered"] / 1e3, m["marginal_cost_per_person_usd"], where="pre", color="#d62728")
+    ax2.plot(m["population_covered"] / 1e3, m["marginal_cost_per_person_usd"], "o", color="#d62728")
+    ax2.set_xlabel("population covered (thousands)")
+    ax2.set_ylabel("marginal cost (USD per extra person)")
+    ax2.set_title("cost of the next person covered")
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------- Monte Carlo
+def uncertain_figures(catalogue: Catalogue) -> list[dict[str, Any]]:
+    """Every figure that Monte Carlo draws, in drawing order: name, distribution, low, value (mode), high."""
+    out: list[dict[str, Any]] = []
+    _walk(catalogue, "", None, out)
+    return out
+
+
+def sample_catalogue(catalogue: Catalogue, rng: np.random.Generator) -> tuple[Catalogue, dict[str, float]]:
+    """A catalogue with every uncertain figure drawn once from ``rng``; also the drawn values by figure name."""
+    drawn: list[dict[str, Any]] = []
+    sampled = _walk(catalogue, "", rng, drawn)
+    return sampled, {d["figure"]: d["drawn"] for d in drawn}
+
+
+def _draw(rng: np.random.Generator, distribution: str, low: float, mode: float, high: float) -> float:
+    if distribution == "uniform":
+        return float(rng.uniform(low, high))
+    return float(rng.triangular(low, mode, high))
+
+
+def _walk(obj: BaseModel, prefix: str, rng: np.random.Generator | None, out: list[dict[str, Any]]) -> Any:
+    """Depth-first over the catalogue in field order; draws (when ``rng``) and returns the updated copy."""
+    updates: dict[str, Any] = {}
+    for name in type(obj).model_fields:
+        value = getattr(obj, name)
+        key = f"{prefix}{name}"
+        if isinstance(value, Figure):
+            if value.distribution != "fixed" and value.high > value.low:
+                entry = {"figure": key, "distribution": value.distribution, "low": value.low, "value": value.value,
+                         "high": value.high}  # fmt: skip
+                if rng is not None:
+                    entry["drawn"] = _draw(rng, value.distribution, value.low, value.value, value.high)
+                    updates[name] = value.model_copy(update={"value": entry["drawn"]})
+                out.append(entry)
+        elif isinstance(value, BaseModel):
+            new = _walk(value, f"{key}.", rng, out)
+            if new is not value:
+                updates[name] = new
+        elif isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):
+            inner = {
+                k: _walk(v, f"{k}." if name == "technologies" else f"{key}.{k}.", rng, out) for k, v in value.items()
+            }
+            if any(inner[k] is not value[k] for k in value):
+                updates[name] = inner
+    if isinstance(obj, Reach) and obj.max_distance_km_range is not None:
+        low, high = obj.max_distance_km_range
+        mode = float(obj.max_distance_km or high)
+        if high > low:
+            entry = {"figure": f"{prefix}max_distance_km", "distribution": "triangular", "low": low, "value": mode,
+                     "high": high}  # fmt: skip
+            if rng is not None:
+                entry["drawn"] = _draw(rng, "triangular", low, mode, high)
+                updates["max_distance_km"] = entry["drawn"]
+            out.append(entry)
+    return obj.model_copy(update=updates) if updates else obj
+
+
+@dataclass
+class MonteCarloTask:
+    """Samples to solve with one shipped copy of the scenario, its base catalogue and its inputs."""
+
+    prepared: Prepared
+    seed: int
+    samples: list[int]
+
+
+def sample_rng(seed: int, sample: int) -> np.random.Generator:
+    """The generator of one sample: depends on (seed, sample index) only, not on scheduling."""
+    return np.random.default_rng([int(seed), int(sample)])
+
+
+def solve_catalogue(prepared: Prepared, catalogue: Catalogue) -> dict[str, Any]:
+    """Re-cost the prepared inputs with ``catalogue`` and solve like ``planner solve``: summary figures and
+    each planned office's technology (``none`` when not connected), in the order of the planned offices."""
+    t0 = time.perf_counter()
+    scenario = prepared.scenario
+    try:
+        plan = solve_prepared(prepare_catalogue(scenario, catalogue, prepared.inputs))
+    except InfeasibleError:
+        n = len(prepared.inputs.planned)
+        return {"status": "infeasible", "technology": np.full(n, "none", dtype=object),
+                "seconds": time.perf_counter() - t0}  # fmt: skip
+    s = plan.summary
+    tech = plan.plan.set_index("office_id")["technology"].reindex(prepared.inputs.planned["office_id"])
+    return {
+        "status": s["status"],
+        "total_cost_usd": s["total_cost_usd"],
+        "total_capex_usd": s["total_capex_usd"],
+        "population_covered": s["population_covered"],
+        "coverage_share": s["coverage_share"],
+        "offices_connected": s["offices_connected"],
+        "mip_gap": s["mip_gap"],
+        "technology": tech.fillna("none").to_numpy(dtype=object),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def monte_carlo_task(task: MonteCarloTask) -> list[dict[str, Any]]:
+    """Draw and solve the task's samples (module-level: a Dask task)."""
+    out = []
+    for s in task.samples:
+        catalogue, drawn = sample_catalogue(task.prepared.catalogue, sample_rng(task.seed, s))
+        result = solve_catalogue(task.prepared, catalogue)
+        out.append({"sample": s, **result, "drawn": drawn})
+    return out
+
+
+@dataclass
+class MonteCarlo:
+    """A Monte Carlo run: per-sample table, per-office robustness table and the summary (P10/P50/P90)."""
+
+    samples: pd.DataFrame
+    offices: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def monte_carlo(
+    prepared: Prepared,
+    samples: int,
+    seed: int = 0,
+    scheduler: str | None = None,
+    client: Any | None = None,
+    progress: Progress | None = None,
+) -> MonteCarlo:
+    """Sample the catalogue ``samples`` times (seeded), solve each, and summarise cost, coverage and the
+    robustness of each office's technology choice. ``scheduler`` as in :func:`sweep`."""
+    say = progress or (lambda _msg: None)
+    if samples < 1:
+        raise InputError(Issue("command line", None, "--samples", f"expected at least 1 sample, got {samples}"))
+    if seed < 0:
+        raise InputError(Issue("command line", None, "--seed", f"expected a seed >= 0, got {seed}"))
+    t0 = time.perf_counter()
+    figures = uncertain_figures(prepared.catalogue)
+    say(f"solving the central catalogue ({len(figures)} uncertain figures)")
+    base = solve_catalogue(prepared, prepared.catalogue)
+    indices = list(range(samples))
+
+    def run(c: Any | None) -> list[list[dict[str, Any]]]:
+        if c is None:
+            return fan_out(monte_carlo_task, [MonteCarloTask(prepared, seed, indices)], scheduler=SERIAL)
+        workers = max(1, sum(c.nthreads().values()))
+        n = min(samples, 4 * workers)  # a few tasks per worker: balance without shipping the inputs per sample
+        bounds = np.linspace(0, samples, n + 1).round().astype(int)
+        tasks = [MonteCarloTask(prepared, seed, indices[a:b]) for a, b in itertools.pairwise(bounds)]
+        say(f"solving {samples} samples in {len(tasks)} tasks on Dask ({workers} workers)")
+        return fan_out(monte_carlo_task, [t for t in tasks if t.samples], client=c)
+
+    if scheduler == SERIAL:
+        say(f"solving {samples} samples in this process")
+        parts = run(None)
+    elif client is not None:
+        parts = run(client)
+    else:
+        with dask_client(scheduler) as own:
+            parts = run(own)
+    results = sorted((r for part in parts for r in part), key=lambda r: r["sample"])
+    return summarise_monte_carlo(prepared, results, base, figures, seed, time.perf_counter() - t0)
+
+
+SAMPLE_COLUMNS = ["total_cost_usd", "total_capex_usd", "population_covered", "coverage_share", "offices_connected",
+                  "mip_gap"]  # fmt: skip
+
+
+def _quantiles(values: np.ndarray) -> dict[str, float | None]:
+    if len(values) == 0:
+        return {f"p{p}": None for p in PERCENTILES} | {"mean": None}
+    q = np.percentile(values, PERCENTILES)
+    return {f"p{p}": float(v) for p, v in zip(PERCENTILES, q, strict=True)} | {"mean": float(values.mean())}
+
+
+def summarise_monte_carlo(
+    prepared: Prepared,
+    results: list[dict[str, Any]],
+    base: dict[str, Any],
+    figures: list[dict[str, Any]],
+    seed: int,
+    seconds: float,
+) -> MonteCarlo:
+    """Per-sample table, per-office technology frequencies and the P10/P50/P90 summary."""
+    rows = []
+    for r in results:
+        row = {"sample": r["sample"], "status": r["status"]}
+        row |= {c: r.get(c, np.nan) for c in SAMPLE_COLUMNS}
+        row |= r["drawn"]
+        row["solve_seconds"] = r["seconds"]
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    feasible = [r for r in results if r["status"] != "infeasible"]
+    planned = prepared.inputs.planned.reset_index(drop=True)
+    techs = [*prepared.catalogue.technologies, "none"]
+    choices = np.stack([r["technology"] for r in feasible]) if feasible else np.empty((0, len(planned)), object)
+    offices = pd.DataFrame({"office_id": planned["office_id"].to_numpy()})
+    for col in ("name", "region", "population"):
+        if col in planned:
+            offices[col] = planned[col].to_numpy()
+    offices["base_technology"] = base["technology"]
+    n = max(len(feasible), 1)
+    extra = sorted(set(np.unique(choices)) - set(techs)) if choices.size else []
+    shares = {t: (choices == t).sum(axis=0) / n for t in [*techs, *extra]}
+    share_table = pd.DataFrame({f"share_{t}": v for t, v in shares.items()})
+    best = share_table.to_numpy().argmax(axis=1) if len(share_table.columns) else np.zeros(len(offices), int)
+    names = [c.removeprefix("share_") for c in share_table.columns]
+    offices["most_frequent_technology"] = [names[i] for i in best] if feasible else "none"
+    offices["most_frequent_share"] = share_table.to_numpy().max(axis=1) if feasible else np.nan
+    offices["base_choice_share"] = (
+        (choices == offices["base_technology"].to_numpy()).sum(axis=0) / n if feasible else np.nan
+    )
+    offices = pd.concat([offices, share_table], axis=1)
+    summary: dict[str, Any] = {
+        "scenario": prepared.scenario.name,
+        "objective": prepared.scenario.objective,
+        "samples": len(results),
+        "seed": seed,
+        "feasible_samples": len(feasible),
+        "status_counts": {k: int(v) for k, v in table["status"].value_counts().sort_index().items()},
+        "percentiles": list(PERCENTILES),
+        "uncertain_figures": figures,
+        "base": {c: base.get(c) for c in ("status", *SAMPLE_COLUMNS)},
+    }
+    for c in SAMPLE_COLUMNS[:-1]:
+        values = table.loc[table["status"] != "infeasible", c].to_numpy(float) if len(table) else np.zeros(0)
+        summary[c] = _quantiles(values)
+    if feasible:
+        summary["offices_choice_stable_90pct"] = int((offices["most_frequent_share"] >= 0.9).sum())
+        summary["offices_base_choice_share_mean"] = float(offices["base_choice_share"].mean())
+    summary["seconds"] = round(seconds, 3)
+    return MonteCarlo(table, offices, summary)
+
+
+def write_monte_carlo(mc: MonteCarlo, out_dir: Path) -> list[Path]:
+    """Write ``montecarlo_summary.json``, ``montecarlo_samples.csv`` and ``office_robustness.csv``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "montecarlo_summary.json", out_dir / "montecarlo_samples.csv", out_dir / "office_robustness.csv"]
+    paths[0].write_text(json.dumps(mc.summary, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    mc.samples.to_csv(paths[1], index=False)
+    mc.offices.to_csv(paths[2], index=False, float_format="%.6g")
+    return paths
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return None if not np.isfinite(x) else float(x)
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
