@@ -233,6 +233,104 @@ def catalogue(
         typer.echo("| " + " | ".join(f"{v:,.6g}" if isinstance(v, float) else str(v) for v in row) + " |")
 
 
+# --------------------------------------------------------------------------------------------- sweep, Monte Carlo
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786), or 'serial' for this process. "
+        "Default: $PLANNER_DASK_SCHEDULER, else a local cluster.",
+        show_default=False,
+    ),
+]
+
+
+def _scheduler_failed(scheduler: str | None, exc: Exception) -> None:
+    from planner.distributed import scheduler_address
+
+    where = scheduler_address(scheduler) or "a local cluster"
+    typer.echo(f"error: bad input:\ncannot use the Dask scheduler {where}: {exc}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    budgets: Annotated[
+        str | None, typer.Option("--budgets", help="Budgets in USD: '1e6,2e6,3e6' or START:STOP:N.")
+    ] = None,
+    targets: Annotated[
+        str | None, typer.Option("--targets", help="Coverage shares in (0, 1]: '0.5,0.8,0.95' or START:STOP:N.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
+    scheduler: SchedulerOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Coverage-cost frontier over budgets (max coverage) or targets (least cost): frontier.csv and .png."""
+    from planner.errors import InputError, Issue
+    from planner.pipeline import prepare
+    from planner.sweep import parse_values, write_frontier
+    from planner.sweep import sweep as run_sweep
+
+    clock = _Clock(quiet)
+    try:
+        if (budgets is None) == (targets is None):
+            raise InputError(Issue("command line", None, None, "expected exactly one of --budgets or --targets"))
+        kind = "budget" if budgets is not None else "target"
+        values = parse_values(budgets if budgets is not None else targets or "")
+        prepared = prepare(load_scenario(scenario), progress=clock)
+        frontier = run_sweep(prepared, kind, values, scheduler=scheduler, progress=clock)
+    except PlannerError as exc:
+        _fail(exc)
+    except (OSError, TimeoutError) as exc:
+        _scheduler_failed(scheduler, exc)
+    files = write_frontier(frontier, out)
+    clock(f"wrote {', '.join(f.name for f in files)} to {out}")
+    cols = ["point", frontier.table.columns[1], "status", "total_cost_usd", "population_covered", "coverage_share",
+            "marginal_cost_per_person_usd"]  # fmt: skip
+    typer.echo(frontier.table[cols].to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    typer.echo(
+        f"{frontier.scenario}: {len(frontier.table)} points in {frontier.seconds:.2f} s "
+        f"({frontier.seconds / len(frontier.table):.3f} s per point, {frontier.tasks} run(s))"
+    )
+
+
+@app.command()
+def montecarlo(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    samples: Annotated[int, typer.Option("--samples", "-n", help="Number of catalogue samples.")] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same samples).")] = 0,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
+    scheduler: SchedulerOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Sample the catalogue's cost and reach ranges, solve each sample, report P10/P50/P90 and how robust
+    each office's technology choice is: montecarlo_summary.json, montecarlo_samples.csv, office_robustness.csv."""
+    from planner.pipeline import prepare
+    from planner.sweep import monte_carlo, write_monte_carlo
+
+    clock = _Clock(quiet)
+    try:
+        prepared = prepare(load_scenario(scenario), progress=clock)
+        mc = monte_carlo(prepared, samples, seed, scheduler=scheduler, progress=clock)
+    except PlannerError as exc:
+        _fail(exc)
+    except (OSError, TimeoutError) as exc:
+        _scheduler_failed(scheduler, exc)
+    files = write_monte_carlo(mc, out)
+    clock(f"wrote {', '.join(f.name for f in files)} to {out}")
+    s = mc.summary
+    typer.echo(f"{s['scenario']}: {s['feasible_samples']}/{s['samples']} samples with a plan (seed {s['seed']})")
+    for key, unit in (("total_cost_usd", "USD"), ("population_covered", "people"), ("coverage_share", "")):
+        q = s[key]
+        if q["p50"] is not None:
+            typer.echo(f"  {key:<20} P10 {q['p10']:>14,.4g}  P50 {q['p50']:>14,.4g}  P90 {q['p90']:>14,.4g} {unit}")
+    if "offices_choice_stable_90pct" in s:
+        typer.echo(
+            f"  offices whose technology is the same in >= 90 % of samples: {s['offices_choice_stable_90pct']:,}"
+        )
+
+
 # --------------------------------------------------------------------------------------------- run store
 runs_app = typer.Typer(
     no_args_is_help=True,
