@@ -457,10 +457,13 @@ class RunStore:
                 names = [r[0] for r in con.execute("SELECT name FROM run_files WHERE run_id = ?", (run_id,))]
                 raise StoreError(f"run {run_id} has no file '{name}'; it has {', '.join(sorted(names)) or 'none'}")
             buf = io.BytesIO()
-            for (chunk,) in con.execute(
-                "SELECT data FROM run_chunks WHERE run_id = ? AND name = ? ORDER BY seq", (run_id, name)
-            ):
-                buf.write(zlib.decompress(chunk))
+            try:
+                for (chunk,) in con.execute(
+                    "SELECT data FROM run_chunks WHERE run_id = ? AND name = ? ORDER BY seq", (run_id, name)
+                ):
+                    buf.write(zlib.decompress(chunk))
+            except zlib.error as exc:
+                raise StoreError(f"run {run_id}, file '{name}': cannot decompress ({exc}; damaged store)") from None
         data = buf.getvalue()
         if len(data) != meta[0] or hashlib.sha256(data).hexdigest() != meta[1]:
             raise StoreError(f"run {run_id}, file '{name}': stored contents do not match their SHA-256 (damaged store)")

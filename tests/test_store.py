@@ -1,0 +1,385 @@
+"""The run store (``planner.store``) and ``planner runs``: what is written is what is read back, the CLI lists,
+shows, exports, compares and deletes runs, and the store survives a killed writer and concurrent writers.
+
+The default scenario is solved once (module fixture); the atomicity and concurrency tests write synthetic
+records from real subprocesses so they can be killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from planner.cli import app
+from planner.data import fingerprint
+from planner.pipeline import run
+from planner.results import PLAN_COLUMNS, Plan, write_outputs
+from planner.scenario import catalogue_for
+from planner.store import SCHEMA_VERSION, RunStore, StoreError, default_store_path
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIOS = REPO / "scenarios"
+BUDGET = SCENARIOS / "uttarakhand-budget.yaml"
+TARGET = SCENARIOS / "uttarakhand-95pct.yaml"
+runner = CliRunner()
+
+
+def cli(*args: object) -> tuple[int, str]:
+    result = runner.invoke(app, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Plan, Path, list[Path]]:
+    out = tmp_path_factory.mktemp("budget")
+    plan = run(BUDGET)
+    return plan, out, write_outputs(plan, out)
+
+
+# --------------------------------------------------------------------------------------------- round trip
+def test_round_trip_record_equals_what_was_written(solved, tmp_path):
+    plan, out, files = solved
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_id = store.record_plan(plan, command="solve", files=files, scenario_path=BUDGET, out_dir=out)
+    r = store.get(run_id)
+
+    assert r.id == run_id and r.command == "solve" and r.scenario == "uttarakhand-budget"
+    assert r.status == plan.summary["status"]
+    created = datetime.fromisoformat(r.created_at.replace("Z", "+00:00"))
+    assert created.utcoffset().total_seconds() == 0 and abs(time.time() - created.timestamp()) < 600
+    assert r.scenario_yaml == BUDGET.read_text(encoding="utf-8")
+    assert r.scenario_json == json.loads(plan.scenario.model_dump_json())
+    assert r.scenario_path == str(BUDGET.resolve()) and r.out_dir == str(out.resolve())
+    data = plan.scenario.data
+    assert r.fingerprints == {k: fingerprint(Path(v)) for k, v in data.model_dump().items() if v is not None} and set(
+        r.fingerprints
+    ) >= {"offices", "fibre_nodes", "towers"}
+    assert r.catalogue == catalogue_for(plan.scenario).model_dump(mode="json")
+    assert r.solver == plan.scenario.solver.model_dump(mode="json")
+    assert r.summary == json.loads(json.dumps(plan.summary))
+    assert r.package_version == importlib.metadata.version("connect-post-planner")
+    assert {"highspy", "pyomo", "pandas", "python"} <= set(r.versions)
+    assert {"costing", "solve_s", "store_compress_s"} <= set(r.timings)
+
+    # every file byte for byte, and the tables equal to the Plan in memory
+    assert r.files == {f.name: f.stat().st_size for f in files}
+    for f in files:
+        assert store.read_file(run_id, f.name) == f.read_bytes()
+    back = store.load_plan(run_id)
+    assert list(back.plan.columns) == PLAN_COLUMNS
+    pd.testing.assert_frame_equal(back.plan, plan.plan, check_dtype=False)
+    pd.testing.assert_frame_equal(back.by_technology, plan.by_technology, check_dtype=False)
+    pd.testing.assert_frame_equal(back.by_region, plan.by_region, check_dtype=False)
+    assert len(back.options) == len(plan.options)
+    assert back.summary == r.summary and back.scenario.name == plan.scenario.name
+
+    assert store.list_runs()["id"].tolist() == [run_id]
+    assert store.integrity_check() == "ok"
+
+
+def test_store_files_generically_and_reports_damage(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    blob = os.urandom(3 * 1024 * 1024) + b"x" * (20 * 1024 * 1024)  # several chunks, part incompressible
+    run_id = store.record(
+        command="test",
+        scenario_json={"name": "s"},
+        summary={"scenario": "s", "status": "optimal"},
+        files={"fibre_routes.geojson": blob, "empty.csv": b""},
+    )
+    assert store.read_file(run_id, "fibre_routes.geojson") == blob
+    assert store.read_file(run_id, "empty.csv") == b""
+    with pytest.raises(StoreError, match=r"has no file 'plan\.csv'"):
+        store.read_file(run_id, "plan.csv")
+    with pytest.raises(StoreError, match="no plan tables"):
+        store.load_plan(run_id)
+    with sqlite3.connect(store.path) as con:  # damage one chunk: reading it must fail loudly, not return bad bytes
+        con.execute("UPDATE run_chunks SET data = ? WHERE name = 'fibre_routes.geojson' AND seq = 1", (b"x",))
+    with pytest.raises(StoreError, match="damaged store"):
+        store.read_file(run_id, "fibre_routes.geojson")
+
+
+def test_unknown_ids_and_bad_store_files(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    with pytest.raises(StoreError, match="no run 7 in the run store"):
+        store.get(7)
+    assert store.list_runs().empty and not store.path.exists()  # listing does not create a store
+    not_a_store = tmp_path / "notes.sqlite"
+    not_a_store.write_text("hello, this is not SQLite" * 100)
+    with pytest.raises(StoreError, match=r"not a Connect\.Post Planner run store"):
+        RunStore(not_a_store).open()
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as con:
+        con.execute("CREATE TABLE birds (name TEXT)")
+    with pytest.raises(StoreError, match="other tables \\(birds\\)"):
+        RunStore(other).open()
+    newer = tmp_path / "newer.sqlite"
+    RunStore(newer).open()
+    with sqlite3.connect(newer) as con:
+        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="schema version 2; this planner reads version 1"):
+        RunStore(newer).list_runs()
+    with pytest.raises(StoreError, match="found a directory"):
+        RunStore(tmp_path).open()
+
+
+def test_default_location(monkeypatch, tmp_path):
+    monkeypatch.setenv("PLANNER_STORE", str(tmp_path / "mine.sqlite"))
+    assert default_store_path() == tmp_path / "mine.sqlite"
+    assert RunStore().path == tmp_path / "mine.sqlite"
+    assert RunStore(tmp_path / "given.sqlite").path == tmp_path / "given.sqlite"
+    monkeypatch.delenv("PLANNER_STORE")
+    if sys.platform.startswith("linux"):
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+        assert default_store_path() == tmp_path / "data" / "connect-post-planner" / "runs.sqlite"
+        monkeypatch.delenv("XDG_DATA_HOME")
+        assert default_store_path() == Path.home() / ".local/share/connect-post-planner/runs.sqlite"
+
+
+def test_tests_never_use_the_users_store(run_store_path):
+    assert os.environ["PLANNER_STORE"] == str(run_store_path)
+    assert default_store_path() == run_store_path
+
+
+# --------------------------------------------------------------------------------------------- CLI
+def test_cli_solve_records_and_runs_commands(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    code, output = cli("solve", BUDGET, "--out", tmp_path / "a", "-q", "--store", db)
+    assert code == 0, output
+    assert "recorded as run 1" in output
+    code, output = cli("solve", TARGET, "--out", tmp_path / "b", "-q", "--store", db)
+    assert code == 0 and "recorded as run 2" in output
+    code, output = cli("solve", BUDGET, "--out", tmp_path / "c", "-q", "--store", db, "--no-store")
+    assert code == 0 and "recorded" not in output
+    assert RunStore(db).ids() == [1, 2]
+
+    code, output = cli("runs", "list", "--store", db)
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0].split()[:3] == ["id", "time", "(UTC)"] and "coverage" in lines[0] and "cost USD" in lines[0]
+    assert lines[1].split()[0] == "2" and "uttarakhand-95pct" in lines[1] and "optimal" in lines[1]
+    assert lines[2].split()[0] == "1" and "uttarakhand-budget" in lines[2] and "1,999,8" in lines[2]
+    code, output = cli("runs", "list", "--store", db, "--scenario", "uttarakhand-budget", "--json")
+    assert code == 0 and [r["id"] for r in json.loads(output)] == [1]
+
+    code, output = cli("runs", "show", 1, "--store", db)
+    assert code == 0, output
+    for words in (
+        "run 1: solve",
+        "uttarakhand-budget",
+        "offices connected",
+        "plan.csv",
+        "versions:",
+        "cost USD (budget basis)",
+    ):
+        assert words in output
+    code, output = cli("runs", "show", 1, "--store", db, "--yaml")
+    assert code == 0 and output.strip() == BUDGET.read_text(encoding="utf-8").strip()
+
+    code, output = cli("runs", "export", 1, "--out", tmp_path / "again", "--store", db)
+    assert code == 0, output
+    written = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert sorted(p.name for p in (tmp_path / "again").iterdir()) == written
+    for name in written:
+        assert (tmp_path / "again" / name).read_bytes() == (tmp_path / "a" / name).read_bytes(), name
+
+    code, output = cli("runs", "compare", 1, 2, "--store", db)
+    assert code == 0, output
+    header = output.splitlines()[0]
+    assert "#1 uttarakhand-budget" in header and "#2 uttarakhand-95pct" in header and "−" in header
+    assert "population share" in output and "cost per community USD" in output
+
+    for args in (("show", 9), ("export", 9, "--out", tmp_path / "x"), ("compare", 1, 9), ("delete", 2, 9)):
+        code, output = cli("runs", *args, "--store", db)
+        assert code == 2, (args, output)
+        assert "no run 9 in the run store" in output and "Traceback" not in output
+    assert RunStore(db).ids() == [1, 2]  # a bad id deletes nothing
+    code, output = cli("runs", "compare", 1, "--store", db)
+    assert code == 2 and "two or more run ids" in output
+
+    code, output = cli("runs", "delete", 2, "--store", db)
+    assert code == 0 and RunStore(db).ids() == [1]
+    code, output = cli("solve", TARGET, "--out", tmp_path / "d", "-q", "--store", db)
+    assert "recorded as run 3" in output  # ids are never reused
+    assert RunStore(db).integrity_check() == "ok"
+
+
+def test_cli_empty_and_bad_stores(tmp_path):
+    code, output = cli("runs", "list", "--store", tmp_path / "none.sqlite")
+    assert code == 0 and "no runs recorded in" in output
+    bad = tmp_path / "bad.sqlite"
+    bad.write_text("not a database " * 200)
+    code, output = cli("solve", BUDGET, "--out", tmp_path / "o", "-q", "--store", bad)
+    assert code == 2 and "not a Connect.Post Planner run store" in output and not (tmp_path / "o").exists()
+    code, output = cli("runs", "list", "--store", bad)
+    assert code == 2 and "error: run store" in output and "Traceback" not in output
+
+
+def test_cli_records_infeasible_runs(tmp_path):
+    import yaml
+
+    data = REPO / "data" / "uttarakhand"
+    raw = {
+        "name": "unaffordable",
+        "data": {k: str(data / f"{k}.csv") for k in ("offices", "fibre_nodes", "towers")},
+        "objective": "min_cost",
+        "coverage_target": 1.0,
+        "budget_usd": 1000,
+    }
+    path = tmp_path / "unaffordable.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    db = tmp_path / "runs.sqlite"
+    code, output = cli("solve", path, "--out", tmp_path / "o", "-q", "--store", db)
+    assert code == 3, output
+    assert "recorded as run 1" in output
+    r = RunStore(db).get(1)
+    assert r.status == "infeasible" and r.files == {} and "infeasible" in r.summary["message"]
+    assert r.summary["constraint"] and r.fingerprints and r.scenario_yaml == path.read_text(encoding="utf-8")
+    code, output = cli("runs", "list", "--store", db)
+    assert code == 0 and "unaffordable" in output and "infeasible" in output
+    code, output = cli("runs", "export", 1, "--out", tmp_path / "e", "--store", db)
+    assert code == 2 and "no output files" in output
+
+
+# --------------------------------------------------------------------------------------------- atomicity
+WRITER = textwrap.dedent(
+    """
+    import os, sys, time
+    from planner.store import RunStore
+
+    store = RunStore(sys.argv[1])
+    mode, label = sys.argv[2], sys.argv[3]
+
+    def pause():
+        print("in-transaction", flush=True)
+        time.sleep(120)
+
+    if mode == "pause":  # one large record, stopped inside its transaction
+        payload = {"plan.csv": os.urandom(24 * 1024 * 1024), "summary.json": b"{}"}
+        store.record(command="test", scenario_json={"name": label}, summary={"scenario": label, "status": "optimal"},
+                     files=payload, before_commit=pause)
+    else:  # many records, as fast as possible
+        for i in range(int(mode)):
+            payload = {"plan.csv": os.urandom(256 * 1024 + i), "summary.json": str(i).encode()}
+            store.record(command="test", scenario_json={"name": label},
+                         summary={"scenario": f"{label}-{i}", "status": "optimal"}, files=payload)
+        print("done", flush=True)
+    """
+)
+
+
+def _writer(db: Path, mode: str, label: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db), mode, label],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+
+
+def _assert_sound(store: RunStore) -> None:
+    """Integrity ok, and every listed run has every file it lists, readable and matching its SHA-256."""
+    assert store.integrity_check() == "ok"
+    for run_id in store.ids():
+        record = store.get(run_id)
+        assert record.files, f"run {run_id} is listed without its files"
+        for name in record.files:
+            store.read_file(run_id, name)
+
+
+def test_killed_writer_leaves_no_partial_record(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    store = RunStore(db)
+    first = [
+        store.record(command="test", scenario_json={"name": n}, summary={"scenario": n}, files={"plan.csv": n.encode()})
+        for n in ("earlier-1", "earlier-2")
+    ]
+    proc = _writer(db, "pause", "killed")
+    line = proc.stdout.readline()  # the writer has inserted every row of its record but not committed
+    assert line.strip() == "in-transaction", proc.stderr.read()
+    assert (tmp_path / "runs.sqlite-wal").stat().st_size > 20 * 1024 * 1024  # the 24 MB record is in the WAL
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    assert store.ids() == first
+    assert "killed" not in set(store.list_runs()["scenario"])
+    _assert_sound(store)
+    assert store.read_file(first[1], "plan.csv") == b"earlier-2"
+    with sqlite3.connect(db) as con:  # nothing of the killed record is left, not even orphan rows
+        assert con.execute("SELECT count(*) FROM run_chunks").fetchone()[0] == 2
+    later = store.record(command="test", scenario_json={"name": "later"}, summary={"scenario": "later"}, files={})
+    assert later == first[-1] + 1 and store.ids() == [*first, later]
+
+
+def test_writers_killed_at_random_moments(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    store = RunStore(db)
+    store.open()
+    for delay in (0.4, 0.7, 1.0):
+        proc = _writer(db, "1000", f"w{delay}")
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        _assert_sound(store)
+    assert store.ids(), "no writer got as far as committing a run; increase the delays"
+
+
+def test_concurrent_writers_do_not_corrupt(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    procs = [_writer(db, "12", label) for label in ("left", "right")]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and out.strip() == "done", err
+    store = RunStore(db)
+    runs = store.list_runs()
+    assert len(runs) == 24 and len(set(runs["id"])) == 24
+    assert {s.rsplit("-", 1)[0] for s in runs["scenario"]} == {"left", "right"}
+    _assert_sound(store)
+    for run_id in store.ids():  # each run holds its own files, not another writer's
+        r = store.get(run_id)
+        i = int(r.scenario.rsplit("-", 1)[1])
+        assert store.read_file(run_id, "summary.json") == str(i).encode()
+        assert r.files["plan.csv"] == 256 * 1024 + i
+
+
+# --------------------------------------------------------------------------------------------- scale
+@pytest.mark.slow
+def test_store_write_and_read_time_at_100k_offices(solved, tmp_path):
+    """A 100,000-office plan (the default plan tiled with new office ids), with its options table."""
+    plan, _out, _files = solved
+    reps = -(-100_000 // len(plan.plan))
+    tiled = pd.concat([plan.plan.assign(office_id=plan.plan["office_id"] + f"-{k}") for k in range(reps)])
+    tiled = tiled.head(100_000)
+    options = pd.concat([plan.options.assign(office_id=plan.options["office_id"] + f"-{k}") for k in range(reps)])
+    big = Plan(plan.scenario, tiled, options, plan.by_technology, plan.by_region, plan.summary)
+    files = write_outputs(big, tmp_path / "out")
+    store = RunStore(tmp_path / "runs.sqlite")
+    t0 = time.perf_counter()
+    run_id = store.record_plan(big, command="solve", files=files)
+    t1 = time.perf_counter()
+    back = store.load_plan(run_id)
+    t2 = time.perf_counter()
+    raw = sum(f.stat().st_size for f in files)
+    stored = store.path.stat().st_size
+    print(
+        f"\n100k offices: {raw / 1e6:.0f} MB of outputs stored in {stored / 1e6:.0f} MB; "
+        f"write {t1 - t0:.2f} s, reopen (load_plan) {t2 - t1:.2f} s"
+    )
+    assert len(back.plan) == 100_000 and len(back.options) == len(options)
+    assert t1 - t0 < 60 and t2 - t1 < 60
