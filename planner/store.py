@@ -56,8 +56,8 @@ ENV_VAR = "PLANNER_STORE"
 CHUNK_BYTES = 8 * 1024 * 1024  # uncompressed bytes per stored chunk
 COMPRESS_LEVEL = 1  # zlib level: CSV compresses ~6x at level 1, several times faster than level 6
 BUSY_TIMEOUT_S = 120.0  # how long a writer waits for another process's transaction
-# Tables written as CSV by ``write_outputs`` and the column types to read them back with.
-_TEXT_COLUMNS = {"office_id": str, "name": str, "region": str, "community": str, "technology": str}
+# Columns of the CSV outputs that are text even when every value looks like a number.
+_TEXT_COLUMNS = {"office_id", "name", "region", "community", "technology", "country", "scenario"}
 
 _SCHEMA = """
 CREATE TABLE runs (
@@ -470,16 +470,9 @@ class RunStore:
         return data
 
     def read_table(self, run_id: int, name: str) -> pd.DataFrame:
-        """A stored CSV output as a DataFrame (identifiers and names as text; empty cells as missing)."""
-        import pandas as pd
-
-        data = self.read_file(run_id, name)
-        head = pd.read_csv(io.BytesIO(data), nrows=0).columns
-        dtypes = {c: t for c, t in _TEXT_COLUMNS.items() if c in head}
-        table = pd.read_csv(io.BytesIO(data), dtype=dtypes, keep_default_na=False, na_values=[""])
-        if "year" in table.columns:
-            table["year"] = table["year"].astype("Int64")
-        return table
+        """A stored CSV output as a DataFrame: numbers and booleans as such, text as written (empty cells of a
+        text column stay '' as in the plan tables; empty cells of a number column are missing)."""
+        return _parse_csv(self.read_file(run_id, name))
 
     def export(self, run_id: int, out_dir: Path) -> list[Path]:
         """Write the run's output files to ``out_dir`` byte for byte as the run wrote them."""
@@ -547,6 +540,31 @@ def _pack(content: bytes | Path) -> tuple[int, str, list[bytes]]:
     view = memoryview(data)
     chunks = [zlib.compress(view[i : i + CHUNK_BYTES], COMPRESS_LEVEL) for i in range(0, len(data), CHUNK_BYTES)]
     return len(data), hashlib.sha256(data).hexdigest(), chunks
+
+
+def _parse_csv(data: bytes) -> pd.DataFrame:
+    """Read CSV text exactly (every cell a string), then type each column: booleans, numbers (``year`` as a
+    nullable integer), else text. Identifier columns stay text even when they look like numbers."""
+    import pandas as pd
+
+    table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    for col in table.columns:
+        if col in _TEXT_COLUMNS:
+            continue
+        values = table[col]
+        present = values != ""
+        if col == "year":
+            table[col] = pd.to_numeric(values.where(present), errors="coerce").astype("Int64")
+        elif not present.any():
+            continue
+        elif values[present].isin(["True", "False"]).all():
+            flags = values.map({"True": True, "False": False, "": None})
+            table[col] = flags.astype(bool) if present.all() else flags.astype("boolean")
+        else:
+            numbers = pd.to_numeric(values.where(present), errors="coerce")
+            if int(numbers.notna().sum()) == int(present.sum()):
+                table[col] = numbers
+    return table
 
 
 def data_fingerprints(scenario: Any) -> dict[str, str]:
