@@ -25,6 +25,7 @@ import pandas as pd
 
 from planner.data import Inputs
 from planner.geo import PointIndex, haversine_km
+from planner.network import SharedInfra, build_fibre_graph, candidate_relays, candidate_sites
 from planner.scenario import Catalogue, Scenario, Technology
 
 OPTION_KEY = ["office_id", "technology"]
@@ -236,7 +237,22 @@ def build_options(inputs: Inputs, catalogue: Catalogue, scenario: Scenario) -> p
 
     Columns: ``office_id, technology, eligible, reason, source, anchor_id, distance_km``, the capex and opex
     components (see module doc), ``capex_usd, opex_usd_per_year, opex_total_usd_per_year, tco_usd, cost_usd,
-    mbps, required_mbps, weight``. Sorted by office then technology.
+    mbps, required_mbps, weight``, and for shared infrastructure ``shared, standalone_cost_usd``. Sorted by
+    office then technology.
+    """
+    return build_options_and_infra(inputs, catalogue, scenario)[0]
+
+
+def build_options_and_infra(
+    inputs: Inputs, catalogue: Catalogue, scenario: Scenario
+) -> tuple[pd.DataFrame, SharedInfra | None]:
+    """The options table and, when the scenario asks for shared infrastructure, its candidate infrastructure.
+
+    Shared rows (column ``shared``): ``fibre`` (the office's own costs only: its trench moves to the arcs of
+    the fibre graph, paid once), ``site`` (4G on a new tower: the site is paid once), ``relay`` (microwave to an
+    office connected by fibre in the plan). ``standalone_cost_usd`` is what a shared fibre row costs alone
+    (own costs + direct trench), used by the fibre-preference rule and the warm start; NaN for site and relay
+    rows (they have no stand-alone form) and equal to ``cost_usd`` for the others.
     """
     planned = inputs.planned.reset_index(drop=True)
     parts = [
@@ -262,6 +278,11 @@ def build_options(inputs: Inputs, catalogue: Catalogue, scenario: Scenario) -> p
         # A quoted technology replaces the computed row; unquoted technologies of a quoted office stay listed.
         keep = ~table.duplicated(subset=OPTION_KEY, keep="last").to_numpy()
         table, pos, code = table[keep], pos[keep], code[keep]
+    table = table.reset_index(drop=True)
+    table["shared"] = ""
+    table["trench_capex_usd"] = 0.0
+    table["trench_opex_usd_per_year"] = 0.0
+    infra = _share(table, planned, inputs, catalogue, scenario) if scenario.infrastructure.enabled else None
     table["capex_usd"] = table[["capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd"]].sum(
         axis=1
     )
@@ -279,22 +300,101 @@ def build_options(inputs: Inputs, catalogue: Catalogue, scenario: Scenario) -> p
         + table["capex_equipment_usd"] * replace
     )
     table["cost_usd"] = table["capex_usd"] if scenario.budget_basis == "capex" else table["tco_usd"]
+    counted = paid in ("operator", "both")
+    trench = table["trench_capex_usd"] + (
+        table["trench_opex_usd_per_year"] * annuity_factor(rate, years) * counted
+        if scenario.budget_basis == "tco"
+        else 0.0
+    )
+    table["standalone_cost_usd"] = np.where(table["shared"].isin(["site", "relay"]), np.nan, table["cost_usd"] + trench)
+    if infra is not None:
+        _cost_infra(infra, scenario)
     table["required_mbps"] = required_mbps(planned, scenario).to_numpy(float)[pos]
     table["weight"] = office_weights(planned, scenario.coverage_metric).to_numpy(float)[pos]
     _apply_rules(table, scenario)
+    if infra is not None and not infra.relays.empty:  # a relay needs a hub that may still take fibre
+        can_fibre = set(
+            table.loc[(table["technology"] == infra.fibre_technology) & (table["reason"] == ""), "office_id"]
+        )
+        infra.relays = infra.relays[infra.relays["hub_office_id"].isin(can_fibre)].reset_index(drop=True)
+        orphan = (table["shared"] == "relay") & ~table["office_id"].isin(set(infra.relays["office_id"]))
+        _add_reason(table, orphan, "no office within hop range can take fibre under the policy rules")
     table["eligible"] = table["reason"] == ""
     cols = ["office_id", "technology", "eligible", "reason", "source", "anchor_id", "distance_km",
             "capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd", "capex_usd",
             "opex_service_usd_per_year", "opex_network_usd_per_year", "opex_power_usd_per_year",
             "opex_usd_per_year", "opex_total_usd_per_year", "tco_usd", "cost_usd", "mbps", "required_mbps",
-            "weight"]  # fmt: skip
+            "weight", "shared", "standalone_cost_usd"]  # fmt: skip
     # Sorted by office then technology: (office, technology) is unique, so ranking both and sorting the
     # combined integer key gives the order of a stable sort by the two text columns.
     office_rank = np.empty(len(planned), dtype=np.int64)
     office_rank[planned["office_id"].argsort(kind="stable").to_numpy()] = np.arange(len(planned))
     tech_rank = np.argsort(np.argsort(np.array(names, dtype=object), kind="stable"), kind="stable")[code]
     order = np.argsort(office_rank[pos] * len(names) + tech_rank, kind="stable")
-    return table[cols].take(order).reset_index(drop=True)
+    return table[cols].take(order).reset_index(drop=True), infra
+
+
+def _share(
+    table: pd.DataFrame, planned: pd.DataFrame, inputs: Inputs, catalogue: Catalogue, scenario: Scenario
+) -> SharedInfra:
+    """Turn eligible stand-alone rows into shared ones and build the candidate infrastructure (in place).
+
+    Runs before the policy rules, when a row's only possible reason is its reach (anchor distance/coverage).
+    """
+    settings = scenario.infrastructure
+    techs = catalogue.technologies
+    computed = table["source"] == "catalogue"
+    fibre_name = next((k for k, t in techs.items() if t.kind == "fibre"), None)
+    infra = SharedInfra(method=settings.method, fibre_technology=fibre_name)
+    hubs = pd.DataFrame(columns=["office_id", "lat", "lon"])
+    if fibre_name is not None:
+        rows = computed & (table["technology"] == fibre_name) & (table["reason"] == "")
+        located = planned.set_index("office_id").loc[table.loc[rows, "office_id"], ["lat", "lon"]]
+        hubs = pd.DataFrame(
+            {"office_id": table.loc[rows, "office_id"].to_numpy(), "lat": located["lat"].to_numpy(),
+             "lon": located["lon"].to_numpy(), "nearest_node": table.loc[rows, "anchor_id"].to_numpy()}
+        )  # fmt: skip
+        if settings.shared_fibre and len(hubs):
+            fibre = techs[fibre_name]
+            km = table.loc[rows, "distance_km"].to_numpy(float)
+            table.loc[rows, "trench_capex_usd"] = km * fibre.capex_per_km_usd.value
+            table.loc[rows, "trench_opex_usd_per_year"] = km * fibre.opex_per_km_per_year_usd.value
+            table.loc[rows, "capex_civil_usd"] -= table.loc[rows, "trench_capex_usd"]
+            table.loc[rows, "opex_network_usd_per_year"] -= table.loc[rows, "trench_opex_usd_per_year"]
+            table.loc[rows, "shared"] = "fibre"
+            table.loc[rows, "anchor_id"] = "shared fibre network"
+            infra.nodes, infra.arcs, infra.edge_coords = build_fibre_graph(
+                hubs, inputs.fibre_nodes, fibre, settings, inputs.roads
+            )
+    mw_name = next((k for k, t in techs.items() if t.kind == "microwave"), None)
+    if settings.radio_relays and mw_name is not None and len(hubs):
+        rows = computed & (table["technology"] == mw_name) & (table["reason"] != "")
+        needy_ids = table.loc[rows, "office_id"]
+        needy = planned[planned["office_id"].isin(needy_ids)][["office_id", "lat", "lon"]]
+        hop = techs[mw_name].reach.max_distance_km or np.inf
+        infra.relays = candidate_relays(needy, hubs, hop)
+        relay = rows & table["office_id"].isin(set(infra.relays["office_id"]))
+        table.loc[relay, ["reason", "shared", "anchor_id"]] = ["", "relay", "office connected by fibre in the plan"]
+    site = catalogue.tower_site
+    if settings.new_towers and site is not None and site.technology in techs:
+        rows = computed & (table["technology"] == site.technology) & (table["reason"] != "")
+        uncovered = planned[planned["office_id"].isin(set(table.loc[rows, "office_id"]))][["office_id", "lat", "lon"]]
+        infra.sites, infra.site_cover = candidate_sites(uncovered, catalogue)
+        served = rows & table["office_id"].isin(set(infra.site_cover["office_id"]))
+        table.loc[served, ["reason", "shared", "anchor_id"]] = ["", "site", "new tower site in the plan"]
+    return infra
+
+
+def _cost_infra(infra: SharedInfra, scenario: Scenario) -> None:
+    """``cost_usd`` of arcs and sites in the scenario's budget basis: capex, or capex + upkeep over the horizon
+    (upkeep is the operator's: it counts when ``opex_paid_by`` is operator or both). No replacements (trenches
+    and masts outlive the horizon)."""
+    counted = scenario.policy.opex_paid_by in ("operator", "both")
+    factor = annuity_factor(scenario.discount_rate, scenario.horizon.years) if scenario.budget_basis == "tco" else 0.0
+    for frame in (infra.arcs, infra.sites):
+        frame["cost_usd"] = frame["capex_usd"].astype(float) + frame["opex_usd_per_year"].astype(float) * factor * (
+            counted
+        )
 
 
 def _add_reason(table: pd.DataFrame, mask: pd.Series, text: Callable[[pd.DataFrame], pd.Series] | str) -> None:
@@ -336,10 +436,13 @@ def _apply_rules(table: pd.DataFrame, scenario: Scenario) -> None:
             lambda rows: "costs " + rows["cost_usd"].map("{:,.0f}".format) + f" USD > cost ceiling {ceiling:,.0f} USD",
         )
     if policy.fibre_preference_pct is not None:
-        ok = table["reason"] == ""
-        cheapest = table["cost_usd"].where(ok).groupby(table["office_id"]).transform("min")
+        # Compared at stand-alone costs: a shared trench's cost is only known once the plan is made, so fibre
+        # is preferred only where even its own trench is within the margin; site and relay rows take no part.
+        alone = table["standalone_cost_usd"] if "standalone_cost_usd" in table else table["cost_usd"]
+        ok = (table["reason"] == "") & alone.notna()
+        cheapest = alone.where(ok).groupby(table["office_id"]).transform("min")
         is_fibre = table["technology"].str.contains("fibre") & ok
-        fibre_cost = table["cost_usd"].where(is_fibre).groupby(table["office_id"]).transform("min")
+        fibre_cost = alone.where(is_fibre).groupby(table["office_id"]).transform("min")
         preferred = fibre_cost <= cheapest * (1 + policy.fibre_preference_pct / 100.0)
         _add_reason(
             table,

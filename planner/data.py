@@ -11,6 +11,7 @@ GeoJSON the 1-based feature number; for GeoPackage the 1-based row of the featur
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import sqlite3
@@ -94,6 +95,7 @@ class Inputs:
     towers: pd.DataFrame
     quotes: pd.DataFrame | None = None
     fingerprints: dict[str, str] = field(default_factory=dict)
+    roads: pd.DataFrame | None = None  # segments: road_id, lat0, lon0, lat1, lon1 (see read_roads)
 
     @property
     def planned(self) -> pd.DataFrame:
@@ -311,18 +313,62 @@ def fingerprint(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------------------------- readers
-def read_offices(path: Path) -> pd.DataFrame:
-    """Offices (CSV / GeoJSON / GeoPackage) with DESIGN §3 defaults; ``community`` defaults to ``office_id``."""
+def read_offices(path: Path, country: str | None = None, require_country: bool = False) -> pd.DataFrame:
+    """Offices (CSV / GeoJSON / GeoPackage) with DESIGN §3 defaults; ``community`` defaults to ``office_id``.
+
+    Several countries (``Scenario.countries``): ``country`` is the ISO alpha-3 code of a per-country file (an
+    empty ``country`` cell takes it, another code is an error); ``require_country`` asks every row of a
+    shared file for an ISO 3166 alpha-3 code.
+    """
     raw, row_of = _read_any(path)
     table, issues = validate_table(raw, OFFICE_COLUMNS, str(path), row_of, "office_id")
+    if not issues and (country is not None or require_country):
+        issues = _country_issues(table, str(path), row_of, country)
     if issues:
         raise InputError(issues)
     if table.empty:
         raise InputError(Issue(str(path), None, None, "no offices: expected at least one data row"))
+    if country is not None:
+        table["country"] = country
     table["community"] = table["community"].where(table["community"].notna(), table["office_id"])
     for col in ("office_id", "name", "country", "region", "community", "services", "status"):
         table[col] = table[col].astype(str)
     return table.reset_index(drop=True)
+
+
+def _country_issues(table: pd.DataFrame, file: str, row_of: Callable[[int], int], country: str | None) -> list[Issue]:
+    """Rows whose ``country`` is not an ISO 3166 alpha-3 code, or differs from the file's country."""
+    issues = []
+    for i, value in enumerate(table["country"].astype(str).str.strip().tolist()):
+        if country is not None and value not in ("", country):
+            issues.append(Issue(file, row_of(i), "country", f"'{value}' differs from this file's country {country}"))
+        elif country is None and not (len(value) == 3 and value.isascii() and value.isalpha() and value.isupper()):
+            shown = f"'{value}'" if value else "empty"
+            issues.append(Issue(file, row_of(i), "country", f"{shown}; expected an ISO 3166 alpha-3 code (e.g. KEN)"))
+    return issues
+
+
+def read_country_offices(files: dict[str, Path]) -> pd.DataFrame:
+    """One offices file per country (``countries.files``), concatenated; ids must be unique across files."""
+    tables, issues = [], []
+    for iso3, path in files.items():
+        try:
+            tables.append((path, read_offices(path, country=iso3)))
+        except InputError as exc:
+            issues.extend(exc.issues)
+    if issues:
+        raise InputError(issues)
+    first: dict[str, str] = {}
+    for path, table in tables:
+        for n, office in enumerate(table["office_id"].tolist(), start=1):
+            if office in first:
+                issues.append(Issue(str(path), None, "office_id", f"office '{office}' (data record {n}) is also in "
+                                    f"{first[office]}: office ids must be unique across countries"))  # fmt: skip
+            else:
+                first[office] = str(path)
+    if issues:
+        raise InputError(issues)
+    return pd.concat([t for _, t in tables], ignore_index=True)
 
 
 def read_fibre_nodes(path: Path | None) -> pd.DataFrame:
@@ -419,16 +465,61 @@ def read_quotes(path: Path | None, technologies: Iterable[str]) -> pd.DataFrame 
     return table.reset_index(drop=True)
 
 
+def read_roads(path: Path | None) -> pd.DataFrame | None:
+    """Road lines (GeoJSON LineString / MultiLineString features) as straight segments between consecutive
+    vertices: ``road_id, lat0, lon0, lat1, lon1`` (degrees). None when the scenario gives no roads file."""
+    if path is None:
+        return None
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(Issue(str(path), exc.lineno, None, f"not valid JSON: {exc.msg}")) from None
+    except OSError as exc:
+        raise InputError(Issue(str(path), None, None, f"cannot read the file: {exc.strerror}")) from None
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise InputError(Issue(str(path), None, None, "expected a GeoJSON FeatureCollection of road lines"))
+    rows: list[tuple[str, float, float, float, float]] = []
+    issues: list[Issue] = []
+    for n, feature in enumerate(doc.get("features") or [], start=1):
+        geom = (feature or {}).get("geometry") or {}
+        kind, coords = geom.get("type"), geom.get("coordinates")
+        lines = [coords] if kind == "LineString" else coords if kind == "MultiLineString" else None
+        if not isinstance(lines, list):
+            issues.append(Issue(str(path), n, "geometry", f"expected a LineString or MultiLineString, got {kind!r}"))
+            continue
+        road_id = str(((feature.get("properties") or {}).get("road_id")) or n)
+        for line in lines:
+            try:
+                pts = [(float(c[1]), float(c[0])) for c in line]
+            except (TypeError, ValueError, IndexError):
+                issues.append(Issue(str(path), n, "geometry", "expected coordinates [lon, lat] as numbers"))
+                break
+            bad = [p for p in pts if not (-90 <= p[0] <= 90 and -180 <= p[1] <= 180)]
+            if bad:
+                issues.append(Issue(str(path), n, "geometry", f"coordinate out of range (lat, lon) = {bad[0]}"))
+                break
+            if len(pts) < 2:
+                issues.append(Issue(str(path), n, "geometry", "a line needs at least two points"))
+                break
+            rows.extend((road_id, *a, *b) for a, b in itertools.pairwise(pts))
+    if issues:
+        raise InputError(issues)
+    if not rows:
+        raise InputError(Issue(str(path), None, None, "no road lines: expected at least one LineString feature"))
+    return pd.DataFrame(rows, columns=["road_id", "lat0", "lon0", "lat1", "lon1"])
+
+
 def load_inputs(scenario: Scenario, technologies: Iterable[str]) -> Inputs:
     """Read every file of a scenario, cross-check them and return the tidy tables."""
     paths = scenario.data
     issues: list[Issue] = []
     tables: dict[str, Any] = {}
     readers: dict[str, Callable[[], Any]] = {
-        "offices": lambda: read_offices(paths.offices),
+        "offices": lambda: _read_scenario_offices(scenario),
         "fibre_nodes": lambda: read_fibre_nodes(paths.fibre_nodes),
         "towers": lambda: read_towers(paths.towers),
         "quotes": lambda: read_quotes(paths.options, technologies),
+        "roads": lambda: read_roads(paths.roads),
     }
     for key, reader in readers.items():
         try:
@@ -462,7 +553,18 @@ def load_inputs(scenario: Scenario, technologies: Iterable[str]) -> Inputs:
         if issues:
             raise InputError(issues)
     prints = {k: fingerprint(Path(v)) for k, v in paths.model_dump().items() if v is not None}
-    return Inputs(offices, tables["fibre_nodes"], tables["towers"], quotes, prints)
+    if scenario.countries is not None:
+        prints.update({f"offices.{k}": fingerprint(Path(v)) for k, v in scenario.countries.files.items()})
+    return Inputs(offices, tables["fibre_nodes"], tables["towers"], quotes, prints, tables["roads"])
+
+
+def _read_scenario_offices(scenario: Scenario) -> pd.DataFrame:
+    """The offices of a scenario: one file, or one per country (``countries.files``)."""
+    if scenario.countries is not None and scenario.countries.files:
+        return read_country_offices(scenario.countries.files)
+    if scenario.data.offices is None:
+        raise InputError(Issue("scenario", None, "data.offices", "required key is missing"))
+    return read_offices(scenario.data.offices, require_country=scenario.countries is not None)
 
 
 def summarise_inputs(inputs: Inputs) -> dict[str, Any]:

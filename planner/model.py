@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from planner.network import SharedInfra
 from planner.scenario import Catalogue, Scenario
 
 
@@ -109,7 +110,7 @@ class ModelSpec:
             and not self.region_min_coverage
             and not self.technology_max_share
             and self.metric != "communities"
-        )
+        )  # shared infrastructure (ModelData.infra) also makes a model non-plain: see solve._plain
 
 
 @dataclass
@@ -122,9 +123,12 @@ class ModelData:
 
     options: pd.DataFrame
     offices: pd.DataFrame
+    infra: SharedInfra | None = None  # candidate shared infrastructure (fibre arcs, tower sites, relays)
 
     @classmethod
-    def from_options(cls, options: pd.DataFrame, planned: pd.DataFrame, weights: pd.Series) -> ModelData:
+    def from_options(
+        cls, options: pd.DataFrame, planned: pd.DataFrame, weights: pd.Series, infra: SharedInfra | None = None
+    ) -> ModelData:
         """Build from the costing table (eligible rows are kept) and the planned offices."""
         eligible = options[options["eligible"]].reset_index(drop=True)
         offices = pd.DataFrame(
@@ -135,8 +139,17 @@ class ModelData:
                 "community": planned["community"].astype(str).to_numpy(),
             }
         )
-        keep = [c for c in ("office_id", "technology", "cost_usd", "capex_usd", "opex_usd_per_year") if c in eligible]
-        return cls(eligible[keep].copy(), offices)
+        cols = ("office_id", "technology", "cost_usd", "capex_usd", "opex_usd_per_year")
+        cols += ("shared", "standalone_cost_usd")
+        keep = [c for c in cols if c in eligible]
+        return cls(eligible[keep].copy(), offices, infra if infra is not None and not infra.empty else None)
+
+    @property
+    def shared(self) -> np.ndarray:
+        """Per pair: "" (stand-alone), "fibre", "site" or "relay"."""
+        if "shared" not in self.options:
+            return np.full(len(self.options), "", dtype=object)
+        return self.options["shared"].fillna("").to_numpy(object)
 
     def region_of_community(self) -> pd.Series:
         """Each community's region: the most common region of its offices."""
@@ -180,15 +193,115 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> Non
             m.community_pairs[community[o]].append(p)
 
 
+def add_fibre_network(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
+    """Shared fibre: trench arcs ``a[k] ∈ {0,1}`` of the candidate graph, each paid once, and a flow ``f[k] >= 0``
+    from the backbone (roots R) to every office whose shared fibre pair p(v) is chosen.
+
+    For every node v ∉ R with in-arcs δ⁻(v) and out-arcs δ⁺(v):
+
+    * in-degree: ``Σ_{k∈δ⁻(v)} a[k] <= 1`` (a tree: one trench reaches v);
+    * office: ``sel[p(v)] <= Σ_{k∈δ⁻(v)} a[k]`` (a fibre office is reached by a built trench);
+    * extend: ``a[k] <= Σ_{k'∈δ⁻(tail k)} a[k']`` for arcs leaving a non-root (a trench continues a trench);
+    * flow: ``Σ_{δ⁻(v)} f − Σ_{δ⁺(v)} f = sel[p(v)]`` (0 at junctions): every fibre office is linked to R;
+    * capacity: ``f[k] <= M·a[k]`` with M the number of shared fibre pairs.
+
+    ``fibre_cost = Σ_k c[k]·a[k]`` (USD, budget basis). The extend and office rows make the LP charge every
+    trench on a fibre office's path, which keeps the relaxation tight. Arcs never enter a root; the undirected
+    edge e is built when ``y[e] = Σ_{k on e} a[k]`` is 1 (at most one direction is useful).
+    """
+    infra, shared = data.infra, data.shared
+    pair_of = {m.pair_office[p]: p for p in range(len(shared)) if shared[p] == "fibre"}
+    if infra is None or infra.arcs.empty or not pair_of:
+        m.fibre_cost = pyo.Expression(expr=0.0)
+        return
+    arcs, nodes = infra.arcs, infra.nodes
+    tail, head = arcs["tail"].to_numpy(np.int64), arcs["head"].to_numpy(np.int64)
+    cost = arcs["cost_usd"].to_numpy(float)
+    is_office = nodes["kind"] == "office"
+    office_node = dict(zip(nodes.loc[is_office, "node"].astype(int), nodes.loc[is_office, "ref"], strict=True))
+    into: dict[int, list[int]] = defaultdict(list)
+    out: dict[int, list[int]] = defaultdict(list)
+    for k in range(len(arcs)):
+        into[int(head[k])].append(k)
+        out[int(tail[k])].append(k)
+    inner = sorted(into)  # non-root nodes (arcs never enter a root)
+    big_m = float(len(pair_of))
+    m.A = pyo.RangeSet(0, len(arcs) - 1)
+    m.arc = pyo.Var(m.A, domain=pyo.Binary)
+    m.flow = pyo.Var(m.A, bounds=(0, big_m))
+
+    def demand(v: int) -> pyo.Expression | float:
+        p = pair_of.get(office_node.get(v, ""))
+        return m.sel[p] if p is not None else 0.0
+
+    m.fibre_in_degree = pyo.Constraint(inner, rule=lambda m, v: pyo.quicksum(m.arc[k] for k in into[v]) <= 1)
+    offices = [v for v in inner if office_node.get(v) in pair_of]
+    m.fibre_office = pyo.Constraint(
+        offices, rule=lambda m, v: m.sel[pair_of[office_node[v]]] <= pyo.quicksum(m.arc[k] for k in into[v])
+    )
+    extend = [k for k in range(len(arcs)) if int(tail[k]) in into]
+    m.fibre_extend = pyo.Constraint(
+        extend, rule=lambda m, k: m.arc[k] <= pyo.quicksum(m.arc[j] for j in into[int(tail[k])])
+    )
+    m.fibre_flow = pyo.Constraint(
+        inner,
+        rule=lambda m, v: (
+            pyo.quicksum(m.flow[k] for k in into[v]) - pyo.quicksum(m.flow[k] for k in out.get(v, [])) == demand(v)
+        ),
+    )
+    m.fibre_capacity = pyo.Constraint(m.A, rule=lambda m, k: m.flow[k] <= big_m * m.arc[k])
+    m.fibre_cost = pyo.Expression(expr=pyo.quicksum(float(cost[k]) * m.arc[k] for k in m.A))
+
+
+def add_tower_sites(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
+    """New tower sites ``z[s] ∈ {0,1}``: ``sel[p] <= Σ_{s covers o(p)} z[s]`` for every pair p on a new site
+    (4G at the CPE price where a built site covers the office); ``site_cost = Σ_s c[s]·z[s]`` (USD)."""
+    infra, shared = data.infra, data.shared
+    pairs = [p for p in range(len(shared)) if shared[p] == "site"]
+    if infra is None or infra.sites.empty or not pairs:
+        m.site_cost = pyo.Expression(expr=0.0)
+        return
+    sites_of: dict[str, list[int]] = defaultdict(list)
+    for s, o in zip(infra.site_cover["site"], infra.site_cover["office_id"], strict=True):
+        sites_of[str(o)].append(int(s))
+    cost = infra.sites["cost_usd"].to_numpy(float)
+    m.S = pyo.RangeSet(0, len(infra.sites) - 1)
+    m.site = pyo.Var(m.S, domain=pyo.Binary)
+    m.site_link = pyo.Constraint(
+        pairs, rule=lambda m, p: m.sel[p] <= pyo.quicksum(m.site[s] for s in sites_of[m.pair_office[p]])
+    )
+    m.site_cost = pyo.Expression(expr=pyo.quicksum(float(cost[s]) * m.site[s] for s in m.S))
+
+
+def add_radio_relays(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
+    """Radio relays: ``sel[p] <= Σ_{j ∈ H(o(p))} sel[f(j)]`` for every relay pair p, where H(i) are the offices
+    within hop range of i and f(j) the fibre pair of office j: the far end is connected by fibre in the plan."""
+    infra, shared = data.infra, data.shared
+    pairs = [p for p in range(len(shared)) if shared[p] == "relay"]
+    if infra is None or infra.relays.empty or not pairs:
+        return
+    fibre_tech = infra.fibre_technology
+    fibre_pair = {m.pair_office[p]: p for p in range(len(shared)) if m.pair_tech[p] == fibre_tech}
+    hubs: dict[str, list[int]] = defaultdict(list)
+    for o, h in zip(infra.relays["office_id"], infra.relays["hub_office_id"], strict=True):
+        if h in fibre_pair:
+            hubs[str(o)].append(fibre_pair[h])
+    m.relay_link = pyo.Constraint(
+        pairs, rule=lambda m, p: m.sel[p] <= pyo.quicksum(m.sel[q] for q in hubs.get(m.pair_office[p], []))
+    )
+
+
 def add_expressions(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """``cost = Σ_p c[p]·sel[p]`` (USD); ``coverage = Σ_p w[o(p)]·sel[p]``, or ``Σ_k u[k]`` for communities.
+    """``cost = Σ_p c[p]·sel[p] + fibre_cost + site_cost`` (USD); ``coverage = Σ_p w[o(p)]·sel[p]``, or
+    ``Σ_k u[k]`` for communities.
 
     Roadmap: ``cost = Σ_{p,y} spend[p,y]·x[p,y]`` (capex in year y, plus opex from y to the end year under the
     TCO basis), ``coverage_years = Σ_{p,y} w[o(p)]·(Y_end - y + 1)·x[p,y]`` and
     ``discounted_cost = Σ_{p,y} dc[p,y]·x[p,y]`` (see :class:`RoadmapSpec`).
     """
     if spec.roadmap is None:
-        m.cost = pyo.Expression(expr=pyo.quicksum(m.pair_cost[p] * m.x[p] for p in m.P))
+        pairs = pyo.quicksum(m.pair_cost[p] * m.x[p] for p in m.P)
+        m.cost = pyo.Expression(expr=pairs + m.fibre_cost + m.site_cost)
     else:
         rm = spec.roadmap
         capex = data.options["capex_usd"].to_numpy(float)
@@ -362,6 +475,9 @@ def add_objectives(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> No
 
 FAMILIES = (
     add_variables,
+    add_fibre_network,
+    add_tower_sites,
+    add_radio_relays,
     add_expressions,
     add_one_technology,
     add_community_coverage,
@@ -420,6 +536,10 @@ def set_start(m: pyo.ConcreteModel, chosen: np.ndarray) -> None:
     else:
         for p in m.P:
             m.x[p].set_value(1.0 if p in pick else 0.0)
+    for name in ("arc", "flow", "site"):  # shared infrastructure: none built (see solve.shared_start)
+        if hasattr(m, name):
+            for var in getattr(m, name).values():
+                var.set_value(0.0)
     if hasattr(m, "u"):
         for k in m.K:
             m.u[k].set_value(1.0 if any(p in pick for p in m.community_pairs.get(k, [])) else 0.0)

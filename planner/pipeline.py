@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from planner.costing import build_options, office_weights
+from planner.costing import build_options_and_infra, office_weights
 from planner.data import Inputs, load_inputs
 from planner.model import ModelData, ModelSpec
 from planner.results import Plan, make_results
@@ -42,17 +42,30 @@ def prepare(scenario: Scenario, progress: Progress | None = None) -> Prepared:
     timings["read"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     say(f"costing {len(inputs.planned):,} offices × {len(catalogue.technologies)} technologies")
-    options = build_options(inputs, catalogue, scenario)
+    options, infra = build_options_and_infra(inputs, catalogue, scenario)
     planned = inputs.planned.reset_index(drop=True)
-    data = ModelData.from_options(options, planned, office_weights(planned, scenario.coverage_metric))
+    data = ModelData.from_options(options, planned, office_weights(planned, scenario.coverage_metric), infra)
     timings["costing"] = time.perf_counter() - t1
     return Prepared(scenario, catalogue, inputs, options, data, timings)
 
 
-def solve_prepared(prepared: Prepared, scenario: Scenario | None = None, progress: Progress | None = None) -> Plan:
-    """Solve a prepared instance (optionally with another scenario that shares its data and costing)."""
+def solve_prepared(
+    prepared: Prepared,
+    scenario: Scenario | None = None,
+    progress: Progress | None = None,
+    scheduler: str | None = None,
+) -> Plan:
+    """Solve a prepared instance (optionally with another scenario that shares its data and costing).
+
+    A scenario with a ``countries`` section goes to :mod:`planner.multicountry` (``scheduler``: Dask scheduler
+    address, ``"local"``, ``"serial"``, or None to choose by size).
+    """
     say = progress or (lambda _msg: None)
     scenario = scenario or prepared.scenario
+    if scenario.countries is not None:
+        from planner.multicountry import solve_countries
+
+        return solve_countries(prepared, scenario, progress=say, scheduler=scheduler)
     spec = ModelSpec.from_scenario(scenario, prepared.catalogue)
     say(f"solving: {len(prepared.data.options):,} eligible options, objective {spec.objective}")
     result = solve(prepared.data, spec, scenario.solver)
@@ -61,17 +74,18 @@ def solve_prepared(prepared: Prepared, scenario: Scenario | None = None, progres
     return make_results(scenario, planned, prepared.options, prepared.data, result, prepared.timings, spec)
 
 
-def run(scenario: Scenario | str | Path, progress: Progress | None = None) -> Plan:
-    """Load (if a path), prepare and solve a scenario."""
+def run(scenario: Scenario | str | Path, progress: Progress | None = None, scheduler: str | None = None) -> Plan:
+    """Load (if a path), prepare and solve a scenario (``scheduler``: multi-country scenarios, see
+    :func:`solve_prepared`)."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    return solve_prepared(prepare(scenario, progress), progress=progress)
+    return solve_prepared(prepare(scenario, progress), progress=progress, scheduler=scheduler)
 
 
 def prepare_catalogue(scenario: Scenario, catalogue: Catalogue, inputs: Inputs) -> Prepared:
     """Re-cost already read inputs with another catalogue (a Monte Carlo sample): no file is read again."""
     t0 = time.perf_counter()
-    options = build_options(inputs, catalogue, scenario)
+    options, infra = build_options_and_infra(inputs, catalogue, scenario)
     planned = inputs.planned.reset_index(drop=True)
-    data = ModelData.from_options(options, planned, office_weights(planned, scenario.coverage_metric))
+    data = ModelData.from_options(options, planned, office_weights(planned, scenario.coverage_metric), infra)
     return Prepared(scenario, catalogue, inputs, options, data, {"read": 0.0, "costing": time.perf_counter() - t0})

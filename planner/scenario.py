@@ -36,6 +36,11 @@ class Figure(_Strict):
     low: float = Field(ge=0, description="Low end of the published range (same unit).")
     high: float = Field(ge=0, description="High end of the published range (same unit).")
     source: str = Field(min_length=1, description="Public source: report or tool, and year.")
+    distribution: Literal["triangular", "uniform", "fixed"] = Field(
+        default="triangular",
+        description="How Monte Carlo draws the figure within low-high: triangular (mode = value), uniform, or "
+        "fixed (always value).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -66,6 +71,11 @@ class Reach(_Strict):
     max_distance_km: float | None = Field(
         default=None, gt=0, description="Maximum distance to the nearest anchor, km (route length for fibre)."
     )
+    max_distance_km_range: tuple[float, float] | None = Field(
+        default=None,
+        description="Reach uncertainty for Monte Carlo: [low, high] km around max_distance_km, drawn triangular "
+        "with mode max_distance_km. Plans use max_distance_km.",
+    )
     route_factor: float = Field(default=1.0, ge=1.0, description="Route length / straight-line distance.")
     min_tower_generation: int | None = Field(
         default=None, ge=2, le=5, description="Towers of at least this generation count (e.g. 4 for 4G)."
@@ -73,6 +83,17 @@ class Reach(_Strict):
     use_tower_range: bool = Field(
         default=False, description="The office must lie inside the tower's own coverage radius `range_km`."
     )
+
+    @model_validator(mode="after")
+    def _distance_range(self) -> Reach:
+        if self.max_distance_km_range is not None:
+            low, high = self.max_distance_km_range
+            if self.max_distance_km is None or not 0 < low <= self.max_distance_km <= high:
+                raise ValueError(
+                    f"expected 0 < low <= max_distance_km <= high for max_distance_km_range, got "
+                    f"{self.max_distance_km_range} around max_distance_km {self.max_distance_km}"
+                )
+        return self
 
 
 class Technology(_Strict):
@@ -108,11 +129,21 @@ class PowerKit(_Strict):
     solar_opex_per_year_usd: Figure
 
 
+class TowerSite(_Strict):
+    """A new 4G tower site (shared infrastructure): paid once, serves every office within its radius."""
+
+    capex_usd: Figure = Field(description="Site build: mast, radio, power, backhaul, USD.")
+    opex_per_year_usd: Figure = Field(description="Site upkeep (power, rent, backhaul), USD/year, operator-borne.")
+    radius_km: float = Field(gt=0, description="Coverage radius of the new site, km.")
+    technology: str = Field(default="cellular_4g", description="The catalogue technology offices use on it.")
+
+
 class Catalogue(_Strict):
     """The technology catalogue: every figure carries its source and range."""
 
     technologies: dict[str, Technology]
     power: PowerKit
+    tower_site: TowerSite | None = Field(default=None, description="New tower sites (infrastructure.new_towers).")
 
     @model_validator(mode="after")
     def _names(self) -> Catalogue:
@@ -127,7 +158,11 @@ class Catalogue(_Strict):
 class DataPaths(_Strict):
     """Input files; relative paths are resolved against the scenario file's folder."""
 
-    offices: Path = Field(description="Offices: CSV, GeoJSON or GeoPackage (DESIGN §3).")
+    offices: Path | None = Field(
+        default=None,
+        description="Offices: CSV, GeoJSON or GeoPackage (DESIGN §3). Required unless countries.files gives one "
+        "offices file per country.",
+    )
     fibre_nodes: Path | None = Field(default=None, description="Fibre points of presence: CSV node_id,lat,lon.")
     towers: Path | None = Field(default=None, description="Cell sites: CSV tower_id,lat,lon,generation,range_km.")
     roads: Path | None = Field(default=None, description="Road lines (GeoJSON), used by shared fibre design.")
@@ -212,6 +247,46 @@ class Demand(_Strict):
         return self
 
 
+class Infrastructure(_Strict):
+    """Shared infrastructure (DESIGN §5): costs paid once and shared by the offices they serve."""
+
+    shared_fibre: bool = Field(
+        default=False,
+        description="Fibre trenches are edges of a candidate graph, each paid once however many offices use it.",
+    )
+    candidate_graph: Literal["delaunay", "knn"] = Field(
+        default="delaunay",
+        description="Fibre candidate edges without roads: Delaunay triangulation or k nearest neighbours.",
+    )
+    knn: int = Field(default=4, ge=1, le=16, description="Neighbours per node for candidate_graph knn.")
+    max_edge_km: float = Field(
+        default=15.0, gt=0, description="Longest candidate trench segment between two nodes, straight-line km."
+    )
+    snap_km: float = Field(
+        default=5.0, gt=0, description="Offices and fibre nodes farther than this from a road get no road link, km."
+    )
+    new_towers: bool = Field(
+        default=False, description="Candidate new 4G sites at uncovered offices; a site is paid once (catalogue)."
+    )
+    radio_relays: bool = Field(
+        default=False,
+        description="Microwave whose far end is an office connected by fibre in the same plan, within hop range.",
+    )
+    method: Literal["auto", "exact", "heuristic"] = Field(
+        default="auto",
+        description="exact: one MILP with trench, site and relay variables; heuristic: plan with independent "
+        "costs, then share trenches (Steiner tree) and re-spend the savings; auto: exact up to exact_max_arcs.",
+    )
+    exact_max_arcs: int = Field(
+        default=60_000, ge=0, description="auto uses the exact model when the fibre graph has at most this many arcs."
+    )
+
+    @property
+    def enabled(self) -> bool:
+        """Any sharing asked for."""
+        return self.shared_fibre or self.new_towers or self.radio_relays
+
+
 class BuildCapacity(_Strict):
     """How many offices crews can connect per year."""
 
@@ -245,6 +320,42 @@ class Roadmap(_Strict):
         return {y: float(self.annual_budget_usd) for y in years}
 
 
+COUNTRY_KEY = r"^([A-Z]{3}|\*)$"  # ISO 3166 alpha-3, or '*' for every country not named
+
+
+class Countries(_Strict):
+    """Several countries in one scenario: the global plan (planner.multicountry, DESIGN §7).
+
+    Money: ``countries.budgets`` gives each country its own budget (planned independently); without it the
+    top-level ``budget_usd`` is one global pool shared by all countries, of which ``min_share`` reserves a
+    fraction for a country (money only that country may spend; the rest goes where it buys most coverage).
+    Policy rules (regional minimums, technology caps, the coverage metric) apply within each country.
+    """
+
+    budgets: dict[Annotated[str, Field(pattern=COUNTRY_KEY)], Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="Budget per country, USD on the budget basis (ISO 3166 alpha-3 -> USD; '*' every country not "
+        "named). Each country is planned alone within its budget. Empty: one global pool (budget_usd).",
+    )
+    min_share: dict[Annotated[str, Field(pattern=COUNTRY_KEY)], Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict,
+        description="Share of the global pool reserved for a country (fraction of budget_usd; '*' every country "
+        "not named): money only that country may spend. Needs the pool (budget_usd, no budgets).",
+    )
+    files: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Path] = Field(
+        default_factory=dict,
+        description="One offices file per country (ISO 3166 alpha-3 -> path relative to the scenario); its offices "
+        "belong to that country. Empty: the offices file's 'country' column (ISO alpha-3) says which.",
+    )
+    method: Literal["auto", "monolithic", "decomposition"] = Field(
+        default="auto",
+        description="Global pool: auto solves plain country models as one knapsack (hull greedy, then HiGHS if its "
+        "gap is too wide) and prices the pool (Lagrangian decomposition) when countries carry side constraints "
+        "or minimum shares; monolithic: one model of every country with the pool rows (HiGHS, small instances); "
+        "decomposition: always price the pool.",
+    )
+
+
 class Scenario(_Strict):
     """A planning scenario (DESIGN §4)."""
 
@@ -271,10 +382,40 @@ class Scenario(_Strict):
     roadmap: Roadmap | None = Field(
         default=None, description="Phase the plan year by year under annual budgets and build capacity."
     )
+    infrastructure: Infrastructure = Field(
+        default_factory=Infrastructure, description="Shared fibre trenches, new tower sites and radio relays."
+    )
+    countries: Countries | None = Field(
+        default=None, description="Several countries: per-country budgets, or one global pool (budget_usd)."
+    )
+
+    @model_validator(mode="after")
+    def _countries_inputs(self) -> Scenario:
+        if self.data.offices is None and not (self.countries and self.countries.files):
+            raise ValueError("data.offices is required (or countries.files with one offices file per country)")
+        c = self.countries
+        if c is None:
+            return self
+        if c.files and self.data.offices is not None:
+            raise ValueError("give either data.offices (with a country column) or countries.files, not both")
+        if self.roadmap is not None:
+            raise ValueError("a roadmap plans one country: remove the countries section or the roadmap")
+        if self.objective == "min_cost" and (c.budgets or c.min_share):
+            raise ValueError("min_cost reaches the coverage target in each country: countries.budgets and "
+                             "countries.min_share apply to max_coverage only")  # fmt: skip
+        if c.budgets and self.budget_usd is not None:
+            raise ValueError("give either budget_usd (one global pool) or countries.budgets (one per country)")
+        if c.min_share and c.budgets:
+            raise ValueError("countries.min_share reserves part of the global pool: it needs budget_usd, not budgets")
+        named = sum(v for k, v in c.min_share.items() if k != "*")
+        if named > 1 + 1e-12:
+            raise ValueError(f"countries.min_share adds up to {named:.4g} of the pool (at most 1)")
+        return self
 
     @model_validator(mode="after")
     def _objective_inputs(self) -> Scenario:
-        if self.objective == "max_coverage" and self.budget_usd is None and self.roadmap is None:
+        per_country = self.countries is not None and bool(self.countries.budgets)
+        if self.objective == "max_coverage" and self.budget_usd is None and self.roadmap is None and not per_country:
             raise ValueError("objective max_coverage needs budget_usd (or a roadmap with annual budgets)")
         if self.roadmap is not None and self.coverage_metric == "communities":
             raise ValueError(
@@ -290,6 +431,10 @@ class Scenario(_Strict):
                     + (f"; missing {missing}" if missing else "")
                     + (f"; outside the horizon {extra}" if extra else "")
                 )
+        if self.roadmap is not None and self.infrastructure.enabled:
+            raise ValueError(
+                "shared infrastructure is planned for a single period: remove either roadmap or infrastructure"
+            )
         if self.objective == "min_cost" and self.coverage_target is None:
             raise ValueError("objective min_cost needs coverage_target")
         return self
@@ -355,6 +500,9 @@ def load_catalogue(spec: str | Path | dict[str, dict[str, Any]] = "default", bas
         for name, fields in spec.items():
             if not isinstance(fields, dict):
                 raise InputError(Issue("scenario", None, f"technologies.{name}", "expected a mapping of fields"))
+            if name == "tower_site":  # the new-site figures are overridden like a technology's
+                raw["tower_site"] = _deep_merge(raw.get("tower_site") or {}, fields)
+                continue
             raw["technologies"][name] = _deep_merge(raw["technologies"].get(name, {}), fields)
         file = "scenario technologies (overrides on the default catalogue)"
     elif str(spec) != "default":
@@ -394,6 +542,13 @@ def scenario_from_dict(raw: dict[str, Any], base_dir: Path, file: str = "scenari
         if not resolved.exists():
             issues.append(Issue(file, None, f"data.{key}", f"file not found: {resolved}"))
         updates[key] = resolved
+    if scenario.countries is not None and scenario.countries.files:
+        files = {}
+        for iso3, value in scenario.countries.files.items():
+            files[iso3] = value if value.is_absolute() else (base_dir / value).resolve()
+            if not files[iso3].exists():
+                issues.append(Issue(file, None, f"countries.files.{iso3}", f"file not found: {files[iso3]}"))
+        scenario.countries = scenario.countries.model_copy(update={"files": files})
     if isinstance(scenario.technologies, Path) and not scenario.technologies.is_absolute():
         scenario.technologies = (base_dir / scenario.technologies).resolve()
     if issues:
@@ -420,6 +575,20 @@ def catalogue_for(scenario: Scenario) -> Catalogue:
                 issues.append(
                     Issue("scenario", None, key, f"unknown technology '{name}'; expected one of {sorted(known)}")
                 )
+    infra = scenario.infrastructure
+    kinds = {t.kind for t in catalogue.technologies.values()}
+    if infra.shared_fibre and "fibre" not in kinds:
+        issues.append(Issue("scenario", None, "infrastructure.shared_fibre", "the catalogue has no fibre technology"))
+    if infra.radio_relays and "microwave" not in kinds:
+        issues.append(
+            Issue("scenario", None, "infrastructure.radio_relays", "the catalogue has no microwave technology")
+        )
+    if infra.new_towers:
+        site = catalogue.tower_site
+        if site is None:
+            issues.append(Issue("scenario", None, "infrastructure.new_towers", "the catalogue has no tower_site"))
+        elif site.technology not in known:
+            issues.append(Issue("catalogue", None, "tower_site.technology", f"unknown technology '{site.technology}'"))
     if issues:
         raise InputError(issues)
     return catalogue

@@ -65,6 +65,8 @@ class SolveResult:
     solve_seconds: float = 0.0
     passes: list[PassInfo] = field(default_factory=list)
     years: np.ndarray | None = None  # roadmap: connection year of each chosen pair
+    arcs: np.ndarray | None = None  # shared fibre: built arcs (indices into ModelData.infra.arcs)
+    sites: np.ndarray | None = None  # new tower sites built (indices into ModelData.infra.sites)
 
 
 def relative_gap(objective: float, bound: float) -> float:
@@ -268,6 +270,88 @@ def _objective_values(data: ModelData, spec: ModelSpec, chosen: np.ndarray) -> t
     return coverage, cost
 
 
+def built_infrastructure(data: ModelData, chosen: np.ndarray, arcs: np.ndarray, sites: np.ndarray) -> tuple[
+    np.ndarray, np.ndarray, float
+]:
+    """Keep only the infrastructure the chosen pairs use: the built arcs on the path from the backbone to each
+    chosen shared-fibre office, and the built sites that cover a chosen new-site pair. Returns (arcs, sites,
+    their cost in USD). Anything else a time-limited solution built serves no office: dropping it keeps the
+    plan feasible and lowers its cost."""
+    infra = data.infra
+    if infra is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0.0
+    shared = data.shared
+    picked = data.options.iloc[chosen]
+    kinds = shared[chosen] if len(chosen) else np.zeros(0, dtype=object)
+    keep_arcs: set[int] = set()
+    if len(arcs):
+        parent = {int(infra.arcs["head"].iat[k]): int(k) for k in arcs}
+        node_of = dict(zip(infra.nodes["ref"], infra.nodes["node"], strict=True))
+        roots = set(infra.nodes.loc[infra.nodes["kind"] == "fibre_node", "node"].astype(int))
+        for office in picked["office_id"][kinds == "fibre"]:
+            v = int(node_of[office])
+            while v not in roots and v in parent and parent[v] not in keep_arcs:
+                k = parent[v]
+                keep_arcs.add(k)
+                v = int(infra.arcs["tail"].iat[k])
+    keep_sites: set[int] = set()
+    if len(sites):
+        built = set(int(s) for s in sites)
+        cover = infra.site_cover[infra.site_cover["site"].isin(built)]
+        served = set(picked["office_id"][kinds == "site"])
+        keep_sites = set(cover.loc[cover["office_id"].isin(served), "site"].astype(int))
+        # An office covered by several built sites needs one: drop sites whose offices all have another.
+        by_site = cover[cover["office_id"].isin(served)].groupby("site")["office_id"].apply(set).to_dict()
+        for site in sorted(keep_sites, key=lambda t: len(by_site.get(t, ())), reverse=False):
+            others = set().union(*(by_site[t] for t in keep_sites if t != site)) if len(keep_sites) > 1 else set()
+            if by_site.get(site, set()) <= others:
+                keep_sites.discard(site)
+    a = np.array(sorted(keep_arcs), dtype=np.int64)
+    z = np.array(sorted(keep_sites), dtype=np.int64)
+    cost = float(infra.arcs["cost_usd"].to_numpy(float)[a].sum() + infra.sites["cost_usd"].to_numpy(float)[z].sum())
+    return a, z, cost
+
+
+def _model_infrastructure(m: pyo.ConcreteModel) -> tuple[np.ndarray, np.ndarray]:
+    """Arcs and sites built in the model's current solution."""
+    arcs = [k for k in m.A if (m.arc[k].value or 0.0) > 0.5] if hasattr(m, "arc") else []
+    sites = [s for s in m.S if (m.site[s].value or 0.0) > 0.5] if hasattr(m, "site") else []
+    return np.array(arcs, dtype=np.int64), np.array(sites, dtype=np.int64)
+
+
+def shared_start(data: ModelData, spec: ModelSpec, m: pyo.ConcreteModel) -> bool:
+    """Warm start a shared-infrastructure model from the plan with stand-alone costs (certified hull greedy):
+    its fibre offices take their direct trench, no site or relay is used. Feasible for the shared model, so
+    HiGHS starts from a plan at least as good as costing every office alone. False when no start applies
+    (side constraints, or a target the stand-alone options cannot reach)."""
+    if data.infra is None or not spec.is_plain:
+        return False
+    shared = data.shared
+    arcs = data.infra.arcs
+    direct = dict(zip(arcs["direct_for"], arcs["arc"], strict=True)) if len(arcs) else {}
+    direct.pop("", None)
+    alone = (shared == "") | ((shared == "fibre") & data.options["office_id"].isin(direct).to_numpy())
+    rows = np.flatnonzero(alone)
+    sub = ModelData(data.options.iloc[rows].reset_index(drop=True), data.offices)
+    if "standalone_cost_usd" in sub.options:
+        sub.options["cost_usd"] = sub.options["standalone_cost_usd"].fillna(sub.options["cost_usd"])
+    hull = office_hull(sub)
+    if spec.objective == "max_coverage":
+        found = greedy_max_coverage(hull, spec.budget_usd)
+    else:
+        found = greedy_min_cost(hull, (spec.coverage_target or 0.0) * data.total_weight(spec.metric))
+    if found is None:
+        return False
+    chosen = rows[found[0]]
+    set_start(m, chosen)
+    for p in chosen:
+        if shared[p] == "fibre":
+            k = int(direct[data.options["office_id"].iat[p]])
+            m.arc[k].set_value(1.0)
+            m.flow[k].set_value(1.0)
+    return True
+
+
 class _Infeasible(Exception):
     def __init__(self, info: str) -> None:
         super().__init__(info)
@@ -288,9 +372,10 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
         empty = np.zeros(0, dtype=np.int64)
         years = empty if spec.roadmap is not None else None
         return SolveResult("optimal", "trivial", empty, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, passes, years)
-    hull = office_hull(data) if spec.is_plain or settings.method != "milp" else None
+    plain = spec.is_plain and data.infra is None
+    hull = office_hull(data) if plain or settings.method != "milp" else None
     greedy: tuple[np.ndarray, float, float] | None = None
-    if spec.is_plain and settings.method != "milp":
+    if plain and settings.method != "milp":
         g0 = time.perf_counter()
         if spec.objective == "max_coverage":
             greedy = greedy_max_coverage(hull, spec.budget_usd)
@@ -318,6 +403,8 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
     if greedy is not None:
         set_start(m, greedy[0])
         opt.config.warmstart = True
+    elif shared_start(data, spec, m):
+        opt.config.warmstart = True
     info, ok = _milp_pass(opt, m, "primary", settings.time_limit_s)
     passes.append(info)
     if not ok:
@@ -339,6 +426,7 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
     if greedy is not None:  # the greedy LP bound is proven too: keep the tighter one
         bound = min(bound, greedy[2]) if spec.objective == "max_coverage" else max(bound, greedy[2])
     chosen = chosen_pairs(m)
+    built = _model_infrastructure(m)
     tol = 1e-7 * abs(primary_value) + 1e-6
     hold_primary(m, spec, primary_value, tol)
     opt.config.warmstart = True
@@ -349,7 +437,10 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
     passes.append(info2)
     if ok2:
         chosen = chosen_pairs(m)
+        built = _model_infrastructure(m)
+    arcs, sites, infra_cost = built_infrastructure(data, chosen, *built)
     cov, cost = _objective_values(data, spec, chosen)
+    cost += infra_cost
     value = cov if spec.objective == "max_coverage" else cost
     years = None
     if spec.roadmap is not None:  # objectives in population-years and discounted USD, read from the model
@@ -360,7 +451,7 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
     status = "optimal" if info.status == "optimal" or gap <= settings.mip_gap else "time_limit"
     method = "milp+greedy-start" if greedy is not None else "milp"
     return SolveResult(status, method, chosen, value, bound, gap, cov, cost, build_s,
-                       time.perf_counter() - t0 - build_s, passes, years)  # fmt: skip
+                       time.perf_counter() - t0 - build_s, passes, years, arcs, sites)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- diagnosis
