@@ -347,15 +347,15 @@ class RunStore:
         command: str,
         files: Mapping[str, bytes | Path] | Iterable[Path],
         scenario_path: str | Path | None = None,
+        scenario_yaml: str | None = None,
         out_dir: str | Path | None = None,
         timings: Mapping[str, float] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> int:
-        """Record a solved ``planner.results.Plan``: its scenario (YAML text when ``scenario_path`` is given,
-        and resolved JSON), data fingerprints, resolved catalogue, summary and output files."""
+        """Record a solved ``planner.results.Plan``: its scenario (the YAML text given, else read from
+        ``scenario_path``; and the resolved JSON), data fingerprints, resolved catalogue, summary and output files."""
         scenario = plan.scenario
-        scenario_yaml = None
-        if scenario_path is not None:
+        if scenario_yaml is None and scenario_path is not None:
             with contextlib.suppress(OSError, UnicodeDecodeError):
                 scenario_yaml = Path(scenario_path).read_text(encoding="utf-8")
         all_timings = dict(plan.summary.get("timings_seconds") or {})
