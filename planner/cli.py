@@ -118,6 +118,14 @@ def solve(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
     store: StoreOption = None,
     no_store: NoStoreOption = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Multi-country scenarios: Dask scheduler address (tcp://host:8786), 'local' (a local cluster) or "
+            "'serial' (this process); default $PLANNER_DASK_SCHEDULER, else chosen by instance size.",
+        ),
+    ] = None,
 ) -> None:
     """Solve a scenario, write plan.csv, summary.json and the breakdowns to OUT, and record the run."""
     from planner.pipeline import run
@@ -130,7 +138,7 @@ def solve(
     except PlannerError as exc:
         _fail(exc)
     try:
-        plan = run(sc, progress=clock)
+        plan = run(sc, progress=clock, scheduler=scheduler)
     except PlannerError as exc:
         if isinstance(exc, InfeasibleError | SolverTimeoutError):
             _record(run_store, lambda st, e=exc: _record_failure(st, "solve", sc, scenario, e, clock))

@@ -64,6 +64,7 @@ LOCAL_CLUSTER_MIN_PAIRS = 200_000  # auto: below this many eligible options Dask
 BISECTION_REL_TOL = 1e-5  # stop when λ_hi / λ_lo - 1 is below this
 BISECTION_MAX_ITER = 60
 FEAS_TOL = 1e-9  # relative tolerance on money rows
+ADD_ROUNDS = 5  # repair: rounds that hand the unspent shared money to the country where it buys most
 
 
 # --------------------------------------------------------------------------------------------- countries
@@ -627,35 +628,32 @@ def solve_pool_decomposition(
             "priced",
             c.reserved_usd,
         )
-    todo = [c.iso3 for c in countries]
-    for round_ in range(2):
-        left = shared - sum(max(0.0, budget[k] - by_iso[k].reserved_usd) for k in budget)
-        total_want = sum(want.values())
-        if left > 0 and total_want > 0:
-            for k in budget:
-                budget[k] += left * want[k] / total_want * (1 - 1e-12)
-        if round_ == 1:
-            todo = [k for k in todo if want[k] > 0]
-            if not todo or left <= FEAS_TOL * max(1.0, pool):
-                break
-        tasks = [(by_iso[k].data, replace(by_iso[k].spec, budget_usd=budget[k]), settings) for k in todo]
-        outcomes = fan_out(_solve_country, tasks, scheduler=SERIAL if client is None else None, client=client)
-        _raise_country_errors([by_iso[k] for k in todo], outcomes)
-        bound_hit = set()
-        for k, o in zip(todo, outcomes, strict=True):
-            r = o.result
-            assert r is not None
-            if r.coverage >= final[k].coverage - 1e-9 * max(1.0, abs(r.coverage)):
-                final[k] = CountryPlan(
-                    k, r.chosen, r.coverage, r.cost_usd, budget[k], r.status, r.bound, r.method, by_iso[k].reserved_usd
-                )
-            if final[k].cost_usd >= budget[k] * (1 - 1e-6):
-                bound_hit.add(k)
-        # round 2: what the countries did not spend goes back to the shared money, for the budget-bound ones
+    # round 1: the shared money left at λ_hi goes to the countries that drew more at λ_lo, then every country
+    # is solved exactly within its budget (the priced plan is kept where it covers more)
+    left = shared - sum(at_hi[k].draw for k in budget)
+    total_want = sum(want.values())
+    if left > 0 and total_want > 0:
+        for k in budget:
+            budget[k] += left * want[k] / total_want * (1 - 1e-12)
+    isos = [c.iso3 for c in countries]
+    _resolve(by_iso, final, budget, isos, settings, client)
+    # add rounds: the shared money still unspent goes, whole, to the country where it buys the most coverage
+    rounds = 0
+    while rounds < ADD_ROUNDS:
+        rounds += 1
         budget = {k: max(by_iso[k].reserved_usd, final[k].cost_usd) for k in budget}
-        for k in final:
-            final[k].budget_usd = budget[k]
-        want = {k: (1.0 if k in bound_hit else 0.0) for k in budget}
+        left = shared - sum(budget[k] - by_iso[k].reserved_usd for k in budget)
+        if left <= FEAS_TOL * max(1.0, pool):
+            break
+        trial = {k: budget[k] + left * (1 - 1e-12) for k in budget}
+        gains = _resolve(by_iso, dict(final), trial, isos, settings, client, dry_run=True)
+        best = max(gains, key=lambda k: gains[k][0])
+        if gains[best][0] <= 1e-9 * max(1.0, abs(final[best].coverage)):
+            break
+        final[best] = gains[best][1]
+        budget[best] = max(by_iso[best].reserved_usd, final[best].cost_usd)
+    for k in final:
+        final[k].budget_usd = max(by_iso[k].reserved_usd, final[k].cost_usd)
     plans = [final[c.iso3] for c in countries]
     shared_used = sum(max(0.0, p.cost_usd - p.reserved_usd) for p in plans)
     assert shared_used <= shared * (1 + 1e-7) + 1e-6, (shared_used, shared)
@@ -677,6 +675,33 @@ def solve_pool_decomposition(
         "shared_used_usd": shared_used,
     }
     return GlobalResult(result, plans, "pool", "decomposition", hi, pricer.calls, details=details)
+
+
+def _resolve(
+    by_iso: dict[str, Country],
+    final: dict[str, CountryPlan],
+    budget: dict[str, float],
+    isos: list[str],
+    settings: SolverSettings,
+    client: Any | None,
+    dry_run: bool = False,
+) -> dict[str, tuple[float, CountryPlan]]:
+    """Solve countries ``isos`` exactly within ``budget`` (fanned out); keep each new plan where it covers at
+    least as much as ``final`` (updated in place unless ``dry_run``). Returns each country's (gain, plan)."""
+    tasks = [(by_iso[k].data, replace(by_iso[k].spec, budget_usd=budget[k]), settings) for k in isos]
+    outcomes = fan_out(_solve_country, tasks, scheduler=SERIAL if client is None else None, client=client)
+    _raise_country_errors([by_iso[k] for k in isos], outcomes)
+    gains = {}
+    for k, o in zip(isos, outcomes, strict=True):
+        r = o.result
+        assert r is not None
+        plan = CountryPlan(k, r.chosen, r.coverage, r.cost_usd, budget[k], r.status, r.bound, r.method,
+                           by_iso[k].reserved_usd)  # fmt: skip
+        gain = r.coverage - final[k].coverage
+        gains[k] = (gain, plan)
+        if not dry_run and gain >= -1e-9 * max(1.0, abs(r.coverage)):
+            final[k] = plan
+    return gains
 
 
 def _infeasible_countries(instance: GlobalInstance, isos: list[str], settings: SolverSettings) -> None:
