@@ -430,9 +430,10 @@ def frontier_figure(table: pd.DataFrame, title: str) -> Any:
     ax1.set_ylabel("population covered (thousands)")
     ax1.set_title(f"{title}: coverage–cost frontier")
     ax1.grid(alpha=0.3)
-    m = ok[ok["marginal_cost_per_person_usd"].notna()]
-    ax2.step(m["population_covered"] / 1e3, m["marginal_cost_per_person_usd"], where="pre", color="#d62728")
-    ax2.plot(m["population_covered"] / 1e3, m["marginal_cost_per_person_usd"], "o", color="#d62728")
+    start = ok["population_covered"].shift(1)  # each marginal cost holds between the previous point and this one
+    m = ok["marginal_cost_per_person_usd"].notna()
+    ax2.hlines(ok.loc[m, "marginal_cost_per_person_usd"], start[m] / 1e3, ok.loc[m, "population_covered"] / 1e3,
+               color="#d62728", linewidth=2)  # fmt: skip
     ax2.set_xlabel("population covered (thousands)")
     ax2.set_ylabel("marginal cost (USD per extra person)")
     ax2.set_title("cost of the next person covered")
