@@ -1020,8 +1020,12 @@ def page_runs() -> None:
                 args=(run_id,),
             )
             st.dataframe(plan.plan, hide_index=True, key="runs_plan")
+        elif record.summary.get("message"):
+            st.warning(record.summary["message"])
         else:
-            st.warning(record.summary.get("message") or "This run has no plan.")
+            st.info(f"A `{record.command}` run has no per-office plan; its summary and files are below.")
+            st.json(record.summary, expanded=False)
+            st.caption("Files: " + ", ".join(f"`{n}` ({size:,} bytes)" for n, size in record.files.items()))
         with st.expander("Scenario, data fingerprints and versions of this run"):
             st.code(record.scenario_yaml or json.dumps(record.scenario_json, indent=2), language="yaml")
             st.json({"fingerprints": record.fingerprints, "versions": record.versions, "timings_s": record.timings})

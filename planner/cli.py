@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -242,6 +242,35 @@ def catalogue(
 
 
 # --------------------------------------------------------------------------------------------- sweep, Monte Carlo
+def _record_outputs(
+    store: RunStore | None,
+    command: str,
+    path: Path,
+    prepared: Any,
+    summary: dict[str, Any],
+    files: list[Path],
+    out: Path,
+    clock: _Clock,
+) -> None:
+    """Record a sweep or Monte Carlo run: its scenario, data fingerprints, catalogue, summary and output files."""
+    sc = prepared.scenario
+    _record(
+        store,
+        lambda st: st.record(
+            command=command,
+            scenario_json=sc.model_dump(mode="json"),
+            summary=summary,
+            files=files,
+            scenario_yaml=path.read_text(encoding="utf-8"),
+            scenario_path=path,
+            out_dir=out,
+            fingerprints=dict(prepared.inputs.fingerprints),
+            catalogue=prepared.catalogue.model_dump(mode="json"),
+            timings={**prepared.timings, "total_s": time.perf_counter() - clock.t0},
+        ),
+    )
+
+
 SchedulerOption = Annotated[
     str | None,
     typer.Option(
@@ -273,6 +302,8 @@ def sweep(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
     scheduler: SchedulerOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    store: StoreOption = None,
+    no_store: NoStoreOption = False,
 ) -> None:
     """Coverage-cost frontier over budgets (max coverage) or targets (least cost): frontier.csv and .png."""
     from planner.errors import InputError, Issue
@@ -281,6 +312,7 @@ def sweep(
     from planner.sweep import sweep as run_sweep
 
     clock = _Clock(quiet)
+    run_store = _open_store(store, no_store)
     try:
         if (budgets is None) == (targets is None):
             raise InputError(Issue("command line", None, None, "expected exactly one of --budgets or --targets"))
@@ -294,6 +326,19 @@ def sweep(
         _scheduler_failed(scheduler, exc)
     files = write_frontier(frontier, out)
     clock(f"wrote {', '.join(f.name for f in files)} to {out}")
+    statuses = frontier.table["status"].value_counts()
+    summary = {
+        "scenario": frontier.scenario,
+        "status": str(statuses.index[0]) if len(statuses) == 1 else ", ".join(f"{n} {k}" for k, n in statuses.items()),
+        "kind": kind,
+        "values": values,
+        "points": len(frontier.table),
+        "seconds": frontier.seconds,
+        "build_seconds": frontier.build_seconds,
+        "tasks": frontier.tasks,
+        **frontier.info,
+    }
+    _record_outputs(run_store, "sweep", scenario, prepared, summary, files, out, clock)
     cols = ["point", frontier.table.columns[1], "status", "total_cost_usd", "population_covered", "coverage_share",
             "marginal_cost_per_person_usd"]  # fmt: skip
     typer.echo(frontier.table[cols].to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
@@ -311,6 +356,8 @@ def montecarlo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
     scheduler: SchedulerOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    store: StoreOption = None,
+    no_store: NoStoreOption = False,
 ) -> None:
     """Sample the catalogue's cost and reach ranges, solve each sample, report P10/P50/P90 and how robust
     each office's technology choice is: montecarlo_summary.json, montecarlo_samples.csv, office_robustness.csv."""
@@ -318,6 +365,7 @@ def montecarlo(
     from planner.sweep import monte_carlo, write_monte_carlo
 
     clock = _Clock(quiet)
+    run_store = _open_store(store, no_store)
     try:
         prepared = prepare(load_scenario(scenario), progress=clock)
         mc = monte_carlo(prepared, samples, seed, scheduler=scheduler, progress=clock)
@@ -327,6 +375,8 @@ def montecarlo(
         _scheduler_failed(scheduler, exc)
     files = write_monte_carlo(mc, out)
     clock(f"wrote {', '.join(f.name for f in files)} to {out}")
+    mc_summary = {**mc.summary, "status": f"{mc.summary['feasible_samples']}/{mc.summary['samples']} feasible"}
+    _record_outputs(run_store, "montecarlo", scenario, prepared, mc_summary, files, out, clock)
     s = mc.summary
     typer.echo(f"{s['scenario']}: {s['feasible_samples']}/{s['samples']} samples with a plan (seed {s['seed']})")
     for key, unit in (("total_cost_usd", "USD"), ("population_covered", "people"), ("coverage_share", "")):

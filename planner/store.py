@@ -185,6 +185,15 @@ def _num(value: Any) -> float | None:
     return x if x == x and abs(x) != float("inf") else None
 
 
+def _int(value: Any) -> int | None:
+    x = _num(value)
+    return int(x) if x is not None else None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else value if isinstance(value, str) else json.dumps(value, default=str)
+
+
 # --------------------------------------------------------------------------------------------- the store
 class RunStore:
     """An SQLite run store. Each call opens its own connection, so one object is safe across threads."""
@@ -296,14 +305,14 @@ class RunStore:
             "created_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "command": command,
             "scenario": str(summary.get("scenario") or scenario_json.get("name") or "?"),
-            "status": summary.get("status"),
-            "objective": summary.get("objective") or scenario_json.get("objective"),
+            "status": _text(summary.get("status")),
+            "objective": _text(summary.get("objective") or scenario_json.get("objective")),
             "objective_value": _num(summary.get("objective_value")),
             "mip_gap": _num(summary.get("mip_gap")),
             "total_cost_usd": _num(summary.get("total_cost_usd")),
             "coverage_share": _num(summary.get("coverage_share_population", summary.get("coverage_share"))),
-            "offices_planned": summary.get("offices_planned"),
-            "offices_connected": summary.get("offices_connected"),
+            "offices_planned": _int(summary.get("offices_planned")),
+            "offices_connected": _int(summary.get("offices_connected")),
             "population_covered": _num(summary.get("population_covered")),
             "scenario_path": str(Path(scenario_path).resolve()) if scenario_path else None,
             "out_dir": str(Path(out_dir).resolve()) if out_dir else None,

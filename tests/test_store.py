@@ -278,6 +278,29 @@ def test_cli_records_infeasible_runs(tmp_path):
     assert code == 2 and "no output files" in output
 
 
+def test_cli_records_sweep_and_montecarlo_runs(tmp_path):
+    budget, _target = small_scenarios(tmp_path)
+    db = tmp_path / "runs.sqlite"
+    args = ("--scheduler", "serial", "-q", "--store", db)
+    code, output = cli("sweep", budget, "--budgets", "50000:150000:3", "--out", tmp_path / "sweep", *args)
+    assert code == 0 and "recorded as run 1" in output, output
+    code, output = cli("montecarlo", budget, "--samples", "3", "--out", tmp_path / "mc", *args)
+    assert code == 0 and "recorded as run 2" in output, output
+    store = RunStore(db)
+    for run_id, command, folder in ((1, "sweep", "sweep"), (2, "montecarlo", "mc")):
+        r = store.get(run_id)
+        assert r.command == command and r.scenario == "uttarakhand-budget" and r.fingerprints and r.catalogue
+        written = sorted(p.name for p in (tmp_path / folder).iterdir())
+        assert sorted(r.files) == written
+        store.export(run_id, tmp_path / f"{folder}-again")
+        for name in written:
+            assert (tmp_path / f"{folder}-again" / name).read_bytes() == (tmp_path / folder / name).read_bytes()
+    assert store.get(1).summary["points"] == 3 and store.get(1).status == "optimal"
+    assert store.get(2).status == "3/3 feasible"
+    code, output = cli("runs", "list", "--store", db, "--command", "sweep")
+    assert code == 0 and "sweep" in output and "montecarlo" not in output
+
+
 # --------------------------------------------------------------------------------------------- atomicity
 WRITER = textwrap.dedent(
     """
