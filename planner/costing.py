@@ -345,7 +345,7 @@ def _share(
     techs = catalogue.technologies
     computed = table["source"] == "catalogue"
     fibre_name = next((k for k, t in techs.items() if t.kind == "fibre"), None)
-    infra = SharedInfra(method=settings.method, fibre_technology=fibre_name)
+    infra = SharedInfra(method=settings.method, fibre_technology=fibre_name, exact_max_arcs=settings.exact_max_arcs)
     hubs = pd.DataFrame(columns=["office_id", "lat", "lon"])
     if fibre_name is not None:
         rows = computed & (table["technology"] == fibre_name) & (table["reason"] == "")

@@ -67,6 +67,7 @@ class SharedInfra:
     relays: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["office_id", "hub_office_id"]))
     method: str = "exact"
     fibre_technology: str | None = None  # the catalogue's fibre technology (relay hubs connect with it)
+    exact_max_arcs: int = 60_000  # method auto: the exact model up to this many fibre arcs
 
     @property
     def empty(self) -> bool:

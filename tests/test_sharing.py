@@ -318,3 +318,58 @@ def test_shared_fibre_matches_enumeration(tmp_path_factory: Any, xs: list[float]
     assert plan.summary["population_covered"] == pytest.approx(best[0])
     assert plan.summary["total_cost_usd"] == pytest.approx(-best[1], rel=1e-6)
     assert plan.plan["cost_usd"].sum() == pytest.approx(plan.summary["total_cost_usd"], rel=1e-9)
+
+
+# --------------------------------------------------------------------------------------------- heuristic
+@pytest.mark.parametrize("leo_usd", [15000, 11000])
+def test_heuristic_finds_the_shared_chain(tmp_path: Path, leo_usd: int) -> None:
+    """The two villages with ``method: heuristic``: planning alone gives two LEO links; the path move from the
+    backbone to B through A saves 2·LEO − (21,000 + 2,000) when positive, so the heuristic reaches the same
+    optimum as the exact model in both cases."""
+    catalogue = {**CATALOGUE, "leo_satellite": {"capex_fixed_usd": leo_usd, "opex_per_year_usd": 0}}
+    path = write_instance(
+        tmp_path,
+        TWO_VILLAGES,
+        [("F", 0.0)],
+        {"shared_fibre": True, "method": "heuristic"},
+        ["fibre", "leo_satellite"],
+        catalogue,
+    )
+    _, plan = solve_path(path)
+    trench = km(0.0, TWO_VILLAGES[0][1]) * 1000 + km(TWO_VILLAGES[0][1], TWO_VILLAGES[1][1]) * 1000
+    assert plan.summary["method"] == "shared-heuristic"
+    assert plan.summary["total_cost_usd"] == pytest.approx(min(2000 + trench, 2 * leo_usd), rel=1e-9)
+    assert plan.plan["cost_usd"].sum() == pytest.approx(plan.summary["total_cost_usd"])
+    assert plan.summary["objective_bound"] <= plan.summary["objective_value"] + 1e-6  # a proven lower bound
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    xs=st.lists(st.floats(min_value=0.5, max_value=40.0), min_size=2, max_size=6, unique=True),
+    leo=st.sampled_from([6000, 12000, 20000]),
+    objective=st.sampled_from(["min_cost", "max_coverage"]),
+)
+def test_heuristic_is_feasible_and_bounded(tmp_path_factory: Any, xs: list[float], leo: int, objective: str) -> None:
+    """The heuristic's plan is never better than the exact optimum, its reported bound is on the right side of
+    both, and its office costs add up to its total (it is a feasible, honestly costed plan)."""
+    results = {}
+    for method in ("exact", "heuristic"):
+        tmp = tmp_path_factory.mktemp(method)
+        offices = [(f"O{k}", x / KM_PER_DEG) for k, x in enumerate(xs)]
+        catalogue = {**CATALOGUE, "leo_satellite": {"capex_fixed_usd": leo, "opex_per_year_usd": 0}}
+        top: dict[str, Any] = {}
+        if objective == "max_coverage":
+            top = {"objective": "max_coverage", "budget_usd": 2.5 * leo, "coverage_target": None}
+        infra = {"shared_fibre": True, "new_towers": True, "method": method}
+        path = write_instance(
+            tmp, offices, [("F", 0.0)], infra, ["fibre", "leo_satellite", "cellular_4g"], catalogue, **top
+        )
+        results[method] = solve_path(path)[1].summary
+    exact, heur = results["exact"], results["heuristic"]
+    if objective == "min_cost":
+        assert heur["total_cost_usd"] >= exact["total_cost_usd"] - 1e-6
+        assert heur["objective_bound"] <= exact["total_cost_usd"] + 1e-6
+    else:
+        assert heur["total_cost_usd"] <= 2.5 * leo + 1e-6
+        assert heur["population_covered"] <= exact["population_covered"] + 1e-9
+        assert heur["objective_bound"] >= exact["objective_value"] - 1e-6
