@@ -46,6 +46,7 @@ REGRESSION: dict[str, dict[str, float]] = {
     "uttarakhand-95pct": {"objective_value": 3753180.543162626, "total_cost_usd": 3753180.543162626},
     "uttarakhand-policy": {"objective_value": 6068966.0, "total_cost_usd": 2999475.4262990206},
     "uttarakhand-roadmap": {"objective_value": 24168894.0, "total_cost_usd": 1999800.301875},
+    "himalaya-pool": {"objective_value": 944759.5, "total_cost_usd": 485380.2838571606},
 }
 # Scenarios that take much longer than a few seconds are kept out of the default run (pytest -m slow runs them).
 SLOW = {"uttarakhand-roadmap"}
@@ -66,6 +67,12 @@ def run_cli(*args: str) -> tuple[int, str]:
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output
+
+
+def offices_of(sc: Any) -> pd.DataFrame:
+    """The scenario's offices as text: its offices file, or one file per country (countries.files)."""
+    files = sc.countries.files.values() if sc.countries is not None and sc.countries.files else [sc.data.offices]
+    return pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in files], ignore_index=True)
 
 
 def run_script(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -114,7 +121,7 @@ def test_exit_code_and_files(solved):
 def test_plan_columns_and_one_row_per_planned_office(solved):
     plan = solved.plan
     assert list(plan.columns[: len(PLAN_COLUMNS)]) == PLAN_COLUMNS
-    offices = pd.read_csv(solved.scenario.data.offices, dtype=str, keep_default_na=False)
+    offices = offices_of(solved.scenario)
     to_plan = offices[offices["status"].str.lower() != "connected"]
     assert len(plan) == len(to_plan) == solved.summary["offices_planned"]
     assert plan["office_id"].is_unique
