@@ -275,7 +275,7 @@ SchedulerOption = Annotated[
     str | None,
     typer.Option(
         "--scheduler",
-        help="Dask scheduler address (tcp://host:8786), or 'serial' for this process. "
+        help="Dask scheduler address (tcp://host:8786), 'local' (a local cluster) or 'serial' (this process). "
         "Default: $PLANNER_DASK_SCHEDULER, else a local cluster.",
         show_default=False,
     ),

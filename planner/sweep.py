@@ -52,6 +52,7 @@ FRONTIER_COLUMNS = [
     "objective_value", "objective_bound", "mip_gap", "marginal_cost_per_person_usd", "solve_seconds",
 ]  # fmt: skip
 PERCENTILES = (10, 50, 90)
+LOCAL = "local"  # --scheduler local: a new local cluster, as when no scheduler is given
 
 
 # --------------------------------------------------------------------------------------------- hull frontier
@@ -316,10 +317,12 @@ def sweep(
 ) -> Frontier:
     """The coverage–cost frontier of a prepared scenario over budgets (USD) or coverage targets (shares).
 
-    ``scheduler``: ``"serial"`` (this process), a Dask scheduler address, or None (``$PLANNER_DASK_SCHEDULER``
-    or a local cluster). Dask is used only when points need the MILP; greedy points are solved here.
+    ``scheduler``: ``"serial"`` (this process), a Dask scheduler address, or None / ``"local"``
+    (``$PLANNER_DASK_SCHEDULER`` or a local cluster). Dask is used only when points need the MILP; greedy
+    points are solved here.
     """
     say = progress or (lambda _msg: None)
+    scheduler = None if scheduler == LOCAL else scheduler
     scenario = prepared.scenario
     points = check_points(scenario, kind, values)
     t0 = time.perf_counter()
@@ -570,6 +573,7 @@ def monte_carlo(
     """Sample the catalogue ``samples`` times (seeded), solve each, and summarise cost, coverage and the
     robustness of each office's technology choice. ``scheduler`` as in :func:`sweep`."""
     say = progress or (lambda _msg: None)
+    scheduler = None if scheduler == LOCAL else scheduler
     if samples < 1:
         raise InputError(Issue("command line", None, "--samples", f"expected at least 1 sample, got {samples}"))
     if seed < 0:
