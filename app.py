@@ -745,6 +745,42 @@ def page_results() -> None:
         shown = shown[m]
     st.caption(f"{len(shown):,} of {len(table):,} offices")
     st.dataframe(shown, hide_index=True, key="plan_table")
+    frontier_section(plan)
+
+
+def frontier_section(plan: Plan) -> None:
+    """Coverage-cost frontier of the plan's scenario: a budget sweep (planner.sweep) with marginal costs."""
+    from planner.sweep import sweep
+
+    with st.expander("Coverage–cost frontier (budget sweep)"):
+        budget = float(plan.scenario.budget_usd or plan.summary.get("total_cost_usd") or 1e6)
+        c1, c2, c3 = st.columns(3)
+        low = c1.number_input("From (USD)", min_value=0.0, value=round(budget / 4, -3), step=1e5, key="fr_low")
+        high = c2.number_input("To (USD)", min_value=0.0, value=round(budget * 2, -3), step=1e5, key="fr_high")
+        points = int(c3.number_input("Points", min_value=2, max_value=40, value=8, key="fr_points"))
+        if st.button("Sweep budgets", key="fr_run"):
+            store = _store()
+            ckey = costing_key(plan.scenario)
+            try:
+                prepared = store.get(store.prepared, ckey) or prepare(plan.scenario)
+                store.put(store.prepared, ckey, prepared)
+                with st.spinner("solving each budget (one reused model, warm starts)"):
+                    budgets = [low + (high - low) * i / (points - 1) for i in range(points)]
+                    st.session_state["frontier"] = (plan.scenario.name, sweep(prepared, "budget", budgets, "serial"))
+            except PlannerError as exc:
+                st.error(str(exc))
+                return
+        name, frontier = st.session_state.get("frontier", (None, None))
+        if frontier is None or name != plan.scenario.name:
+            return
+        table = frontier.table
+        fig = px.line(table, x="total_cost_usd", y="population_covered", markers=True,
+                      hover_data=["budget_usd", "coverage_share", "marginal_cost_per_person_usd"],
+                      title="Population covered against total cost (USD)")  # fmt: skip
+        st.plotly_chart(fig, config=PLOT_CONFIG, key="frontier_chart", width="stretch")
+        st.caption(f"{len(table)} points in {frontier.seconds:.1f} s; marginal cost = extra USD per extra person.")
+        st.dataframe(table, hide_index=True, key="frontier_table")
+        st.download_button("frontier.csv", table.to_csv(index=False), "frontier.csv", "text/csv", key="fr_dl")
 
 
 def _solve_bundled(names: list[str]) -> None:
@@ -1011,7 +1047,7 @@ def page_runs() -> None:
             + (f"; scenario file `{record.scenario_path}`" if record.scenario_path else "")
         )
         if "plan.csv" in record.files:
-            plan = store.load_plan(run_id)
+            plan = store.load_plan(run_id, options=False)
             kpi_cards(plan)
             st.button(
                 "Open this run in Results, Compare, Donor view and Export",
