@@ -496,8 +496,9 @@ class RunStore:
             written.append(path)
         return written
 
-    def load_plan(self, run_id: int) -> Any:
-        """Reopen a stored run as a ``planner.results.Plan`` (tables from its stored CSV files)."""
+    def load_plan(self, run_id: int, options: bool = True) -> Any:
+        """Reopen a stored run as a ``planner.results.Plan`` (tables from its stored CSV files); with
+        ``options=False`` the (office × technology) options table, by far the largest, is left empty."""
         import pandas as pd
 
         from planner.results import Plan
@@ -512,7 +513,7 @@ class RunStore:
         return Plan(
             scenario=scenario,
             plan=self.read_table(run_id, "plan.csv"),
-            options=self.read_table(run_id, "options.csv") if "options.csv" in record.files else empty,
+            options=self.read_table(run_id, "options.csv") if options and "options.csv" in record.files else empty,
             by_technology=self.read_table(run_id, "by_technology.csv"),
             by_region=self.read_table(run_id, "by_region.csv"),
             summary=record.summary,
@@ -552,27 +553,21 @@ def _pack(content: bytes | Path) -> tuple[int, str, list[bytes]]:
 
 
 def _parse_csv(data: bytes) -> pd.DataFrame:
-    """Read CSV text exactly (every cell a string), then type each column: booleans, numbers (``year`` as a
-    nullable integer), else text. Identifier columns stay text even when they look like numbers."""
+    """Read a stored CSV output: identifier columns as text, numbers and booleans as pandas infers them, empty
+    cells of text columns as '' (as in the plan tables), ``year`` as a nullable integer."""
     import pandas as pd
 
-    table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    head = pd.read_csv(io.BytesIO(data), nrows=0).columns
+    text = {c: str for c in _TEXT_COLUMNS if c in head}
+    table = pd.read_csv(io.BytesIO(data), dtype=text, keep_default_na=False, na_values=[""])
     for col in table.columns:
-        if col in _TEXT_COLUMNS:
-            continue
         values = table[col]
-        present = values != ""
         if col == "year":
-            table[col] = pd.to_numeric(values.where(present), errors="coerce").astype("Int64")
-        elif not present.any():
-            continue
-        elif values[present].isin(["True", "False"]).all():
-            flags = values.map({"True": True, "False": False, "": None})
-            table[col] = flags.astype(bool) if present.all() else flags.astype("boolean")
-        else:
-            numbers = pd.to_numeric(values.where(present), errors="coerce")
-            if int(numbers.notna().sum()) == int(present.sum()):
-                table[col] = numbers
+            table[col] = values.astype("Int64")
+        elif col in text or not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+            table[col] = values.fillna("")
+        elif values.isna().all():  # every cell empty: a text column with nothing in it
+            table[col] = pd.Series("", index=table.index, dtype=object)
     return table
 
 
