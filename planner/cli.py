@@ -190,12 +190,18 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file."
 def compare(
     scenarios: Annotated[list[Path], typer.Argument(help="Two or more scenario YAML files.")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    store: StoreOption = None,
+    no_store: NoStoreOption = False,
 ) -> None:
-    """Solve several scenarios and print their KPIs side by side."""
+    """Solve several scenarios, print their KPIs side by side, and record each run."""
+    import tempfile
+
     from planner.compare import kpi_table
     from planner.pipeline import run
+    from planner.results import write_outputs
 
     clock = _Clock(quiet)
+    run_store = _open_store(store, no_store)
     plans = []
     try:
         for path in scenarios:
@@ -204,6 +210,13 @@ def compare(
         _fail(exc)
     table = kpi_table([p.summary for p in plans])
     typer.echo(table.to_string())
+    for path, plan in zip(scenarios, plans, strict=True):  # the files `planner solve` would write, recorded
+        with tempfile.TemporaryDirectory() as tmp:
+            files = write_outputs(plan, Path(tmp))
+            _record(
+                run_store,
+                lambda st, p=plan, f=files, s=path: st.record_plan(p, command="compare", files=f, scenario_path=s),
+            )
 
 
 @app.command()
@@ -504,6 +517,8 @@ def runs_show(
         if "total_cost_usd" in s:
             table = kpi_table([{**s, "scenario": f"#{r.id} {r.scenario}"}])
             typer.echo(table.to_string())
+        else:  # a sweep, a Monte Carlo run or a run without a plan: its summary as recorded
+            typer.echo("summary: " + json.dumps(s, indent=2, default=str))
 
     _guard(action, st)
 

@@ -301,6 +301,20 @@ def test_cli_records_sweep_and_montecarlo_runs(tmp_path):
     assert code == 0 and "sweep" in output and "montecarlo" not in output
 
 
+def test_cli_compare_records_each_run(tmp_path):
+    budget, target = small_scenarios(tmp_path)
+    db = tmp_path / "runs.sqlite"
+    code, output = cli("compare", budget, target, "-q", "--store", db)
+    assert code == 0 and "recorded as run 2" in output, output
+    store = RunStore(db)
+    assert [store.get(i).command for i in (1, 2)] == ["compare", "compare"]
+    assert [store.get(i).scenario for i in (1, 2)] == ["uttarakhand-budget", "uttarakhand-95pct"]
+    assert {"plan.csv", "summary.json", "options.csv"} <= set(store.get(1).files)
+    assert store.get(1).out_dir is None  # compare writes no folder; the record holds the files
+    code, output = cli("runs", "show", 1, "--store", db)
+    assert code == 0 and "outputs written to" not in output and "offices connected" in output
+
+
 # --------------------------------------------------------------------------------------------- atomicity
 WRITER = textwrap.dedent(
     """
