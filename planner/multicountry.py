@@ -61,7 +61,7 @@ from planner.solve import PassInfo, SolveResult, diagnose, office_hull, relative
 
 Progress = Callable[[str], None]
 LOCAL_CLUSTER_MIN_PAIRS = 200_000  # auto: below this many eligible options Dask start-up costs more than it saves
-BISECTION_REL_TOL = 1e-5  # stop when λ_hi / λ_lo - 1 is below this
+BISECTION_REL_TOL = 1e-4  # stop when λ_hi / λ_lo - 1 is below this
 BISECTION_MAX_ITER = 60
 FEAS_TOL = 1e-9  # relative tolerance on money rows
 ADD_ROUNDS = 5  # repair: rounds that hand the unspent shared money to the country where it buys most
@@ -602,6 +602,11 @@ def solve_pool_decomposition(
             draw, _ = evaluate(mid)
             if draw <= limit:
                 hi = mid
+                # stop once the plan priced at hi (feasible) is within mip_gap of the best bound so far
+                best_ub = min(p * shared + sum(a.bound for a in ans.values()) for p, ans in tried)
+                covered = sum(a.coverage for a in tried[-1][1].values())
+                if relative_gap(covered, best_ub) <= settings.mip_gap:
+                    break
             else:
                 lo = mid
             if lo == 0 and hi < top * 1e-9:  # draws at every positive price fit: λ -> 0
@@ -637,6 +642,7 @@ def solve_pool_decomposition(
             budget[k] += left * want[k] / total_want * (1 - 1e-12)
     isos = [c.iso3 for c in countries]
     _resolve(by_iso, final, budget, isos, settings, client)
+    cheapest: dict[str, pd.Series] = {}
     # add rounds: the shared money still unspent goes, whole, to the country where it buys the most coverage
     rounds = 0
     while rounds < ADD_ROUNDS:
@@ -646,7 +652,10 @@ def solve_pool_decomposition(
         if left <= FEAS_TOL * max(1.0, pool):
             break
         trial = {k: budget[k] + left * (1 - 1e-12) for k in budget}
-        gains = _resolve(by_iso, dict(final), trial, isos, settings, client, dry_run=True)
+        hopeful = [k for k in isos if _could_use(by_iso[k], final[k], trial[k] - final[k].cost_usd, cheapest)]
+        if not hopeful:
+            break
+        gains = _resolve(by_iso, dict(final), trial, hopeful, settings, client, dry_run=True)
         best = max(gains, key=lambda k: gains[k][0])
         if gains[best][0] <= 1e-9 * max(1.0, abs(final[best].coverage)):
             break
@@ -702,6 +711,16 @@ def _resolve(
         if not dry_run and gain >= -1e-9 * max(1.0, abs(r.coverage)):
             final[k] = plan
     return gains
+
+
+def _could_use(country: Country, plan: CountryPlan, room: float, cache: dict[str, pd.Series]) -> bool:
+    """Whether ``room`` more USD could connect one more office of the country (its cheapest option fits)."""
+    if country.iso3 not in cache:
+        cache[country.iso3] = country.data.options.groupby("office_id")["cost_usd"].min()
+    cheapest = cache[country.iso3]
+    taken = set(country.data.options["office_id"].iloc[plan.chosen])
+    free = cheapest[~cheapest.index.isin(taken)]
+    return bool((free <= room * (1 + FEAS_TOL)).any())
 
 
 def _infeasible_countries(instance: GlobalInstance, isos: list[str], settings: SolverSettings) -> None:
