@@ -515,7 +515,7 @@ def load_inputs(scenario: Scenario, technologies: Iterable[str]) -> Inputs:
     issues: list[Issue] = []
     tables: dict[str, Any] = {}
     readers: dict[str, Callable[[], Any]] = {
-        "offices": lambda: _read_scenario_offices(scenario),
+        "offices": lambda: read_scenario_offices(scenario),
         "fibre_nodes": lambda: read_fibre_nodes(paths.fibre_nodes),
         "towers": lambda: read_towers(paths.towers),
         "quotes": lambda: read_quotes(paths.options, technologies),
@@ -558,7 +558,7 @@ def load_inputs(scenario: Scenario, technologies: Iterable[str]) -> Inputs:
     return Inputs(offices, tables["fibre_nodes"], tables["towers"], quotes, prints, tables["roads"])
 
 
-def _read_scenario_offices(scenario: Scenario) -> pd.DataFrame:
+def read_scenario_offices(scenario: Scenario) -> pd.DataFrame:
     """The offices of a scenario: one file, or one per country (``countries.files``)."""
     if scenario.countries is not None and scenario.countries.files:
         return read_country_offices(scenario.countries.files)

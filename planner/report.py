@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.data import read_offices
+from planner.data import read_scenario_offices
 from planner.results import Plan
 from planner.scenario import catalogue_for, catalogue_table
 
@@ -137,7 +137,7 @@ def _json_value(v: Any) -> Any:
 
 def office_coordinates(plan: Plan) -> pd.DataFrame:
     """``office_id, lat, lon`` of the plan's offices, read from the scenario's offices file."""
-    offices = read_offices(plan.scenario.data.offices)
+    offices = read_scenario_offices(plan.scenario)  # one file, or one per country
     return offices[["office_id", "lat", "lon"]].assign(office_id=lambda t: t["office_id"].astype(str))
 
 
