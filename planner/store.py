@@ -224,13 +224,26 @@ class RunStore:
             self._prepare(con)
             yield con
         except sqlite3.DatabaseError as exc:
-            if "not a database" in str(exc) or "malformed" in str(exc):
+            if "not a database" in str(exc):
                 raise StoreError(
                     f"run store {self.path}: not a Connect.Post Planner run store (expected an SQLite file): {exc}"
+                ) from None
+            if "malformed" in str(exc):
+                raise StoreError(
+                    f"run store {self.path} is damaged ({exc}); `sqlite3 {self.path} .recover` may rescue its runs"
                 ) from None
             raise
         finally:
             con.close()
+
+    def _refuse_foreign(self, con: sqlite3.Connection) -> None:
+        """An SQLite file without the run store's schema version but with tables is someone else's: leave it."""
+        tables = con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        if tables:
+            raise StoreError(
+                f"run store {self.path}: an SQLite file with other tables ({', '.join(t[0] for t in tables)}), "
+                "not a run store; choose another path"
+            )
 
     def _prepare(self, con: sqlite3.Connection) -> None:
         con.execute("PRAGMA foreign_keys = ON")
@@ -242,20 +255,17 @@ class RunStore:
                 f"run store {self.path} has schema version {version}; this planner reads version {SCHEMA_VERSION}: "
                 "upgrade connect-post-planner, or use another store (--store / PLANNER_STORE)"
             )
-        # WAL: readers never block the writer, and a killed writer's uncommitted frames are discarded on open.
-        # Incremental auto-vacuum (only settable before the first table) lets ``delete`` give space back.
-        con.execute("PRAGMA journal_mode = WAL")
+        self._refuse_foreign(con)
+        # Incremental auto-vacuum (settable only before the first table, and before WAL) lets ``delete`` give
+        # space back. WAL: readers never block the writer, and a killed writer's uncommitted frames are
+        # discarded when the store is next opened.
         con.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        con.execute("PRAGMA journal_mode = WAL")
         con.execute("BEGIN IMMEDIATE")
         try:
             version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have created it
             if version == 0:
-                tables = con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-                if tables:
-                    raise StoreError(
-                        f"run store {self.path}: an SQLite file with other tables ({', '.join(t[0] for t in tables)}),"
-                        " not a run store; choose another path"
-                    )
+                self._refuse_foreign(con)
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         con.execute(statement)
@@ -532,7 +542,7 @@ class RunStore:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            con.execute("PRAGMA incremental_vacuum").fetchall()
+            con.executescript("PRAGMA incremental_vacuum;")  # runs to completion (execute() frees one page)
         if not gone:
             raise self._unknown(run_id)
 

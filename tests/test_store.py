@@ -90,6 +90,10 @@ def test_round_trip_record_equals_what_was_written(solved, tmp_path):
 
     assert store.list_runs()["id"].tolist() == [run_id]
     assert store.integrity_check() == "ok"
+    with sqlite3.connect(store.path) as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert con.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_store_files_generically_and_reports_damage(tmp_path):
@@ -107,6 +111,10 @@ def test_store_files_generically_and_reports_damage(tmp_path):
         store.read_file(run_id, "plan.csv")
     with pytest.raises(StoreError, match="no plan tables"):
         store.load_plan(run_id)
+    big = store.record(command="test", scenario_json={"name": "t"}, summary={"scenario": "t"}, files={"x": blob})
+    size = store.path.stat().st_size
+    store.delete(big)  # deleting a run gives its space back (incremental auto-vacuum)
+    assert store.path.stat().st_size < 0.7 * size  # two copies of the blob before, one after
     with sqlite3.connect(store.path) as con:  # damage one chunk: reading it must fail loudly, not return bad bytes
         con.execute("UPDATE run_chunks SET data = ? WHERE name = 'fibre_routes.geojson' AND seq = 1", (b"x",))
     with pytest.raises(StoreError, match="damaged store"):
@@ -127,6 +135,8 @@ def test_unknown_ids_and_bad_store_files(tmp_path):
         con.execute("CREATE TABLE birds (name TEXT)")
     with pytest.raises(StoreError, match="other tables \\(birds\\)"):
         RunStore(other).open()
+    with sqlite3.connect(other) as con:  # left as it was
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     newer = tmp_path / "newer.sqlite"
     RunStore(newer).open()
     with sqlite3.connect(newer) as con:
