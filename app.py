@@ -124,6 +124,8 @@ def _bundled() -> dict[str, dict[str, Any]]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         if not isinstance(raw, dict) or "name" not in raw:
             continue
+        if not (raw.get("data") or {}).get("offices"):  # multi-country scenarios (countries.files): CLI only
+            continue
         raw["data"] = {k: str((path.parent / v).resolve()) for k, v in raw.get("data", {}).items() if v}
         out[raw["name"]] = raw
     return out
