@@ -430,6 +430,21 @@ def _usd(x: object) -> str:
     return "" if x is None or x != x else f"{float(x):,.0f}"  # type: ignore[arg-type]
 
 
+def _data_drift(record: Any) -> dict[str, tuple[str, str]]:
+    """Per data file of a run: its recorded SHA-256 and 'unchanged', 'changed since the run' or 'missing'."""
+    from planner.data import fingerprint
+
+    out = {}
+    for key, digest in record.fingerprints.items():
+        path = (record.scenario_json.get("data") or {}).get(key)
+        try:
+            state = "unchanged" if path and fingerprint(Path(path)) == digest else "changed since the run"
+        except OSError:
+            state = f"missing: {path}"
+        out[key] = (digest, state)
+    return out
+
+
 @runs_app.command("list")
 def runs_list(
     scenario: Annotated[str | None, typer.Option("--scenario", help="Only runs of this scenario name.")] = None,
@@ -467,7 +482,9 @@ def runs_list(
             }
         )
         typer.echo(shown.to_string(index=False))
-        typer.echo(f"{len(table)} run(s) in {st.path}", err=True)
+        total = len(st.ids())
+        more = f" (the newest {len(table)} of {total}; --limit to see more)" if total > len(table) else ""
+        typer.echo(f"{len(table)} run(s) in {st.path}{more}", err=True)
 
     _guard(action, st)
 
@@ -508,8 +525,8 @@ def runs_show(
         if r.out_dir:
             lines.append(f"outputs written to: {r.out_dir}")
         lines.append("stored files: " + (", ".join(f"{n} ({size:,} bytes)" for n, size in r.files.items()) or "none"))
-        lines.append("data fingerprints (SHA-256):")
-        lines += [f"  {k}: {v}" for k, v in r.fingerprints.items()]
+        lines.append("data fingerprints (SHA-256; and whether the file is the same today):")
+        lines += [f"  {k}: {v} ({state})" for k, (v, state) in _data_drift(r).items()]
         lines.append("solver: " + ", ".join(f"{k} {v}" for k, v in r.solver.items()))
         lines.append("timings (s): " + ", ".join(f"{k} {v:.3g}" for k, v in r.timings.items() if v is not None))
         lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in r.versions.items()))

@@ -206,6 +206,9 @@ def test_cli_solve_records_and_runs_commands(tmp_path):
     assert lines[2].split()[0] == "1" and "uttarakhand-budget" in lines[2]
     budget_cost = RunStore(db).get(1).summary["total_cost_usd"]
     assert f"{budget_cost:,.0f}" in lines[2]
+    code, output = cli("runs", "list", "--store", db, "--limit", "1")
+    assert code == 0 and "uttarakhand-95pct" in output and "uttarakhand-budget" not in output
+    assert "the newest 1 of 2" in output
     code, output = cli("runs", "list", "--store", db, "--scenario", "uttarakhand-budget", "--json")
     assert code == 0 and [r["id"] for r in json.loads(output)] == [1]
 
@@ -220,6 +223,11 @@ def test_cli_solve_records_and_runs_commands(tmp_path):
         "cost USD (budget basis)",
     ):
         assert words in output
+    assert "offices: " in output and "(unchanged)" in output
+    offices = Path(RunStore(db).get(1).scenario_json["data"]["offices"])
+    offices.write_text(offices.read_text(encoding="utf-8").replace("\n", "\r\n"), encoding="utf-8")
+    code, output = cli("runs", "show", 1, "--store", db)
+    assert code == 0 and "(changed since the run)" in output  # the data no longer is what the run used
     code, output = cli("runs", "show", 1, "--store", db, "--yaml")
     assert code == 0 and output.strip() == budget.read_text(encoding="utf-8").strip()
 
