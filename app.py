@@ -34,7 +34,7 @@ from planner.errors import InfeasibleError, InputError, Issue, PlannerError
 from planner.pipeline import Prepared, prepare, solve_prepared
 from planner.results import Plan
 from planner.scenario import Scenario, catalogue_for, catalogue_table, load_catalogue, scenario_from_dict
-from planner.store import RunStore, compare_summaries
+from planner.store import RunStore, compare_summaries, data_drift
 
 ROOT = Path(__file__).resolve().parent
 SCENARIO_DIR = ROOT / "scenarios"
@@ -1066,7 +1066,16 @@ def page_runs() -> None:
             st.caption("Files: " + ", ".join(f"`{n}` ({size:,} bytes)" for n, size in record.files.items()))
         with st.expander("Scenario, data fingerprints and versions of this run"):
             st.code(record.scenario_yaml or json.dumps(record.scenario_json, indent=2), language="yaml")
-            st.json({"fingerprints": record.fingerprints, "versions": record.versions, "timings_s": record.timings})
+            drift = data_drift(record)
+            st.dataframe(
+                pd.DataFrame(
+                    [{"file": k, "sha256": v, "today": state} for k, (v, state) in drift.items()],
+                    columns=["file", "sha256", "today"],
+                ),
+                hide_index=True,
+                key="runs_data",
+            )
+            st.json({"versions": record.versions, "timings_s": record.timings}, expanded=False)
         st.subheader("Compare recorded runs")
         pick = st.multiselect(
             "Runs to compare (2 to 6)",

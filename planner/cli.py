@@ -18,7 +18,7 @@ import typer
 
 from planner.errors import InfeasibleError, PlannerError, SolverTimeoutError
 from planner.scenario import Scenario, load_scenario, write_json_schema
-from planner.store import RunStore, StoreError
+from planner.store import RunStore, StoreError, data_drift
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Connect.Post Planner: plan post office connectivity."
@@ -430,21 +430,6 @@ def _usd(x: object) -> str:
     return "" if x is None or x != x else f"{float(x):,.0f}"  # type: ignore[arg-type]
 
 
-def _data_drift(record: Any) -> dict[str, tuple[str, str]]:
-    """Per data file of a run: its recorded SHA-256 and 'unchanged', 'changed since the run' or 'missing'."""
-    from planner.data import fingerprint
-
-    out = {}
-    for key, digest in record.fingerprints.items():
-        path = (record.scenario_json.get("data") or {}).get(key)
-        try:
-            state = "unchanged" if path and fingerprint(Path(path)) == digest else "changed since the run"
-        except OSError:
-            state = f"missing: {path}"
-        out[key] = (digest, state)
-    return out
-
-
 @runs_app.command("list")
 def runs_list(
     scenario: Annotated[str | None, typer.Option("--scenario", help="Only runs of this scenario name.")] = None,
@@ -526,7 +511,7 @@ def runs_show(
             lines.append(f"outputs written to: {r.out_dir}")
         lines.append("stored files: " + (", ".join(f"{n} ({size:,} bytes)" for n, size in r.files.items()) or "none"))
         lines.append("data fingerprints (SHA-256; and whether the file is the same today):")
-        lines += [f"  {k}: {v} ({state})" for k, (v, state) in _data_drift(r).items()]
+        lines += [f"  {k}: {v} ({state})" for k, (v, state) in data_drift(r).items()]
         lines.append("solver: " + ", ".join(f"{k} {v}" for k, v in r.solver.items()))
         lines.append("timings (s): " + ", ".join(f"{k} {v:.3g}" for k, v in r.timings.items() if v is not None))
         lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in r.versions.items()))

@@ -596,6 +596,21 @@ def data_fingerprints(scenario: Any) -> dict[str, str]:
     return prints
 
 
+def data_drift(record: RunRecord) -> dict[str, tuple[str, str]]:
+    """Per data file of a run: its recorded SHA-256 and 'unchanged', 'changed since the run' or 'missing: PATH'."""
+    from planner.data import fingerprint
+
+    out = {}
+    for key, digest in record.fingerprints.items():
+        path = (record.scenario_json.get("data") or {}).get(key)
+        try:
+            state = "unchanged" if path and fingerprint(Path(path)) == digest else "changed since the run"
+        except OSError:
+            state = f"missing: {path}"
+        out[key] = (digest, state)
+    return out
+
+
 def resolved_catalogue(scenario: Any) -> dict[str, Any] | None:
     """The technology catalogue the scenario resolves to (default + overrides), as JSON-ready data."""
     from planner.scenario import catalogue_for

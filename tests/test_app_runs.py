@@ -74,6 +74,9 @@ def test_runs_page_lists_shows_and_reopens_a_run(store):
     assert metrics["Offices connected"] == f"{summary['offices_connected']:,}"
     assert len(_frame(at, "why")) == summary["offices_planned"]
 
+    data = _frame(at, "sha256")
+    assert set(data["file"]) >= {"offices", "towers"} and set(data["today"]) == {"unchanged"}
+
     at.button(key="runs_open").click().run()
     _clean(at)
     assert at.session_state["current"] == "run 1: uttarakhand-budget"
