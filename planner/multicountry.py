@@ -24,11 +24,16 @@ Countries plan independently except for money. ``Scenario.countries`` says how m
   is an upper bound on the pooled optimum for every λ >= 0 (weak duality; any upper bound of each country's
   subproblem may be used, so the HiGHS dual bound or, for a plain country, the LP value of the priced
   knapsack keeps it proven). Countries solve their priced subproblems in parallel for a given λ; λ is
-  bisected (geometrically) until the total draw ``Σ g_c`` just fits S. Repair: each country gets the budget
-  ``r_c + g_c(λ_hi)`` (feasible by construction), the shared money left over is handed to the countries that
-  drew more at the lower price λ_lo (in proportion to that extra draw), and each country is re-solved exactly
-  (:func:`planner.solve.solve`, lexicographic) within its budget; a second round hands on what the first left
-  unspent. The reported bound is ``min_λ L(λ)`` over the prices tried and the gap ``(bound - coverage) / bound``.
+  bisected (geometrically) until the total draw ``Σ g_c`` just fits S (relative width
+  :data:`BISECTION_REL_TOL`), or until the plan priced at the upper price is within ``mip_gap`` of the bound.
+  Repair: each country gets the budget ``r_c + g_c(λ_hi)`` (feasible by construction), the shared money left
+  over is handed to the countries that drew more at the lower price λ_lo (in proportion to that extra draw),
+  and each country is re-solved exactly (:func:`planner.solve.solve`, lexicographic) within its budget; then
+  what is still unspent goes, whole, to the country where it buys the most (:data:`ADD_ROUNDS` rounds; only
+  countries in which one more office fits are tried). Every plan is feasible by construction (each country
+  within its budget, the draws within S).
+  The reported bound is ``min_λ L(λ)`` over the prices tried and the gap ``(bound - coverage) / bound``; the
+  status is ``optimal`` when that gap meets ``solver.mip_gap``, else ``time_limit`` (DESIGN §6: not proven).
 
   :func:`solve_monolithic` builds the reference model (every country in one Pyomo model with the pool rows
   above and per-country technology caps) to measure that gap where HiGHS still solves it.
