@@ -68,7 +68,8 @@ def _open_store(path: Path | None, no_store: bool) -> RunStore | None:
     try:
         store.open()
     except (PlannerError, sqlite3.Error) as exc:
-        _fail(exc if isinstance(exc, PlannerError) else StoreError(f"run store {store.path}: {exc}"))
+        hint = "\nchoose another file with --store PATH (or PLANNER_STORE), or plan without recording: --no-store"
+        _fail(StoreError(f"{exc}{hint}" if isinstance(exc, PlannerError) else f"run store {store.path}: {exc}{hint}"))
     return store
 
 

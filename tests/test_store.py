@@ -266,6 +266,9 @@ def test_cli_empty_and_bad_stores(tmp_path):
     bad.write_text("not a database " * 200)
     code, output = cli("solve", BUDGET, "--out", tmp_path / "o", "-q", "--store", bad)
     assert code == 2 and "not a Connect.Post Planner run store" in output and not (tmp_path / "o").exists()
+    assert "--no-store" in output
+    code, output = cli("solve", BUDGET, "--out", tmp_path / "o", "-q", "--store", bad, "--no-store")
+    assert code == 0 and "recorded" not in output
     code, output = cli("runs", "list", "--store", bad)
     assert code == 2 and "error: run store" in output and "Traceback" not in output
 
