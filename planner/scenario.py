@@ -400,9 +400,9 @@ class Scenario(_Strict):
             raise ValueError("give either data.offices (with a country column) or countries.files, not both")
         if self.roadmap is not None:
             raise ValueError("a roadmap plans one country: remove the countries section or the roadmap")
-        if self.objective == "min_cost" and (c.budgets or c.min_share):
-            raise ValueError("min_cost reaches the coverage target in each country: countries.budgets and "
-                             "countries.min_share apply to max_coverage only")  # fmt: skip
+        if self.objective == "min_cost" and (c.budgets or c.min_share or self.budget_usd is not None):
+            raise ValueError("min_cost reaches the coverage target in each country at least cost: budget_usd, "
+                             "countries.budgets and countries.min_share apply to max_coverage only")  # fmt: skip
         if c.budgets and self.budget_usd is not None:
             raise ValueError("give either budget_usd (one global pool) or countries.budgets (one per country)")
         if c.min_share and c.budgets:

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from planner import multicountry as mc
@@ -410,3 +411,17 @@ def test_cli_country_file_disagreeing_with_its_key_exit_2(tmp_path):
     raw["countries"]["files"]["BTN"] = "missing.csv"  # type: ignore[index]
     code, output = cli(tmp_path, raw)
     assert code == 2 and "countries.files.BTN" in output and "file not found" in output
+
+
+def test_min_cost_reaches_the_target_in_every_country():
+    rng = np.random.default_rng(13)
+    offices, options = random_instance(rng, ["AAA", "BBB"], 6)
+    sc, inst = instance(offices, options, objective="min_cost", coverage_target=0.5, countries={})
+    out = mc.solve_instance(sc, inst, scheduler=SERIAL)
+    assert out.mode == "per_country"
+    for c, plan in zip(inst.countries, out.countries, strict=True):
+        alone = solve(c.data, replace(c.spec, budget_usd=None), sc.solver)
+        assert plan.cost_usd == pytest.approx(alone.cost_usd)
+        assert plan.coverage >= 0.5 * c.data.total_weight("population") - 1e-9
+    with pytest.raises(ValidationError, match="max_coverage only"):
+        instance(offices, options, objective="min_cost", coverage_target=0.5, budget_usd=10, countries={})
