@@ -260,14 +260,15 @@ def test_cli_solve_records_and_runs_commands(tmp_path):
 
 
 def test_cli_empty_and_bad_stores(tmp_path):
+    budget, _target = small_scenarios(tmp_path)
     code, output = cli("runs", "list", "--store", tmp_path / "none.sqlite")
     assert code == 0 and "no runs recorded in" in output
     bad = tmp_path / "bad.sqlite"
     bad.write_text("not a database " * 200)
-    code, output = cli("solve", BUDGET, "--out", tmp_path / "o", "-q", "--store", bad)
+    code, output = cli("solve", budget, "--out", tmp_path / "o", "-q", "--store", bad)
     assert code == 2 and "not a Connect.Post Planner run store" in output and not (tmp_path / "o").exists()
     assert "--no-store" in output
-    code, output = cli("solve", BUDGET, "--out", tmp_path / "o", "-q", "--store", bad, "--no-store")
+    code, output = cli("solve", budget, "--out", tmp_path / "o", "-q", "--store", bad, "--no-store")
     assert code == 0 and "recorded" not in output
     code, output = cli("runs", "list", "--store", bad)
     assert code == 2 and "error: run store" in output and "Traceback" not in output
