@@ -278,9 +278,11 @@ def test_cli_records_infeasible_runs(tmp_path):
     import yaml
 
     data = REPO / "data" / "uttarakhand"
+    small_scenarios(tmp_path)  # writes the 200-office file
     raw = {
         "name": "unaffordable",
-        "data": {k: str(data / f"{k}.csv") for k in ("offices", "fibre_nodes", "towers")},
+        "data": {k: str(data / f"{k}.csv") for k in ("fibre_nodes", "towers")}
+        | {"offices": str(tmp_path / "offices.csv")},
         "objective": "min_cost",
         "coverage_target": 1.0,
         "budget_usd": 1000,
