@@ -22,7 +22,8 @@ Schema (``PRAGMA user_version`` = ``SCHEMA_VERSION``):
 
 A run and all its files are written in one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``): a process killed at
 any point leaves either the whole record or nothing. Compression happens before the transaction, so the write
-lock is held only for the inserts.
+lock is held only for the inserts. A store with a newer schema version is refused (never rewritten); an SQLite
+file with other tables is left untouched. Deleting a run gives its pages back (incremental auto-vacuum).
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ def package_versions() -> dict[str, str]:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str, allow_nan=False) if value is not None else "null"
+    return json.dumps(value, sort_keys=True, default=str) if value is not None else "null"
 
 
 def _num(value: Any) -> float | None:
