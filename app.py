@@ -1087,6 +1087,26 @@ def page_runs() -> None:
         )
         if len(pick) >= 2:
             st.dataframe(compare_summaries(store, pick).astype(str), key="runs_kpis")
+            mix = {
+                f"#{i} {store.get(i).scenario}": store.read_table(i, "by_technology.csv")
+                for i in pick
+                if "by_technology.csv" in store.get(i).files
+            }
+            rows = [
+                {"run": name, "technology": r.technology, "offices": int(r.offices)}
+                for name, table in mix.items()
+                for r in table.itertuples(index=False)
+            ]
+            if rows:
+                fig = px.bar(
+                    pd.DataFrame(rows),
+                    x="run",
+                    y="offices",
+                    color="technology",
+                    color_discrete_map=TECH_COLOURS,
+                    title="Technology mix (offices connected)",
+                )
+                st.plotly_chart(fig, config=PLOT_CONFIG, key="runs_mix", width="stretch")
         else:
             st.info("Choose at least two runs.")
     fresh = [n for n, e in ss.get("runs", {}).items() if "stored_id" not in e]

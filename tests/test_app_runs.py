@@ -95,6 +95,7 @@ def test_runs_page_compares_stored_runs(store):
     kpis = _frame(at, "#1 uttarakhand-budget")
     assert "#2 uttarakhand-95pct" in kpis.columns
     assert str(store.get(2).summary["offices_connected"]) == kpis.loc["offices connected", "#2 uttarakhand-95pct"]
+    assert at.get("plotly_chart"), "no technology-mix chart"
     at.multiselect(key="runs_cmp").set_value([1]).run()
     _clean(at)
     assert any("at least two runs" in i.value for i in at.info)
