@@ -13,7 +13,8 @@ Sweep. Each point is the plan a single solve gives at that budget (``max_coverag
   the previous plan is always feasible for the next point.
 
 On Dask, MILP points are split into contiguous runs, one per worker, each reusing its own model; the cheap
-greedy points never leave this process. Each point equals a single solve within ``mip_gap``.
+greedy points never leave this process. Each point equals a single solve within ``mip_gap``. Scenarios with
+shared infrastructure (``infrastructure:``) are solved point by point by the pipeline, in this process.
 
 Monte Carlo. Every catalogue figure with a low–high range is drawn from its ``distribution`` (triangular with
 mode ``value`` by default, uniform, or fixed); a technology's reach distance is drawn from

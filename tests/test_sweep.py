@@ -307,3 +307,15 @@ def test_cli_sweep_rejects_a_roadmap(tmp_path: Path) -> None:
     path = write_tiny(tmp_path, budget_usd=None, roadmap={"annual_budget_usd": 5000})
     code, output = invoke("sweep", path, "--budgets", "1000", "--scheduler", "serial", "-q")
     assert code == 2 and "roadmap" in output
+
+
+def test_shared_infrastructure_sweep_is_single_solves(tmp_path: Path) -> None:
+    """Scenarios with shared infrastructure are solved point by point by the pipeline's own solver."""
+    prepared = prepare(load_scenario(write_tiny(tmp_path, infrastructure={"shared_fibre": True})))
+    budgets = [5000.0, 20000.0]
+    table = sweep(prepared, "budget", budgets).table  # no Dask needed: runs in this process
+    for row in table.itertuples():
+        single = solve_prepared(prepared, scenario=point_scenario(prepared.scenario, "budget", row.budget_usd))
+        assert row.objective_value == pytest.approx(single.summary["objective_value"], rel=1e-4)
+        assert row.total_cost_usd == pytest.approx(single.summary["total_cost_usd"], rel=1e-4)
+    assert table["population_covered"].is_monotonic_increasing
