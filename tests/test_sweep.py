@@ -158,6 +158,29 @@ def test_random_budget_sweep_equals_brute_force_and_single_solves(
         prev = r.coverage
 
 
+@given(
+    data=instances(),
+    eighths=st.lists(st.integers(1, 8), min_size=1, max_size=4),
+    side=st.sampled_from([{}, {"region_min_coverage": {"r2": 0.5}}, {"technology_max_share": {"fibre": 0.5}}]),
+)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_random_target_sweep_equals_brute_force(data: ModelData, eighths: list[int], side: dict[str, Any]) -> None:
+    """Targets are multiples of 1/8 (exact in floating point); the least cost rises with the target."""
+    assume(len(data.options) > 0)
+    sc = scenario("min_cost", **side)
+    results = run_points(data, sc, "target", [k / 8 for k in eighths])
+    prev = -1.0
+    for target in sorted(results):
+        r = results[target]
+        best = brute_force(data, ModelSpec.from_scenario(point_scenario(sc, "target", target), CATALOGUE))
+        if best is None:
+            assert r.status == "infeasible"
+            continue
+        assert (r.cost_usd, r.coverage) == pytest.approx((best.cost, best.coverage), abs=1e-6)
+        assert r.cost_usd >= prev - 1e-9
+        prev = r.cost_usd
+
+
 @st.composite
 def hulls(draw: st.DrawFn) -> Hull:
     n = draw(st.integers(0, 12))
