@@ -181,6 +181,11 @@ def _load_base() -> None:
     ss["f_time_limit"] = float(sol.get("time_limit_s", 60.0))
     ss["f_gap"] = float(sol.get("mip_gap", 1e-4))
     ss["f_method"] = sol.get("method", "auto")
+    infra = raw.get("infrastructure", {}) or {}
+    ss["f_share_fibre"] = bool(infra.get("shared_fibre", False))
+    ss["f_share_towers"] = bool(infra.get("new_towers", False))
+    ss["f_share_relays"] = bool(infra.get("radio_relays", False))
+    ss["f_share_method"] = infra.get("method", "auto")
     ss["costs_over"] = copy.deepcopy(raw["technologies"]) if isinstance(raw.get("technologies"), dict) else {}
     ss["region_mins"] = {str(k): float(x) for k, x in (pol.get("region_min_coverage") or {}).items()}
     ss["tech_caps"] = {str(k): float(x) for k, x in (pol.get("technology_max_share") or {}).items()}
@@ -378,6 +383,16 @@ def scenario_form() -> tuple[dict[str, Any], bool]:
         if base.get("roadmap"):
             st.info("This scenario phases the plan year by year (roadmap from the base scenario, kept as is).")
 
+    with st.expander("Shared infrastructure (trenches paid once, new towers, radio relays)"):
+        if base.get("roadmap"):
+            st.info("Shared infrastructure is planned for one period: not available with a roadmap.")
+        else:
+            i1, i2, i3, i4 = st.columns(4)
+            i1.checkbox("Share fibre trenches", key="f_share_fibre")
+            i2.checkbox("New 4G tower sites", key="f_share_towers")
+            i3.checkbox("Microwave relays off fibre offices", key="f_share_relays")
+            i4.selectbox("Design method", ["auto", "exact", "heuristic"], key="f_share_method")
+
     with st.expander("Solver"):
         s1, s2, s3 = st.columns(3)
         s1.number_input("Time limit per solver call (s)", min_value=1.0, step=5.0, key="f_time_limit")
@@ -437,6 +452,15 @@ def scenario_form() -> tuple[dict[str, Any], bool]:
     for key in ("demand", "roadmap"):
         if base.get(key):
             raw[key] = copy.deepcopy(base[key])
+    shares = {
+        "shared_fibre": bool(ss.get("f_share_fibre")),
+        "new_towers": bool(ss.get("f_share_towers")),
+        "radio_relays": bool(ss.get("f_share_relays")),
+    }
+    if any(shares.values()) and not base.get("roadmap"):
+        infra = {**copy.deepcopy(base.get("infrastructure") or {}), **shares}
+        infra["method"] = ss.get("f_share_method", "auto")
+        raw["infrastructure"] = infra
     raw["solver"] = {"time_limit_s": float(ss["f_time_limit"]), "mip_gap": float(ss["f_gap"]), "method": ss["f_method"]}
     return raw, data_ok
 
@@ -747,7 +771,29 @@ def page_results() -> None:
         shown = shown[m]
     st.caption(f"{len(shown):,} of {len(table):,} offices")
     st.dataframe(shown, hide_index=True, key="plan_table")
+    shared_section(plan)
     frontier_section(plan)
+
+
+def shared_section(plan: Plan) -> None:
+    """What the plan builds once and shares: trench edges, new tower sites, relays (shared infrastructure)."""
+    info = plan.summary.get("shared_infrastructure")
+    if info is None:
+        return
+    st.subheader("Shared infrastructure")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Fibre trench built", f"{info['fibre_km_built']:,.1f} km", f"{info['fibre_offices']} offices on fibre")
+    c2.metric("New tower sites", f"{info['sites_built']}", f"{info['site_offices']} offices served")
+    c3.metric("Radio relays", f"{info['relay_offices']}")
+    c4.metric("Shared cost allocated", _money(info["shared_cost_usd"]))
+    st.caption(
+        "Shared costs are allocated to offices: a trench segment is split among the fibre offices behind it, a site "
+        "among the offices on it; office costs add up to the plan's total (docs/shared-infrastructure.md)."
+    )
+    if plan.fibre_routes is not None and len(plan.fibre_routes):
+        st.dataframe(plan.fibre_routes, hide_index=True, key="routes_table")
+    if plan.sites is not None and len(plan.sites):
+        st.dataframe(plan.sites, hide_index=True, key="sites_table")
 
 
 def frontier_section(plan: Plan) -> None:

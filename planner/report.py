@@ -68,7 +68,7 @@ def summary_table(plan: Plan) -> pd.DataFrame:
 
 def workbook_tables(plan: Plan) -> dict[str, pd.DataFrame]:
     """The workbook's sheets, in order: summary, plan, by technology, by region, cost components, options,
-    roadmap (when phased) and the catalogue's sources."""
+    roadmap (when phased), fibre routes and sites (shared infrastructure) and the catalogue's sources."""
     sheets = {
         "summary": summary_table(plan),
         "plan": plan.plan,
@@ -79,6 +79,10 @@ def workbook_tables(plan: Plan) -> dict[str, pd.DataFrame]:
     }
     if plan.roadmap is not None:
         sheets["roadmap"] = plan.roadmap
+    if plan.fibre_routes is not None:
+        sheets["fibre_routes"] = plan.fibre_routes
+    if plan.sites is not None:
+        sheets["sites"] = plan.sites
     sheets["sources"] = pd.DataFrame(catalogue_table(catalogue_for(plan.scenario)))
     return sheets
 

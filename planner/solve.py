@@ -15,7 +15,6 @@ in a worker thread and is cancelled (``Highs.cancelSolve``) when it overruns the
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import os
 import sys
@@ -24,7 +23,6 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
@@ -34,7 +32,6 @@ from pyomo.contrib.appsi.solvers.highs import Highs
 from planner.errors import Diagnosis, InfeasibleError, SolverTimeoutError
 from planner.model import ModelData, ModelSpec, build_model, chosen_pairs, chosen_years, hold_primary, set_start
 from planner.scenario import SolverSettings
-from planner.steiner import steiner_tree
 
 GRACE_S = 5.0  # seconds a HiGHS call may overrun its limit before it is cancelled
 MILP_MAX_PAIRS = 400_000  # above this the Pyomo/HiGHS path is not attempted for plain models (measured)
@@ -322,37 +319,42 @@ def _model_infrastructure(m: pyo.ConcreteModel) -> tuple[np.ndarray, np.ndarray]
     return np.array(arcs, dtype=np.int64), np.array(sites, dtype=np.int64)
 
 
-def shared_start(data: ModelData, spec: ModelSpec, m: pyo.ConcreteModel) -> bool:
-    """Warm start a shared-infrastructure model from the plan with stand-alone costs (certified hull greedy):
-    its fibre offices take their direct trench, no site or relay is used. Feasible for the shared model, so
-    HiGHS starts from a plan at least as good as costing every office alone. False when no start applies
-    (side constraints, or a target the stand-alone options cannot reach)."""
+def shared_start(
+    data: ModelData, spec: ModelSpec, settings: SolverSettings, m: pyo.ConcreteModel
+) -> SolveResult | None:
+    """Warm start a shared-infrastructure model from the heuristic plan (planner.sharing): pairs, the trench
+    arcs with their flows (the number of chosen fibre offices behind each arc), and the sites. Returns that
+    plan (it stands if HiGHS finds nothing better), or None for specs the heuristic does not handle."""
     if data.infra is None or not spec.is_plain:
-        return False
-    shared = data.shared
-    arcs = data.infra.arcs
-    direct = dict(zip(arcs["direct_for"], arcs["arc"], strict=True)) if len(arcs) else {}
-    direct.pop("", None)
-    alone = (shared == "") | ((shared == "fibre") & data.options["office_id"].isin(direct).to_numpy())
-    rows = np.flatnonzero(alone)
-    sub = ModelData(data.options.iloc[rows].reset_index(drop=True), data.offices)
-    if "standalone_cost_usd" in sub.options:
-        sub.options["cost_usd"] = sub.options["standalone_cost_usd"].fillna(sub.options["cost_usd"])
-    hull = office_hull(sub)
-    if spec.objective == "max_coverage":
-        found = greedy_max_coverage(hull, spec.budget_usd)
-    else:
-        found = greedy_min_cost(hull, (spec.coverage_target or 0.0) * data.total_weight(spec.metric))
-    if found is None:
-        return False
-    chosen = rows[found[0]]
-    set_start(m, chosen)
-    for p in chosen:
-        if shared[p] == "fibre":
-            k = int(direct[data.options["office_id"].iat[p]])
-            m.arc[k].set_value(1.0)
-            m.flow[k].set_value(1.0)
-    return True
+        return None
+    from planner.sharing import shared_heuristic
+
+    try:
+        plan = shared_heuristic(data, spec, settings)
+    except _Infeasible:
+        return None
+    set_start(m, plan.chosen)
+    if plan.arcs is not None and len(plan.arcs) and hasattr(m, "arc"):
+        arcs = data.infra.arcs
+        tail, head = arcs["tail"].to_numpy(np.int64), arcs["head"].to_numpy(np.int64)
+        parent = {int(head[k]): int(k) for k in plan.arcs}
+        node_of = dict(zip(data.infra.nodes["ref"], data.infra.nodes["node"], strict=True))
+        flow: dict[int, float] = {}
+        for p in plan.chosen:
+            if data.shared[p] != "fibre":
+                continue
+            v = int(node_of[data.options["office_id"].iat[int(p)]])
+            while v in parent:
+                k = parent[v]
+                flow[k] = flow.get(k, 0.0) + 1.0
+                v = int(tail[k])
+        for k in plan.arcs:
+            m.arc[int(k)].set_value(1.0)
+            m.flow[int(k)].set_value(flow.get(int(k), 0.0))
+    if plan.sites is not None and hasattr(m, "site"):
+        for s in plan.sites:
+            m.site[int(s)].set_value(1.0)
+    return plan
 
 
 class _Infeasible(Exception):
@@ -365,7 +367,9 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
     t0 = time.perf_counter()
     passes: list[PassInfo] = []
     if _use_shared_heuristic(data, spec):
-        return _shared_heuristic(data, spec, settings)
+        from planner.sharing import shared_heuristic
+
+        return shared_heuristic(data, spec, settings)
     if _use_rolling_horizon(data, spec, settings):
         from planner.phasing import rolling_horizon
 
@@ -405,16 +409,23 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
     m = build_model(data, spec)
     build_s = time.perf_counter() - b0
     opt = _new_solver(m, settings)
+    heuristic = None
     if greedy is not None:
         set_start(m, greedy[0])
         opt.config.warmstart = True
-    elif shared_start(data, spec, m):
-        opt.config.warmstart = True
+    else:
+        heuristic = shared_start(data, spec, settings, m)
+        if heuristic is not None:
+            opt.config.warmstart = True
+            greedy = (heuristic.chosen, heuristic.objective, heuristic.bound)
     info, ok = _milp_pass(opt, m, "primary", settings.time_limit_s)
     passes.append(info)
     if not ok:
         if info.status == "infeasible":
             raise _Infeasible("milp")
+        if heuristic is not None:  # guard fired or no incumbent: the heuristic shared plan stands
+            return replace(heuristic, status="time_limit", passes=[*heuristic.passes, *passes], build_seconds=build_s,
+                           solve_seconds=time.perf_counter() - t0 - build_s)  # fmt: skip
         if greedy is not None:  # guard fired or no incumbent: the certified greedy plan stands
             chosen, value, bound = greedy
             cov, cost = _objective_values(data, spec, chosen)
@@ -452,9 +463,14 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
         years = chosen_years(m, chosen)
         value = pyo.value(m.coverage_years if spec.objective == "max_coverage" else m.discounted_cost)
         cost = float(pyo.value(m.cost))
+    if heuristic is not None:
+        worse = value < heuristic.objective if spec.objective == "max_coverage" else value > heuristic.objective
+        if worse:  # a time-limited incumbent below its own warm start: keep the heuristic plan
+            chosen, value, cov, cost = heuristic.chosen, heuristic.objective, heuristic.coverage, heuristic.cost_usd
+            arcs, sites = heuristic.arcs, heuristic.sites
     gap = relative_gap(value, bound)
     status = "optimal" if info.status == "optimal" or gap <= settings.mip_gap else "time_limit"
-    method = "milp+greedy-start" if greedy is not None else "milp"
+    method = "milp+heuristic-start" if heuristic is not None else "milp+greedy-start" if greedy is not None else "milp"
     return SolveResult(status, method, chosen, value, bound, gap, cov, cost, build_s,
                        time.perf_counter() - t0 - build_s, passes, years, arcs, sites)  # fmt: skip
 
@@ -469,258 +485,6 @@ def _use_shared_heuristic(data: ModelData, spec: ModelSpec) -> bool:
     if infra.method == "heuristic":
         return True
     return infra.method == "auto" and len(infra.arcs) > infra.exact_max_arcs
-
-
-def _shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> SolveResult:
-    """Plan alone, then share (documented in docs/shared-infrastructure.md, gap measured in performance.md).
-
-    1. Plan with stand-alone costs (every fibre office digs its own trench; no site, no relay): certified.
-    2. Path moves: from the current fibre tree (the backbone at first), the cheapest trench path to each office
-       is priced by what the offices along it would save by switching to fibre (their current cost minus
-       fibre's own cost); the best path with a positive net saving is built, until none is left. This finds
-       chains of villages that fibre only pays for together.
-    3. The fibre offices are joined to the backbone by one least-cost Steiner tree (``steiner_tree``, a
-       super-root tied to every fibre node) when it is cheaper than the trenches built so far.
-    4. Offices in hop range of a fibre office switch to a microwave relay when cheaper; new tower sites open
-       greedily while one saves more than it costs; with a budget, the money freed connects more offices, best
-       weight per dollar first.
-
-    The bound is proven but loose: the shared model's pairs at their own costs (trenches and sites free) relax
-    it, so the hull-greedy LP bound of that relaxation bounds the shared optimum.
-    """
-    t0 = time.perf_counter()
-    infra = data.infra
-    assert infra is not None
-    shared = data.shared
-    offices = data.options["office_id"].to_numpy(object)
-    cost = data.options["cost_usd"].to_numpy(float)
-    arcs = infra.arcs
-    direct = {o: int(k) for o, k in zip(arcs["direct_for"], arcs["arc"], strict=True) if o} if len(arcs) else {}
-    alone = (shared == "") | ((shared == "fibre") & np.isin(offices, list(direct)))
-    rows1 = np.flatnonzero(alone)
-    sub = ModelData(data.options.iloc[rows1].reset_index(drop=True), data.offices)
-    sub.options["cost_usd"] = sub.options["standalone_cost_usd"].fillna(sub.options["cost_usd"])
-    first = _solve_spec(sub, spec, settings)
-    current = {offices[p]: int(p) for p in rows1[first.chosen]}
-    fibre_row = {offices[p]: p for p in range(len(offices)) if shared[p] == "fibre"}
-    tree_arcs = [direct[o] for o, p in current.items() if shared[p] == "fibre"]
-    if fibre_row:
-        tree_arcs = _path_moves(data, current, fibre_row, tree_arcs, settings)
-    plan = sorted(current.values())
-    plan = _relay_switch(data, plan)
-    plan, sites = _open_sites(data, plan)
-    if spec.objective == "max_coverage":
-        plan = _refill(data, plan, sites, tree_arcs, spec.budget_usd or 0.0)
-    chosen_arr = np.array(sorted(plan), dtype=np.int64)
-    arcs_kept, sites_kept, infra_cost = built_infrastructure(
-        data, chosen_arr, np.array(tree_arcs, dtype=np.int64), np.array(sites, dtype=np.int64)
-    )
-    cov, total = _objective_values(data, spec, chosen_arr)
-    total += infra_cost
-    W = data.total_weight(spec.metric)
-    if spec.objective == "max_coverage":
-        value, bound = cov, float(greedy_max_coverage(office_hull(data), spec.budget_usd)[2])
-    else:
-        low = greedy_min_cost(office_hull(data), (spec.coverage_target or 0.0) * W)
-        value, bound = total, float(low[2]) if low is not None else total
-    del cost
-    passes = [*first.passes, PassInfo("shared heuristic", "heuristic", "feasible", value, bound,
-                                      time.perf_counter() - t0)]  # fmt: skip
-    gap = relative_gap(value, bound)
-    status = "optimal" if gap <= settings.mip_gap else "time_limit"
-    return SolveResult(status, "shared-heuristic", chosen_arr, value, bound, gap, cov, total, 0.0,
-                       time.perf_counter() - t0, passes, None, arcs_kept, sites_kept)  # fmt: skip
-
-
-def _fibre_graph(data: ModelData) -> tuple[nx.Graph, dict[tuple[int, int], int]]:
-    """The candidate graph as an undirected networkx graph with every fibre node merged into one super-root
-    (-1); weight = arc cost (USD). Also the arc of each edge (the cheapest root arc for root edges)."""
-    infra = data.infra
-    assert infra is not None
-    is_root = (infra.nodes["kind"] == "fibre_node").to_numpy()
-    g = nx.Graph()
-    g.add_node(-1)
-    arc_of: dict[tuple[int, int], int] = {}
-    arcs = infra.arcs
-    for k, t, h, c in zip(arcs["arc"], arcs["tail"], arcs["head"], arcs["cost_usd"], strict=True):
-        a = -1 if is_root[t] else int(t)
-        key = (min(a, int(h)), max(a, int(h)))
-        if not g.has_edge(*key) or g.edges[key]["weight"] > c:
-            g.add_edge(*key, weight=float(c))
-            arc_of[key] = int(k)
-    return g, arc_of
-
-
-def _path_moves(
-    data: ModelData, current: dict[str, int], fibre_row: dict[str, int], tree_arcs: list[int],
-    settings: SolverSettings,
-) -> list[int]:  # fmt: skip
-    """Step 2 and 3 of :func:`_shared_heuristic` (``current`` is updated in place); returns the tree's arcs."""
-    infra = data.infra
-    assert infra is not None
-    cost = data.options["cost_usd"].to_numpy(float)
-    shared = data.shared
-    g, arc_of = _fibre_graph(data)
-    arcs = infra.arcs
-    node_office = dict(zip(infra.nodes["node"], infra.nodes["ref"], strict=True))
-    node_of = {o: int(n) for n, o in node_office.items()}
-    in_tree = {-1} | {int(arcs.at[k, "head"]) for k in tree_arcs}
-    edges = {(min(a, b), max(a, b)) for a, b in _tree_edges(tree_arcs, arcs, infra)}
-    for _ in range(10_000):
-        # Paths are searched on weights discounted by the saving at their head office, max(w − prize, 0), so
-        # that a path through villages that gain from fibre is preferred; each is then priced exactly.
-        prize = {
-            node_of[o]: max(cost[p] - cost[fibre_row[o]], 0.0)
-            for o, p in current.items()
-            if o in fibre_row and shared[p] != "fibre" and o in node_of
-        }
-        dg = nx.DiGraph()
-        for u, v, w in g.edges(data="weight"):
-            dg.add_edge(u, v, weight=max(w - prize.get(v, 0.0), 0.0))
-            dg.add_edge(v, u, weight=max(w - prize.get(u, 0.0), 0.0))
-        _, paths = nx.multi_source_dijkstra(dg, in_tree, weight="weight")
-        best, best_gain = None, 1e-6
-        for office, p in current.items():
-            if shared[p] == "fibre" or office not in fibre_row or node_of.get(office) not in paths:
-                continue
-            path = paths[node_of[office]]
-            gain = -sum(g.edges[a, b]["weight"] for a, b in itertools.pairwise(path))
-            for v in path:
-                o = node_office.get(v)
-                if o in current and o in fibre_row and shared[current[o]] != "fibre":
-                    gain += cost[current[o]] - cost[fibre_row[o]]
-            if gain > best_gain:
-                best, best_gain = path, gain
-        if best is None:
-            break
-        for a, b in itertools.pairwise(best):
-            edges.add((min(a, b), max(a, b)))
-        for v in best:
-            in_tree.add(v)
-            o = node_office.get(v)
-            if o in current and o in fibre_row:
-                current[o] = fibre_row[o]
-    tree = nx.Graph()
-    tree.add_edges_from(edges)
-    fibre_nodes = [node_of[o] for o, p in current.items() if shared[p] == "fibre"]
-    if not fibre_nodes:
-        return []
-    built_cost = sum(g.edges[e]["weight"] for e in edges)
-    best_tree = steiner_tree(g, [-1, *fibre_nodes], time_limit_s=min(settings.time_limit_s, 60.0))
-    if best_tree.graph["cost"] < built_cost - 1e-6:
-        tree = best_tree
-    return _orient(tree, arc_of, arcs)
-
-
-def _tree_edges(tree_arcs: list[int], arcs: pd.DataFrame, infra: Any) -> list[tuple[int, int]]:
-    """Undirected edges (super-root -1) of a set of arcs."""
-    is_root = (infra.nodes["kind"] == "fibre_node").to_numpy()
-    out = []
-    for k in tree_arcs:
-        t, h = int(arcs.at[k, "tail"]), int(arcs.at[k, "head"])
-        out.append((-1 if is_root[t] else t, h))
-    return out
-
-
-def _relay_switch(data: ModelData, plan: list[int]) -> list[int]:
-    """Offices in hop range of a fibre office of the plan switch to a microwave relay when it is cheaper."""
-    infra = data.infra
-    assert infra is not None
-    shared = data.shared
-    offices = data.options["office_id"].to_numpy(object)
-    cost = data.options["cost_usd"].to_numpy(float)
-    relay_row = {offices[p]: p for p in range(len(offices)) if shared[p] == "relay"}
-    fibre_offices = {offices[p] for p in plan if shared[p] == "fibre"}
-    ok = set(infra.relays.loc[infra.relays["hub_office_id"].isin(fibre_offices), "office_id"])
-    out = []
-    for p in plan:
-        o = offices[p]
-        out.append(relay_row[o] if o in ok and o in relay_row and cost[relay_row[o]] < cost[p] else p)
-    return out
-
-
-def _orient(tree: nx.Graph, arc_of: dict[tuple[int, int], int], arcs: pd.DataFrame) -> list[int]:
-    """Arcs of an undirected tree (super-root -1) directed away from the backbone."""
-    tails = arcs["tail"].to_numpy(np.int64)
-    heads = arcs["head"].to_numpy(np.int64)
-    index = {(int(t), int(h)): int(k) for k, t, h in zip(arcs["arc"], tails, heads, strict=True)}
-    out = []
-    for u, v in nx.bfs_edges(tree, -1):
-        if u == -1:
-            out.append(arc_of[(min(u, v), max(u, v))])
-        else:
-            out.append(index[(u, v)])
-    return out
-
-
-def _open_sites(data: ModelData, plan: list[int]) -> tuple[list[int], list[int]]:
-    """Greedy: open the site with the largest net saving (offices it covers switch to 4G on it when cheaper
-    than their current option; the site's cost is subtracted) while one saves money."""
-    infra = data.infra
-    assert infra is not None
-    shared = data.shared
-    site_rows = {str(o): p for p, o in enumerate(data.options["office_id"]) if shared[p] == "site"}
-    if not site_rows or infra.sites.empty:
-        return plan, []
-    cost = data.options["cost_usd"].to_numpy(float)
-    offices = data.options["office_id"].to_numpy(object)
-    current = {offices[p]: p for p in plan}
-    cover = infra.site_cover.groupby("site")["office_id"].apply(list).to_dict()
-    site_cost = infra.sites["cost_usd"].to_numpy(float)
-    opened: list[int] = []
-    while True:
-        best, best_save = None, 1e-6
-        for s, members in cover.items():
-            if s in opened:
-                continue
-            save = -site_cost[s]
-            for o in members:
-                if o in current and o in site_rows and shared[current[o]] != "site":
-                    save += max(cost[current[o]] - cost[site_rows[o]], 0.0)
-            if save > best_save:
-                best, best_save = s, save
-        if best is None:
-            return sorted(current.values()), opened
-        opened.append(int(best))
-        for o in cover[best]:
-            if o in current and o in site_rows and cost[site_rows[o]] < cost[current[o]]:
-                current[o] = site_rows[o]
-
-
-def _refill(data: ModelData, plan: list[int], sites: list[int], tree_arcs: list[int], budget: float) -> list[int]:
-    """Spend the money left on unconnected offices, best weight per dollar first (options usable now: stand-
-    alone, relays off fibre offices of the plan, 4G on opened sites)."""
-    infra = data.infra
-    assert infra is not None
-    shared = data.shared
-    cost = data.options["cost_usd"].to_numpy(float)
-    offices = data.options["office_id"].to_numpy(object)
-    spent = float(cost[plan].sum()) + float(infra.arcs["cost_usd"].to_numpy(float)[tree_arcs].sum())
-    spent += float(infra.sites["cost_usd"].to_numpy(float)[sites].sum())
-    left = budget - spent
-    taken = set(offices[plan])
-    fibre_offices = {offices[p] for p in plan if shared[p] == "fibre"}
-    relay_ok = set(infra.relays.loc[infra.relays["hub_office_id"].isin(fibre_offices), "office_id"])
-    site_ok = set(infra.site_cover.loc[infra.site_cover["site"].isin(sites), "office_id"])
-    weight = dict(zip(data.offices["office_id"], data.offices["weight"], strict=True))
-    usable = [
-        p
-        for p in range(len(offices))
-        if offices[p] not in taken
-        and (
-            shared[p] == ""
-            or (shared[p] == "relay" and offices[p] in relay_ok)
-            or (shared[p] == "site" and offices[p] in site_ok)
-        )
-    ]
-    usable.sort(key=lambda p: -weight[offices[p]] / max(cost[p], 1e-9))
-    out = list(plan)
-    for p in usable:
-        if offices[p] not in taken and cost[p] <= left + 1e-9:
-            out.append(p)
-            taken.add(offices[p])
-            left -= cost[p]
-    return out
 
 
 # --------------------------------------------------------------------------------------------- diagnosis

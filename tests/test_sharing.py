@@ -373,3 +373,78 @@ def test_heuristic_is_feasible_and_bounded(tmp_path_factory: Any, xs: list[float
         assert heur["total_cost_usd"] <= 2.5 * leo + 1e-6
         assert heur["population_covered"] <= exact["population_covered"] + 1e-9
         assert heur["objective_bound"] >= exact["objective_value"] - 1e-6
+
+
+# --------------------------------------------------------------------------------------------- plan checker
+def check_shared_plan(prepared: Any, plan: Any) -> None:
+    """Post-solve check of every shared-infrastructure rule on the written tables: each fibre office is joined
+    to the backbone by built trench edges, each new-site office lies within the radius of a built site, each
+    relayed office's hub is on fibre within hop range, office costs add up, and the budget or target holds."""
+    infra = prepared.data.infra
+    table = plan.plan
+    routes = plan.fibre_routes
+    g = nx.Graph()
+    g.add_edges_from(zip(routes["from_node"], routes["to_node"], strict=True))
+    roots = {n for n in g.nodes if str(n).startswith("fibre:")}
+    shared = prepared.options.set_index(["office_id", "technology"])["shared"]
+    on_fibre = set()
+    for row in table[table["technology"] != "none"].itertuples():
+        kind = shared.get((row.office_id, row.technology), "")
+        if kind == "fibre":
+            node = f"office:{row.office_id}"
+            assert node in g and any(nx.has_path(g, node, r) for r in roots), row.office_id
+            on_fibre.add(row.office_id)
+        if kind == "site":
+            assert row.shared_asset.startswith("new tower"), row.office_id
+    for row in table[table["shared_asset"].str.startswith("microwave relay")].itertuples():
+        hub = row.shared_asset.split("office ")[1].split(" ")[0]
+        assert hub in on_fibre
+        assert ((infra.relays["office_id"] == row.office_id) & (infra.relays["hub_office_id"] == hub)).any()
+    if plan.sites is not None and len(plan.sites):
+        assert plan.sites["offices_served"].min() >= 1
+    assert table["cost_usd"].sum() == pytest.approx(plan.summary["total_cost_usd"], rel=1e-9, abs=1e-6)
+    scenario = plan.scenario
+    if scenario.budget_usd is not None:
+        assert plan.summary["total_cost_usd"] <= scenario.budget_usd * (1 + 1e-9)
+    if scenario.objective == "min_cost":
+        assert plan.summary["coverage_share"] >= scenario.coverage_target - 1e-9
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    points=st.lists(
+        st.tuples(st.floats(min_value=0.0, max_value=0.3), st.floats(min_value=-0.05, max_value=0.05)),
+        min_size=3,
+        max_size=8,
+    ),
+    budget=st.sampled_from([20000.0, 60000.0]),
+    method=st.sampled_from(["exact", "heuristic"]),
+)
+def test_every_rule_holds_on_random_plans(
+    tmp_path_factory: Any, points: list[tuple[float, float]], budget: float, method: str
+) -> None:
+    """Random offices in a 33 km × 11 km strip with everything shared: the plan passes the post-solve check."""
+    tmp = tmp_path_factory.mktemp("check")
+    pd.DataFrame(
+        {
+            "office_id": [f"O{k}" for k in range(len(points))],
+            "lat": [y for _, y in points],
+            "lon": [x for x, _ in points],
+            "population": [100 + 37 * k for k in range(len(points))],
+        }
+    ).to_csv(tmp / "offices.csv", index=False)
+    pd.DataFrame({"node_id": ["F"], "lat": [0.0], "lon": [0.0]}).to_csv(tmp / "nodes.csv", index=False)
+    raw = {
+        "name": "check",
+        "data": {"offices": "offices.csv", "fibre_nodes": "nodes.csv"},
+        "technologies": CATALOGUE,
+        "objective": "max_coverage",
+        "budget_usd": budget,
+        "budget_basis": "capex",
+        "demand": {"floor_mbps": 1.0, "mbps_per_1000_people": 0.0, "service_mbps": {}},
+        "infrastructure": {"shared_fibre": True, "new_towers": True, "radio_relays": True, "method": method},
+        "solver": {"time_limit_s": 30, "mip_gap": 1e-9},
+    }
+    (tmp / "s.yaml").write_text(yaml.safe_dump(raw))
+    prepared, plan = solve_path(tmp / "s.yaml")
+    check_shared_plan(prepared, plan)

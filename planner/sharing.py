@@ -1,0 +1,318 @@
+"""The shared-infrastructure heuristic: plan alone, then share (docs/shared-infrastructure.md).
+
+For instances whose exact model (``model.add_fibre_network`` and friends) is too large for HiGHS within the time
+limit, and as the warm start of the exact model. No Pyomo here: it calls the certified stand-alone solver of
+:mod:`planner.solve` and works on the candidate tables of :class:`planner.network.SharedInfra`.
+
+1. Plan with stand-alone costs (every fibre office digs its own trench; no site, no relay): certified.
+2. **Path moves**: from the current fibre tree (the backbone at first), search the cheapest trench path to
+   every node on arc costs discounted by the saving at their head office (``max(w − prize, 0)``), then price
+   each path exactly along the search tree: what the connected offices on it save by switching to fibre, minus
+   the trench. Build the best positive one; repeat. This finds chains of villages that fibre pays for only
+   together.
+3. Join every fibre office by one least-cost Steiner tree (:func:`planner.network.steiner_tree`, fibre nodes
+   merged into a super-root) when that is cheaper than the trenches built.
+4. Offices in hop range of a fibre office switch to a microwave relay when cheaper; new tower sites open
+   greedily while one saves more than it costs.
+5. With a budget, spend what is left: each step takes the best coverage per dollar among the unconnected
+   offices' usable options (stand-alone, relay off a fibre office, 4G on an opened site) and the trench paths
+   from the tree (coverage of the unconnected offices along the path per dollar of trench and terminals).
+
+The bound is proven but loose: the pairs at their own costs (trenches and sites free) relax the shared model,
+so their hull-greedy LP bound bounds the shared optimum.
+"""
+
+from __future__ import annotations
+
+import time
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+
+from planner.model import ModelData, ModelSpec
+from planner.network import steiner_tree
+from planner.scenario import SolverSettings
+from planner.solve import (
+    PassInfo,
+    SolveResult,
+    _objective_values,
+    _solve_spec,
+    built_infrastructure,
+    greedy_max_coverage,
+    greedy_min_cost,
+    office_hull,
+    relative_gap,
+)
+
+_EPS = 1e-9  # csgraph treats a stored 0 as "no edge": discounted weights never go below this
+
+
+class _Forest:
+    """The fibre tree being grown, with arrays for fast path searches on the candidate graph."""
+
+    def __init__(self, data: ModelData, current: dict[str, int]) -> None:
+        infra = data.infra
+        assert infra is not None
+        self.data, self.current = data, current
+        self.shared = data.shared
+        self.cost = data.options["cost_usd"].to_numpy(float)
+        offices = data.options["office_id"].to_numpy(object)
+        self.fibre_row = {offices[p]: int(p) for p in range(len(offices)) if self.shared[p] == "fibre"}
+        nodes, arcs = infra.nodes, infra.arcs
+        self.n = len(nodes)
+        self.tail = arcs["tail"].to_numpy(np.int64)
+        self.head = arcs["head"].to_numpy(np.int64)
+        self.w = arcs["cost_usd"].to_numpy(float)
+        self.arc_at = {(int(t), int(h)): k for k, (t, h) in enumerate(zip(self.tail, self.head, strict=True))}
+        self.office_at = np.full(self.n, None, dtype=object)
+        is_office = (nodes["kind"] == "office").to_numpy()
+        self.office_at[nodes["node"].to_numpy(np.int64)[is_office]] = nodes["ref"].to_numpy(object)[is_office]
+        self.node_of = {o: int(v) for v, o in enumerate(self.office_at) if o is not None}
+        self.is_root = (nodes["kind"] == "fibre_node").to_numpy()
+        self.in_tree = self.is_root.copy()
+        self.arcs: set[int] = set()
+        self.weight = dict(zip(data.offices["office_id"], data.offices["weight"], strict=True))
+
+    def prize(self) -> np.ndarray:
+        """Per node: what its connected office saves by switching to fibre (USD, >= 0)."""
+        out = np.zeros(self.n)
+        for o, p in self.current.items():
+            if o in self.fibre_row and self.shared[p] != "fibre" and o in self.node_of:
+                out[self.node_of[o]] = max(self.cost[p] - self.cost[self.fibre_row[o]], 0.0)
+        return out
+
+    def search(self, discount: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distances and predecessors from the tree on arc weights ``max(w − discount[head], ε)``."""
+        weights = np.maximum(self.w - discount[self.head], _EPS)
+        graph = sp.csr_matrix((weights, (self.tail, self.head)), shape=(self.n, self.n))
+        sources = np.flatnonzero(self.in_tree)
+        dist, pred, _ = dijkstra(graph, indices=sources, min_only=True, return_predecessors=True)
+        return dist, pred
+
+    def order(self, dist: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        """Reached non-tree nodes in the order of the search (each after its predecessor)."""
+        reach = np.flatnonzero(np.isfinite(dist) & ~self.in_tree & (pred >= 0))
+        return reach[np.argsort(dist[reach], kind="stable")]
+
+    def build(self, v: int, pred: np.ndarray) -> None:
+        """Build the path from the tree to node v; offices on it that can take fibre switch or connect."""
+        while not self.in_tree[v]:
+            u = int(pred[v])
+            self.arcs.add(self.arc_at[(u, v)])
+            self.in_tree[v] = True
+            office = self.office_at[v]
+            if office is not None and office in self.fibre_row:
+                now = self.current.get(office)
+                if now is None or self.cost[self.fibre_row[office]] < self.cost[now]:
+                    self.current[office] = self.fibre_row[office]
+            v = u
+
+    def switch_moves(self) -> None:
+        """Step 2: build the best path with a positive saving while there is one (connected offices only)."""
+        for _ in range(self.n):
+            prize = self.prize()
+            if not prize.any():
+                return
+            dist, pred = self.search(prize)
+            gain = np.full(self.n, -np.inf)
+            gain[self.in_tree] = 0.0
+            best, best_gain = -1, 1e-6
+            for v in self.order(dist, pred):
+                u = int(pred[v])
+                gain[v] = gain[u] - self.w[self.arc_at[(u, v)]] + prize[v]
+                if prize[v] > 0 and gain[v] > best_gain:
+                    best, best_gain = int(v), float(gain[v])
+            if best < 0:
+                return
+            self.build(best, pred)
+
+    def best_extension(self, left: float) -> tuple[float, int, np.ndarray, float]:
+        """Step 5: the trench path with the most coverage per dollar that fits in ``left`` USD:
+        (ratio, end node, predecessors, cost); ratio 0 when none."""
+        unconnected = np.zeros(self.n)
+        own = np.zeros(self.n)
+        for o, p in self.fibre_row.items():
+            if o not in self.current and o in self.node_of:
+                unconnected[self.node_of[o]] = self.weight[o]
+                own[self.node_of[o]] = self.cost[p]
+        if not unconnected.any():
+            return 0.0, -1, np.zeros(0), 0.0
+        prize = self.prize()
+        dist, pred = self.search(prize)
+        gained = np.zeros(self.n)
+        spent = np.zeros(self.n)
+        best = (0.0, -1, pred, 0.0)
+        for v in self.order(dist, pred):
+            u = int(pred[v])
+            gained[v] = gained[u] + unconnected[v]
+            spent[v] = spent[u] + self.w[self.arc_at[(u, v)]] + own[v] - prize[v]
+            if unconnected[v] > 0 and spent[v] <= left + 1e-9:
+                ratio = gained[v] / max(spent[v], 1e-9)
+                if ratio > best[0]:
+                    best = (ratio, int(v), pred, float(spent[v]))
+        return best
+
+    def steiner(self, settings: SolverSettings) -> None:
+        """Step 3: replace the tree by a least-cost Steiner tree of its fibre offices when cheaper."""
+        terminals = [self.node_of[o] for o, p in self.current.items() if self.shared[p] == "fibre"]
+        if not terminals or not self.arcs:
+            return
+        g = nx.Graph()
+        arc_of: dict[tuple[int, int], int] = {}
+        for k in range(len(self.w)):
+            a = -1 if self.is_root[self.tail[k]] else int(self.tail[k])
+            key = (min(a, int(self.head[k])), max(a, int(self.head[k])))
+            if not g.has_edge(*key) or g.edges[key]["weight"] > self.w[k]:
+                g.add_edge(*key, weight=float(self.w[k]))
+                arc_of[key] = k
+        tree = steiner_tree(g, [-1, *terminals], time_limit_s=min(settings.time_limit_s, 60.0))
+        if tree.graph["cost"] >= float(self.w[list(self.arcs)].sum()) - 1e-6:
+            return
+        self.arcs = set()
+        for u, v in nx.bfs_edges(tree, -1):
+            self.arcs.add(arc_of[(min(u, v), max(u, v))] if u == -1 else self.arc_at[(u, v)])
+
+
+def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> SolveResult:
+    """Solve a plain spec with shared infrastructure by the heuristic of the module docstring."""
+    t0 = time.perf_counter()
+    infra = data.infra
+    assert infra is not None
+    shared = data.shared
+    offices = data.options["office_id"].to_numpy(object)
+    arcs = infra.arcs
+    direct = {o: int(k) for o, k in zip(arcs["direct_for"], arcs["arc"], strict=True) if o} if len(arcs) else {}
+    alone = (shared == "") | ((shared == "fibre") & np.isin(offices, list(direct)))
+    rows = np.flatnonzero(alone)
+    sub = ModelData(data.options.iloc[rows].reset_index(drop=True), data.offices)
+    sub.options["cost_usd"] = sub.options["standalone_cost_usd"].fillna(sub.options["cost_usd"])
+    first = _solve_spec(sub, spec, settings)
+    current = {offices[p]: int(p) for p in rows[first.chosen]}
+    forest = _Forest(data, current)
+    for o, p in current.items():  # stand-alone fibre offices start on their direct trench
+        if shared[p] == "fibre":
+            k = direct[o]
+            forest.arcs.add(k)
+            forest.in_tree[int(arcs["head"].iat[k])] = True
+    if len(arcs):
+        forest.switch_moves()
+        forest.steiner(settings)
+    _relay_switch(data, current)
+    sites = _open_sites(data, current)
+    if spec.objective == "max_coverage":
+        _spend(data, forest, sites, spec.budget_usd or 0.0)
+    chosen = np.array(sorted(current.values()), dtype=np.int64)
+    arcs_kept, sites_kept, infra_cost = built_infrastructure(
+        data, chosen, np.array(sorted(forest.arcs), dtype=np.int64), np.array(sites, dtype=np.int64)
+    )
+    cov, total = _objective_values(data, spec, chosen)
+    total += infra_cost
+    W = data.total_weight(spec.metric)
+    if spec.objective == "max_coverage":
+        value, bound = cov, float(greedy_max_coverage(office_hull(data), spec.budget_usd)[2])
+    else:
+        low = greedy_min_cost(office_hull(data), (spec.coverage_target or 0.0) * W)
+        value, bound = total, float(low[2]) if low is not None else total
+    seconds = time.perf_counter() - t0
+    passes = [*first.passes, PassInfo("shared heuristic", "heuristic", "feasible", value, bound, seconds)]
+    gap = relative_gap(value, bound)
+    status = "optimal" if gap <= settings.mip_gap else "time_limit"
+    return SolveResult(status, "shared-heuristic", chosen, value, bound, gap, cov, total, 0.0, seconds, passes,
+                       None, arcs_kept, sites_kept)  # fmt: skip
+
+
+def _relay_switch(data: ModelData, current: dict[str, int]) -> None:
+    """Offices in hop range of a fibre office switch to a microwave relay when it is cheaper (in place)."""
+    infra = data.infra
+    assert infra is not None
+    shared = data.shared
+    offices = data.options["office_id"].to_numpy(object)
+    cost = data.options["cost_usd"].to_numpy(float)
+    relay_row = {offices[p]: p for p in range(len(offices)) if shared[p] == "relay"}
+    fibre_offices = {o for o, p in current.items() if shared[p] == "fibre"}
+    ok = set(infra.relays.loc[infra.relays["hub_office_id"].isin(fibre_offices), "office_id"])
+    for o, p in list(current.items()):
+        if o in ok and o in relay_row and cost[relay_row[o]] < cost[p]:
+            current[o] = relay_row[o]
+
+
+def _open_sites(data: ModelData, current: dict[str, int]) -> list[int]:
+    """Open the site with the largest net saving (its offices switch to 4G on it when cheaper than their
+    current option) while one saves money; returns the sites opened (``current`` updated in place)."""
+    infra = data.infra
+    assert infra is not None
+    shared = data.shared
+    offices = data.options["office_id"].to_numpy(object)
+    site_rows = {offices[p]: p for p in range(len(offices)) if shared[p] == "site"}
+    if not site_rows or infra.sites.empty:
+        return []
+    cost = data.options["cost_usd"].to_numpy(float)
+    cover = infra.site_cover.groupby("site")["office_id"].apply(list).to_dict()
+    site_cost = infra.sites["cost_usd"].to_numpy(float)
+    opened: list[int] = []
+    while True:
+        best, best_save = None, 1e-6
+        for s, members in cover.items():
+            if s in opened:
+                continue
+            save = -site_cost[s]
+            for o in members:  # fibre offices stay (they may carry trenches or relays)
+                if o in current and o in site_rows and shared[current[o]] not in ("site", "fibre"):
+                    save += max(cost[current[o]] - cost[site_rows[o]], 0.0)
+            if save > best_save:
+                best, best_save = s, save
+        if best is None:
+            return opened
+        opened.append(int(best))
+        for o in cover[best]:
+            if (
+                o in current
+                and o in site_rows
+                and shared[current[o]] != "fibre"
+                and cost[site_rows[o]] < cost[current[o]]
+            ):
+                current[o] = site_rows[o]
+
+
+def _spend(data: ModelData, forest: _Forest, sites: list[int], budget: float) -> None:
+    """Step 5: connect more offices with the money left, best coverage per dollar first (in place)."""
+    infra = data.infra
+    assert infra is not None
+    shared = data.shared
+    current = forest.current
+    cost = data.options["cost_usd"].to_numpy(float)
+    offices = data.options["office_id"].to_numpy(object)
+    site_ok = set(infra.site_cover.loc[infra.site_cover["site"].isin(sites), "office_id"])
+    weight = forest.weight
+
+    def left() -> float:
+        spent = sum(cost[p] for p in current.values()) + float(forest.w[list(forest.arcs)].sum())
+        return budget - spent - float(infra.sites["cost_usd"].to_numpy(float)[sites].sum())
+
+    candidates = [p for p in range(len(offices)) if shared[p] in ("", "relay", "site")]
+    candidates.sort(key=lambda p: -weight[offices[p]] / max(cost[p], 1e-9))
+    for _ in range(len(offices) + 1):
+        money = left()
+        if money <= 1e-9:
+            return
+        fibre_offices = {o for o, p in current.items() if shared[p] == "fibre"}
+        relay_ok = set(infra.relays.loc[infra.relays["hub_office_id"].isin(fibre_offices), "office_id"])
+        candidates = [p for p in candidates if offices[p] not in current]
+        best_p, best_ratio = -1, 0.0
+        for p in candidates:  # best ratio first: the first usable, affordable one
+            o = offices[p]
+            usable = (
+                shared[p] == "" or (shared[p] == "relay" and o in relay_ok) or (shared[p] == "site" and o in site_ok)
+            )
+            if usable and cost[p] <= money + 1e-9:
+                best_p, best_ratio = p, weight[o] / max(cost[p], 1e-9)
+                break
+        ext = forest.best_extension(money) if len(forest.w) else (0.0, -1, np.zeros(0), 0.0)
+        if ext[1] >= 0 and ext[0] > best_ratio:
+            forest.build(ext[1], ext[2])
+        elif best_p >= 0:
+            current[offices[best_p]] = best_p
+        else:
+            return
