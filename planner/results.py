@@ -405,22 +405,27 @@ def _allocate_shared(
         node_of = dict(zip(nodes["ref"], nodes["node"], strict=True))
         roots = set(nodes.loc[nodes["kind"] == "fibre_node", "node"].astype(int))
         users: dict[int, list[str]] = {int(k): [] for k in arcs.index}
+        tail = infra.arcs["tail"].to_numpy(np.int64)
+        length = infra.arcs["length_km"].to_numpy(float)
+        money = infra.arcs[["capex_usd", "opex_usd_per_year", "cost_usd"]].to_numpy(float)
+        ref = nodes["ref"].to_numpy(object)
         for office in picked[shared == "fibre"]:
             v, path = int(node_of[office]), []
-            while v not in roots and v in parent:
+            seen: set[int] = set()
+            while v not in roots and v in parent and v not in seen:  # one in-arc per node: a path, no cycle
+                seen.add(v)
                 k = int(parent[v])
                 path.append(k)
-                v = int(infra.arcs.at[k, "tail"])
+                v = int(tail[k])
             for k in path:
                 users[k].append(office)
-            km = float(infra.arcs.loc[path, "length_km"].sum())
-            root = nodes.at[v, "ref"] if v in roots else "?"
+            km = float(length[path].sum())
+            root = ref[v] if v in roots else "?"
             asset[row_of[office]] = f"fibre from node {root}: {km:.1f} km of trench, {len(path)} segment(s)"
         for k, offices in users.items():
             if not offices:
                 continue
-            a = infra.arcs.loc[k]
-            part = np.array([a["capex_usd"], a["opex_usd_per_year"], a["cost_usd"]], dtype=float) / len(offices)
+            part = money[k] / len(offices)
             for office in offices:
                 share[row_of[office]] += part
         ref = nodes["node_id"].to_numpy(object)

@@ -167,12 +167,15 @@ class _Forest:
             if not g.has_edge(*key) or g.edges[key]["weight"] > self.w[k]:
                 g.add_edge(*key, weight=float(self.w[k]))
                 arc_of[key] = k
-        tree = steiner_tree(g, [-1, *terminals], time_limit_s=min(settings.time_limit_s, 60.0))
+        tree = steiner_tree(g, [-1, *terminals], time_limit_s=min(0.25 * settings.time_limit_s, 30.0))
         if tree.graph["cost"] >= float(self.w[list(self.arcs)].sum()) - 1e-6:
             return
         self.arcs = set()
         for u, v in nx.bfs_edges(tree, -1):
             self.arcs.add(arc_of[(min(u, v), max(u, v))] if u == -1 else self.arc_at[(u, v)])
+        # The tree's node set changed: later paths must start from (and never re-enter) this tree.
+        self.in_tree = self.is_root.copy()
+        self.in_tree[self.head[list(self.arcs)]] = True
 
 
 def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> SolveResult:
