@@ -182,7 +182,17 @@ def india_inputs(seed: int) -> tuple[Inputs, dict[str, str]]:
 
 # --------------------------------------------------------------------------------------------- one case
 def _rss_mb() -> float:
+    """Peak resident memory of this process, MB (``ru_maxrss``)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _worker_peak_mb() -> float:
+    """Peak resident memory of a Dask worker, MB: ``VmHWM`` of its own address space (``ru_maxrss`` would
+    carry over the high-water mark of the process it was forked from)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return float(line.split()[1]) / 1024.0
+    return float("nan")
 
 
 def prepare(which: str, args: argparse.Namespace) -> tuple[pd.DataFrame, ModelData, Scenario, dict[str, float]]:
@@ -243,7 +253,7 @@ def run_case(which: str, case: str, where: str, args: argparse.Namespace) -> dic
             cluster_s = time.perf_counter() - t1
             t1 = time.perf_counter()
             out = solve(inst, sc, case, None, client)
-            worker_mb = max(client.run(_rss_mb).values())
+            worker_mb = max(client.run(_worker_peak_mb).values())
     solve_s = time.perf_counter() - t1
     r = out.result
     row.update({"cluster_start_s": cluster_s, "solve_s": solve_s, "method": out.method, "status": r.status,
