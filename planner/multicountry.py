@@ -231,6 +231,8 @@ def _solve_country(task: tuple[ModelData, ModelSpec, SolverSettings]) -> _Outcom
         return _Outcome(error=str(exc), exit_code=exc.exit_code, diagnosis=exc.diagnosis)
     except PlannerError as exc:
         return _Outcome(error=str(exc), exit_code=exc.exit_code)
+    except Exception as exc:  # a solver failure: reported with the country's name (or the repair keeps its plan)
+        return _Outcome(error=f"{type(exc).__name__}: {exc}", exit_code=1)
 
 
 # --------------------------------------------------------------------------------------------- instance
@@ -426,7 +428,9 @@ def _raise_country_errors(countries: list[Country], outcomes: list[_Outcome]) ->
                 {f"{c.iso3}.{k}": v for k, v in d.suggestions.items()},
             )
         )
-    raise InputError([Issue("scenario", None, f"countries.{c.iso3}", o.error or "") for c, o in issues])
+    if all(o.exit_code == InputError.exit_code for _, o in issues):
+        raise InputError([Issue("scenario", None, f"countries.{c.iso3}", o.error or "") for c, o in issues])
+    raise PlannerError("; ".join(f"country {c.iso3}: {o.error}" for c, o in issues))
 
 
 def _combine(
@@ -661,6 +665,8 @@ def solve_pool_decomposition(
         if not hopeful:
             break
         gains = _resolve(by_iso, dict(final), trial, hopeful, settings, client, dry_run=True)
+        if not gains:
+            break
         best = max(gains, key=lambda k: gains[k][0])
         if gains[best][0] <= 1e-9 * max(1.0, abs(final[best].coverage)):
             break
@@ -704,11 +710,14 @@ def _resolve(
     least as much as ``final`` (updated in place unless ``dry_run``). Returns each country's (gain, plan)."""
     tasks = [(by_iso[k].data, replace(by_iso[k].spec, budget_usd=budget[k]), settings) for k in isos]
     outcomes = fan_out(_solve_country, tasks, scheduler=SERIAL if client is None else None, client=client)
-    _raise_country_errors([by_iso[k] for k in isos], outcomes)
+    # infeasible or bad input is the user's to fix; a solver failure keeps the country's current (feasible) plan
+    _raise_country_errors([by_iso[k] for k, o in zip(isos, outcomes, strict=True) if o.exit_code != 1],
+                          [o for o in outcomes if o.exit_code != 1])  # fmt: skip
     gains = {}
     for k, o in zip(isos, outcomes, strict=True):
         r = o.result
-        assert r is not None
+        if r is None:
+            continue
         plan = CountryPlan(k, r.chosen, r.coverage, r.cost_usd, budget[k], r.status, r.bound, r.method,
                            by_iso[k].reserved_usd)  # fmt: skip
         gain = r.coverage - final[k].coverage

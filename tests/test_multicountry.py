@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from planner import multicountry as mc
 from planner.cli import app
 from planner.distributed import SERIAL, dask_client
-from planner.errors import InfeasibleError, InputError
+from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.model import ModelData, ModelSpec
 from planner.scenario import Scenario, SolverSettings
 from planner.solve import solve
@@ -425,3 +425,21 @@ def test_min_cost_reaches_the_target_in_every_country():
         assert plan.coverage >= 0.5 * c.data.total_weight("population") - 1e-9
     with pytest.raises(ValidationError, match="max_coverage only"):
         instance(offices, options, objective="min_cost", coverage_target=0.5, budget_usd=10, countries={})
+
+
+def test_a_solver_failure_in_the_repair_keeps_the_priced_plan(monkeypatch):
+    real = mc.solve
+
+    def failing(data, spec, settings):
+        if data.offices["office_id"].str.startswith("b").any():
+            raise RuntimeError("solver crashed")
+        return real(data, spec, settings)
+
+    monkeypatch.setattr(mc, "solve", failing)
+    sc, inst = instance(HAND_OFFICES, HAND_OPTIONS, budget_usd=30, countries={"min_share": {"BBB": 0.5}})
+    out = mc.solve_instance(sc, inst, scheduler=SERIAL)  # BBB keeps its priced plan: b1 from its reserve
+    assert {"a1", "b1"} <= office_ids(inst, out)
+    assert out.details["shared_used_usd"] <= 15 + 1e-9
+    sc, inst = instance(HAND_OFFICES, HAND_OPTIONS, countries={"budgets": {"AAA": 10, "BBB": 20}})
+    with pytest.raises(PlannerError, match="country BBB: RuntimeError: solver crashed"):
+        mc.solve_instance(sc, inst, scheduler=SERIAL)
