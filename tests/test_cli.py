@@ -47,6 +47,8 @@ REGRESSION: dict[str, dict[str, float]] = {
     "uttarakhand-policy": {"objective_value": 6068966.0, "total_cost_usd": 2999475.4262990206},
     "uttarakhand-roadmap": {"objective_value": 24168894.0, "total_cost_usd": 1999800.301875},
     "himalaya-pool": {"objective_value": 944759.5, "total_cost_usd": 485380.2838571606},
+    # Heuristic design: its Steiner step runs under a time limit, so a much slower machine may stop it earlier.
+    "uttarakhand-fibre-shared": {"objective_value": 2281541.0, "total_cost_usd": 2999482.198922245, "rel": 0.01},
 }
 # Scenarios that take much longer than a few seconds are kept out of the default run (pytest -m slow runs them).
 SLOW = {"uttarakhand-roadmap"}
@@ -164,10 +166,13 @@ def test_summary_has_every_design_key(solved):
     assert not missing, missing
     assert s["scenario"] == solved.scenario.name
     assert s["status"] in ("optimal", "time_limit")
-    assert s["status"] == "optimal"  # the shipped scenarios solve to their gap well within the time limit
+    if s["method"] != "shared-heuristic":  # a heuristic design is not proven optimal: it reports time_limit
+        assert s["status"] == "optimal"  # the shipped scenarios solve to their gap well within the time limit
+        assert 0 <= s["mip_gap"] <= solved.scenario.solver.mip_gap
+    else:  # its gap is to a proven but loose bound (pairs at their own costs, trenches and sites free)
+        assert 0 <= s["mip_gap"] < 1 and s["objective_bound"] >= s["objective_value"]
     assert s["objective"] == solved.scenario.objective
     assert s["budget_usd"] == solved.scenario.budget_usd
-    assert 0 <= s["mip_gap"] <= solved.scenario.solver.mip_gap
     assert s["build_seconds"] >= 0 and s["solve_seconds"] >= 0
     assert 0 < s["coverage_share"] <= 1
     for tech, row in s["by_technology"].items():
@@ -221,7 +226,7 @@ def test_plan_respects_budget_target_and_policy(solved):
 def test_regression_values(solved):
     assert solved.name in REGRESSION, f"record the regression values of the new scenario {solved.name}"
     expected = REGRESSION[solved.name]
-    rel = 2 * solved.scenario.solver.mip_gap
+    rel = expected.get("rel", 2 * solved.scenario.solver.mip_gap)
     s = solved.summary
     assert math.isclose(s["objective_value"], expected["objective_value"], rel_tol=rel), s["objective_value"]
     assert math.isclose(s["total_cost_usd"], expected["total_cost_usd"], rel_tol=rel), s["total_cost_usd"]
