@@ -178,6 +178,15 @@ def _coord(vlat: list[float], vlon: list[float], n: int, v: int) -> tuple[float,
     return (vlon[v - n], vlat[v - n])
 
 
+def _points(table: pd.DataFrame, key: str, kind: str, prefix: str) -> pd.DataFrame:
+    """Graph nodes (node_id, kind, ref, lat, lon) for the rows of a table of points."""
+    ref = table[key].astype(str)
+    return pd.DataFrame(
+        {"node_id": prefix + ref, "kind": kind, "ref": ref, "lat": table["lat"].astype(float),
+         "lon": table["lon"].astype(float)}
+    )  # fmt: skip
+
+
 def build_fibre_graph(
     offices: pd.DataFrame,
     fibre_nodes: pd.DataFrame,
@@ -193,24 +202,8 @@ def build_fibre_graph(
     rf = fibre.reach.route_factor
     points = pd.concat(
         [
-            pd.DataFrame(
-                {
-                    "node_id": "fibre:" + fibre_nodes["node_id"].astype(str),
-                    "kind": "fibre_node",
-                    "ref": fibre_nodes["node_id"].astype(str),
-                    "lat": fibre_nodes["lat"].astype(float),
-                    "lon": fibre_nodes["lon"].astype(float),
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "node_id": "office:" + offices["office_id"].astype(str),
-                    "kind": "office",
-                    "ref": offices["office_id"].astype(str),
-                    "lat": offices["lat"].astype(float),
-                    "lon": offices["lon"].astype(float),
-                }
-            ),
+            _points(fibre_nodes, "node_id", "fibre_node", "fibre:"),
+            _points(offices, "office_id", "office", "office:"),
         ],
         ignore_index=True,
     )

@@ -28,6 +28,10 @@ PLAN_COLUMNS = [
     "capex_licence_usd", "capex_power_usd", "opex_service_usd_per_year", "opex_network_usd_per_year",
     "opex_power_usd_per_year", "eligible_technologies", "shared_asset", "shared_cost_usd", "why",
 ]  # fmt: skip
+ROUTE_COLUMNS = ["edge", "from_node", "to_node", "length_km", "capex_usd", "opex_usd_per_year", "cost_usd",
+                 "offices_served"]  # fmt: skip
+SITE_COLUMNS = ["site_id", "lat", "lon", "capex_usd", "opex_usd_per_year", "cost_usd", "offices_served",
+                "population_served"]  # fmt: skip
 _MONEY = ["capex_usd", "opex_usd_per_year", "cost_usd", "tco_usd", "capex_equipment_usd", "capex_civil_usd",
           "capex_licence_usd", "capex_power_usd", "opex_service_usd_per_year", "opex_network_usd_per_year",
           "opex_power_usd_per_year"]  # fmt: skip
@@ -363,30 +367,8 @@ def _allocate_shared(
     plan["shared_cost_usd"] = 0.0
     if not scenario.infrastructure.enabled:
         return None, None
-    empty_routes = pd.DataFrame(
-        columns=[
-            "edge",
-            "from_node",
-            "to_node",
-            "length_km",
-            "capex_usd",
-            "opex_usd_per_year",
-            "cost_usd",
-            "offices_served",
-        ]
-    )
-    empty_sites = pd.DataFrame(
-        columns=[
-            "site_id",
-            "lat",
-            "lon",
-            "capex_usd",
-            "opex_usd_per_year",
-            "cost_usd",
-            "offices_served",
-            "population_served",
-        ]
-    )
+    empty_routes = pd.DataFrame(columns=ROUTE_COLUMNS)
+    empty_sites = pd.DataFrame(columns=SITE_COLUMNS)
     if infra is None:
         return empty_routes, empty_sites
     counted = scenario.policy.opex_paid_by in ("operator", "both")
@@ -470,18 +452,7 @@ def _allocate_shared(
             .map(assigned.assign(pop=assigned.index.map(pops)).groupby("site")["pop"].sum())
             .fillna(0.0)
             .to_numpy(),
-        )[
-            [
-                "site_id",
-                "lat",
-                "lon",
-                "capex_usd",
-                "opex_usd_per_year",
-                "cost_usd",
-                "offices_served",
-                "population_served",
-            ]
-        ]
+        )[SITE_COLUMNS]
     if (shared == "relay").any():
         hub_fibre = set(picked[shared == "fibre"]) | set(
             picked[(data.options.iloc[result.chosen]["technology"] == infra.fibre_technology).to_numpy()]
