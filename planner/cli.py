@@ -183,6 +183,14 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file."
     facts["offices_without_eligible_option"] = int(
         len(prepared.inputs.planned) - opts[opts["eligible"]]["office_id"].nunique()
     )
+    infra = prepared.data.infra
+    if sc.infrastructure.enabled:  # the candidate shared infrastructure the model may build
+        facts["shared_infrastructure"] = {
+            "fibre_graph_nodes": 0 if infra is None else len(infra.nodes),
+            "fibre_arcs": 0 if infra is None else len(infra.arcs),
+            "candidate_sites": 0 if infra is None else len(infra.sites),
+            "relay_candidates": 0 if infra is None else int(infra.relays["office_id"].nunique()),
+        }
     typer.echo(f"scenario '{sc.name}' is valid ({sc.objective}, metric {sc.coverage_metric})")
     typer.echo(json.dumps(facts, indent=2))
 

@@ -581,6 +581,7 @@ def summarise_inputs(inputs: Inputs) -> dict[str, Any]:
         "towers": len(inputs.towers),
         "towers_4g_or_better": int((inputs.towers["generation"] >= 4).sum()) if len(inputs.towers) else 0,
         "quotes": 0 if inputs.quotes is None else len(inputs.quotes),
+        "road_segments": 0 if inputs.roads is None else len(inputs.roads),
         "lat_range": [float(np.min(off["lat"])), float(np.max(off["lat"]))],
         "lon_range": [float(np.min(off["lon"])), float(np.max(off["lon"]))],
     }

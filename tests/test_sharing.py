@@ -448,3 +448,26 @@ def test_every_rule_holds_on_random_plans(
     (tmp / "s.yaml").write_text(yaml.safe_dump(raw))
     prepared, plan = solve_path(tmp / "s.yaml")
     check_shared_plan(prepared, plan)
+
+
+def test_validate_and_solve_commands_report_shared_infrastructure(tmp_path: Path) -> None:
+    """``planner validate`` counts the candidates; ``planner solve`` writes the routes and sites files."""
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    path = write_instance(tmp_path, TWO_VILLAGES, [("F", 0.0)], {"shared_fibre": True}, ["fibre", "leo_satellite"])
+    runner = CliRunner()
+    out = runner.invoke(app, ["validate", str(path)])
+    assert out.exit_code == 0, out.output
+    facts = json.loads(out.output[out.output.index("{") :])
+    # 1 fibre node + 2 offices; edges F-A, F-B, A-B; arcs never enter the node: F→A, F→B, A→B, B→A.
+    assert facts["shared_infrastructure"] == {
+        "fibre_graph_nodes": 3,
+        "fibre_arcs": 4,
+        "candidate_sites": 0,
+        "relay_candidates": 0,
+    }
+    result = runner.invoke(app, ["solve", str(path), "--out", str(tmp_path / "out"), "--no-store"])
+    assert result.exit_code == 0, result.output
+    assert {"fibre_routes.geojson", "sites.csv"} <= {p.name for p in (tmp_path / "out").iterdir()}
