@@ -170,15 +170,27 @@ def greedy_min_cost(hull: Hull, target: float) -> tuple[np.ndarray, float, float
 
 
 # --------------------------------------------------------------------------------------------- HiGHS
+_ABANDONED: list[threading.Thread] = []  # solver threads the guard gave up on (cancel came too late)
+
+
 def _call_highs(opt: Highs, m: pyo.ConcreteModel, limit_s: float) -> tuple[Any, str]:
     """Run one HiGHS solve in a worker thread; cancel it if it overruns ``limit_s`` by ``GRACE_S``."""
     box: dict[str, Any] = {}
+    for old in [t for t in _ABANDONED if t.is_alive()]:  # a call cancelled too late may still hold stdout
+        old.join(max(limit_s, GRACE_S))
+    _ABANDONED[:] = [t for t in _ABANDONED if t.is_alive()]
 
     def run() -> None:
-        try:
-            box["results"] = opt.solve(m)
-        except Exception as exc:  # reported to the caller, who falls back to the best plan known
-            box["error"] = exc
+        for attempt in range(2):
+            try:
+                box["results"] = opt.solve(m)
+                return
+            except Exception as exc:  # reported to the caller, who falls back to the best plan known
+                box["error"] = exc
+                # pyomo's output capture fails when an abandoned call restored stdout meanwhile: solve again.
+                if attempt or "does not match sys.stdout" not in str(exc):
+                    return
+                box.pop("error")
 
     # The solver call redirects the process's stdout/stderr while it runs; keep the originals so that an
     # abandoned call cannot swallow the rest of the program's output.
@@ -193,6 +205,7 @@ def _call_highs(opt: Highs, m: pyo.ConcreteModel, limit_s: float) -> tuple[Any, 
                 opt._solver_model.cancelSolve()
             worker.join(GRACE_S)
             if worker.is_alive():
+                _ABANDONED.append(worker)
                 os.dup2(saved_fds[0], 1)
                 os.dup2(saved_fds[1], 2)
                 sys.stdout, sys.stderr = saved_streams
