@@ -62,7 +62,17 @@ from planner.distributed import SCHEDULER_ENV, SERIAL, dask_client, fan_out
 from planner.errors import Diagnosis, InfeasibleError, InputError, Issue, PlannerError
 from planner.model import ModelData, ModelSpec, build_model
 from planner.scenario import Scenario, SolverSettings
-from planner.solve import PassInfo, SolveResult, diagnose, office_hull, relative_gap, solve, solve_built_model
+from planner.solve import (
+    PassInfo,
+    SolveResult,
+    _model_infrastructure,
+    built_infrastructure,
+    diagnose,
+    office_hull,
+    relative_gap,
+    solve,
+    solve_built_model,
+)
 
 Progress = Callable[[str], None]
 LOCAL_CLUSTER_MIN_PAIRS = 200_000  # auto: below this many eligible options Dask start-up costs more than it saves
@@ -94,7 +104,11 @@ class Country:
     @property
     def is_plain(self) -> bool:
         """Plain model: priced by the knapsack LP in numpy; otherwise by HiGHS."""
-        return replace(self.spec, budget_usd=0.0).is_plain and self.spec.objective == "max_coverage"
+        return (
+            replace(self.spec, budget_usd=0.0).is_plain
+            and self.spec.objective == "max_coverage"
+            and self.data.infra is None  # shared infrastructure: priced by HiGHS on its own model
+        )
 
 
 @dataclass
@@ -172,6 +186,8 @@ class Priced:
     value: float
     bound: float
     status: str
+    arcs: np.ndarray | None = None  # shared infrastructure built (local indices into the country's infra)
+    sites: np.ndarray | None = None
 
 
 def _coverage_cost(data: ModelData, metric: str, chosen: np.ndarray) -> tuple[float, float]:
@@ -200,10 +216,12 @@ def price_country(country: Country, price: float, settings: SolverSettings, with
     if chosen is None:
         return Priced(None, math.nan, math.nan, math.nan, math.nan, math.nan, info.status)
     coverage, cost = _coverage_cost(country.data, spec.metric, chosen)
+    arcs, sites, infra_cost = built_infrastructure(country.data, chosen, *_model_infrastructure(m))
+    cost += infra_cost  # trenches and sites the plan uses (paid once), as in the model's cost row
     draw = max(0.0, cost - country.reserved_usd)
     value = coverage - price * draw
     bound = float(info.bound) if info.bound is not None and math.isfinite(info.bound) else math.inf
-    return Priced(chosen, coverage, cost, draw, value, max(bound, value), info.status)
+    return Priced(chosen, coverage, cost, draw, value, max(bound, value), info.status, arcs, sites)
 
 
 def _price_chunk(task: tuple[list[Country], float, SolverSettings, bool]) -> list[Priced]:
@@ -302,15 +320,13 @@ def build_instance(
         )
     if issues:
         raise InputError(issues)
-    if getattr(data, "infra", None) is not None:
+    if data.infra is not None and section.method == "monolithic":
         raise InputError(
             Issue(
                 "scenario",
                 None,
-                "infrastructure",
-                "shared infrastructure (trenches, tower sites, "
-                "relays) is planned one country at a time: remove the countries section or the "
-                "infrastructure section",
+                "countries.method",
+                "with shared infrastructure the pool is priced country by country: use method auto or decomposition",
             )
         )
     spec = spec or ModelSpec.from_scenario(scenario)
@@ -321,8 +337,12 @@ def build_instance(
     countries = []
     for iso3 in known:
         pairs = np.flatnonzero(pair_country == iso3).astype(np.int64)
+        c_offices = data.offices[country == iso3].reset_index(drop=True)
+        c_infra = data.infra.subset(set(c_offices["office_id"])) if data.infra is not None else None
         cdata = ModelData(
-            data.options.iloc[pairs].reset_index(drop=True), data.offices[country == iso3].reset_index(drop=True)
+            data.options.iloc[pairs].reset_index(drop=True),
+            c_offices,
+            c_infra if c_infra is not None and not c_infra.empty else None,
         )
         c = Country(iso3, pairs, cdata, base, reserved_usd=shares.get(iso3, 0.0) * pool, budget_usd=budgets.get(iso3))
         if c.is_plain:
@@ -331,7 +351,7 @@ def build_instance(
     offices = data.offices.copy()
     offices["region"] = country + "/" + offices["region"].astype(str)
     offices["community"] = country + "/" + offices["community"].astype(str)
-    return GlobalInstance(ModelData(data.options, offices), countries, office_country)
+    return GlobalInstance(ModelData(data.options, offices, data.infra), countries, office_country)
 
 
 # --------------------------------------------------------------------------------------------- scheduling
@@ -398,6 +418,8 @@ class CountryPlan:
     bound: float
     method: str
     reserved_usd: float = 0.0
+    arcs: np.ndarray | None = None  # shared infrastructure built (local indices into the country's infra)
+    sites: np.ndarray | None = None
 
 
 @dataclass
@@ -445,7 +467,25 @@ def _combine(
     bound = sum(p.bound for p in plans)
     gap = relative_gap(value, bound)
     status = "optimal" if all(p.status == "optimal" for p in plans) else "time_limit"
-    return SolveResult(status, "", chosen_all, value, bound, gap, coverage, cost, 0.0, time.perf_counter() - t0, passes)
+    arcs, sites = _global_infrastructure(by_iso, plans)
+    return SolveResult(status, "", chosen_all, value, bound, gap, coverage, cost, 0.0, time.perf_counter() - t0, passes,
+                       arcs=arcs, sites=sites)  # fmt: skip
+
+
+def _global_infrastructure(by_iso: dict[str, Country], plans: list[CountryPlan]) -> tuple[np.ndarray, np.ndarray]:
+    """The countries' built arcs and sites as indices into the whole instance's infrastructure."""
+    arcs, sites = [], []
+    for p in plans:
+        infra = by_iso[p.iso3].data.infra
+        if infra is None:
+            continue
+        if p.arcs is not None and len(p.arcs):
+            arcs.append(infra.global_arc[p.arcs])
+        if p.sites is not None and len(p.sites):
+            sites.append(infra.global_site[p.sites])
+    a = np.unique(np.concatenate(arcs)).astype(np.int64) if arcs else np.zeros(0, np.int64)
+    z = np.unique(np.concatenate(sites)).astype(np.int64) if sites else np.zeros(0, np.int64)
+    return a, z
 
 
 def solve_per_country(
@@ -460,7 +500,8 @@ def solve_per_country(
     for c, o in zip(instance.countries, outcomes, strict=True):
         r = o.result
         assert r is not None
-        plans.append(CountryPlan(c.iso3, r.chosen, r.coverage, r.cost_usd, c.budget_usd, r.status, r.bound, r.method))
+        plans.append(CountryPlan(c.iso3, r.chosen, r.coverage, r.cost_usd, c.budget_usd, r.status, r.bound, r.method,
+                                 arcs=r.arcs, sites=r.sites))  # fmt: skip
     result = _combine(instance, plans, instance.countries[0].spec.objective, t0, [])
     result.method = "per-country"
     return GlobalResult(result, plans, "per_country", "per-country", scheduler=scheduler or "local")
@@ -641,6 +682,8 @@ def solve_pool_decomposition(
             p.bound,
             "priced",
             c.reserved_usd,
+            p.arcs,
+            p.sites,
         )
     # round 1: the shared money left at λ_hi goes to the countries that drew more at λ_lo, then every country
     # is solved exactly within its budget (the priced plan is kept where it covers more)
@@ -719,7 +762,7 @@ def _resolve(
         if r is None:
             continue
         plan = CountryPlan(k, r.chosen, r.coverage, r.cost_usd, budget[k], r.status, r.bound, r.method,
-                           by_iso[k].reserved_usd)  # fmt: skip
+                           by_iso[k].reserved_usd, r.arcs, r.sites)  # fmt: skip
         gain = r.coverage - final[k].coverage
         gains[k] = (gain, plan)
         if not dry_run and gain >= -1e-9 * max(1.0, abs(r.coverage)):

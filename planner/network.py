@@ -26,7 +26,7 @@ The Steiner-tree solver used by the heuristic design lives in :mod:`planner.stei
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 import numpy as np
@@ -69,10 +69,41 @@ class SharedInfra:
     fibre_technology: str | None = None  # the catalogue's fibre technology (relay hubs connect with it)
     exact_max_arcs: int = 60_000  # method auto: the exact model up to this many fibre arcs
 
+    global_arc: np.ndarray | None = None  # subset (one country): arc k is arc global_arc[k] of the whole instance
+    global_site: np.ndarray | None = None  # subset: site s is site global_site[s] of the whole instance
+
     @property
     def empty(self) -> bool:
         """No candidate arc, site or relay."""
         return self.arcs.empty and self.sites.empty and self.relays.empty
+
+    def subset(self, office_ids: set[str]) -> SharedInfra:
+        """The candidates one group of offices (a country) can use alone: the backbone, road junctions, its
+        offices, the arcs between them, the sites covering its offices (each at full cost) and relays whose
+        hub is one of them. Arcs and sites are renumbered; ``global_arc`` / ``global_site`` map them back."""
+        keep = (self.nodes["kind"] != "office") | self.nodes["ref"].isin(office_ids)
+        nodes = set(self.nodes.loc[keep, "node"].astype(int))
+        in_arcs = self.arcs["tail"].isin(nodes) & self.arcs["head"].isin(nodes)
+        arcs = self.arcs[in_arcs].reset_index(drop=True)
+        global_arc = arcs["arc"].to_numpy(np.int64)
+        arcs["arc"] = np.arange(len(arcs))
+        cover = self.site_cover[self.site_cover["office_id"].isin(office_ids)]
+        used = np.array(sorted(set(cover["site"].astype(int))), dtype=np.int64)
+        renumber = {int(g): k for k, g in enumerate(used)}
+        sites = self.sites.set_index("site").loc[used].reset_index(drop=True)
+        sites.insert(0, "site", np.arange(len(sites)))
+        cover = cover.assign(site=cover["site"].map(renumber)).reset_index(drop=True)
+        relays = self.relays[self.relays["office_id"].isin(office_ids) & self.relays["hub_office_id"].isin(office_ids)]
+        return replace(
+            self,
+            nodes=self.nodes[keep].reset_index(drop=True),
+            arcs=arcs,
+            sites=sites,
+            site_cover=cover,
+            relays=relays.reset_index(drop=True),
+            global_arc=global_arc,
+            global_site=used,
+        )
 
 
 # --------------------------------------------------------------------------------------------- fibre graph

@@ -471,3 +471,47 @@ def test_validate_and_solve_commands_report_shared_infrastructure(tmp_path: Path
     result = runner.invoke(app, ["solve", str(path), "--out", str(tmp_path / "out"), "--no-store"])
     assert result.exit_code == 0, result.output
     assert {"fibre_routes.geojson", "sites.csv"} <= {p.name for p in (tmp_path / "out").iterdir()}
+
+
+# --------------------------------------------------------------------------------------------- countries
+@pytest.mark.parametrize("mode", ["pool", "budgets"])
+def test_countries_share_infrastructure_within_each_country(tmp_path: Path, mode: str) -> None:
+    """Country AAA holds the two villages (fibre to both 23,000 shared, 30,000 by LEO), country BBB one office
+    (LEO 15,000). A pool of 38,000 connects all 300 people only with the shared trench (alone: 45,000); with
+    per-country budgets of 23,000 and 15,000 the same plan is each country's optimum."""
+    offices = pd.DataFrame(
+        {
+            "office_id": ["A", "B", "C"],
+            "lat": [0.0, 0.0, 1.0],
+            "lon": [TWO_VILLAGES[0][1], TWO_VILLAGES[1][1], 0.0],
+            "population": 100,
+            "country": ["AAA", "AAA", "BBB"],
+        }
+    )
+    offices.to_csv(tmp_path / "offices.csv", index=False)
+    pd.DataFrame({"node_id": ["F"], "lat": [0.0], "lon": [0.0]}).to_csv(tmp_path / "nodes.csv", index=False)
+    trench = km(0.0, TWO_VILLAGES[0][1]) * 1000 + km(TWO_VILLAGES[0][1], TWO_VILLAGES[1][1]) * 1000
+    need = 2000 + trench + 15000
+    raw: dict[str, Any] = {
+        "name": "countries-sharing",
+        "data": {"offices": "offices.csv", "fibre_nodes": "nodes.csv"},
+        "technologies": CATALOGUE,
+        "objective": "max_coverage",
+        "budget_basis": "capex",
+        "policy": {"allowed_technologies": ["fibre", "leo_satellite"]},
+        "demand": {"floor_mbps": 1.0, "mbps_per_1000_people": 0.0, "service_mbps": {}},
+        "infrastructure": {"shared_fibre": True},
+        "solver": {"time_limit_s": 30, "mip_gap": 1e-9},
+    }
+    if mode == "pool":
+        raw["budget_usd"] = need + 1.0
+        raw["countries"] = {}
+    else:
+        raw["countries"] = {"budgets": {"AAA": 2000 + trench + 0.5, "BBB": 15000.5}}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(raw))
+    prepared, plan = solve_path(tmp_path / "s.yaml")
+    assert plan.summary["population_covered"] == 300
+    assert plan.summary["total_cost_usd"] == pytest.approx(need, rel=1e-9)
+    assert plan.plan["cost_usd"].sum() == pytest.approx(need, rel=1e-9)
+    assert plan.summary["shared_infrastructure"]["fibre_km_built"] == pytest.approx(21.0, abs=1e-3)
+    check_shared_plan(prepared, plan)
