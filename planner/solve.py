@@ -115,9 +115,16 @@ def greedy_max_coverage(hull: Hull, budget: float | None) -> tuple[np.ndarray, f
     p, c, w = pair[~free], cost[~free], weight[~free]
     order = np.lexsort((c, -(w / c)))
     p, c, w = p[order], c[order], w[order]
-    cum = np.cumsum(c)
+    return fill_by_ratio(p, c, w, np.cumsum(c), room, pair[free], value)
+
+
+def fill_by_ratio(
+    p: np.ndarray, c: np.ndarray, w: np.ndarray, cum: np.ndarray, room: float, free: np.ndarray, value: float
+) -> tuple[np.ndarray, float, float]:
+    """The greedy over items already sorted by weight per USD (pairs p, costs c, weights w, cumulative costs
+    cum) within ``room`` USD, after the free pairs worth ``value``: (chosen pairs, value, LP bound)."""
     k = int(np.searchsorted(cum, room, side="right"))
-    taken = [pair[free], p[:k]]
+    taken = [free, p[:k]]
     value += float(w[:k].sum())
     used = float(cum[k - 1]) if k else 0.0
     bound = value + (((room - used) / c[k]) * w[k] if k < len(c) else 0.0)

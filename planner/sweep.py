@@ -43,7 +43,16 @@ from planner.errors import InfeasibleError, InputError, Issue
 from planner.model import ModelData, ModelSpec
 from planner.pipeline import Prepared, prepare_catalogue, solve_prepared
 from planner.scenario import Catalogue, Figure, Reach, Scenario, SolverSettings
-from planner.solve import MILP_MAX_PAIRS, Hull, ModelSeries, SolveResult, office_hull, relative_gap, solve
+from planner.solve import (
+    MILP_MAX_PAIRS,
+    Hull,
+    ModelSeries,
+    SolveResult,
+    fill_by_ratio,
+    office_hull,
+    relative_gap,
+    solve,
+)
 
 Kind = Literal["budget", "target"]
 Progress = Callable[[str], None]
@@ -79,23 +88,7 @@ class HullFrontier:
     def max_coverage(self, budget: float) -> tuple[np.ndarray, float, float]:
         """(chosen pairs, covered weight, LP bound) at ``budget`` USD."""
         p, c, w, cum = self.mx
-        value = self.free_weight
-        room = float(budget)
-        k = int(np.searchsorted(cum, room, side="right"))
-        taken = [self.pair[self.free], p[:k]]
-        value += float(w[:k].sum())
-        used = float(cum[k - 1]) if k else 0.0
-        bound = value + (((room - used) / c[k]) * w[k] if k < len(c) else 0.0)
-        left = room - used
-        extra = []
-        if k < len(c):
-            for j in np.flatnonzero(c[k + 1 :] <= left) + k + 1:
-                if c[j] <= left:
-                    extra.append(p[j])
-                    left -= c[j]
-                    value += float(w[j])
-        chosen = np.concatenate([*taken, np.asarray(extra, dtype=np.int64)])
-        return chosen.astype(np.int64), value, bound
+        return fill_by_ratio(p, c, w, cum, float(budget), self.pair[self.free], self.free_weight)
 
     def min_cost(self, target: float) -> tuple[np.ndarray, float, float] | None:
         """(chosen pairs, cost USD, LP bound) reaching covered weight ``target``, or None when unreachable."""
