@@ -260,8 +260,18 @@ class RunStore:
         # Incremental auto-vacuum (settable only before the first table, and before WAL) lets ``delete`` give
         # space back. WAL: readers never block the writer, and a killed writer's uncommitted frames are
         # discarded when the store is next opened.
-        con.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        con.execute("PRAGMA journal_mode = WAL")
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:  # two processes creating the store at once: switching to WAL needs the file to itself
+            try:
+                con.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                con.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+                if con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                    return  # the other process finished creating it
         con.execute("BEGIN IMMEDIATE")
         try:
             version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have created it
