@@ -188,16 +188,18 @@ def _call_highs(opt: Highs, m: pyo.ConcreteModel, limit_s: float) -> tuple[Any, 
     _ABANDONED[:] = [t for t in _ABANDONED if t.is_alive()]
 
     def run() -> None:
-        for attempt in range(2):
+        for attempt in range(3):
             try:
                 box["results"] = opt.solve(m)
                 return
             except Exception as exc:  # reported to the caller, who falls back to the best plan known
                 box["error"] = exc
-                # pyomo's output capture fails when an abandoned call restored stdout meanwhile: solve again.
-                if attempt or "does not match sys.stdout" not in str(exc):
+                # pyomo's output capture fails when another thread swapped stdout meanwhile (an abandoned
+                # call finishing): the solve itself was fine, so solve again.
+                if attempt == 2 or "does not match sys.stdout" not in str(exc):
                     return
                 box.pop("error")
+                time.sleep(0.1 * (attempt + 1))
 
     # The solver call redirects the process's stdout/stderr while it runs; keep the originals so that an
     # abandoned call cannot swallow the rest of the program's output.
