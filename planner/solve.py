@@ -158,7 +158,15 @@ def greedy_min_cost(hull: Hull, target: float) -> tuple[np.ndarray, float, float
         return pair[free].astype(np.int64), 0.0, 0.0
     order = np.lexsort((-w, c / w))
     p, c, w = p[order], c[order], w[order]
-    cumw = np.cumsum(w)
+    return cover_by_ratio(p, c, w, np.cumsum(w), target, pair[free], covered)
+
+
+def cover_by_ratio(
+    p: np.ndarray, c: np.ndarray, w: np.ndarray, cumw: np.ndarray, target: float, free: np.ndarray, covered: float
+) -> tuple[np.ndarray, float, float]:
+    """The greedy over items already sorted by USD per weight (pairs p, costs c, weights w, cumulative weights
+    cumw) until ``target`` weight is covered after the free pairs covering ``covered``: the prefix that reaches
+    it, minus the costliest items the surplus can spare. Returns (chosen pairs, cost, LP bound)."""
     k = int(np.searchsorted(cumw, target - covered - 1e-9 * max(1.0, target), side="left"))
     need_before = covered + (float(cumw[k - 1]) if k else 0.0)
     bound = float(c[:k].sum()) + c[k] * (target - need_before) / w[k]
@@ -172,7 +180,7 @@ def greedy_min_cost(hull: Hull, target: float) -> tuple[np.ndarray, float, float
         if w[j] <= surplus + 1e-12:
             take[j] = False
             surplus -= w[j]
-    chosen = np.concatenate([pair[free], p[take]]).astype(np.int64)
+    chosen = np.concatenate([free, p[take]]).astype(np.int64)
     return chosen, float(c[take].sum()), bound
 
 

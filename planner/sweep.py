@@ -48,6 +48,7 @@ from planner.solve import (
     Hull,
     ModelSeries,
     SolveResult,
+    cover_by_ratio,
     fill_by_ratio,
     office_hull,
     relative_gap,
@@ -98,20 +99,7 @@ class HullFrontier:
         if covered >= target:
             return self.pair[self.free].astype(np.int64), 0.0, 0.0
         p, c, w, cumw = self.mn
-        k = int(np.searchsorted(cumw, target - covered - 1e-9 * max(1.0, target), side="left"))
-        need_before = covered + (float(cumw[k - 1]) if k else 0.0)
-        bound = float(c[:k].sum()) + c[k] * (target - need_before) / w[k]
-        take = np.zeros(len(c), dtype=bool)
-        take[: k + 1] = True
-        surplus = covered + float(cumw[k]) - target
-        taken = np.flatnonzero(take)
-        by_cost = taken[np.argsort(-c[taken], kind="stable")]
-        for j in by_cost[w[by_cost] <= surplus + 1e-12]:
-            if w[j] <= surplus + 1e-12:
-                take[j] = False
-                surplus -= w[j]
-        chosen = np.concatenate([self.pair[self.free], p[take]]).astype(np.int64)
-        return chosen, float(c[take].sum()), bound
+        return cover_by_ratio(p, c, w, cumw, target, self.pair[self.free], covered)
 
 
 # --------------------------------------------------------------------------------------------- sweep
