@@ -467,24 +467,8 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
             f"no plan found within solver.time_limit_s = {settings.time_limit_s:g} s ({info.status}); "
             "raise the limit or simplify the policy rules. This is not a proof that the scenario is infeasible."
         )
-    primary_value = float(info.objective)
-    bound = float(info.bound) if info.bound is not None else primary_value
-    if greedy is not None:  # the greedy LP bound is proven too: keep the tighter one
-        bound = min(bound, greedy[2]) if spec.objective == "max_coverage" else max(bound, greedy[2])
-    chosen = chosen_pairs(m)
-    built = _model_infrastructure(m)
-    tol = 1e-7 * abs(primary_value) + 1e-6
-    hold_primary(m, spec, primary_value, tol)
-    opt.config.warmstart = True
-    # The tie-break pass gets what is left of the limit (at least a quarter of it): the whole solve stays near
-    # the user's limit, and a cancelled tie-break keeps the primary pass's plan.
-    left = max(settings.time_limit_s - info.seconds, 0.25 * settings.time_limit_s)
-    info2, ok2 = _milp_pass(opt, m, "tie-break", left)
-    passes.append(info2)
-    if ok2:
-        chosen = chosen_pairs(m)
-        built = _model_infrastructure(m)
-    arcs, sites, infra_cost = built_infrastructure(data, chosen, *built)
+    bound, chosen = _tie_break(opt, m, spec, settings, info, greedy, passes)
+    arcs, sites, infra_cost = built_infrastructure(data, chosen, *_model_infrastructure(m))
     cov, cost = _objective_values(data, spec, chosen)
     cost += infra_cost
     value = cov if spec.objective == "max_coverage" else cost
@@ -503,6 +487,32 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
     method = "milp+heuristic-start" if heuristic is not None else "milp+greedy-start" if greedy is not None else "milp"
     return SolveResult(status, method, chosen, value, bound, gap, cov, cost, build_s,
                        time.perf_counter() - t0 - build_s, passes, years, arcs, sites)  # fmt: skip
+
+
+def _tie_break(
+    opt: Highs,
+    m: pyo.ConcreteModel,
+    spec: ModelSpec,
+    settings: SolverSettings,
+    info: PassInfo,
+    greedy: tuple[np.ndarray, float, float] | None,
+    passes: list[PassInfo],
+) -> tuple[float, np.ndarray]:
+    """After a primary pass that found a plan: the proven bound on the primary objective (HiGHS's, tightened by
+    the greedy LP bound when there is one) and the plan of the lexicographic second pass, which holds the primary
+    at its value. The tie-break gets what is left of the limit (at least a quarter of it), so the whole solve
+    stays near the user's limit; a cancelled tie-break keeps the primary pass's plan (still loaded in ``m``)."""
+    primary_value = float(info.objective)
+    bound = float(info.bound) if info.bound is not None else primary_value
+    if greedy is not None:  # the greedy LP bound is proven too: keep the tighter one
+        bound = min(bound, greedy[2]) if spec.objective == "max_coverage" else max(bound, greedy[2])
+    chosen = chosen_pairs(m)
+    hold_primary(m, spec, primary_value, 1e-7 * abs(primary_value) + 1e-6)
+    opt.config.warmstart = True
+    left = max(settings.time_limit_s - info.seconds, 0.25 * settings.time_limit_s)
+    info2, ok2 = _milp_pass(opt, m, "tie-break", left)
+    passes.append(info2)
+    return bound, chosen_pairs(m) if ok2 else chosen
 
 
 # --------------------------------------------------------------------------------------------- shared: heuristic
@@ -652,18 +662,7 @@ class ModelSeries:
             nan = float("nan")
             return SolveResult(status, "milp", np.zeros(0, np.int64), nan, nan, nan, nan, nan, 0.0,
                                time.perf_counter() - t0, passes)  # fmt: skip
-        primary_value = float(info.objective)
-        bound = float(info.bound) if info.bound is not None else primary_value
-        if greedy is not None:
-            bound = min(bound, greedy[2]) if spec.objective == "max_coverage" else max(bound, greedy[2])
-        chosen = chosen_pairs(m)
-        hold_primary(m, spec, primary_value, 1e-7 * abs(primary_value) + 1e-6)
-        opt.config.warmstart = True
-        left = max(settings.time_limit_s - info.seconds, 0.25 * settings.time_limit_s)
-        info2, ok2 = _milp_pass(opt, m, "tie-break", left)
-        passes.append(info2)
-        if ok2:
-            chosen = chosen_pairs(m)
+        bound, chosen = _tie_break(opt, m, spec, settings, info, greedy, passes)
         cov, cost = _objective_values(data, spec, chosen)
         value = cov if spec.objective == "max_coverage" else cost
         gap = relative_gap(value, bound)
