@@ -717,6 +717,12 @@ def page_scenario() -> None:
         st.caption("See **Results** for the map, charts and the per-office table.")
 
 
+def tech_bar(table: pd.DataFrame, x: str, y: str, title: str, key: str, hover: list[str] | None = None) -> None:
+    """A bar chart of ``y`` by ``x`` stacked and coloured by technology (the app's technology colours)."""
+    fig = px.bar(table, x=x, y=y, color="technology", color_discrete_map=TECH_COLOURS, title=title, hover_data=hover)
+    st.plotly_chart(fig, config=PLOT_CONFIG, key=key, width="stretch")
+
+
 def page_results() -> None:
     st.header("Results")
     name = _plan_choice("Plan", "results_plan")
@@ -733,29 +739,12 @@ def page_results() -> None:
     with c1:
         mix = plan.by_technology
         if len(mix):
-            fig = px.bar(
-                mix,
-                x="technology",
-                y="offices",
-                color="technology",
-                color_discrete_map=TECH_COLOURS,
-                title="Technology mix (offices)",
-                hover_data=["population", "cost_usd"],
-            )
-            st.plotly_chart(fig, config=PLOT_CONFIG, key="mix_chart", width="stretch")
+            tech_bar(mix, "technology", "offices", "Technology mix (offices)", "mix_chart", ["population", "cost_usd"])
     with c2:
         con = plan.plan[plan.plan["technology"] != "none"]
         by = con.groupby(["region", "technology"], as_index=False)["cost_usd"].sum()
         if len(by):
-            fig = px.bar(
-                by,
-                x="region",
-                y="cost_usd",
-                color="technology",
-                color_discrete_map=TECH_COLOURS,
-                title="Cost by region (USD, budget basis)",
-            )
-            st.plotly_chart(fig, config=PLOT_CONFIG, key="region_chart", width="stretch")
+            tech_bar(by, "region", "cost_usd", "Cost by region (USD, budget basis)", "region_chart")
     st.subheader("Per-office plan")
     f1, f2, f3 = st.columns(3)
     regions = f1.multiselect("Region", sorted(table["region"].astype(str).unique()), key="flt_region")
@@ -858,16 +847,7 @@ def page_compare() -> None:
     st.subheader("KPIs (differences to the first)")
     kpis = kpi_table([p.summary for p in plans.values()])
     st.dataframe(kpis.astype(str), key="cmp_kpis")
-    mix = report.technology_mix(plans)
-    fig = px.bar(
-        mix,
-        x="scenario",
-        y="offices",
-        color="technology",
-        color_discrete_map=TECH_COLOURS,
-        title="Technology mix (offices connected)",
-    )
-    st.plotly_chart(fig, config=PLOT_CONFIG, key="cmp_mix", width="stretch")
+    tech_bar(report.technology_mix(plans), "scenario", "offices", "Technology mix (offices connected)", "cmp_mix")
     st.subheader("Offices whose technology differs")
     c1, c2 = st.columns(2)
     a = c1.selectbox("Plan A", names, index=0, key="cmp_a")
@@ -1138,21 +1118,9 @@ def page_runs() -> None:
                 for i in pick
                 if "by_technology.csv" in store.get(i).files
             }
-            rows = [
-                {"run": name, "technology": r.technology, "offices": int(r.offices)}
-                for name, table in mix.items()
-                for r in table.itertuples(index=False)
-            ]
-            if rows:
-                fig = px.bar(
-                    pd.DataFrame(rows),
-                    x="run",
-                    y="offices",
-                    color="technology",
-                    color_discrete_map=TECH_COLOURS,
-                    title="Technology mix (offices connected)",
-                )
-                st.plotly_chart(fig, config=PLOT_CONFIG, key="runs_mix", width="stretch")
+            rows = report.technology_mix_of(mix).rename(columns={"scenario": "run"})
+            if len(rows):
+                tech_bar(rows, "run", "offices", "Technology mix (offices connected)", "runs_mix")
         else:
             st.info("Choose at least two runs.")
     fresh = [n for n, e in ss.get("runs", {}).items() if "stored_id" not in e]

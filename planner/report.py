@@ -210,9 +210,14 @@ def component_totals(plan: Plan) -> pd.DataFrame:
 
 def technology_mix(plans: dict[str, Plan]) -> pd.DataFrame:
     """Long table ``scenario, technology, offices, population, cost_usd`` of the connected offices."""
+    return technology_mix_of({name: plan.by_technology for name, plan in plans.items()})
+
+
+def technology_mix_of(by_technology: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """:func:`technology_mix` from each plan's ``by_technology`` table (e.g. reopened from the run store)."""
     rows = []
-    for name, plan in plans.items():
-        for r in plan.by_technology.itertuples(index=False):
+    for name, table in by_technology.items():
+        for r in table.itertuples(index=False):
             rows.append({"scenario": name, "technology": r.technology, "offices": int(r.offices),
                          "population": float(r.population), "cost_usd": float(r.cost_usd)})  # fmt: skip
     return pd.DataFrame(rows, columns=["scenario", "technology", "offices", "population", "cost_usd"])
