@@ -26,6 +26,7 @@ The Steiner-tree solver used by the heuristic design lives in :mod:`planner.stei
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
@@ -76,6 +77,25 @@ class SharedInfra:
     def empty(self) -> bool:
         """No candidate arc, site or relay."""
         return self.arcs.empty and self.sites.empty and self.relays.empty
+
+    def paths(self, arcs: Iterable[int], offices: Iterable[str]) -> dict[str, list[int]]:
+        """For each office, the built ``arcs`` (positions in ``self.arcs``) from it up to the backbone, office end
+        first. A built tree gives each node at most one in-arc; the walk stops at a root, at a node no built arc
+        enters, or where it would loop."""
+        tail = self.arcs["tail"].to_numpy(np.int64)
+        head = self.arcs["head"].to_numpy(np.int64)
+        parent = {int(head[k]): int(k) for k in arcs}
+        node_of = dict(zip(self.nodes["ref"], self.nodes["node"], strict=True))
+        roots = set(self.nodes.loc[self.nodes["kind"] == "fibre_node", "node"].astype(int))
+        out: dict[str, list[int]] = {}
+        for office in offices:
+            v, path, seen = int(node_of[office]), [], set()
+            while v not in roots and v in parent and v not in seen:
+                seen.add(v)
+                path.append(parent[v])
+                v = int(tail[parent[v]])
+            out[office] = path
+        return out
 
     def subset(self, office_ids: set[str]) -> SharedInfra:
         """The candidates one group of offices (a country) can use alone: the backbone, road junctions, its

@@ -382,27 +382,18 @@ def _allocate_shared(
     arcs_built = result.arcs if result.arcs is not None else np.zeros(0, dtype=np.int64)
     if len(arcs_built):
         arcs = infra.arcs.iloc[arcs_built]
-        parent = dict(zip(arcs["head"].astype(int), arcs.index, strict=True))
         nodes = infra.nodes
-        node_of = dict(zip(nodes["ref"], nodes["node"], strict=True))
-        roots = set(nodes.loc[nodes["kind"] == "fibre_node", "node"].astype(int))
+        roots = nodes[nodes["kind"] == "fibre_node"]
+        root_ref = dict(zip(roots["node"].astype(int), roots["ref"], strict=True))
         users: dict[int, list[str]] = {int(k): [] for k in arcs.index}
         tail = infra.arcs["tail"].to_numpy(np.int64)
         length = infra.arcs["length_km"].to_numpy(float)
         money = infra.arcs[["capex_usd", "opex_usd_per_year", "cost_usd"]].to_numpy(float)
-        ref = nodes["ref"].to_numpy(object)
-        for office in picked[shared == "fibre"]:
-            v, path = int(node_of[office]), []
-            seen: set[int] = set()
-            while v not in roots and v in parent and v not in seen:  # one in-arc per node: a path, no cycle
-                seen.add(v)
-                k = int(parent[v])
-                path.append(k)
-                v = int(tail[k])
+        for office, path in infra.paths(arcs_built, picked[shared == "fibre"]).items():
             for k in path:
                 users[k].append(office)
             km = float(length[path].sum())
-            root = ref[v] if v in roots else "?"
+            root = root_ref.get(int(tail[path[-1]]), "?") if path else "?"
             asset[row_of[office]] = f"fibre from node {root}: {km:.1f} km of trench, {len(path)} segment(s)"
         for k, offices in users.items():
             if not offices:
@@ -410,12 +401,12 @@ def _allocate_shared(
             part = money[k] / len(offices)
             for office in offices:
                 share[row_of[office]] += part
-        ref = nodes["node_id"].to_numpy(object)
+        name = pd.Series(nodes["node_id"].to_numpy(object), index=nodes["node"].astype(int))
         routes = pd.DataFrame(
             {
                 "edge": arcs["edge"].astype(int).to_numpy(),
-                "from_node": ref[arcs["tail"].astype(int).to_numpy()],
-                "to_node": ref[arcs["head"].astype(int).to_numpy()],
+                "from_node": name.reindex(arcs["tail"].astype(int)).to_numpy(),
+                "to_node": name.reindex(arcs["head"].astype(int)).to_numpy(),
                 "length_km": arcs["length_km"].round(3).to_numpy(),
                 "capex_usd": arcs["capex_usd"].to_numpy(float),
                 "opex_usd_per_year": arcs["opex_usd_per_year"].to_numpy(float),

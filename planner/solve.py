@@ -315,15 +315,8 @@ def built_infrastructure(
     kinds = shared[chosen] if len(chosen) else np.zeros(0, dtype=object)
     keep_arcs: set[int] = set()
     if len(arcs):
-        parent = {int(infra.arcs["head"].iat[k]): int(k) for k in arcs}
-        node_of = dict(zip(infra.nodes["ref"], infra.nodes["node"], strict=True))
-        roots = set(infra.nodes.loc[infra.nodes["kind"] == "fibre_node", "node"].astype(int))
-        for office in picked["office_id"][kinds == "fibre"]:
-            v = int(node_of[office])
-            while v not in roots and v in parent and parent[v] not in keep_arcs:
-                k = parent[v]
-                keep_arcs.add(k)
-                v = int(infra.arcs["tail"].iat[k])
+        for path in infra.paths(arcs, picked["office_id"][kinds == "fibre"]).values():
+            keep_arcs.update(path)
     keep_sites: set[int] = set()
     if len(sites):
         built = set(int(s) for s in sites)
@@ -365,19 +358,11 @@ def shared_start(
         return None
     set_start(m, plan.chosen)
     if plan.arcs is not None and len(plan.arcs) and hasattr(m, "arc"):
-        arcs = data.infra.arcs
-        tail, head = arcs["tail"].to_numpy(np.int64), arcs["head"].to_numpy(np.int64)
-        parent = {int(head[k]): int(k) for k in plan.arcs}
-        node_of = dict(zip(data.infra.nodes["ref"], data.infra.nodes["node"], strict=True))
-        flow: dict[int, float] = {}
-        for p in plan.chosen:
-            if data.shared[p] != "fibre":
-                continue
-            v = int(node_of[data.options["office_id"].iat[int(p)]])
-            while v in parent:
-                k = parent[v]
+        fibre = [data.options["office_id"].iat[int(p)] for p in plan.chosen if data.shared[p] == "fibre"]
+        flow: dict[int, float] = {}  # the number of chosen fibre offices behind each arc
+        for path in data.infra.paths(plan.arcs, fibre).values():
+            for k in path:
                 flow[k] = flow.get(k, 0.0) + 1.0
-                v = int(tail[k])
         for k in plan.arcs:
             m.arc[int(k)].set_value(1.0)
             m.flow[int(k)].set_value(flow.get(int(k), 0.0))
