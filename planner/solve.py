@@ -23,9 +23,11 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import highspy
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+import scipy.sparse
 from pyomo.contrib.appsi.base import TerminationCondition
 from pyomo.contrib.appsi.solvers.highs import Highs
 
@@ -196,18 +198,25 @@ def _call_highs(opt: Highs, m: pyo.ConcreteModel, limit_s: float) -> tuple[Any, 
     _ABANDONED[:] = [t for t in _ABANDONED if t.is_alive()]
 
     def run() -> None:
-        for attempt in range(3):
-            try:
-                box["results"] = opt.solve(m)
-                return
-            except Exception as exc:  # reported to the caller, who falls back to the best plan known
-                box["error"] = exc
-                # pyomo's output capture fails when another thread swapped stdout meanwhile (an abandoned
-                # call finishing): the solve itself was fine, so solve again.
-                if attempt == 2 or "does not match sys.stdout" not in str(exc):
+        try:
+            for attempt in range(3):
+                try:
+                    _rearm(opt)
+                    box["results"] = opt.solve(m)
                     return
-                box.pop("error")
-                time.sleep(0.1 * (attempt + 1))
+                except Exception as exc:  # reported to the caller, who falls back to the best plan known
+                    box["error"] = exc
+                    # pyomo's output capture fails when another thread swapped stdout meanwhile (an abandoned
+                    # call finishing): the solve itself was fine, so solve again.
+                    if attempt == 2 or "does not match sys.stdout" not in str(exc):
+                        return
+                    box.pop("error")
+                    time.sleep(0.1 * (attempt + 1))
+        finally:
+            # HiGHS keeps one process-wide task scheduler bound to the thread that first ran it; each call
+            # runs in a new thread, so release it here (as highspy does after its own threaded solves).
+            with contextlib.suppress(Exception):
+                highspy.Highs.resetGlobalScheduler(False)
 
     # The solver call redirects the process's stdout/stderr while it runs; keep the originals so that an
     # abandoned call cannot swallow the rest of the program's output.
@@ -235,24 +244,84 @@ def _call_highs(opt: Highs, m: pyo.ConcreteModel, limit_s: float) -> tuple[Any, 
     return box["results"], ""
 
 
-def _milp_pass(opt: Highs, m: pyo.ConcreteModel, name: str, limit_s: float) -> tuple[PassInfo, bool]:
+def _rearm(opt: Highs) -> None:
+    """Clear a cancel request left by the guard: highspy's ``cancelSolve`` sets a flag that only its own
+    threaded ``solve`` resets, so a reused instance (the sweep's model series) would stop every later call."""
+    with contextlib.suppress(Exception):
+        opt._solver_model._Highs__solver_should_stop = False
+
+
+def plan_defect(opt: Highs, x: np.ndarray, reported: float) -> str | None:
+    """What is wrong with the plan ``x`` (one value per HiGHS column) for the model ``opt`` holds, or None.
+
+    Checked against HiGHS's own copy of the model, with numpy: the objective must equal ``reported`` and every
+    column bound, integrality and row must hold, each to 1e-6 relative to the size of its terms (sum of
+    |coefficient × value|) plus 1e-6. A plan failing this would be certified with a value it does not have."""
+    lp = opt._solver_model.getLp()
+    n, r = int(lp.num_col_), int(lp.num_row_)
+    x = np.asarray(x, dtype=float)
+    if x.shape != (n,):
+        return f"the plan has {x.size} values for {n} columns"
+    cost = np.asarray(lp.col_cost_, dtype=float)
+    value = float(cost @ x + lp.offset_)
+    if abs(value - reported) > 1e-6 * (1.0 + float(np.abs(cost) @ np.abs(x))):
+        return f"HiGHS reported objective {reported:.10g} but its plan evaluates to {value:.10g}"
+    lo, up = np.asarray(lp.col_lower_, dtype=float), np.asarray(lp.col_upper_, dtype=float)
+    tol = 1e-6 * (1.0 + np.abs(x))
+    if np.any(x < lo - tol) or np.any(x > up + tol):
+        return f"the plan leaves the bounds of {int(np.sum((x < lo - tol) | (x > up + tol)))} column(s)"
+    integer = np.array([int(t) in (1, 3) for t in lp.integrality_], dtype=bool)
+    if integer.size and np.any(np.abs(x[integer] - np.round(x[integer])) > 1e-5):
+        return "the plan has fractional integer columns"
+    if r:
+        a = lp.a_matrix_
+        shape, parts = (r, n), (np.asarray(a.value_, dtype=float), np.asarray(a.index_), np.asarray(a.start_))
+        colwise = a.format_ == highspy.MatrixFormat.kColwise
+        mat = scipy.sparse.csc_matrix(parts, shape=shape) if colwise else scipy.sparse.csr_matrix(parts, shape=shape)
+        act, size = mat @ x, abs(mat) @ np.abs(x)
+        rlo, rup = np.asarray(lp.row_lower_, dtype=float), np.asarray(lp.row_upper_, dtype=float)
+        rtol = 1e-6 * (1.0 + size)
+        bad = (act < rlo - rtol) | (act > rup + rtol)
+        if np.any(bad):
+            return f"the plan violates {int(bad.sum())} row(s) of the model"
+    return None
+
+
+def _milp_pass(opt: Highs, m: pyo.ConcreteModel, name: str, limit_s: float) -> tuple[PassInfo, bool, Highs]:
+    """One guarded HiGHS pass on the active objective of ``m``; its plan is loaded into ``m`` when one is found.
+
+    Returns the pass, whether a plan was loaded, and the solver to use from now on. HiGHS's plan is checked
+    before it is loaded (:func:`plan_defect`); a plan that is infeasible or does not carry the reported
+    objective (seen once in thousands of runs, never reproduced in isolation) is solved once more on a fresh
+    HiGHS instance, which then replaces ``opt``; if that fails too the pass reports the defect as an error and
+    the previous plan stays loaded, so no plan is certified with a value it does not have."""
     t0 = time.perf_counter()
-    opt.config.time_limit = limit_s
-    results, note = _call_highs(opt, m, limit_s)
-    secs = time.perf_counter() - t0
-    if results is None:
-        return PassInfo(name, "milp", note, None, None, secs), False
-    tc = results.termination_condition
-    has_sol = results.best_feasible_objective is not None
-    if has_sol:
-        results.solution_loader.load_vars()
-    status = {
-        TerminationCondition.optimal: "optimal",
-        TerminationCondition.maxTimeLimit: "time_limit",
-        TerminationCondition.infeasible: "infeasible",
-        TerminationCondition.infeasibleOrUnbounded: "infeasible",
-    }.get(tc, str(tc))
-    return PassInfo(name, "milp", status, results.best_feasible_objective, results.best_objective_bound, secs), has_sol
+    for attempt in range(2):
+        opt.config.time_limit = limit_s
+        results, note = _call_highs(opt, m, limit_s)
+        secs = time.perf_counter() - t0
+        if results is None:
+            return PassInfo(name, "milp", note, None, None, secs), False, opt
+        tc = results.termination_condition
+        has_sol = results.best_feasible_objective is not None
+        if has_sol:
+            defect = plan_defect(opt, opt._sol.col_value, results.best_feasible_objective)
+            if defect is not None:
+                if attempt == 0:
+                    opt = _highs_for(m, opt.config.mip_gap, limit_s, warmstart=True)
+                    name = f"{name} (re-solved on a fresh instance)"
+                    continue
+                return PassInfo(name, "milp", f"error: {defect}", None, None, secs), False, opt
+            results.solution_loader.load_vars()
+        status = {
+            TerminationCondition.optimal: "optimal",
+            TerminationCondition.maxTimeLimit: "time_limit",
+            TerminationCondition.infeasible: "infeasible",
+            TerminationCondition.infeasibleOrUnbounded: "infeasible",
+        }.get(tc, str(tc))
+        info = PassInfo(name, "milp", status, results.best_feasible_objective, results.best_objective_bound, secs)
+        return info, has_sol, opt
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 ROLLING_HORIZON_MIN_PAIR_YEARS = 50_000  # above this the full roadmap MILP takes > 45 s here (measured)
@@ -276,11 +345,16 @@ def _use_rolling_horizon(data: ModelData, spec: ModelSpec, settings: SolverSetti
 
 def _new_solver(m: pyo.ConcreteModel, settings: SolverSettings) -> Highs:
     """A persistent HiGHS interface loaded with the model, cancellable by the guard."""
+    return _highs_for(m, settings.mip_gap, settings.time_limit_s)
+
+
+def _highs_for(m: pyo.ConcreteModel, mip_gap: float, time_limit_s: float, warmstart: bool = False) -> Highs:
     opt = Highs()
     opt.config.load_solution = False
     opt.config.stream_solver = False
-    opt.config.time_limit = settings.time_limit_s
-    opt.config.mip_gap = settings.mip_gap
+    opt.config.time_limit = time_limit_s
+    opt.config.mip_gap = mip_gap
+    opt.config.warmstart = warmstart
     opt.set_instance(m)
     with contextlib.suppress(Exception):  # highspy < 1.8 has no user interrupt: the guard then only waits
         opt._solver_model.HandleUserInterrupt = True
@@ -433,7 +507,7 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
         if heuristic is not None:
             opt.config.warmstart = True
             greedy = (heuristic.chosen, heuristic.objective, heuristic.bound)
-    info, ok = _milp_pass(opt, m, "primary", settings.time_limit_s)
+    info, ok, opt = _milp_pass(opt, m, "primary", settings.time_limit_s)
     passes.append(info)
     if not ok:
         if info.status == "infeasible":
@@ -452,7 +526,7 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
             f"no plan found within solver.time_limit_s = {settings.time_limit_s:g} s ({info.status}); "
             "raise the limit or simplify the policy rules. This is not a proof that the scenario is infeasible."
         )
-    bound, chosen = _tie_break(opt, m, spec, settings, info, greedy, passes)
+    bound, chosen, opt = _tie_break(opt, m, spec, settings, info, greedy, passes)
     arcs, sites, infra_cost = built_infrastructure(data, chosen, *_model_infrastructure(m))
     cov, cost = _objective_values(data, spec, chosen)
     cost += infra_cost
@@ -482,11 +556,12 @@ def _tie_break(
     info: PassInfo,
     greedy: tuple[np.ndarray, float, float] | None,
     passes: list[PassInfo],
-) -> tuple[float, np.ndarray]:
+) -> tuple[float, np.ndarray, Highs]:
     """After a primary pass that found a plan: the proven bound on the primary objective (HiGHS's, tightened by
     the greedy LP bound when there is one) and the plan of the lexicographic second pass, which holds the primary
     at its value. The tie-break gets what is left of the limit (at least a quarter of it), so the whole solve
-    stays near the user's limit; a cancelled tie-break keeps the primary pass's plan (still loaded in ``m``)."""
+    stays near the user's limit; a cancelled tie-break keeps the primary pass's plan (still loaded in ``m``).
+    Also returns the solver to use from now on (see :func:`_milp_pass`)."""
     primary_value = float(info.objective)
     bound = float(info.bound) if info.bound is not None else primary_value
     if greedy is not None:  # the greedy LP bound is proven too: keep the tighter one
@@ -495,9 +570,9 @@ def _tie_break(
     hold_primary(m, spec, primary_value, 1e-7 * abs(primary_value) + 1e-6)
     opt.config.warmstart = True
     left = max(settings.time_limit_s - info.seconds, 0.25 * settings.time_limit_s)
-    info2, ok2 = _milp_pass(opt, m, "tie-break", left)
+    info2, ok2, opt = _milp_pass(opt, m, "tie-break", left)
     passes.append(info2)
-    return bound, chosen_pairs(m) if ok2 else chosen
+    return bound, chosen_pairs(m) if ok2 else chosen, opt
 
 
 # --------------------------------------------------------------------------------------------- shared: heuristic
@@ -635,7 +710,8 @@ class ModelSeries:
         if start is not None:
             set_start(m, start)
         opt.config.warmstart = start is not None
-        info, ok = _milp_pass(opt, m, "primary", settings.time_limit_s)
+        info, ok, self.opt = _milp_pass(opt, m, "primary", settings.time_limit_s)
+        opt = self.opt
         passes.append(info)
         if not ok:
             if greedy is not None and info.status != "infeasible":
@@ -647,7 +723,7 @@ class ModelSeries:
             nan = float("nan")
             return SolveResult(status, "milp", np.zeros(0, np.int64), nan, nan, nan, nan, nan, 0.0,
                                time.perf_counter() - t0, passes)  # fmt: skip
-        bound, chosen = _tie_break(opt, m, spec, settings, info, greedy, passes)
+        bound, chosen, self.opt = _tie_break(opt, m, spec, settings, info, greedy, passes)
         cov, cost = _objective_values(data, spec, chosen)
         value = cov if spec.objective == "max_coverage" else cost
         gap = relative_gap(value, bound)
@@ -663,5 +739,5 @@ def solve_built_model(m: pyo.ConcreteModel, settings: SolverSettings, name: str 
     own (planner.multicountry adds the pool rows and the priced objective). Returns the pass (objective and
     proven bound of the active objective) and the chosen pair indices, or None when no plan was found."""
     opt = _new_solver(m, settings)
-    info, ok = _milp_pass(opt, m, name, settings.time_limit_s)
+    info, ok, _ = _milp_pass(opt, m, name, settings.time_limit_s)
     return info, (chosen_pairs(m) if ok else None)

@@ -11,14 +11,18 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
+import highspy
 import numpy as np
 import pandas as pd
+import pyomo.environ as pyo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
+from planner import solve as solve_module
 from planner.errors import InfeasibleError
 from planner.model import ModelData, ModelSpec
 from planner.scenario import SolverSettings
@@ -27,6 +31,7 @@ from planner.solve import (
     greedy_max_coverage,
     greedy_min_cost,
     office_hull,
+    plan_defect,
     relative_gap,
     solve,
 )
@@ -252,6 +257,93 @@ def test_max_coverage_tie_break_takes_the_cheaper_plan() -> None:
         assert_feasible(data, spec, result)
         assert result.objective == pytest.approx(10.0)
         assert result.cost_usd == pytest.approx(12.0)
+
+
+# --------------------------------------------------------------------------------------------- plan checks
+TIE_DATA = (
+    [("a", 5), ("b", 5), ("c", 10)],
+    [("a", "fibre", 9), ("a", "leo_satellite", 7), ("b", "leo_satellite", 7), ("c", "fibre", 12)],
+)
+
+
+def corrupt_calls(monkeypatch: pytest.MonkeyPatch, calls: set[int], plan: dict[int, float]) -> list[int]:
+    """Make HiGHS calls number ``calls`` (0-based) return ``plan`` (x[p] values) instead of their own plan,
+    keeping the reported objective: the defect once seen in CI, where a tie-break's plan was its warm start."""
+    real = solve_module._call_highs
+    seen: list[int] = []
+
+    def call(opt: Any, m: pyo.ConcreteModel, limit_s: float) -> tuple[Any, str]:
+        results, note = real(opt, m, limit_s)
+        if results is not None and len(seen) in calls:
+            col = np.array(opt._sol.col_value)
+            for p, v in plan.items():
+                col[opt._pyomo_var_to_solver_var_map[id(m.x[p])]] = v
+            sol = highspy.HighsSolution()
+            sol.col_value, sol.value_valid = col, True
+            opt._sol = sol
+        seen.append(1)
+        return results, note
+
+    monkeypatch.setattr(solve_module, "_call_highs", call)
+    return seen
+
+
+def test_tie_break_plan_that_misstates_its_objective_is_re_solved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tie-break of TIE_DATA at budget 14 (see the test above) reports cost 12 (c); its plan is replaced by
+    a + b, which is feasible but costs 14. The check must catch it and re-solve on a fresh instance: cost 12."""
+    data = make_data(*TIE_DATA)
+    spec = ModelSpec("max_coverage", budget_usd=14)
+    calls = corrupt_calls(monkeypatch, {1}, {0: 0.0, 1: 1.0, 2: 1.0, 3: 0.0})
+    result = run(data, spec, "milp")
+    assert len(calls) == 3  # primary, tie-break, tie-break again
+    assert_feasible(data, spec, result)
+    assert (result.objective, result.cost_usd) == (pytest.approx(10.0), pytest.approx(12.0))
+    assert [p.name for p in result.passes] == ["primary", "tie-break (re-solved on a fresh instance)"]
+    assert result.passes[-1].status == "optimal"
+
+
+def test_tie_break_that_stays_defective_keeps_the_primary_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both tie-break attempts return a + b while reporting 12: the pass fails with the defect named, and the
+    primary plan (coverage 10, within budget) stands; nothing claims a cost that was not achieved."""
+    data = make_data(*TIE_DATA)
+    spec = ModelSpec("max_coverage", budget_usd=14)
+    corrupt_calls(monkeypatch, {1, 2}, {0: 0.0, 1: 1.0, 2: 1.0, 3: 0.0})
+    result = run(data, spec, "milp")
+    assert_feasible(data, spec, result)
+    assert result.objective == pytest.approx(10.0)
+    assert result.cost_usd == pytest.approx(plan_values(data, spec, result.chosen)[1])
+    assert result.passes[-1].status.startswith("error: HiGHS reported objective 12")
+    assert "evaluates to 14" in result.passes[-1].status
+
+
+def test_primary_plan_that_breaks_the_budget_is_re_solved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The primary pass's plan replaced by 'everything' (cost 35 > budget 14, coverage 20): rejected, re-solved,
+    and the answer is still coverage 10 for 12."""
+    data = make_data(*TIE_DATA)
+    spec = ModelSpec("max_coverage", budget_usd=14)
+    corrupt_calls(monkeypatch, {0}, {0: 0.0, 1: 1.0, 2: 1.0, 3: 1.0})
+    result = run(data, spec, "milp")
+    assert_feasible(data, spec, result)
+    assert (result.objective, result.cost_usd) == (pytest.approx(10.0), pytest.approx(12.0))
+    assert result.passes[0].name == "primary (re-solved on a fresh instance)"
+
+
+def test_plan_defect_names_each_kind_of_defect() -> None:
+    """max x0 + 2 x1 s.t. x0 + x1 <= 1, x binary: optimum x1 = 1, objective 2."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var([0, 1], domain=pyo.Binary)
+    m.row = pyo.Constraint(expr=m.x[0] + m.x[1] <= 1)
+    m.obj = pyo.Objective(expr=m.x[0] + 2 * m.x[1], sense=pyo.maximize)
+    opt = solve_module._highs_for(m, 1e-6, 10.0)
+    results = opt.solve(m)
+    assert results.best_feasible_objective == pytest.approx(2.0)
+    col = np.array(opt._sol.col_value)
+    assert plan_defect(opt, col, 2.0) is None
+    assert plan_defect(opt, col, 1.0) == "HiGHS reported objective 1 but its plan evaluates to 2"
+    assert plan_defect(opt, np.array([1.0, 1.0]), 3.0) == "the plan violates 1 row(s) of the model"
+    assert plan_defect(opt, np.array([0.5, 0.5]), 1.5) == "the plan has fractional integer columns"
+    assert plan_defect(opt, np.array([-1.0, 1.0]), 1.0) == "the plan leaves the bounds of 1 column(s)"
+    assert plan_defect(opt, np.array([1.0]), 1.0) == "the plan has 1 values for 2 columns"
 
 
 @pytest.mark.parametrize("method", ["auto", "milp", "fast"])
