@@ -6,11 +6,12 @@ infeasible (the message names the constraint and a relaxation). No input error e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -138,12 +139,12 @@ def solve(
         sc = load_scenario(scenario)
     except PlannerError as exc:
         _fail(exc)
-    try:
-        plan = run(sc, progress=clock, scheduler=scheduler)
-    except PlannerError as exc:
-        if isinstance(exc, InfeasibleError | SolverTimeoutError):
+    with _fan_out_errors(scheduler):  # multi-country scenarios fan out on Dask
+        try:
+            plan = run(sc, progress=clock, scheduler=scheduler)
+        except (InfeasibleError, SolverTimeoutError) as exc:
             _record(run_store, lambda st, e=exc: _record_failure(st, "solve", sc, scenario, e, clock))
-        _fail(exc)
+            raise
     t_write = time.perf_counter()
     files = write_outputs(plan, out)
     clock(f"wrote {', '.join(f.name for f in files)} to {out}")
@@ -304,12 +305,20 @@ SchedulerOption = Annotated[
 ]
 
 
-def _scheduler_failed(scheduler: str | None, exc: Exception) -> None:
-    from planner.distributed import scheduler_address
+@contextlib.contextmanager
+def _fan_out_errors(scheduler: str | None) -> Iterator[None]:
+    """Errors of a command that fans out on Dask: planner errors exit with their message and code; a scheduler
+    that cannot be reached (OSError, TimeoutError) exits 2 naming the address tried."""
+    try:
+        yield
+    except PlannerError as exc:
+        _fail(exc)
+    except (OSError, TimeoutError) as exc:
+        from planner.distributed import scheduler_address
 
-    where = scheduler_address(scheduler) or "a local cluster"
-    typer.echo(f"error: bad input:\ncannot use the Dask scheduler {where}: {exc}", err=True)
-    raise typer.Exit(2)
+        where = scheduler_address(scheduler) or "a local cluster"
+        typer.echo(f"error: bad input:\ncannot use the Dask scheduler {where}: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -335,17 +344,13 @@ def sweep(
 
     clock = _Clock(quiet)
     run_store = _open_store(store, no_store)
-    try:
+    with _fan_out_errors(scheduler):
         if (budgets is None) == (targets is None):
             raise InputError(Issue("command line", None, None, "expected exactly one of --budgets or --targets"))
         kind = "budget" if budgets is not None else "target"
         values = parse_values(budgets if budgets is not None else targets or "")
         prepared = prepare(load_scenario(scenario), progress=clock)
         frontier = run_sweep(prepared, kind, values, scheduler=scheduler, progress=clock)
-    except PlannerError as exc:
-        _fail(exc)
-    except (OSError, TimeoutError) as exc:
-        _scheduler_failed(scheduler, exc)
     files = write_frontier(frontier, out)
     clock(f"wrote {', '.join(f.name for f in files)} to {out}")
     statuses = frontier.table["status"].value_counts()
@@ -388,13 +393,9 @@ def montecarlo(
 
     clock = _Clock(quiet)
     run_store = _open_store(store, no_store)
-    try:
+    with _fan_out_errors(scheduler):
         prepared = prepare(load_scenario(scenario), progress=clock)
         mc = monte_carlo(prepared, samples, seed, scheduler=scheduler, progress=clock)
-    except PlannerError as exc:
-        _fail(exc)
-    except (OSError, TimeoutError) as exc:
-        _scheduler_failed(scheduler, exc)
     files = write_monte_carlo(mc, out)
     clock(f"wrote {', '.join(f.name for f in files)} to {out}")
     mc_summary = {**mc.summary, "status": f"{mc.summary['feasible_samples']}/{mc.summary['samples']} feasible"}

@@ -82,13 +82,24 @@ def test_cli_scheduler_address_and_environment_variable(tmp_path: Path, client: 
     pd.testing.assert_frame_equal(tables["serial"], tables["env"])
 
 
-def test_cli_unreachable_scheduler_exit_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["montecarlo", "sweep", "solve"])
+def test_cli_unreachable_scheduler_exit_2(tmp_path: Path, command: str) -> None:
+    """Every command that fans out on Dask names the scheduler it could not reach and exits 2 (no traceback);
+    ``solve`` does so for a multi-country scenario."""
     import dask
+    import distributed  # noqa: F401  (its config defaults must exist before dask.config.set below restores)
     from test_sweep import invoke
 
-    path = write_tiny(tmp_path)
+    # a plain sweep is one greedy pass (nothing to fan out): a regional minimum makes it a model series
+    path = (
+        write_tiny(tmp_path, policy={"region_min_coverage": {"*": 0.3}}) if command == "sweep" else write_tiny(tmp_path)
+    )
+    args = {
+        "montecarlo": ["montecarlo", path, "--samples", "2"],
+        "sweep": ["sweep", path, "--budgets", "0:40000:3"],
+        "solve": ["solve", Path(__file__).resolve().parents[1] / "scenarios" / "himalaya-pool.yaml", "--no-store"],
+    }[command]
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
-        code, output = invoke("montecarlo", path, "--samples", "2", "--scheduler", "tcp://127.0.0.1:9",
-                              "--out", tmp_path / "o", "-q")  # fmt: skip
+        code, output = invoke(*args, "--scheduler", "tcp://127.0.0.1:9", "--out", tmp_path / "o", "-q")
     assert code == 2, output
     assert "Dask scheduler tcp://127.0.0.1:9" in output and "Traceback" not in output
