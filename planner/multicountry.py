@@ -30,7 +30,8 @@ Countries plan independently except for money. ``Scenario.countries`` says how m
   over is handed to the countries that drew more at the lower price λ_lo (in proportion to that extra draw),
   and each country is re-solved exactly (:func:`planner.solve.solve`, lexicographic) within its budget; then
   what is still unspent goes, whole, to the country where it buys the most (:data:`ADD_ROUNDS` rounds; only
-  countries in which one more office fits are tried). Every plan is feasible by construction (each country
+  countries in which one more office fits are tried, best first by the LP bound of their gain, stopping once
+  no untried country's bound beats the best gain found). Every plan is feasible by construction (each country
   within its budget, the draws within S).
   The reported bound is ``min_λ L(λ)`` over the prices tried and the gap ``(bound - coverage) / bound``; the
   status is ``optimal`` when that gap meets ``solver.mip_gap``, else ``time_limit`` (DESIGN §6: not proven).
@@ -68,6 +69,7 @@ from planner.solve import (
     _model_infrastructure,
     built_infrastructure,
     diagnose,
+    greedy_max_coverage,
     office_hull,
     relative_gap,
     solve,
@@ -707,7 +709,7 @@ def solve_pool_decomposition(
         hopeful = [k for k in isos if _could_use(by_iso[k], final[k], trial[k] - final[k].cost_usd, cheapest)]
         if not hopeful:
             break
-        gains = _resolve(by_iso, dict(final), trial, hopeful, settings, client, dry_run=True)
+        gains = _best_first_gains(by_iso, final, trial, hopeful, settings, client)
         if not gains:
             break
         best = max(gains, key=lambda k: gains[k][0])
@@ -767,6 +769,41 @@ def _resolve(
         gains[k] = (gain, plan)
         if not dry_run and gain >= -1e-9 * max(1.0, abs(r.coverage)):
             final[k] = plan
+    return gains
+
+
+def _gain_bound(country: Country, plan: CountryPlan, budget: float) -> float:
+    """An upper bound on the coverage the country gains over ``plan`` when solved within ``budget`` USD: the
+    LP bound of its office hull (side constraints only remove plans). inf where the hull does not bound the
+    model: shared infrastructure (sharing makes plans cheaper than the hull), the communities metric (coverage
+    not additive over offices) and roadmaps."""
+    spec = country.spec
+    if country.data.infra is not None or spec.metric == "communities" or spec.roadmap is not None:
+        return math.inf
+    _, _, bound = greedy_max_coverage(office_hull(country.data), budget)
+    return bound - plan.coverage
+
+
+def _best_first_gains(
+    by_iso: dict[str, Country],
+    final: dict[str, CountryPlan],
+    trial: dict[str, float],
+    hopeful: list[str],
+    settings: SolverSettings,
+    client: Any | None,
+) -> dict[str, tuple[float, CountryPlan]]:
+    """The exact gains of an add round, solving only what can change the winner: countries in decreasing
+    order of :func:`_gain_bound`, a batch at a time (one per Dask worker), until the best exact gain found
+    is at least the bound of every country not yet solved. The winner is the one a solve of every hopeful
+    country would pick (up to ties), for a fraction of the solves."""
+    bounds = {k: _gain_bound(by_iso[k], final[k], trial[k]) for k in hopeful}
+    order = sorted(hopeful, key=lambda k: -bounds[k])
+    batch = max(1, len(client.nthreads())) if client is not None else 1
+    gains: dict[str, tuple[float, CountryPlan]] = {}
+    for i in range(0, len(order), batch):
+        if gains and max(g for g, _ in gains.values()) >= bounds[order[i]]:
+            break
+        gains.update(_resolve(by_iso, dict(final), trial, order[i : i + batch], settings, client, dry_run=True))
     return gains
 
 

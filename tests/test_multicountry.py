@@ -7,6 +7,7 @@ which write a small two-country scenario (offices of the bundled Uttarakhand dat
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -443,3 +444,52 @@ def test_a_solver_failure_in_the_repair_keeps_the_priced_plan(monkeypatch):
     sc, inst = instance(HAND_OFFICES, HAND_OPTIONS, countries={"budgets": {"AAA": 10, "BBB": 20}})
     with pytest.raises(PlannerError, match="country BBB: RuntimeError: solver crashed"):
         mc.solve_instance(sc, inst, scheduler=SERIAL)
+
+
+# --------------------------------------------------------------------------------------------- repair add rounds
+def run_checking_add_rounds(seed: int) -> list[tuple[int, int]]:
+    """Solve a 5-country pool (6 offices each, regional minimum 20 %: priced by HiGHS) with every add round's
+    best-first gains checked against solving every hopeful country. Returns (solved, hopeful) per round."""
+    rng = np.random.default_rng(seed)
+    offices, options = random_instance(rng, ["AAA", "BBB", "CCC", "DDD", "EEE"], 6)
+    pool = float(rng.integers(50, 400))
+    sc, inst = instance(offices, options, budget_usd=pool, policy={"region_min_coverage": {"*": 0.2}},
+                        countries={"method": "decomposition"})  # fmt: skip
+    real = mc._best_first_gains
+    rounds: list[tuple[int, int]] = []
+
+    def checked(
+        by_iso: dict[str, mc.Country],
+        final: dict[str, mc.CountryPlan],
+        trial: dict[str, float],
+        hopeful: list[str],
+        settings: SolverSettings,
+        client: object,
+    ) -> dict[str, tuple[float, mc.CountryPlan]]:
+        gains = real(by_iso, final, trial, hopeful, settings, client)
+        every = mc._resolve(by_iso, dict(final), trial, hopeful, settings, client, dry_run=True)
+        assert set(gains) <= set(every)
+        best = max((g for g, _ in gains.values()), default=None)
+        assert best == pytest.approx(max((g for g, _ in every.values()), default=None), abs=1e-9)
+        rounds.append((len(gains), len(hopeful)))
+        return gains
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mc, "_best_first_gains", checked)
+        with contextlib.suppress(InfeasibleError):  # a regional minimum out of reach: no repair to check
+            mc.solve_instance(sc, inst, scheduler=SERIAL)
+    return rounds
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000))
+def test_best_first_add_rounds_find_the_best_gain(seed: int) -> None:
+    """The add round's winner needs only the countries whose gain bound beats the best gain found: the best
+    gain equals the one found by solving every hopeful country."""
+    run_checking_add_rounds(seed)
+
+
+def test_best_first_add_rounds_skip_countries_that_cannot_win() -> None:
+    """Seed 16: one add round with two hopeful countries; the first solved gains 24 people, more than the
+    other's LP bound, so only one exact solve runs."""
+    assert run_checking_add_rounds(16) == [(1, 2)]
