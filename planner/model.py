@@ -499,6 +499,55 @@ def build_model(data: ModelData, spec: ModelSpec) -> pyo.ConcreteModel:
     return m
 
 
+# --------------------------------------------------------------------------------------------- pooled budgets
+def add_pool_pricing(m: pyo.ConcreteModel, reserved_usd: float, price: float) -> None:
+    """One country's priced subproblem of a pooled budget (planner.multicountry, Lagrangian pricing):
+
+        max  coverage - λ·g   s.t.  cost <= r + g,  g >= 0 (USD drawn from the shared pool)
+
+    with ``r`` the country's reserved USD and λ (metric units per USD) the mutable ``m.pool_price``, so that
+    the next price changes one objective coefficient of the built model instead of rebuilding it. Replaces
+    the primary objective; the model's budget row must be absent (``budget_usd=None``)."""
+    m.pool_price = pyo.Param(mutable=True, initialize=float(price))
+    m.pool_draw = pyo.Var(domain=pyo.NonNegativeReals)
+    m.pool_link = pyo.Constraint(expr=m.cost <= float(reserved_usd) + m.pool_draw)
+    m.primary.deactivate()
+    m.priced = pyo.Objective(expr=m.coverage - m.pool_price * m.pool_draw, sense=pyo.maximize)
+
+
+def add_country_pool(
+    m: pyo.ConcreteModel,
+    members: dict[str, list[int]],
+    reserved: dict[str, float],
+    pool_usd: float,
+    caps: dict[str, float],
+) -> None:
+    """Every country in one model (the monolithic reference of planner.multicountry): with ``C(c)`` the pairs
+    of country c, ``r_c`` its reserved USD, ``B`` the pool and ``s_t`` the per-country technology caps,
+
+        Σ_{p∈C(c)} c[p]·x[p] <= r_c + g_c   ∀c        (country_budget)
+        Σ_c g_c <= B - Σ_c r_c,  g_c >= 0               (pool)
+        Σ_{p∈C(c), t(p)=t} x[p] <= s_t·Σ_{p∈C(c)} x[p]   ∀c, t  (country_technology_share)
+    """
+    cost, tech = m.pair_cost, m.pair_tech
+    isos = list(members)
+    m.C = pyo.Set(initialize=isos)
+    m.draw = pyo.Var(m.C, domain=pyo.NonNegativeReals)
+    m.country_budget = pyo.Constraint(
+        m.C, rule=lambda m, c: pyo.quicksum(cost[p] * m.x[p] for p in members[c]) <= reserved[c] + m.draw[c]
+    )
+    m.pool = pyo.Constraint(expr=pyo.quicksum(m.draw[c] for c in m.C) <= pool_usd - sum(reserved.values()))
+    if caps:
+        index = [(c, t) for c in isos for t in sorted(caps) if any(tech[p] == t for p in members[c])]
+        m.country_technology_share = pyo.Constraint(
+            index,
+            rule=lambda m, c, t: (
+                pyo.quicksum(m.x[p] for p in members[c] if tech[p] == t)
+                <= caps[t] * pyo.quicksum(m.x[p] for p in members[c])
+            ),
+        )
+
+
 def hold_primary(m: pyo.ConcreteModel, spec: ModelSpec, value: float, tolerance: float) -> None:
     """Lexicographic second pass: keep the primary objective at ``value`` (within ``tolerance``), switch
     objectives. ``primary >= value - tol`` for max_coverage; ``primary <= value + tol`` for min_cost (the

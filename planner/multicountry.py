@@ -57,17 +57,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyomo.environ as pyo
 
 from planner.distributed import SCHEDULER_ENV, SERIAL, dask_client, fan_out
 from planner.errors import Diagnosis, InfeasibleError, InputError, Issue, PlannerError
-from planner.model import ModelData, ModelSpec, build_model
+from planner.model import ModelData, ModelSpec, add_country_pool, build_model
 from planner.scenario import Scenario, SolverSettings
 from planner.solve import (
     PassInfo,
+    PricedModel,
     SolveResult,
-    _model_infrastructure,
-    built_infrastructure,
     diagnose,
     greedy_max_coverage,
     office_hull,
@@ -102,6 +100,24 @@ class Country:
     reserved_usd: float = 0.0
     budget_usd: float | None = None
     plain: _PlainKnapsack | None = None  # sorted hull of a plain country (priced in numpy)
+
+    def priced_model(self, settings: SolverSettings) -> PricedModel:
+        """The country's priced subproblem, built on first use and kept for the next prices (in this process;
+        not pickled: a Dask worker keeps its own); :meth:`release` frees it."""
+        cached = self.__dict__.get("_priced")
+        if cached is None or cached.settings != settings:
+            cached = PricedModel(self.data, self.spec, self.reserved_usd, settings)
+            self.__dict__["_priced"] = cached
+        return cached
+
+    def release(self) -> None:
+        """Drop the kept priced model (its Pyomo model and HiGHS instance)."""
+        self.__dict__.pop("_priced", None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_priced", None)
+        return state
 
     @property
     def is_plain(self) -> bool:
@@ -205,20 +221,15 @@ def _coverage_cost(data: ModelData, metric: str, chosen: np.ndarray) -> tuple[fl
 def price_country(country: Country, price: float, settings: SolverSettings, with_plan: bool = True) -> Priced:
     """The priced subproblem of one country: ``max coverage - price·g`` s.t. ``cost <= reserved + g``, g >= 0, and
     the country's own rows (regional minimums, technology caps, communities). Plain countries: numpy; others:
-    HiGHS on :func:`planner.model.build_model` plus the draw variable and row."""
+    HiGHS on the country's :class:`planner.solve.PricedModel`, built at its first price and re-solved after."""
     if country.plain is not None:
         return country.plain.priced(price, country.reserved_usd, with_plan)
-    spec = replace(country.spec, objective="max_coverage", budget_usd=None, coverage_target=None)
-    m = build_model(country.data, spec)
-    m.pool_draw = pyo.Var(domain=pyo.NonNegativeReals)
-    m.pool_link = pyo.Constraint(expr=m.cost <= country.reserved_usd + m.pool_draw)
-    m.primary.deactivate()
-    m.priced = pyo.Objective(expr=m.coverage - price * m.pool_draw, sense=pyo.maximize)
-    info, chosen = solve_built_model(m, settings, name=f"priced {country.iso3}")
+    priced = country.priced_model(settings)
+    info, chosen = priced.solve(price, name=f"priced {country.iso3}")
     if chosen is None:
         return Priced(None, math.nan, math.nan, math.nan, math.nan, math.nan, info.status)
-    coverage, cost = _coverage_cost(country.data, spec.metric, chosen)
-    arcs, sites, infra_cost = built_infrastructure(country.data, chosen, *_model_infrastructure(m))
+    coverage, cost = _coverage_cost(country.data, country.spec.metric, chosen)
+    arcs, sites, infra_cost = priced.infrastructure(chosen)
     cost += infra_cost  # trenches and sites the plan uses (paid once), as in the model's cost row
     draw = max(0.0, cost - country.reserved_usd)
     value = coverage - price * draw
@@ -535,25 +546,8 @@ def solve_monolithic(instance: GlobalInstance, pool: float, settings: SolverSett
     t0 = time.perf_counter()
     spec = replace(spec, budget_usd=None)
     m = build_model(instance.data, spec)
-    cost = m.pair_cost
-    isos = [c.iso3 for c in instance.countries]
     members = {c.iso3: [int(p) for p in c.pairs] for c in instance.countries}
-    m.C = pyo.Set(initialize=isos)
-    m.draw = pyo.Var(m.C, domain=pyo.NonNegativeReals)
-    m.country_budget = pyo.Constraint(
-        m.C, rule=lambda m, c: pyo.quicksum(cost[p] * m.x[p] for p in members[c]) <= reserved[c] + m.draw[c]
-    )
-    m.pool = pyo.Constraint(expr=pyo.quicksum(m.draw[c] for c in m.C) <= pool - sum(reserved.values()))
-    if caps:
-        tech = m.pair_tech
-        index = [(c, t) for c in isos for t in sorted(caps) if any(tech[p] == t for p in members[c])]
-        m.country_technology_share = pyo.Constraint(
-            index,
-            rule=lambda m, c, t: (
-                pyo.quicksum(m.x[p] for p in members[c] if tech[p] == t)
-                <= caps[t] * pyo.quicksum(m.x[p] for p in members[c])
-            ),
-        )
+    add_country_pool(m, members, reserved, pool, caps)
     info, chosen = solve_built_model(m, settings, name="monolithic")
     if chosen is None:
         if info.status == "infeasible":
@@ -855,7 +849,11 @@ def solve_pool(
         r.solve_seconds = time.perf_counter() - t0
         return GlobalResult(r, plans, "pool", "monolithic", scheduler=SERIAL)
     if scheduler == SERIAL:
-        out = solve_pool_decomposition(instance, pool, settings, None, progress)
+        try:
+            out = solve_pool_decomposition(instance, pool, settings, None, progress)
+        finally:  # the priced models kept on the countries in this process
+            for c in instance.countries:
+                c.release()
         out.scheduler = SERIAL
         return out
     with dask_client(scheduler) as client:

@@ -32,7 +32,16 @@ from pyomo.contrib.appsi.base import TerminationCondition
 from pyomo.contrib.appsi.solvers.highs import Highs
 
 from planner.errors import Diagnosis, InfeasibleError, SolverTimeoutError
-from planner.model import ModelData, ModelSpec, build_model, chosen_pairs, chosen_years, hold_primary, set_start
+from planner.model import (
+    ModelData,
+    ModelSpec,
+    add_pool_pricing,
+    build_model,
+    chosen_pairs,
+    chosen_years,
+    hold_primary,
+    set_start,
+)
 from planner.scenario import SolverSettings
 
 GRACE_S = 5.0  # seconds a HiGHS call may overrun its limit before it is cancelled
@@ -734,6 +743,35 @@ class ModelSeries:
 
 
 # --------------------------------------------------------------------------------------------- other models
+class PricedModel:
+    """One country's priced subproblem of a pooled budget (:func:`planner.model.add_pool_pricing`), built once
+    and re-solved at each price on one HiGHS instance: a new price changes one objective coefficient, and the
+    plan at the previous price (still feasible, only the objective changed) warm-starts the next solve."""
+
+    def __init__(self, data: ModelData, spec: ModelSpec, reserved_usd: float, settings: SolverSettings) -> None:
+        b0 = time.perf_counter()
+        self.data, self.settings = data, settings
+        self.model = build_model(data, replace(spec, objective="max_coverage", budget_usd=None, coverage_target=None))
+        add_pool_pricing(self.model, reserved_usd, 0.0)
+        self.opt = _new_solver(self.model, settings)
+        self.build_seconds = time.perf_counter() - b0
+        self.solves = 0
+
+    def solve(self, price: float, name: str) -> tuple[PassInfo, np.ndarray | None]:
+        """Solve at ``price`` (metric units per USD): the pass and the chosen pairs (None: no plan found)."""
+        self.model.pool_price.set_value(float(price))
+        self.opt.config.warmstart = self.solves > 0
+        info, ok, self.opt = _milp_pass(self.opt, self.model, name, self.settings.time_limit_s)
+        if not ok:
+            return info, None
+        self.solves += 1
+        return info, chosen_pairs(self.model)
+
+    def infrastructure(self, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Trenches and sites the last plan uses, and their cost (USD): see :func:`built_infrastructure`."""
+        return built_infrastructure(self.data, chosen, *_model_infrastructure(self.model))
+
+
 def solve_built_model(m: pyo.ConcreteModel, settings: SolverSettings, name: str = "primary") -> tuple[PassInfo, Any]:
     """One guarded HiGHS pass on a model built from :func:`planner.model.build_model` plus rows of the caller's
     own (planner.multicountry adds the pool rows and the priced objective). Returns the pass (objective and

@@ -493,3 +493,67 @@ def test_best_first_add_rounds_skip_countries_that_cannot_win() -> None:
     """Seed 16: one add round with two hopeful countries; the first solved gains 24 people, more than the
     other's LP bound, so only one exact solve runs."""
     assert run_checking_add_rounds(16) == [(1, 2)]
+
+
+# --------------------------------------------------------------------------------------------- priced models
+def brute_force_priced(country: mc.Country, price: float, region_min: float) -> float:
+    """max over every assignment meeting the regional minimum of coverage - price·max(0, cost - reserved)."""
+    offices = country.data.offices
+    weight = dict(zip(offices["office_id"], offices["weight"], strict=True))
+    region = dict(zip(offices["office_id"], offices["region"], strict=True))
+    opts = country.data.options
+    choices = {o: [None] + [float(c) for oo, c in zip(opts["office_id"], opts["cost_usd"], strict=True) if oo == o]
+               for o in offices["office_id"]}  # fmt: skip
+    totals = offices.groupby("region")["weight"].sum().to_dict()
+    best = -math.inf
+    for combo in itertools.product(*choices.values()):
+        picked = {o: c for o, c in zip(choices, combo, strict=True) if c is not None}
+        got = {r: sum(weight[o] for o in picked if region[o] == r) for r in totals}
+        if any(got[r] < region_min * totals[r] - 1e-9 for r in totals):
+            continue
+        draw = max(0.0, sum(picked.values()) - country.reserved_usd)
+        best = max(best, sum(weight[o] for o in picked) - price * draw)
+    return best
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    prices=st.lists(st.sampled_from([0.0, 0.05, 0.3, 1.0, 2.5, 10.0]), min_size=2, max_size=5),
+    share=st.sampled_from([0.0, 0.4]),
+)
+def test_priced_model_re_solved_at_each_price_equals_brute_force(seed: int, prices: list[float], share: float) -> None:
+    """One country's priced model, built once and re-solved (warm-started) along a sequence of prices: its value
+    at each price is the brute-force optimum of coverage - λ·draw under the regional minimum."""
+    rng = np.random.default_rng(seed)
+    offices, options = random_instance(rng, ["AAA", "BBB"], 4)
+    _, inst = instance(offices, options, budget_usd=60, policy={"region_min_coverage": {"*": 0.3}},
+                        countries={"min_share": {"AAA": share}, "method": "decomposition"})  # fmt: skip
+    country = inst.countries[0]
+    best = [brute_force_priced(country, p, 0.3) for p in prices]
+    settings_ = SolverSettings(mip_gap=0.0)
+    for price, expected in zip(prices, best, strict=True):
+        got = mc.price_country(country, price, settings_)
+        if expected == -math.inf:
+            assert got.chosen is None
+            continue
+        assert got.value == pytest.approx(expected, abs=1e-6)
+        assert got.bound >= expected - 1e-6
+    if any(b > -math.inf for b in best):
+        assert country.priced_model(settings_).solves == sum(b > -math.inf for b in best)  # one model, re-solved
+
+
+def test_priced_model_is_kept_per_country_and_not_pickled() -> None:
+    import pickle
+
+    _, inst = instance(HAND_OFFICES, HAND_OPTIONS, budget_usd=30, policy={"region_min_coverage": {"*": 0.3}},
+                        countries={"method": "decomposition"})  # fmt: skip
+    country = inst.countries[0]
+    s = SolverSettings()
+    first = country.priced_model(s)
+    assert country.priced_model(s) is first
+    assert country.priced_model(SolverSettings(mip_gap=0.01)) is not first  # other settings: a new model
+    copy = pickle.loads(pickle.dumps(country))
+    assert "_priced" not in copy.__dict__ and copy.iso3 == country.iso3
+    country.release()
+    assert "_priced" not in country.__dict__
