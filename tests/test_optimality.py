@@ -24,7 +24,7 @@ from scipy.optimize import linprog
 
 from planner import solve as solve_module
 from planner.errors import InfeasibleError
-from planner.model import ModelData, ModelSpec
+from planner.model import ModelData, ModelSpec, build_model, chosen_pairs, hold_primary, set_start
 from planner.scenario import SolverSettings
 from planner.solve import (
     SolveResult,
@@ -298,7 +298,7 @@ def test_tie_break_plan_that_misstates_its_objective_is_re_solved(monkeypatch: p
     assert len(calls) == 3  # primary, tie-break, tie-break again
     assert_feasible(data, spec, result)
     assert (result.objective, result.cost_usd) == (pytest.approx(10.0), pytest.approx(12.0))
-    assert [p.name for p in result.passes] == ["primary", "tie-break (re-solved on a fresh instance)"]
+    assert [p.name for p in result.passes] == ["primary", "tie-break (re-solved without warm start)"]
     assert result.passes[-1].status == "optimal"
 
 
@@ -325,7 +325,36 @@ def test_primary_plan_that_breaks_the_budget_is_re_solved(monkeypatch: pytest.Mo
     result = run(data, spec, "milp")
     assert_feasible(data, spec, result)
     assert (result.objective, result.cost_usd) == (pytest.approx(10.0), pytest.approx(12.0))
-    assert result.passes[0].name == "primary (re-solved on a fresh instance)"
+    assert result.passes[0].name == "primary (re-solved without warm start)"
+
+
+def test_warm_start_returned_as_the_optimum_is_caught_and_re_solved() -> None:
+    """A HiGHS warm-start defect, without any simulation: the instance of a CI failure (communities metric,
+    budget 2, fibre capped at 0 %, 4G at 50 %). Coverage 2 (k0 and k2) is the most; the cheapest plan covering
+    both costs 0 (o5 satellite for k0, o2 or o3 by 4G for k2). The tie-break pass holds coverage 2 and is
+    warm-started from a tied primary plan costing 1 (pairs 0, 3, 6, 9: o0 and o5 by satellite, o2 and o3 by
+    4G, within the 50 % cap). HiGHS 1.16
+    presolves that start into an optimal one in the reduced space, reports cost 0 and returns the start; the
+    pass must notice and come back with a plan that really costs 0."""
+    offices = [(f"o{i}", 0.0, "north", k) for i, k in enumerate(["k0", "k0", "k2", "k2", "k0", "k0"])]
+    options = [("o0", "leo_satellite", 1), ("o1", "fibre", 0), ("o2", "fibre", 0), ("o2", "cellular_4g", 0),
+               ("o2", "leo_satellite", 1), ("o3", "fibre", 0), ("o3", "cellular_4g", 0), ("o3", "leo_satellite", 2),
+               ("o4", "fibre", 0), ("o5", "leo_satellite", 0)]  # fmt: skip
+    data = make_data(offices, options)
+    spec = ModelSpec("max_coverage", metric="communities", budget_usd=2,
+                     technology_max_share={"fibre": 0.0, "cellular_4g": 0.5})  # fmt: skip
+    m = build_model(data, spec)
+    start = np.array([0, 3, 6, 9])
+    assert plan_values(data, spec, start) == (2.0, 1.0) and violations(data, spec, start) == []
+    set_start(m, start)
+    hold_primary(m, spec, 2.0, 1e-6)
+    opt = solve_module._highs_for(m, 1e-4, 30.0, warmstart=True)
+    info, ok, _ = solve_module._milp_pass(opt, m, "tie-break", 30.0)
+    assert ok and info.status == "optimal"
+    assert info.objective == pytest.approx(0.0)
+    chosen = chosen_pairs(m)
+    assert violations(data, spec, chosen) == []
+    assert plan_values(data, spec, chosen) == (pytest.approx(2.0), pytest.approx(0.0))
 
 
 def test_plan_defect_names_each_kind_of_defect() -> None:
