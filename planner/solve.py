@@ -27,7 +27,6 @@ import highspy
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
-import scipy.sparse
 from pyomo.contrib.appsi.base import TerminationCondition
 from pyomo.contrib.appsi.solvers.highs import Highs
 
@@ -43,6 +42,7 @@ from planner.model import (
     set_start,
 )
 from planner.scenario import SolverSettings
+from planner.solution_check import plan_defect
 
 GRACE_S = 5.0  # seconds a HiGHS call may overrun its limit before it is cancelled
 MILP_MAX_PAIRS = 400_000  # above this the Pyomo/HiGHS path is not attempted for plain models (measured)
@@ -260,42 +260,6 @@ def _rearm(opt: Highs) -> None:
         opt._solver_model._Highs__solver_should_stop = False
 
 
-def plan_defect(opt: Highs, x: np.ndarray, reported: float) -> str | None:
-    """What is wrong with the plan ``x`` (one value per HiGHS column) for the model ``opt`` holds, or None.
-
-    Checked against HiGHS's own copy of the model, with numpy: the objective must equal ``reported`` and every
-    column bound, integrality and row must hold, each to 1e-6 relative to the size of its terms (sum of
-    |coefficient × value|) plus 1e-6. A plan failing this would be certified with a value it does not have."""
-    lp = opt._solver_model.getLp()
-    n, r = int(lp.num_col_), int(lp.num_row_)
-    x = np.asarray(x, dtype=float)
-    if x.shape != (n,):
-        return f"the plan has {x.size} values for {n} columns"
-    cost = np.asarray(lp.col_cost_, dtype=float)
-    value = float(cost @ x + lp.offset_)
-    if abs(value - reported) > 1e-6 * (1.0 + float(np.abs(cost) @ np.abs(x))):
-        return f"HiGHS reported objective {reported:.10g} but its plan evaluates to {value:.10g}"
-    lo, up = np.asarray(lp.col_lower_, dtype=float), np.asarray(lp.col_upper_, dtype=float)
-    tol = 1e-6 * (1.0 + np.abs(x))
-    if np.any(x < lo - tol) or np.any(x > up + tol):
-        return f"the plan leaves the bounds of {int(np.sum((x < lo - tol) | (x > up + tol)))} column(s)"
-    integer = np.array([int(t) in (1, 3) for t in lp.integrality_], dtype=bool)
-    if integer.size and np.any(np.abs(x[integer] - np.round(x[integer])) > 1e-5):
-        return "the plan has fractional integer columns"
-    if r:
-        a = lp.a_matrix_
-        shape, parts = (r, n), (np.asarray(a.value_, dtype=float), np.asarray(a.index_), np.asarray(a.start_))
-        colwise = a.format_ == highspy.MatrixFormat.kColwise
-        mat = scipy.sparse.csc_matrix(parts, shape=shape) if colwise else scipy.sparse.csr_matrix(parts, shape=shape)
-        act, size = mat @ x, abs(mat) @ np.abs(x)
-        rlo, rup = np.asarray(lp.row_lower_, dtype=float), np.asarray(lp.row_upper_, dtype=float)
-        rtol = 1e-6 * (1.0 + size)
-        bad = (act < rlo - rtol) | (act > rup + rtol)
-        if np.any(bad):
-            return f"the plan violates {int(bad.sum())} row(s) of the model"
-    return None
-
-
 def _milp_pass(opt: Highs, m: pyo.ConcreteModel, name: str, limit_s: float) -> tuple[PassInfo, bool, Highs]:
     """One guarded HiGHS pass on the active objective of ``m``; its plan is loaded into ``m`` when one is found.
 
@@ -318,7 +282,7 @@ def _milp_pass(opt: Highs, m: pyo.ConcreteModel, name: str, limit_s: float) -> t
         tc = results.termination_condition
         has_sol = results.best_feasible_objective is not None
         if has_sol:
-            defect = plan_defect(opt, opt._sol.col_value, results.best_feasible_objective)
+            defect = plan_defect(opt._solver_model, opt._sol.col_value, results.best_feasible_objective)
             if defect is not None:
                 if attempt == 0:  # the defect comes from the warm start (see above): solve again without it
                     opt = _highs_for(m, opt.config.mip_gap, limit_s, warmstart=False)

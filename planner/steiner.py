@@ -1004,6 +1004,8 @@ class _DCut:
 
         Returns (edges of the best connected solution or None, proven lower bound, optimal?).
         """
+        from planner.solution_check import plan_defect
+
         h = self.h
         highspy = self.highspy
         # drop cut rows that are slack at the LP optimum: they only slow the MIP's LPs down
@@ -1040,6 +1042,12 @@ class _DCut:
             if info.primal_solution_status == 0:
                 return None, lb, False
             x = np.asarray(h.getSolution().col_value)
+            if start_edges is not None and plan_defect(h, x, float(info.objective_function_value)) is not None:
+                # HiGHS returned its MIP start as the plan (planner.solution_check): this round again, no start
+                _log.debug("MIP start returned as the plan; solving again without it")
+                start_edges = None
+                h.clearSolver()
+                continue
             chosen = np.nonzero(x > 0.5)[0]
             cuts = self.separate(np.where(x > 0.5, 1.0, 0.0), nested=1, creep=0.0)
             optimal = status == highspy.HighsModelStatus.kOptimal

@@ -367,12 +367,12 @@ def test_plan_defect_names_each_kind_of_defect() -> None:
     results = opt.solve(m)
     assert results.best_feasible_objective == pytest.approx(2.0)
     col = np.array(opt._sol.col_value)
-    assert plan_defect(opt, col, 2.0) is None
-    assert plan_defect(opt, col, 1.0) == "HiGHS reported objective 1 but its plan evaluates to 2"
-    assert plan_defect(opt, np.array([1.0, 1.0]), 3.0) == "the plan violates 1 row(s) of the model"
-    assert plan_defect(opt, np.array([0.5, 0.5]), 1.5) == "the plan has fractional integer columns"
-    assert plan_defect(opt, np.array([-1.0, 1.0]), 1.0) == "the plan leaves the bounds of 1 column(s)"
-    assert plan_defect(opt, np.array([1.0]), 1.0) == "the plan has 1 values for 2 columns"
+    assert plan_defect(opt._solver_model, col, 2.0) is None
+    assert plan_defect(opt._solver_model, col, 1.0) == "HiGHS reported objective 1 but its plan evaluates to 2"
+    assert plan_defect(opt._solver_model, np.array([1.0, 1.0]), 3.0) == "the plan violates 1 row(s) of the model"
+    assert plan_defect(opt._solver_model, np.array([0.5, 0.5]), 1.5) == "the plan has fractional integer columns"
+    assert plan_defect(opt._solver_model, np.array([-1.0, 1.0]), 1.0) == "the plan leaves the bounds of 1 column(s)"
+    assert plan_defect(opt._solver_model, np.array([1.0]), 1.0) == "the plan has 1 values for 2 columns"
 
 
 @pytest.mark.parametrize("method", ["auto", "milp", "fast"])
