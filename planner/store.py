@@ -237,14 +237,28 @@ class RunStore:
         finally:
             con.close()
 
-    def _refuse_foreign(self, con: sqlite3.Connection) -> None:
-        """An SQLite file without the run store's schema version but with tables is someone else's: leave it."""
-        tables = con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    def _refuse_foreign(self, con: sqlite3.Connection, in_transaction: bool = False) -> bool:
+        """An SQLite file without the run store's schema version but with tables is someone else's: leave it.
+
+        The version and the tables are read in one snapshot (a read transaction unless the caller holds one):
+        another process may create the store between two separate reads, and its fresh tables must not be taken
+        for a foreign file. Returns True when the file is a run store after all."""
+        if not in_transaction:
+            con.execute("BEGIN")
+        try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            tables = con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        finally:
+            if not in_transaction:
+                con.execute("COMMIT")
+        if version == SCHEMA_VERSION:
+            return True
         if tables:
             raise StoreError(
                 f"run store {self.path}: an SQLite file with other tables ({', '.join(t[0] for t in tables)}), "
                 "not a run store; choose another path"
             )
+        return False
 
     def _prepare(self, con: sqlite3.Connection) -> None:
         con.execute("PRAGMA foreign_keys = ON")
@@ -256,7 +270,8 @@ class RunStore:
                 f"run store {self.path} has schema version {version}; this planner reads version {SCHEMA_VERSION}: "
                 "upgrade connect-post-planner, or use another store (--store / PLANNER_STORE)"
             )
-        self._refuse_foreign(con)
+        if self._refuse_foreign(con):
+            return  # another process has just created it
         # Incremental auto-vacuum (settable only before the first table, and before WAL) lets ``delete`` give
         # space back. WAL: readers never block the writer, and a killed writer's uncommitted frames are
         # discarded when the store is next opened.
@@ -276,7 +291,7 @@ class RunStore:
         try:
             version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have created it
             if version == 0:
-                self._refuse_foreign(con)
+                self._refuse_foreign(con, in_transaction=True)
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         con.execute(statement)

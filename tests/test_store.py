@@ -471,3 +471,27 @@ def test_store_write_and_read_time_at_100k_offices(solved, tmp_path):
     )
     assert len(back.plan) == 100_000 and len(back.options) == len(options)
     assert t1 - t0 < 60 and t2 - t1 < 60
+
+
+def test_store_created_by_another_process_meanwhile_is_not_taken_for_foreign(tmp_path, monkeypatch):
+    """Two writers open a new store at once: the second reads version 0, then the first creates the schema
+    before the second looks for foreign tables. The second must see a run store, not "other tables" (a CI
+    failure of the concurrent-writers test)."""
+    db = tmp_path / "runs.sqlite"
+    real = RunStore._refuse_foreign
+    raced: list[bool] = []
+
+    def racing(self, con, in_transaction=False):
+        if not raced:
+            raced.append(True)
+            RunStore(db).open()  # the other writer wins the race
+        return real(self, con, in_transaction)
+
+    monkeypatch.setattr(RunStore, "_refuse_foreign", racing)
+    store = RunStore(db)
+    store.open()
+    assert raced == [True]
+    run_id = store.record(command="test", scenario_json={"name": "x"}, summary={"scenario": "x"},
+                          files={"plan.csv": b"x"})  # fmt: skip
+    assert store.ids() == [run_id]
+    _assert_sound(store)
