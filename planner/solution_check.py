@@ -1,10 +1,11 @@
 """Check a plan HiGHS returns against HiGHS's own copy of the model, before anyone trusts it.
 
-HiGHS 1.15–1.16 has a warm-start defect: when a MIP start, mapped into the presolved model, is already optimal
-there ("MIP start solution is feasible in the reduced space" with a better objective; node 0), HiGHS reports
-that objective but returns the original start rather than its postsolved completion. Both the planner's
-passes (:func:`planner.solve._milp_pass`) and the Steiner MIP (:mod:`planner.steiner`) check every plan with
-:func:`plan_defect` and solve again without the start when it is defective.
+HiGHS 1.16.0 (not 1.15.1) has a warm-start defect: when a MIP start, mapped into the presolved model, is
+already optimal there ("MIP start solution is feasible in the reduced space" with a better objective; node 0),
+HiGHS reports that objective but returns the original start rather than its postsolved completion.
+pyproject.toml excludes that version; both the planner's passes (:func:`planner.solve._milp_pass`) and the
+Steiner MIP (:mod:`planner.steiner`) still check every plan with :func:`plan_defect` and solve again without
+the start when it is defective, whatever the version.
 """
 
 from __future__ import annotations

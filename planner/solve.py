@@ -264,14 +264,12 @@ def _milp_pass(opt: Highs, m: pyo.ConcreteModel, name: str, limit_s: float) -> t
     """One guarded HiGHS pass on the active objective of ``m``; its plan is loaded into ``m`` when one is found.
 
     Returns the pass, whether a plan was loaded, and the solver to use from now on. HiGHS's plan is checked
-    before it is loaded (:func:`plan_defect`). HiGHS 1.15–1.16 has a warm-start defect: when the start, mapped
-    into the presolved model, is already optimal there ("MIP start solution is feasible in the reduced space"
-    with a better objective, node 0), it reports that objective but returns the original start, not its
-    postsolved completion (seen as a tie-break returning the primary plan, and as a priced country returning
-    its plan at the previous price; ``tests/test_optimality.py`` holds a 6-office instance that shows it). A
-    defective plan is therefore solved once more on a fresh HiGHS instance without warm start, which then
-    replaces ``opt``; if that fails too the pass reports the defect as an error and the previous plan stays
-    loaded, so no plan is certified with a value it does not have."""
+    before it is loaded (:func:`plan_defect`): HiGHS 1.16.0 may return its MIP start as the plan while
+    reporting the optimum's objective (:mod:`planner.solution_check`; seen as a tie-break returning the primary
+    plan, and as a priced country returning its plan at the previous price; ``tests/test_optimality.py`` holds
+    a 6-office instance that shows it). A defective plan is solved once more on a fresh HiGHS instance without
+    warm start, which then replaces ``opt``; if that fails too the pass reports the defect as an error and the
+    previous plan stays loaded, so no plan is certified with a value it does not have."""
     t0 = time.perf_counter()
     for attempt in range(2):
         opt.config.time_limit = limit_s
