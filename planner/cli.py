@@ -307,13 +307,17 @@ SchedulerOption = Annotated[
 
 @contextlib.contextmanager
 def _fan_out_errors(scheduler: str | None) -> Iterator[None]:
-    """Errors of a command that fans out on Dask: planner errors exit with their message and code; a scheduler
-    that cannot be reached (OSError, TimeoutError) exits 2 naming the address tried."""
+    """Errors of a command that fans out on Dask: planner errors exit with their message and code; an OSError
+    naming a file exits 2 naming it; any other OSError or TimeoutError is a scheduler that cannot be reached:
+    exit 2 naming the address tried."""
     try:
         yield
     except PlannerError as exc:
         _fail(exc)
     except (OSError, TimeoutError) as exc:
+        if isinstance(exc, OSError) and exc.filename is not None:  # a file, not the scheduler
+            typer.echo(f"error: bad input:\n{exc.filename}: cannot use the file ({exc.strerror or exc})", err=True)
+            raise typer.Exit(2) from None
         from planner.distributed import scheduler_address
 
         where = scheduler_address(scheduler) or "a local cluster"

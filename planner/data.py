@@ -297,6 +297,19 @@ def _read_geopackage_points(path: Path) -> pd.DataFrame:
 
 def _read_any(path: Path) -> tuple[pd.DataFrame, Callable[[int], int]]:
     """Read a CSV, GeoJSON or GeoPackage file as a table of strings with its row numbering."""
+    if path.is_dir():
+        raise InputError(Issue(str(path), None, None, "is a folder; expected a data file"))
+    try:
+        return _read_by_suffix(path)
+    except InputError:
+        raise
+    except FileNotFoundError:
+        raise InputError(Issue(str(path), None, None, "file not found")) from None
+    except OSError as exc:  # permissions, a file vanishing while read: the user's to fix, named
+        raise InputError(Issue(str(path), None, None, f"cannot read the file: {exc.strerror or exc}")) from None
+
+
+def _read_by_suffix(path: Path) -> tuple[pd.DataFrame, Callable[[int], int]]:
     suffix = path.suffix.lower()
     if suffix in (".geojson", ".json"):
         return _read_geojson_points(path), lambda i: i + 1

@@ -290,6 +290,20 @@ def test_bad_offices_exit_2_names_file_row_column(tmp_path, command):
     assert not (tmp_path / "out" / "plan.csv").exists()
 
 
+@pytest.mark.parametrize("command", ["solve", "validate"])
+def test_data_path_that_is_a_folder_exit_2(tmp_path, command):
+    """A towers path naming a folder (or an unreadable file) is bad input naming the path, not a traceback and
+    not a Dask scheduler problem."""
+    folder = tmp_path / "towers.csv"
+    folder.mkdir()
+    path = write_scenario(tmp_path, data={"offices": str(DATA / "offices.csv"), "towers": str(folder)})
+    args = [command, path] + (["--out", tmp_path / "out", "-q", "--no-store"] if command == "solve" else [])
+    code, output = run_cli(*args)
+    assert code == 2, output
+    assert f"{folder}: is a folder; expected a data file" in output
+    assert "Dask" not in output and "Traceback" not in output
+
+
 def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     offices = bad_offices(tmp_path)
     path = write_scenario(tmp_path, data={"offices": str(offices)})
@@ -408,3 +422,19 @@ def test_no_arguments_shows_help():
     code, output = run_cli()
     assert "solve" in output and "validate" in output and "compare" in output
     assert code in (0, 2)
+
+
+def test_fan_out_errors_tell_a_file_from_the_scheduler(capsys):
+    import typer
+
+    from planner import cli
+
+    with pytest.raises(typer.Exit) as exit_info, cli._fan_out_errors("tcp://10.0.0.9:8786"):
+        raise PermissionError(13, "Permission denied", "/data/towers.csv")
+    assert exit_info.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert "/data/towers.csv: cannot use the file (Permission denied)" in err and "Dask" not in err
+    with pytest.raises(typer.Exit) as exit_info, cli._fan_out_errors("tcp://10.0.0.9:8786"):
+        raise OSError("Timed out trying to connect to tcp://10.0.0.9:8786 after 30 s")
+    assert exit_info.value.exit_code == 2
+    assert "cannot use the Dask scheduler tcp://10.0.0.9:8786: Timed out" in capsys.readouterr().err
