@@ -662,12 +662,12 @@ def solve_pool_decomposition(
     at_hi, at_lo = at[hi], at.get(lo)
     bound = min(p * shared + sum(a.bound for a in ans.values()) for p, ans in tried)
     # The plans at λ_hi whose draws fit S: a HiGHS-priced country's plan came with its answer (solving it again
-    # may return another plan within mip_gap, with another draw); numpy-priced ones are re-priced with plans
-    # (deterministic: same draws).
+    # may return another plan within mip_gap, with another draw); numpy-priced ones are priced again with their
+    # plans (deterministic: same draws).
     priced_plan = dict(at_hi)
-    if any(a.chosen is None for a in at_hi.values()):
-        replanned = pricer(hi, with_plan=True)
-        priced_plan.update({k: replanned[k] for k, a in at_hi.items() if a.chosen is None})
+    for k, a in at_hi.items():
+        if a.chosen is None:  # numpy-priced (HiGHS answers always carry their plan): cheap, in this process
+            priced_plan[k] = price_country(by_iso[k], hi, settings, with_plan=True)
     at_hi = priced_plan
     # repair: budgets r_c + g_c(hi) plus the shared money left, then exact per-country solves (two rounds)
     budget = {c.iso3: c.reserved_usd + at_hi[c.iso3].draw for c in countries}
