@@ -276,6 +276,8 @@ def _milp_pass(opt: Highs, m: pyo.ConcreteModel, name: str, limit_s: float) -> t
         results, note = _call_highs(opt, m, limit_s)
         secs = time.perf_counter() - t0
         if results is None:
+            if note.startswith("guard"):  # the cancelled call may still run on this instance: never reuse it
+                opt = _highs_for(m, opt.config.mip_gap, limit_s)
             return PassInfo(name, "milp", note, None, None, secs), False, opt
         tc = results.termination_condition
         has_sol = results.best_feasible_objective is not None
@@ -283,6 +285,7 @@ def _milp_pass(opt: Highs, m: pyo.ConcreteModel, name: str, limit_s: float) -> t
             defect = plan_defect(opt._solver_model, opt._sol.col_value, results.best_feasible_objective)
             if defect is not None:
                 if attempt == 0:  # the defect comes from the warm start (see above): solve again without it
+                    limit_s = max(limit_s - secs, 0.25 * limit_s)  # what is left of the pass's limit
                     opt = _highs_for(m, opt.config.mip_gap, limit_s, warmstart=False)
                     name = f"{name} (re-solved without warm start)"
                     continue
@@ -516,6 +519,11 @@ def _solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> S
         if worse:  # a time-limited incumbent below its own warm start: keep the heuristic plan
             chosen, value, cov, cost = heuristic.chosen, heuristic.objective, heuristic.coverage, heuristic.cost_usd
             arcs, sites = heuristic.arcs, heuristic.sites
+    elif greedy is not None and spec.roadmap is None:
+        worse = value < greedy[1] if spec.objective == "max_coverage" else value > greedy[1]
+        if worse:  # a time-limited incumbent (e.g. of a pass re-solved without its start) below the greedy plan
+            chosen, value = greedy[0], greedy[1]
+            cov, cost = _objective_values(data, spec, chosen)
     gap = relative_gap(value, bound)
     status = "optimal" if info.status == "optimal" or gap <= settings.mip_gap else "time_limit"
     method = "milp+heuristic-start" if heuristic is not None else "milp+greedy-start" if greedy is not None else "milp"

@@ -230,6 +230,24 @@ def test_max_coverage_milp_fixes_the_greedy(method: str) -> None:
     assert sorted(data.options["office_id"].iloc[result.chosen]) == ["b", "c"]
 
 
+def test_milp_plan_below_the_greedy_start_keeps_the_greedy_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The greedy trap (greedy a + b = 70, optimum b + c = 80). If the MILP passes end on a worse plan (a time
+    limit after a pass was re-solved without its warm start), here forced to a alone (30), the greedy plan it
+    started from (70) is returned, not the worse one."""
+    data, spec = greedy_trap()
+    real = solve_module._tie_break
+
+    def worse(*args: Any, **kwargs: Any) -> tuple[float, np.ndarray, Any]:
+        bound, _, opt = real(*args, **kwargs)
+        return bound, np.array([0]), opt  # pair 0: a by fibre, coverage 30
+
+    monkeypatch.setattr(solve_module, "_tie_break", worse)
+    result = run(data, spec, "auto")
+    assert_feasible(data, spec, result)
+    assert result.objective == pytest.approx(70.0) and result.cost_usd == pytest.approx(50.0)
+    assert sorted(data.options["office_id"].iloc[result.chosen]) == ["a", "b"]
+
+
 def test_max_coverage_fast_reports_its_gap() -> None:
     data, spec = greedy_trap()
     result = run(data, spec, "fast")
@@ -355,6 +373,24 @@ def test_warm_start_returned_as_the_optimum_is_caught_and_re_solved() -> None:
     chosen = chosen_pairs(m)
     assert violations(data, spec, chosen) == []
     assert plan_values(data, spec, chosen) == (pytest.approx(2.0), pytest.approx(0.0))
+
+
+def test_pass_cancelled_by_the_guard_hands_back_a_fresh_solver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call the guard cancelled may still be running on its HiGHS instance: the pass must not hand that
+    instance back for the next call (the sweep's model series reuses what it gets), and the next pass on the
+    fresh one solves the model (max x0 + 2 x1, x0 + x1 <= 1: objective 2)."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var([0, 1], domain=pyo.Binary)
+    m.row = pyo.Constraint(expr=m.x[0] + m.x[1] <= 1)
+    m.obj = pyo.Objective(expr=m.x[0] + 2 * m.x[1], sense=pyo.maximize)
+    opt = solve_module._highs_for(m, 1e-6, 10.0)
+    real = solve_module._call_highs
+    monkeypatch.setattr(solve_module, "_call_highs", lambda *a: (None, "guard: cancelled after overrunning"))
+    info, ok, fresh = solve_module._milp_pass(opt, m, "primary", 10.0)
+    assert not ok and info.status.startswith("guard") and fresh is not opt
+    monkeypatch.setattr(solve_module, "_call_highs", real)
+    info, ok, _ = solve_module._milp_pass(fresh, m, "primary", 10.0)
+    assert ok and info.objective == pytest.approx(2.0)
 
 
 def test_plan_defect_names_each_kind_of_defect() -> None:
