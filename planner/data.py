@@ -301,8 +301,6 @@ def _read_any(path: Path) -> tuple[pd.DataFrame, Callable[[int], int]]:
         raise InputError(Issue(str(path), None, None, "is a folder; expected a data file"))
     try:
         return _read_by_suffix(path)
-    except InputError:
-        raise
     except FileNotFoundError:
         raise InputError(Issue(str(path), None, None, "file not found")) from None
     except OSError as exc:  # permissions, a file vanishing while read: the user's to fix, named

@@ -237,10 +237,11 @@ def price_country(country: Country, price: float, settings: SolverSettings, with
     return Priced(chosen, coverage, cost, draw, value, max(bound, value), info.status, arcs, sites)
 
 
-def _price_chunk(task: tuple[list[Country], float, SolverSettings, bool]) -> list[Priced]:
-    """Worker task: price every country of a chunk."""
-    chunk, price, settings, with_plan = task
-    return [price_country(c, price, settings, with_plan) for c in chunk]
+def _price_chunk(task: tuple[list[Country], float, SolverSettings]) -> list[Priced]:
+    """Worker task: price every country of a chunk (numpy-priced ones without their plans: the repair asks
+    for the few it needs)."""
+    chunk, price, settings = task
+    return [price_country(c, price, settings, with_plan=False) for c in chunk]
 
 
 @dataclass
@@ -407,9 +408,9 @@ class _Pricer:
         self.handles: list[Any] = client.scatter(self.chunks, broadcast=False) if client is not None else self.chunks
         self.calls = 0
 
-    def __call__(self, price: float, with_plan: bool = False) -> dict[str, Priced]:
+    def __call__(self, price: float) -> dict[str, Priced]:
         self.calls += 1
-        tasks = [(h, price, self.settings, with_plan) for h in self.handles]
+        tasks = [(h, price, self.settings) for h in self.handles]
         if self.client is None:
             answers = [_price_chunk(t) for t in tasks]
         else:
@@ -664,17 +665,16 @@ def solve_pool_decomposition(
     # The plans at λ_hi whose draws fit S: a HiGHS-priced country's plan came with its answer (solving it again
     # may return another plan within mip_gap, with another draw); numpy-priced ones are priced again with their
     # plans (deterministic: same draws).
-    priced_plan = dict(at_hi)
-    for k, a in at_hi.items():
-        if a.chosen is None:  # numpy-priced (HiGHS answers always carry their plan): cheap, in this process
-            priced_plan[k] = price_country(by_iso[k], hi, settings, with_plan=True)
-    at_hi = priced_plan
+    at_hi = {
+        k: a if a.chosen is not None else price_country(by_iso[k], hi, settings, with_plan=True)  # numpy: cheap
+        for k, a in at_hi.items()
+    }
     # repair: budgets r_c + g_c(hi) plus the shared money left, then exact per-country solves (two rounds)
     budget = {c.iso3: c.reserved_usd + at_hi[c.iso3].draw for c in countries}
     want = {c.iso3: max(0.0, at_lo[c.iso3].draw - at_hi[c.iso3].draw) if at_lo is not None else 0.0 for c in countries}
     final: dict[str, CountryPlan] = {}
     for c in countries:
-        p = priced_plan[c.iso3]
+        p = at_hi[c.iso3]
         final[c.iso3] = CountryPlan(
             c.iso3,
             p.chosen if p.chosen is not None else np.zeros(0, np.int64),

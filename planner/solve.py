@@ -723,12 +723,10 @@ class PricedModel:
     plan at the previous price (still feasible, only the objective changed) warm-starts the next solve."""
 
     def __init__(self, data: ModelData, spec: ModelSpec, reserved_usd: float, settings: SolverSettings) -> None:
-        b0 = time.perf_counter()
         self.data, self.settings = data, settings
         self.model = build_model(data, replace(spec, objective="max_coverage", budget_usd=None, coverage_target=None))
         add_pool_pricing(self.model, reserved_usd, 0.0)
         self.opt = _new_solver(self.model, settings)
-        self.build_seconds = time.perf_counter() - b0
         self.solves = 0
 
     def solve(self, price: float, name: str) -> tuple[PassInfo, np.ndarray | None]:
