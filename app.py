@@ -31,7 +31,7 @@ from planner import report
 from planner.compare import kpi_table
 from planner.data import fingerprint, read_fibre_nodes, read_offices, read_quotes, read_towers
 from planner.errors import InfeasibleError, InputError, Issue, PlannerError
-from planner.pipeline import Prepared, prepare, solve_prepared
+from planner.pipeline import Prepared, costing_key, prepare, solve_prepared
 from planner.results import Plan
 from planner.scenario import Scenario, catalogue_for, catalogue_table, load_catalogue, scenario_from_dict
 from planner.store import RunStore, compare_summaries, data_drift
@@ -59,9 +59,6 @@ COST_FIELDS = [
     "opex_per_year_usd",
     "opex_per_km_per_year_usd",
 ]
-# Scenario keys that only the solver reads: changing them re-solves the cached costed options.
-SOLVE_ONLY = ("name", "description", "objective", "budget_usd", "coverage_target", "solver", "roadmap")
-SOLVE_ONLY_POLICY = ("region_min_coverage", "technology_max_share")
 TECH_COLOURS = {
     "fibre": "#1f77b4",
     "cellular_4g": "#2ca02c",
@@ -99,17 +96,6 @@ class _Store:
 @st.cache_resource
 def _store() -> _Store:
     return _Store()
-
-
-def costing_key(scenario: Scenario) -> str:
-    """Everything ``prepare`` depends on: the scenario minus solver-only keys, plus the data files' contents."""
-    raw = scenario.model_dump(mode="json")
-    for key in SOLVE_ONLY:
-        raw.pop(key, None)
-    for key in SOLVE_ONLY_POLICY:
-        raw["policy"].pop(key, None)
-    prints = {k: fingerprint(Path(v)) for k, v in raw["data"].items() if v is not None}
-    return json.dumps({"scenario": raw, "files": prints}, sort_keys=True)
 
 
 def plan_key(scenario: Scenario, ckey: str) -> str:

@@ -323,6 +323,25 @@ def fingerprint(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def data_fingerprints(scenario: Scenario, missing: str | None = None) -> dict[str, str]:
+    """SHA-256 of every data file a scenario names, keyed by its ``data`` key (``offices.ISO3`` for
+    ``countries.files``): the one fingerprint of a run's inputs (the run store, the app's caches, ``Inputs``).
+
+    A file that cannot be read raises ``OSError``, or is recorded as ``missing`` when that text is given."""
+    paths = {k: Path(v) for k, v in scenario.data.model_dump().items() if v is not None}
+    if scenario.countries is not None:
+        paths.update({f"offices.{k}": Path(v) for k, v in scenario.countries.files.items()})
+    prints: dict[str, str] = {}
+    for key, path in paths.items():
+        try:
+            prints[key] = fingerprint(path)
+        except OSError:
+            if missing is None:
+                raise
+            prints[key] = missing
+    return prints
+
+
 # --------------------------------------------------------------------------------------------- readers
 def read_offices(path: Path, country: str | None = None, require_country: bool = False) -> pd.DataFrame:
     """Offices (CSV / GeoJSON / GeoPackage) with DESIGN §3 defaults; ``community`` defaults to ``office_id``.
@@ -563,9 +582,7 @@ def load_inputs(scenario: Scenario, technologies: Iterable[str]) -> Inputs:
                 )
         if issues:
             raise InputError(issues)
-    prints = {k: fingerprint(Path(v)) for k, v in paths.model_dump().items() if v is not None}
-    if scenario.countries is not None:
-        prints.update({f"offices.{k}": fingerprint(Path(v)) for k, v in scenario.countries.files.items()})
+    prints = data_fingerprints(scenario)
     return Inputs(offices, tables["fibre_nodes"], tables["towers"], quotes, prints, tables["roads"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 
 from planner.costing import build_options_and_infra, office_weights
-from planner.data import Inputs, load_inputs
+from planner.data import Inputs, data_fingerprints, load_inputs
 from planner.model import ModelData, ModelSpec
 from planner.results import Plan, make_results
-from planner.scenario import Catalogue, Scenario, catalogue_for, load_scenario
+from planner.scenario import Catalogue, Scenario, catalogue_for, costing_fields, load_scenario
 from planner.solve import solve
 
 Progress = Callable[[str], None]
@@ -29,6 +30,12 @@ class Prepared:
     options: pd.DataFrame
     data: ModelData
     timings: dict[str, float]
+
+
+def costing_key(scenario: Scenario) -> str:
+    """Everything :func:`prepare` depends on, as one string: the scenario without its solve-only fields
+    (:data:`planner.scenario.SOLVE_ONLY_FIELDS`) and the contents (SHA-256) of its data files."""
+    return json.dumps({"scenario": costing_fields(scenario), "files": data_fingerprints(scenario)}, sort_keys=True)
 
 
 def prepare(scenario: Scenario, progress: Progress | None = None) -> Prepared:

@@ -440,6 +440,24 @@ class Scenario(_Strict):
         return self
 
 
+# Scenario fields that only the solver reads: changing them re-solves an already costed instance
+# (``planner.pipeline.prepare`` does not depend on them). Everything else re-costs.
+SOLVE_ONLY_FIELDS: tuple[str, ...] = (
+    "name", "description", "objective", "budget_usd", "coverage_target", "solver", "roadmap",
+)  # fmt: skip
+SOLVE_ONLY_POLICY_FIELDS: tuple[str, ...] = ("region_min_coverage", "technology_max_share")
+
+
+def costing_fields(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as JSON data without its solve-only fields: what the costed options depend on."""
+    raw = scenario.model_dump(mode="json")
+    for key in SOLVE_ONLY_FIELDS:
+        raw.pop(key, None)
+    for key in SOLVE_ONLY_POLICY_FIELDS:
+        raw["policy"].pop(key, None)
+    return raw
+
+
 # --------------------------------------------------------------------------------------------- loading
 def _read_yaml(path: Path) -> Any:
     try:

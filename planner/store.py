@@ -609,17 +609,9 @@ def _parse_csv(data: bytes) -> pd.DataFrame:
 
 def data_fingerprints(scenario: Any) -> dict[str, str]:
     """SHA-256 of each data file the scenario names (a file no longer readable is recorded as 'missing')."""
-    from planner.data import fingerprint
+    from planner.data import data_fingerprints as fingerprints
 
-    prints = {}
-    for key, value in scenario.data.model_dump().items():
-        if value is None:
-            continue
-        try:
-            prints[key] = fingerprint(Path(value))
-        except OSError:
-            prints[key] = "missing"
-    return prints
+    return fingerprints(scenario, missing="missing")
 
 
 def data_drift(record: RunRecord) -> dict[str, tuple[str, str]]:
