@@ -27,12 +27,11 @@ import plotly.express as px
 import streamlit as st
 import yaml
 
-from planner import report
-from planner.compare import kpi_table
 from planner.data import fingerprint, read_fibre_nodes, read_offices, read_quotes, read_towers
 from planner.errors import InfeasibleError, InputError, Issue, PlannerError
 from planner.pipeline import Prepared, costing_key, prepare, solve_prepared
-from planner.results import Plan
+from planner.results import Plan, report
+from planner.results.compare import kpi_table
 from planner.scenario import Scenario, catalogue_for, catalogue_table, load_catalogue, scenario_from_dict
 from planner.store import RunStore, compare_summaries, data_drift
 
@@ -773,7 +772,7 @@ def shared_section(plan: Plan) -> None:
 
 def frontier_section(plan: Plan) -> None:
     """Coverage-cost frontier of the plan's scenario: a budget sweep (planner.sweep) with marginal costs."""
-    from planner.sweep import sweep
+    from planner.analysis.sweep import sweep
 
     with st.expander("Coverage–cost frontier (budget sweep)"):
         budget = float(plan.scenario.budget_usd or plan.summary.get("total_cost_usd") or 1e6)

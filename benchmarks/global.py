@@ -43,11 +43,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner import multicountry as mc
+from planner import countries as mc
 from planner.costing import build_options, office_weights
 from planner.data import Inputs
 from planner.distributed import SERIAL, dask_client
-from planner.model import ModelData, ModelSpec
+from planner.problem import ModelData, ModelSpec
 from planner.scenario import Scenario, SolverSettings, load_catalogue
 
 SERVICE_MIX = np.array(["mail", "mail;financial", "mail;e_commerce;financial", "mail;e_government",

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.model import ModelData, ModelSpec, RoadmapSpec
+from planner.problem import ModelData, ModelSpec, RoadmapSpec
 
 YEARS = [2026, 2027, 2028, 2029, 2030]
 TECHS = np.array(["fibre", "microwave", "4g", "leo"])
@@ -76,8 +76,8 @@ def run_one(n: int, method: str, time_limit_s: float, seed: int) -> dict[str, An
     row: dict[str, Any] = {"n": n, "pairs": len(data.options), "method": method}
     t0 = time.perf_counter()
     if method == "full":
+        from planner.optimize.solve import solve
         from planner.scenario import SolverSettings
-        from planner.solve import solve
 
         res = solve(data, spec, SolverSettings(method="milp", time_limit_s=time_limit_s, mip_gap=1e-4))
         primary = res.passes[0]
@@ -86,7 +86,7 @@ def run_one(n: int, method: str, time_limit_s: float, seed: int) -> dict[str, An
                    gap=(primary.bound - res.objective) / primary.bound if primary.bound else float("nan"),
                    tiebreak=res.passes[1].status if len(res.passes) > 1 else "")  # fmt: skip
     else:
-        from planner.phasing import rolling_horizon
+        from planner.heuristics.phasing import rolling_horizon
 
         res = rolling_horizon(data, spec)
         heur_s = sum(p.seconds for p in res.passes if p.method == "rolling-horizon")

@@ -40,9 +40,9 @@ import pandas as pd
 
 from planner.costing import build_options, office_weights
 from planner.data import Inputs
-from planner.model import ModelData, ModelSpec
+from planner.optimize.solve import MILP_MAX_PAIRS, solve
+from planner.problem import ModelData, ModelSpec, SolveResult
 from planner.scenario import DataPaths, Policy, Scenario, SolverSettings, load_catalogue
-from planner.solve import MILP_MAX_PAIRS, SolveResult, solve
 
 SERVICE_MIX = np.array(["mail", "mail;financial", "mail;e_commerce;financial", "mail;e_government",
                         "mail;e_commerce;financial;e_government"])  # fmt: skip
@@ -224,16 +224,16 @@ def measure_size(
 
 
 def time_results(b: Built, sc: Scenario, res: SolveResult) -> tuple[float, float]:
-    """Seconds of ``make_results`` and of its per-office explanation ``_why`` alone."""
-    from planner import results
+    """Seconds of ``make_results`` and of its per-office explanation ``why`` alone."""
+    from planner.results.plan import make_results, why
 
     spec = ModelSpec.from_scenario(sc)
     planned = b.inputs.planned.reset_index(drop=True)
     t0 = time.perf_counter()
-    plan = results.make_results(sc, planned, b.options, b.data, res, {}, spec)
+    plan = make_results(sc, planned, b.options, b.data, res, {}, spec)
     total = time.perf_counter() - t0
     t1 = time.perf_counter()
-    results._why(plan.plan, b.options, spec)
+    why(plan.plan, b.options, spec)
     return total, time.perf_counter() - t1
 
 

@@ -26,7 +26,8 @@ if str(REPO) not in sys.path:
 import networkx as nx  # noqa: E402
 from networkx.algorithms.approximation import steiner_tree as nx_steiner_tree  # noqa: E402
 
-from planner.network import read_stp, steiner_tree  # noqa: E402
+from planner.network import read_stp  # noqa: E402
+from planner.optimize.steiner import steiner_tree  # noqa: E402
 
 # Known optimal values (SteinLib, series B and C) used when neither the file nor DIR carries them.
 KNOWN_OPTIMA: dict[str, float] = {

@@ -26,12 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planner.analysis.montecarlo import monte_carlo
+from planner.analysis.sweep import point_scenario, sweep
 from planner.distributed import dask_client
-from planner.model import ModelSpec
+from planner.optimize.solve import solve
 from planner.pipeline import Prepared, prepare
+from planner.problem import ModelSpec
 from planner.scenario import load_scenario
-from planner.solve import solve
-from planner.sweep import monte_carlo, point_scenario, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 

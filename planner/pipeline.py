@@ -11,11 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from planner.costing import build_options_and_infra, office_weights
+from planner.countries.pool import solve_countries
 from planner.data import Inputs, data_fingerprints, load_inputs
-from planner.model import ModelData, ModelSpec
+from planner.optimize.solve import solve
+from planner.problem import ModelData, ModelSpec
 from planner.results import Plan, make_results
 from planner.scenario import Catalogue, Scenario, catalogue_for, costing_fields, load_scenario
-from planner.solve import solve
 
 Progress = Callable[[str], None]
 
@@ -64,14 +65,12 @@ def solve_prepared(
 ) -> Plan:
     """Solve a prepared instance (optionally with another scenario that shares its data and costing).
 
-    A scenario with a ``countries`` section goes to :mod:`planner.multicountry` (``scheduler``: Dask scheduler
+    A scenario with a ``countries`` section goes to :mod:`planner.countries` (``scheduler``: Dask scheduler
     address, ``"local"``, ``"serial"``, or None to choose by size).
     """
     say = progress or (lambda _msg: None)
     scenario = scenario or prepared.scenario
     if scenario.countries is not None:
-        from planner.multicountry import solve_countries
-
         return solve_countries(prepared, scenario, progress=say, scheduler=scheduler)
     spec = ModelSpec.from_scenario(scenario, prepared.catalogue)
     say(f"solving: {len(prepared.data.options):,} eligible options, objective {spec.objective}")

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner.errors import PlannerError
 
-if TYPE_CHECKING:  # pandas is imported where tables are built, so `planner --help` stays fast
+if TYPE_CHECKING:  # pandas (and what imports it) is imported where tables are built, so `planner --help` stays fast
     import pandas as pd
 
 SCHEMA_VERSION = 1
@@ -609,9 +609,9 @@ def _parse_csv(data: bytes) -> pd.DataFrame:
 
 def data_fingerprints(scenario: Any) -> dict[str, str]:
     """SHA-256 of each data file the scenario names (a file no longer readable is recorded as 'missing')."""
-    from planner.data import data_fingerprints as fingerprints
+    from planner.data import data_fingerprints as fingerprints_of
 
-    return fingerprints(scenario, missing="missing")
+    return fingerprints_of(scenario, missing="missing")
 
 
 def data_drift(record: RunRecord) -> dict[str, tuple[str, str]]:
@@ -641,7 +641,7 @@ def resolved_catalogue(scenario: Any) -> dict[str, Any] | None:
 
 def compare_summaries(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
     """KPI table (``planner.compare.kpi_table``) of stored runs; columns are named '#id scenario'."""
-    from planner.compare import kpi_table
+    from planner.results.compare import kpi_table
 
     summaries = []
     for run_id in run_ids:

@@ -84,18 +84,22 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, default=None, help="keep the output folders here")
     parser.add_argument("--no-downloads", action="store_true", help="skip the app's download formats")
     args = parser.parse_args()
-    planner = Path(sys.executable).with_name("planner")
+    import importlib.util
+
+    cli = "planner.ui.cli" if importlib.util.find_spec("planner.ui") else "planner.cli"  # the layout before 0.2
+    planner = [sys.executable, "-c", f"import sys; from {cli} import main; sys.argv[0] = 'planner'; main()"]
     out_root = args.keep or Path(tempfile.mkdtemp(prefix="digest-"))
+    out_root.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
     schema = out_root / "scenario.schema.json"
-    subprocess.run([str(planner), "schema", str(schema)], check=True, capture_output=True)
+    subprocess.run([*planner, "schema", str(schema)], check=True, capture_output=True)
     lines.append(f"schema/scenario.schema.json  {digest_bytes('x', schema.read_bytes())}")
     for scenario in sorted((ROOT / "scenarios").glob("*.yaml")):
         if args.only not in scenario.name:
             continue
         out = out_root / scenario.stem
         proc = subprocess.run(
-            [str(planner), "solve", str(scenario), "--out", str(out), "--no-store", "--scheduler", "serial"],
+            [*planner, "solve", str(scenario), "--out", str(out), "--no-store", "--scheduler", "serial"],
             capture_output=True,
             text=True,
         )

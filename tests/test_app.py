@@ -15,7 +15,7 @@ import yaml
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from planner.cli import app as cli
+from planner.ui.cli import app as cli
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 DEFAULT = "uttarakhand-budget"

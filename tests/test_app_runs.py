@@ -17,9 +17,9 @@ from streamlit.testing.v1 import AppTest
 from test_store import small_scenarios
 from typer.testing import CliRunner
 
-from planner.cli import app as cli
 from planner.pipeline import run
 from planner.store import RunStore
+from planner.ui.cli import app as cli
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120

@@ -20,8 +20,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from planner.cli import app
 from planner.scenario import load_scenario, scenario_json_schema
+from planner.ui.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIO_DIR = REPO / "scenarios"
@@ -427,7 +427,7 @@ def test_no_arguments_shows_help():
 def test_fan_out_errors_tell_a_file_from_the_scheduler(capsys):
     import typer
 
-    from planner import cli
+    from planner.ui import cli
 
     with pytest.raises(typer.Exit) as exit_info, cli._fan_out_errors("tcp://10.0.0.9:8786"):
         raise PermissionError(13, "Permission denied", "/data/towers.csv")

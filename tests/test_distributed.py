@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 from test_montecarlo import write_tiny
 
+from planner.analysis.montecarlo import monte_carlo
+from planner.analysis.sweep import sweep
 from planner.distributed import fan_out
 from planner.pipeline import prepare
 from planner.scenario import load_scenario
-from planner.sweep import monte_carlo, sweep
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from test_sweep import invoke, tiny_data
 
+from planner.analysis.montecarlo import monte_carlo, sample_catalogue, sample_rng, uncertain_figures
 from planner.pipeline import prepare
 from planner.scenario import Figure, Reach, load_catalogue, load_scenario
-from planner.sweep import monte_carlo, sample_catalogue, sample_rng, uncertain_figures
 
 CATALOGUE = load_catalogue()
 

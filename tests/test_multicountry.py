@@ -23,13 +23,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from planner import multicountry as mc
-from planner.cli import app
+from planner import countries as mc
+from planner.countries import repair
 from planner.distributed import SERIAL, dask_client
 from planner.errors import InfeasibleError, InputError, PlannerError
-from planner.model import ModelData, ModelSpec
+from planner.optimize.solve import solve
+from planner.problem import ModelData, ModelSpec
 from planner.scenario import Scenario, SolverSettings
-from planner.solve import solve
+from planner.ui.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 UTTARAKHAND = REPO / "data" / "uttarakhand"
@@ -429,14 +430,16 @@ def test_min_cost_reaches_the_target_in_every_country():
 
 
 def test_a_solver_failure_in_the_repair_keeps_the_priced_plan(monkeypatch):
-    real = mc.solve
+    from planner.countries import percountry
+
+    real = percountry.solve
 
     def failing(data, spec, settings):
         if data.offices["office_id"].str.startswith("b").any():
             raise RuntimeError("solver crashed")
         return real(data, spec, settings)
 
-    monkeypatch.setattr(mc, "solve", failing)
+    monkeypatch.setattr(percountry, "solve", failing)
     sc, inst = instance(HAND_OFFICES, HAND_OPTIONS, budget_usd=30, countries={"min_share": {"BBB": 0.5}})
     out = mc.solve_instance(sc, inst, scheduler=SERIAL)  # BBB keeps its priced plan: b1 from its reserve
     assert {"a1", "b1"} <= office_ids(inst, out)
@@ -455,7 +458,7 @@ def run_checking_add_rounds(seed: int) -> list[tuple[int, int]]:
     pool = float(rng.integers(50, 400))
     sc, inst = instance(offices, options, budget_usd=pool, policy={"region_min_coverage": {"*": 0.2}},
                         countries={"method": "decomposition"})  # fmt: skip
-    real = mc._best_first_gains
+    real = mc.best_first_gains
     rounds: list[tuple[int, int]] = []
 
     def checked(
@@ -467,7 +470,7 @@ def run_checking_add_rounds(seed: int) -> list[tuple[int, int]]:
         client: object,
     ) -> dict[str, tuple[float, mc.CountryPlan]]:
         gains = real(by_iso, final, trial, hopeful, settings, client)
-        every = mc._resolve(by_iso, dict(final), trial, hopeful, settings, client, dry_run=True)
+        every = mc.resolve(by_iso, dict(final), trial, hopeful, settings, client, dry_run=True)
         assert set(gains) <= set(every)
         best = max((g for g, _ in gains.values()), default=None)
         assert best == pytest.approx(max((g for g, _ in every.values()), default=None), abs=1e-9)
@@ -475,7 +478,7 @@ def run_checking_add_rounds(seed: int) -> list[tuple[int, int]]:
         return gains
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(mc, "_best_first_gains", checked)
+        mp.setattr(repair, "best_first_gains", checked)
         with contextlib.suppress(InfeasibleError):  # a regional minimum out of reach: no repair to check
             mc.solve_instance(sc, inst, scheduler=SERIAL)
     return rounds

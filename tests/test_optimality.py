@@ -22,19 +22,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from planner import solve as solve_module
 from planner.errors import InfeasibleError
-from planner.model import ModelData, ModelSpec, build_model, chosen_pairs, hold_primary, set_start
+from planner.heuristics.greedy import greedy_max_coverage, greedy_min_cost, office_hull
+from planner.optimize import highs as highs_module
+from planner.optimize import solve as solve_module
+from planner.optimize.highs import plan_defect, solve
+from planner.optimize.solve import solve
+from planner.problem import ModelData, ModelSpec, SolveResult, relative_gap
 from planner.scenario import SolverSettings
-from planner.solve import (
-    SolveResult,
-    greedy_max_coverage,
-    greedy_min_cost,
-    office_hull,
-    plan_defect,
-    relative_gap,
-    solve,
-)
 
 TOL = 1e-6
 TECHS = ("fibre", "cellular_4g", "leo_satellite")
@@ -235,13 +230,13 @@ def test_milp_plan_below_the_greedy_start_keeps_the_greedy_plan(monkeypatch: pyt
     limit after a pass was re-solved without its warm start), here forced to a alone (30), the greedy plan it
     started from (70) is returned, not the worse one."""
     data, spec = greedy_trap()
-    real = solve_module._tie_break
+    real = solve_module.tie_break
 
     def worse(*args: Any, **kwargs: Any) -> tuple[float, np.ndarray, Any]:
         bound, _, opt = real(*args, **kwargs)
         return bound, np.array([0]), opt  # pair 0: a by fibre, coverage 30
 
-    monkeypatch.setattr(solve_module, "_tie_break", worse)
+    monkeypatch.setattr(solve_module, "tie_break", worse)
     result = run(data, spec, "auto")
     assert_feasible(data, spec, result)
     assert result.objective == pytest.approx(70.0) and result.cost_usd == pytest.approx(50.0)
@@ -287,7 +282,7 @@ TIE_DATA = (
 def corrupt_calls(monkeypatch: pytest.MonkeyPatch, calls: set[int], plan: dict[int, float]) -> list[int]:
     """Make HiGHS calls number ``calls`` (0-based) return ``plan`` (x[p] values) instead of their own plan,
     keeping the reported objective: the defect once seen in CI, where a tie-break's plan was its warm start."""
-    real = solve_module._call_highs
+    real = highs_module.solve_guarded
     seen: list[int] = []
 
     def call(opt: Any, m: pyo.ConcreteModel, limit_s: float) -> tuple[Any, str]:
@@ -302,7 +297,7 @@ def corrupt_calls(monkeypatch: pytest.MonkeyPatch, calls: set[int], plan: dict[i
         seen.append(1)
         return results, note
 
-    monkeypatch.setattr(solve_module, "_call_highs", call)
+    monkeypatch.setattr(highs_module, "solve_guarded", call)
     return seen
 
 
@@ -366,8 +361,8 @@ def test_warm_start_returned_as_the_optimum_is_caught_and_re_solved() -> None:
     assert plan_values(data, spec, start) == (2.0, 1.0) and violations(data, spec, start) == []
     set_start(m, start)
     hold_primary(m, spec, 2.0, 1e-6)
-    opt = solve_module._highs_for(m, 1e-4, 30.0, warmstart=True)
-    info, ok, _ = solve_module._milp_pass(opt, m, "tie-break", 30.0)
+    opt = highs_module.new_solver(m, 1e-4, 30.0, warmstart=True)
+    info, ok, _ = highs_module.milp_pass(opt, m, "tie-break", 30.0)
     assert ok and info.status == "optimal"
     assert info.objective == pytest.approx(0.0)
     chosen = chosen_pairs(m)
@@ -383,13 +378,13 @@ def test_pass_cancelled_by_the_guard_hands_back_a_fresh_solver(monkeypatch: pyte
     m.x = pyo.Var([0, 1], domain=pyo.Binary)
     m.row = pyo.Constraint(expr=m.x[0] + m.x[1] <= 1)
     m.obj = pyo.Objective(expr=m.x[0] + 2 * m.x[1], sense=pyo.maximize)
-    opt = solve_module._highs_for(m, 1e-6, 10.0)
-    real = solve_module._call_highs
-    monkeypatch.setattr(solve_module, "_call_highs", lambda *a: (None, "guard: cancelled after overrunning"))
-    info, ok, fresh = solve_module._milp_pass(opt, m, "primary", 10.0)
+    opt = highs_module.new_solver(m, 1e-6, 10.0)
+    real = highs_module.solve_guarded
+    monkeypatch.setattr(highs_module, "solve_guarded", lambda *a: (None, "guard: cancelled after overrunning"))
+    info, ok, fresh = highs_module.milp_pass(opt, m, "primary", 10.0)
     assert not ok and info.status.startswith("guard") and fresh is not opt
-    monkeypatch.setattr(solve_module, "_call_highs", real)
-    info, ok, _ = solve_module._milp_pass(fresh, m, "primary", 10.0)
+    monkeypatch.setattr(highs_module, "solve_guarded", real)
+    info, ok, _ = highs_module.milp_pass(fresh, m, "primary", 10.0)
     assert ok and info.objective == pytest.approx(2.0)
 
 
@@ -399,16 +394,16 @@ def test_plan_defect_names_each_kind_of_defect() -> None:
     m.x = pyo.Var([0, 1], domain=pyo.Binary)
     m.row = pyo.Constraint(expr=m.x[0] + m.x[1] <= 1)
     m.obj = pyo.Objective(expr=m.x[0] + 2 * m.x[1], sense=pyo.maximize)
-    opt = solve_module._highs_for(m, 1e-6, 10.0)
+    opt = highs_module.new_solver(m, 1e-6, 10.0)
     results = opt.solve(m)
     assert results.best_feasible_objective == pytest.approx(2.0)
-    col = np.array(opt._sol.col_value)
-    assert plan_defect(opt._solver_model, col, 2.0) is None
-    assert plan_defect(opt._solver_model, col, 1.0) == "HiGHS reported objective 1 but its plan evaluates to 2"
-    assert plan_defect(opt._solver_model, np.array([1.0, 1.0]), 3.0) == "the plan violates 1 row(s) of the model"
-    assert plan_defect(opt._solver_model, np.array([0.5, 0.5]), 1.5) == "the plan has fractional integer columns"
-    assert plan_defect(opt._solver_model, np.array([-1.0, 1.0]), 1.0) == "the plan leaves the bounds of 1 column(s)"
-    assert plan_defect(opt._solver_model, np.array([1.0]), 1.0) == "the plan has 1 values for 2 columns"
+    col = opt.plan_values()
+    assert plan_defect(opt.highs, col, 2.0) is None
+    assert plan_defect(opt.highs, col, 1.0) == "HiGHS reported objective 1 but its plan evaluates to 2"
+    assert plan_defect(opt.highs, np.array([1.0, 1.0]), 3.0) == "the plan violates 1 row(s) of the model"
+    assert plan_defect(opt.highs, np.array([0.5, 0.5]), 1.5) == "the plan has fractional integer columns"
+    assert plan_defect(opt.highs, np.array([-1.0, 1.0]), 1.0) == "the plan leaves the bounds of 1 column(s)"
+    assert plan_defect(opt.highs, np.array([1.0]), 1.0) == "the plan has 1 values for 2 columns"
 
 
 @pytest.mark.parametrize("method", ["auto", "milp", "fast"])

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.model import ModelData, ModelSpec, RoadmapSpec
-from planner.phasing import rolling_horizon
+from planner.heuristics.phasing import rolling_horizon
+from planner.optimize.solve import solve
+from planner.problem import ModelData, ModelSpec, RoadmapSpec, SolveResult
 from planner.scenario import SolverSettings
-from planner.solve import SolveResult, solve
 
 EXACT = SolverSettings(method="milp", mip_gap=0.0, time_limit_s=30)
 YEARS = [2026, 2027, 2028, 2029, 2030]

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from planner import report
 from planner.pipeline import prepare, solve_prepared
+from planner.results import report
 from planner.scenario import scenario_from_dict
 
 OFFICES = """office_id,name,region,community,status,lat,lon,population,grid_power,services

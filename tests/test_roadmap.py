@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.errors import InfeasibleError
-from planner.model import ModelData, ModelSpec, RoadmapSpec
+from planner.optimize.solve import solve
+from planner.problem import ModelData, ModelSpec, RoadmapSpec
 from planner.scenario import SolverSettings
-from planner.solve import solve
 
 EXACT = SolverSettings(method="milp", mip_gap=0.0, time_limit_s=30)
 

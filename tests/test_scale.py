@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.model import ModelSpec
+from planner.optimize.solve import solve
+from planner.problem import ModelSpec
 from planner.scenario import SolverSettings
-from planner.solve import solve
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
 

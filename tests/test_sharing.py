@@ -454,7 +454,7 @@ def test_validate_and_solve_commands_report_shared_infrastructure(tmp_path: Path
     """``planner validate`` counts the candidates; ``planner solve`` writes the routes and sites files."""
     from typer.testing import CliRunner
 
-    from planner.cli import app
+    from planner.ui.cli import app
 
     path = write_instance(tmp_path, TWO_VILLAGES, [("F", 0.0)], {"shared_fibre": True}, ["fibre", "leo_satellite"])
     runner = CliRunner()

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.network import SteinInstance, read_stp, steiner_tree
+from planner.network import SteinInstance, read_stp
+from planner.optimize.steiner import steiner_tree
 
 STEINLIB = Path(__file__).resolve().parents[2] / "shared" / "steinlib"
 
@@ -261,23 +262,24 @@ def test_mip_phase_re_solves_without_start_when_highs_returns_the_start(monkeypa
     """Square 0-1-2-3-0 (weights 1, 1, 1, 5) plus the diagonal 0-2 (weight 3), terminals 0, 2, 3. Trees: 0-1-2
     plus 2-3 costs 3; 0-2, 2-3 costs 4; 3-0 plus 0-1-2 costs 7. The MIP is started from the 4-cost tree
     (edges 0-2, 2-3) and HiGHS is made to return that start (the warm-start defect of
-    planner.solution_check): the round must run again without the start and return the 3-cost tree."""
-    from planner import solution_check
-    from planner.steiner import _Core, _DCut
+    planner.optimize.highs): the round must run again without the start and return the 3-cost tree."""
+    from planner.network.steiner.heuristic import SteinerCore as _Core
+    from planner.optimize import steiner as exact
+    from planner.optimize.steiner import _DCut
 
     eu, ev = np.array([0, 1, 2, 3, 0]), np.array([1, 2, 3, 0, 2])
     ew = np.array([1.0, 1.0, 1.0, 5.0, 3.0])
     core = _Core(4, eu, ev, ew, [0, 2, 3])
     model = _DCut(core)
     assert model.solve_lp(None) is not None
-    real = solution_check.plan_defect
+    real = exact.plan_defect
     calls: list[str | None] = []
 
     def first_defective(highs: object, x: np.ndarray, reported: float) -> str | None:
         calls.append("defect" if not calls else real(highs, x, reported))
         return calls[-1]
 
-    monkeypatch.setattr(solution_check, "plan_defect", first_defective)
+    monkeypatch.setattr(exact, "plan_defect", first_defective)
     edges, bound, optimal = model.solve_mip(None, {4, 2})
     assert calls == ["defect"]  # the second round ran without the start, so it was not checked again
     assert optimal and edges == {0, 1, 2}

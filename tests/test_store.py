@@ -23,12 +23,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from planner.cli import app
 from planner.data import fingerprint
 from planner.pipeline import run
 from planner.results import PLAN_COLUMNS, Plan, write_outputs
 from planner.scenario import catalogue_for
 from planner.store import SCHEMA_VERSION, RunStore, StoreError, default_store_path
+from planner.ui.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"

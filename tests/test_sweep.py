@@ -18,12 +18,7 @@ from hypothesis import strategies as st
 from test_optimality import brute_force, make_data
 from typer.testing import CliRunner
 
-from planner.cli import app
-from planner.model import ModelData, ModelSpec
-from planner.pipeline import prepare, solve_prepared
-from planner.scenario import Scenario, load_catalogue, load_scenario
-from planner.solve import Hull, greedy_max_coverage, greedy_min_cost, solve
-from planner.sweep import (
+from planner.analysis.sweep import (
     FRONTIER_COLUMNS,
     HullFrontier,
     SweepTask,
@@ -33,6 +28,12 @@ from planner.sweep import (
     solve_points,
     sweep,
 )
+from planner.heuristics.greedy import Hull, greedy_max_coverage, greedy_min_cost
+from planner.optimize.solve import solve
+from planner.pipeline import prepare, solve_prepared
+from planner.problem import ModelData, ModelSpec
+from planner.scenario import Scenario, load_catalogue, load_scenario
+from planner.ui.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOGUE = load_catalogue()

@@ -1,9 +1,9 @@
 """Rolling-horizon heuristic for large roadmaps (max_coverage, population-years), with a proven bound.
 
-The full roadmap model (``planner.model``, variables ``x[p,y]``) grows as pairs × years and HiGHS needs minutes
+The full roadmap model (``planner.optimize.model``, variables ``x[p,y]``) grows as pairs × years and HiGHS needs minutes
 beyond a few thousand offices. This module plans year by year instead, with numpy only (no Pyomo model):
 
-Notation (as in :mod:`planner.model`): years ``y0..E``, ``L_y = E - y + 1`` the years a connection made in y
+Notation (as in :mod:`planner.optimize.model`): years ``y0..E``, ``L_y = E - y + 1`` the years a connection made in y
 counts, ``cap[p,y] = capex[p]·(1+g_t)^(y-y0)``, ``o[p]`` opex per year, ``[tco]`` 1 when annual budgets pay opex
 (``RoadmapSpec.count_opex``), ``spend[p,y] = cap[p,y] + [tco]·o[p]·L_y`` (the model's ``cost`` coefficient).
 
@@ -25,7 +25,7 @@ horizon spend ``spend[p,y]``; λ >= 0 a price per build slot, which makes the ru
 Dantzig money ratio, λ = ∞ ranks by weight) and taken greedily in that order when the pair fits every row,
 every capacity of that year and its office is still free (an office's other options come later in the list,
 so a full technology crew falls back to the next option). Without capacity rows and with one money row for
-the year this is exactly :func:`planner.solve.greedy_max_coverage` on the year's hull (used then). A pair is
+the year this is exactly :func:`planner.heuristics.greedy.greedy_max_coverage` on the year's hull (used then). A pair is
 taken only if *all* rows, including the later years' rows its opex loads, keep their slack, so the plan is
 feasible for the full model by construction. A few (cost, λ) variants are run; then, once the bound below has
 priced every row, one more pass ranks each year's pairs by their Lagrangian reduced profit
@@ -51,14 +51,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:  # planner.model and planner.solve import Pyomo: only their types are needed here
-    from planner.model import ModelData, ModelSpec
-    from planner.solve import SolveResult
+from planner.heuristics.greedy import Hull, greedy_max_coverage
+from planner.problem import ModelData, ModelSpec, PassInfo, SolveResult, relative_gap
 
 TOL = 1e-9  # relative feasibility tolerance on the rows (exact arithmetic up to rounding)
 
@@ -243,8 +241,8 @@ def _rank(
 
 
 def _plain_year(ra: RoadmapArrays, j: int, pairs: np.ndarray, slack: np.ndarray) -> np.ndarray | None:
-    """Year greedy via :func:`planner.solve.greedy_max_coverage` when it is exactly that knapsack: one money row
-    loaded in this year and no capacity, λ = 0 on the year's cash. None when it does not apply."""
+    """Year greedy via :func:`planner.heuristics.greedy.greedy_max_coverage` when it is exactly that knapsack:
+    one money row loaded in this year and no capacity, λ = 0 on the year's cash. None when it does not apply."""
     has_opex = bool(ra.opex.any())
     loaded = np.flatnonzero((ra.A[:, j] != 0) | ((ra.B[:, j] != 0) & has_opex) | (ra.S != 0))
     if np.isfinite(ra.cap_total) or np.isfinite(ra.cap_tech).any() or not len(loaded):
@@ -253,8 +251,6 @@ def _plain_year(ra: RoadmapArrays, j: int, pairs: np.ndarray, slack: np.ndarray)
     if not same.all():
         return None  # every loaded row must carry exactly this year's cash cap + [tco]·o: one knapsack row
     r = int(loaded[np.argmin(slack[loaded])])
-    from planner.solve import Hull, greedy_max_coverage
-
     cost = ra.cap[pairs, j] + ra.opex[pairs]
     frame = pd.DataFrame({"p": pairs, "o": ra.office[pairs], "c": cost})
     best = frame.loc[frame.groupby("o", sort=False)["c"].idxmin()]
@@ -428,13 +424,11 @@ def rolling_horizon(
 ) -> SolveResult:
     """Plan a max_coverage roadmap year by year (module docstring); every model constraint holds exactly.
 
-    Returns a :class:`planner.solve.SolveResult` with ``objective`` in population-years, ``coverage`` (Σ w of the
+    Returns a :class:`planner.problem.SolveResult` with ``objective`` in population-years, ``coverage`` (Σ w of the
     connected offices), ``cost_usd`` (the model's ``cost``: capex at the year's price plus, under the TCO basis,
     opex over the years paid), ``years``, ``method`` "rolling-horizon", a proven ``bound`` (Lagrangian) and its
     ``mip_gap``; ``status`` is "optimal" when that gap is within ``mip_gap``, else "heuristic".
     """
-    from planner.solve import PassInfo, SolveResult, relative_gap  # lazy: planner.solve imports Pyomo
-
     t0 = time.perf_counter()
     ra = roadmap_arrays(data, spec)
     build_s = time.perf_counter() - t0

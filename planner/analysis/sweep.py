@@ -1,32 +1,25 @@
-"""Budget sweeps (the coverage–cost Pareto frontier) and Monte Carlo over the catalogue's uncertain figures.
+"""Budget sweeps: the coverage–cost Pareto frontier (Monte Carlo: :mod:`planner.analysis.montecarlo`).
 
 Sweep. Each point is the plan a single solve gives at that budget (``max_coverage``) or coverage target
 (``min_cost``), computed without rebuilding per point:
 
 * plain model (one budget or target row, office-additive coverage): the certified hull greedy of
-  :mod:`planner.solve` from ONE hull sorted once (:class:`HullFrontier`); its LP value is the exact LP frontier
-  and each point's integer plan is the greedy rounding. Points whose certified gap exceeds ``solver.mip_gap``
+  :mod:`planner.heuristics.greedy` from ONE hull sorted once (:class:`HullFrontier`); its LP value is the exact LP
+  frontier and each point's integer plan is the greedy rounding. Points whose certified gap exceeds ``solver.mip_gap``
   go to the MILP below, as a single solve would.
 * side constraints (regional minimums, technology caps, the communities metric): one Pyomo model and one
-  persistent HiGHS instance (:class:`planner.solve.ModelSeries`), whose budget or target row bound changes per
+  persistent HiGHS instance (:class:`planner.optimize.series.ModelSeries`), whose budget or target row bound changes per
   point, warm-started from the previous point's plan. Budgets are solved ascending and targets descending, so
   the previous plan is always feasible for the next point.
 
 On Dask, MILP points are split into contiguous runs, one per worker, each reusing its own model; the cheap
 greedy points never leave this process. Each point equals a single solve within ``mip_gap``. Scenarios with
 shared infrastructure (``infrastructure:``) are solved point by point by the pipeline, in this process.
-
-Monte Carlo. Every catalogue figure with a low–high range is drawn from its ``distribution`` (triangular with
-mode ``value`` by default, uniform, or fixed); a technology's reach distance is drawn from
-``reach.max_distance_km_range`` when given. Sample ``s`` uses ``numpy.random.default_rng([seed, s])`` for the
-whole catalogue, so a sample does not depend on which worker draws it or in which order: serial and
-distributed runs are identical. Each sample is re-costed and solved like ``planner solve``.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -36,37 +29,34 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
 
 from planner.distributed import SERIAL, dask_client, fan_out
 from planner.errors import InfeasibleError, InputError, Issue
-from planner.model import ModelData, ModelSpec
-from planner.pipeline import Prepared, prepare_catalogue, solve_prepared
-from planner.scenario import Catalogue, Figure, Reach, Scenario, SolverSettings
-from planner.solve import (
-    MILP_MAX_PAIRS,
-    Hull,
-    ModelSeries,
-    SolveResult,
-    cover_by_ratio,
-    fill_by_ratio,
-    office_hull,
-    relative_gap,
-    solve,
-)
+from planner.heuristics.greedy import Hull, cover_by_ratio, fill_by_ratio, office_hull
+from planner.optimize.series import ModelSeries
+from planner.optimize.solve import MILP_MAX_PAIRS, solve
+from planner.pipeline import Prepared, solve_prepared
+from planner.problem import ModelData, ModelSpec, SolveResult, relative_gap
+from planner.scenario import Catalogue, Scenario, SolverSettings
 
 Kind = Literal["budget", "target"]
+
+
 Progress = Callable[[str], None]
+
+
 VALUE_COLUMN = {"budget": "budget_usd", "target": "coverage_target"}
+
+
 FRONTIER_COLUMNS = [
     "status", "method", "total_cost_usd", "population_covered", "coverage_share", "offices_connected",
     "objective_value", "objective_bound", "mip_gap", "marginal_cost_per_person_usd", "solve_seconds",
 ]  # fmt: skip
-PERCENTILES = (10, 50, 90)
+
+
 LOCAL = "local"  # --scheduler local: a new local cluster, as when no scheduler is given
 
 
-# --------------------------------------------------------------------------------------------- hull frontier
 class HullFrontier:
     """The certified hull greedy for every budget or target from one hull sorted once.
 
@@ -102,7 +92,6 @@ class HullFrontier:
         return cover_by_ratio(p, c, w, cumw, target, self.pair[self.free], covered)
 
 
-# --------------------------------------------------------------------------------------------- sweep
 def point_scenario(scenario: Scenario, kind: Kind, value: float) -> Scenario:
     """The scenario of one sweep point. A budget sweep maximises coverage within ``value`` USD (any
     coverage_target is ignored); a target sweep reaches the share ``value`` at least cost (without budget)."""
@@ -425,252 +414,3 @@ def frontier_figure(table: pd.DataFrame, title: str) -> Any:
     ax2.grid(alpha=0.3)
     fig.tight_layout()
     return fig
-
-
-# --------------------------------------------------------------------------------------------- Monte Carlo
-def uncertain_figures(catalogue: Catalogue) -> list[dict[str, Any]]:
-    """Every figure that Monte Carlo draws, in drawing order: name, distribution, low, value (mode), high."""
-    out: list[dict[str, Any]] = []
-    _walk(catalogue, "", None, out)
-    return out
-
-
-def sample_catalogue(catalogue: Catalogue, rng: np.random.Generator) -> tuple[Catalogue, dict[str, float]]:
-    """A catalogue with every uncertain figure drawn once from ``rng``; also the drawn values by figure name."""
-    drawn: list[dict[str, Any]] = []
-    sampled = _walk(catalogue, "", rng, drawn)
-    return sampled, {d["figure"]: d["drawn"] for d in drawn}
-
-
-def _draw(rng: np.random.Generator, distribution: str, low: float, mode: float, high: float) -> float:
-    if distribution == "uniform":
-        return float(rng.uniform(low, high))
-    return float(rng.triangular(low, mode, high))
-
-
-def _walk(obj: BaseModel, prefix: str, rng: np.random.Generator | None, out: list[dict[str, Any]]) -> Any:
-    """Depth-first over the catalogue in field order; draws (when ``rng``) and returns the updated copy."""
-    updates: dict[str, Any] = {}
-    for name in type(obj).model_fields:
-        value = getattr(obj, name)
-        key = f"{prefix}{name}"
-        if isinstance(value, Figure):
-            if value.distribution != "fixed" and value.high > value.low:
-                entry = {"figure": key, "distribution": value.distribution, "low": value.low, "value": value.value,
-                         "high": value.high}  # fmt: skip
-                if rng is not None:
-                    entry["drawn"] = _draw(rng, value.distribution, value.low, value.value, value.high)
-                    updates[name] = value.model_copy(update={"value": entry["drawn"]})
-                out.append(entry)
-        elif isinstance(value, BaseModel):
-            new = _walk(value, f"{key}.", rng, out)
-            if new is not value:
-                updates[name] = new
-        elif isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):
-            inner = {
-                k: _walk(v, f"{k}." if name == "technologies" else f"{key}.{k}.", rng, out) for k, v in value.items()
-            }
-            if any(inner[k] is not value[k] for k in value):
-                updates[name] = inner
-    if isinstance(obj, Reach) and obj.max_distance_km_range is not None:
-        low, high = obj.max_distance_km_range
-        mode = float(obj.max_distance_km or high)
-        if high > low:
-            entry = {"figure": f"{prefix}max_distance_km", "distribution": "triangular", "low": low, "value": mode,
-                     "high": high}  # fmt: skip
-            if rng is not None:
-                entry["drawn"] = _draw(rng, "triangular", low, mode, high)
-                updates["max_distance_km"] = entry["drawn"]
-            out.append(entry)
-    return obj.model_copy(update=updates) if updates else obj
-
-
-@dataclass
-class MonteCarloTask:
-    """Samples to solve with one shipped copy of the scenario, its base catalogue and its inputs."""
-
-    prepared: Prepared
-    seed: int
-    samples: list[int]
-
-
-def sample_rng(seed: int, sample: int) -> np.random.Generator:
-    """The generator of one sample: depends on (seed, sample index) only, not on scheduling."""
-    return np.random.default_rng([int(seed), int(sample)])
-
-
-def solve_catalogue(prepared: Prepared, catalogue: Catalogue) -> dict[str, Any]:
-    """Re-cost the prepared inputs with ``catalogue`` and solve like ``planner solve``: summary figures and
-    each planned office's technology (``none`` when not connected), in the order of the planned offices."""
-    t0 = time.perf_counter()
-    scenario = prepared.scenario
-    try:
-        plan = solve_prepared(prepare_catalogue(scenario, catalogue, prepared.inputs))
-    except InfeasibleError:
-        n = len(prepared.inputs.planned)
-        return {"status": "infeasible", "technology": np.full(n, "none", dtype=object),
-                "seconds": time.perf_counter() - t0}  # fmt: skip
-    s = plan.summary
-    tech = plan.plan.set_index("office_id")["technology"].reindex(prepared.inputs.planned["office_id"])
-    return {
-        "status": s["status"],
-        "total_cost_usd": s["total_cost_usd"],
-        "total_capex_usd": s["total_capex_usd"],
-        "population_covered": s["population_covered"],
-        "coverage_share": s["coverage_share"],
-        "offices_connected": s["offices_connected"],
-        "mip_gap": s["mip_gap"],
-        "technology": tech.fillna("none").to_numpy(dtype=object),
-        "seconds": time.perf_counter() - t0,
-    }
-
-
-def monte_carlo_task(task: MonteCarloTask) -> list[dict[str, Any]]:
-    """Draw and solve the task's samples (module-level: a Dask task)."""
-    out = []
-    for s in task.samples:
-        catalogue, drawn = sample_catalogue(task.prepared.catalogue, sample_rng(task.seed, s))
-        result = solve_catalogue(task.prepared, catalogue)
-        out.append({"sample": s, **result, "drawn": drawn})
-    return out
-
-
-@dataclass
-class MonteCarlo:
-    """A Monte Carlo run: per-sample table, per-office robustness table and the summary (P10/P50/P90)."""
-
-    samples: pd.DataFrame
-    offices: pd.DataFrame
-    summary: dict[str, Any]
-
-
-def monte_carlo(
-    prepared: Prepared,
-    samples: int,
-    seed: int = 0,
-    scheduler: str | None = None,
-    client: Any | None = None,
-    progress: Progress | None = None,
-) -> MonteCarlo:
-    """Sample the catalogue ``samples`` times (seeded), solve each, and summarise cost, coverage and the
-    robustness of each office's technology choice. ``scheduler`` as in :func:`sweep`."""
-    say = progress or (lambda _msg: None)
-    scheduler = None if scheduler == LOCAL else scheduler
-    if samples < 1:
-        raise InputError(Issue("command line", None, "--samples", f"expected at least 1 sample, got {samples}"))
-    if seed < 0:
-        raise InputError(Issue("command line", None, "--seed", f"expected a seed >= 0, got {seed}"))
-    t0 = time.perf_counter()
-    figures = uncertain_figures(prepared.catalogue)
-    say(f"solving the central catalogue ({len(figures)} uncertain figures)")
-    base = solve_catalogue(prepared, prepared.catalogue)
-    indices = list(range(samples))
-
-    def run(c: Any | None) -> list[list[dict[str, Any]]]:
-        if c is None:
-            return fan_out(monte_carlo_task, [MonteCarloTask(prepared, seed, indices)], scheduler=SERIAL)
-        workers = max(1, sum(c.nthreads().values()))
-        n = min(samples, 4 * workers)  # a few tasks per worker: balance without shipping the inputs per sample
-        bounds = np.linspace(0, samples, n + 1).round().astype(int)
-        tasks = [MonteCarloTask(prepared, seed, indices[a:b]) for a, b in itertools.pairwise(bounds)]
-        say(f"solving {samples} samples in {len(tasks)} tasks on Dask ({workers} workers)")
-        return fan_out(monte_carlo_task, [t for t in tasks if t.samples], client=c)
-
-    if scheduler == SERIAL:
-        say(f"solving {samples} samples in this process")
-        parts = run(None)
-    elif client is not None:
-        parts = run(client)
-    else:
-        with dask_client(scheduler) as own:
-            parts = run(own)
-    results = sorted((r for part in parts for r in part), key=lambda r: r["sample"])
-    return summarise_monte_carlo(prepared, results, base, figures, seed, time.perf_counter() - t0)
-
-
-SAMPLE_COLUMNS = ["total_cost_usd", "total_capex_usd", "population_covered", "coverage_share", "offices_connected",
-                  "mip_gap"]  # fmt: skip
-
-
-def _quantiles(values: np.ndarray) -> dict[str, float | None]:
-    if len(values) == 0:
-        return {f"p{p}": None for p in PERCENTILES} | {"mean": None}
-    q = np.percentile(values, PERCENTILES)
-    return {f"p{p}": float(v) for p, v in zip(PERCENTILES, q, strict=True)} | {"mean": float(values.mean())}
-
-
-def summarise_monte_carlo(
-    prepared: Prepared,
-    results: list[dict[str, Any]],
-    base: dict[str, Any],
-    figures: list[dict[str, Any]],
-    seed: int,
-    seconds: float,
-) -> MonteCarlo:
-    """Per-sample table, per-office technology frequencies and the P10/P50/P90 summary."""
-    rows = []
-    for r in results:
-        row = {"sample": r["sample"], "status": r["status"]}
-        row |= {c: r.get(c, np.nan) for c in SAMPLE_COLUMNS}
-        row |= r["drawn"]
-        row["solve_seconds"] = r["seconds"]
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    feasible = [r for r in results if r["status"] != "infeasible"]
-    planned = prepared.inputs.planned.reset_index(drop=True)
-    techs = [*prepared.catalogue.technologies, "none"]
-    choices = np.stack([r["technology"] for r in feasible]) if feasible else np.empty((0, len(planned)), object)
-    offices = pd.DataFrame({"office_id": planned["office_id"].to_numpy()})
-    for col in ("name", "region", "population"):
-        if col in planned:
-            offices[col] = planned[col].to_numpy()
-    offices["base_technology"] = base["technology"]
-    n = max(len(feasible), 1)
-    extra = sorted(set(np.unique(choices)) - set(techs)) if choices.size else []
-    shares = {t: (choices == t).sum(axis=0) / n for t in [*techs, *extra]}
-    share_table = pd.DataFrame({f"share_{t}": v for t, v in shares.items()})
-    best = share_table.to_numpy().argmax(axis=1) if len(share_table.columns) else np.zeros(len(offices), int)
-    names = [c.removeprefix("share_") for c in share_table.columns]
-    offices["most_frequent_technology"] = [names[i] for i in best] if feasible else "none"
-    offices["most_frequent_share"] = share_table.to_numpy().max(axis=1) if feasible else np.nan
-    offices["base_choice_share"] = (
-        (choices == offices["base_technology"].to_numpy()).sum(axis=0) / n if feasible else np.nan
-    )
-    offices = pd.concat([offices, share_table], axis=1)
-    summary: dict[str, Any] = {
-        "scenario": prepared.scenario.name,
-        "objective": prepared.scenario.objective,
-        "samples": len(results),
-        "seed": seed,
-        "feasible_samples": len(feasible),
-        "status_counts": {k: int(v) for k, v in table["status"].value_counts().sort_index().items()},
-        "percentiles": list(PERCENTILES),
-        "uncertain_figures": figures,
-        "base": {c: base.get(c) for c in ("status", *SAMPLE_COLUMNS)},
-    }
-    for c in SAMPLE_COLUMNS[:-1]:
-        values = table.loc[table["status"] != "infeasible", c].to_numpy(float) if len(table) else np.zeros(0)
-        summary[c] = _quantiles(values)
-    if feasible:
-        summary["offices_choice_stable_90pct"] = int((offices["most_frequent_share"] >= 0.9).sum())
-        summary["offices_base_choice_share_mean"] = float(offices["base_choice_share"].mean())
-    summary["seconds"] = round(seconds, 3)
-    return MonteCarlo(table, offices, summary)
-
-
-def write_monte_carlo(mc: MonteCarlo, out_dir: Path) -> list[Path]:
-    """Write ``montecarlo_summary.json``, ``montecarlo_samples.csv`` and ``office_robustness.csv``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "montecarlo_summary.json", out_dir / "montecarlo_samples.csv", out_dir / "office_robustness.csv"]
-    paths[0].write_text(json.dumps(mc.summary, indent=2, default=_json_default) + "\n", encoding="utf-8")
-    mc.samples.to_csv(paths[1], index=False)
-    mc.offices.to_csv(paths[2], index=False, float_format="%.6g")
-    return paths
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.floating):
-        return None if not np.isfinite(x) else float(x)
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")

@@ -20,8 +20,8 @@ model (``model.add_fibre_network``, ``add_tower_sites``, ``add_radio_relays``) d
   fibre-reachable office within the hop range (``microwave.reach.max_distance_km``); the model lets it be
   chosen only when one of those offices is connected by fibre in the same plan.
 
-The Steiner-tree solver used by the heuristic design lives in :mod:`planner.steiner` and is re-exported here
-(``planner.network.steiner_tree`` is the public name).
+The Steiner-tree reader, reductions and heuristic live in :mod:`planner.network.steiner`; the exact solver
+:func:`planner.optimize.steiner.steiner_tree` is in the solver layer.
 """
 
 from __future__ import annotations
@@ -36,9 +36,6 @@ from scipy.spatial import Delaunay, QhullError
 
 from planner.geo import PointIndex, haversine_km
 from planner.scenario import Catalogue, Infrastructure, Technology
-from planner.steiner import SteinInstance, read_stp, steiner_tree
-
-__all__ = ["SharedInfra", "SteinInstance", "build_fibre_graph", "candidate_sites", "read_stp", "steiner_tree"]
 
 NODE_COLUMNS = ["node", "node_id", "kind", "ref", "lat", "lon"]
 ARC_COLUMNS = ["arc", "tail", "head", "edge", "length_km", "capex_usd", "opex_usd_per_year", "direct_for"]

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from planner.data import read_scenario_offices
-from planner.results import Plan
+from planner.results.outputs import output_bytes
+from planner.results.plan import Plan
 from planner.scenario import catalogue_for, catalogue_table
 
 #: Cost components of the plan table: (column, label). Capex is paid once, opex every year.
@@ -40,12 +41,12 @@ OPTION_VIEW = ["technology", "chosen", "eligible", "reason", "capex_usd", "opex_
 # --------------------------------------------------------------------------------------------- plain files
 def plan_csv(plan: Plan) -> bytes:
     """``plan.csv`` as written by ``planner solve``."""
-    return plan.plan.to_csv(index=False).encode("utf-8")
+    return output_bytes(plan, "plan.csv")
 
 
 def summary_json(plan: Plan) -> bytes:
     """``summary.json`` as written by ``planner solve``."""
-    return (json.dumps(plan.summary, indent=2) + "\n").encode("utf-8")
+    return output_bytes(plan, "summary.json")
 
 
 # --------------------------------------------------------------------------------------------- Excel

@@ -1,8 +1,9 @@
 """The shared-infrastructure heuristic: plan alone, then share (docs/shared-infrastructure.md).
 
-For instances whose exact model (``model.add_fibre_network`` and friends) is too large for HiGHS within the time
-limit, and as the warm start of the exact model. No Pyomo here: it calls the certified stand-alone solver of
-:mod:`planner.solve` and works on the candidate tables of :class:`planner.network.SharedInfra`.
+For instances whose exact model (``planner.optimize.model.add_fibre_network`` and friends) is too large for HiGHS
+within the time limit, and as the warm start of the exact model. No Pyomo here: it calls the certified stand-alone
+solver it is given (:class:`ExactSolvers`, from :mod:`planner.optimize.solve`) and works on the candidate tables
+of :class:`planner.network.SharedInfra`.
 
 1. Plan with stand-alone costs (every fibre office digs its own trench; no site, no relay): certified.
 2. **Path moves**: from the current fibre tree (the backbone at first), search the cheapest trench path to
@@ -10,7 +11,7 @@ limit, and as the warm start of the exact model. No Pyomo here: it calls the cer
    each path exactly along the search tree: what the connected offices on it save by switching to fibre, minus
    the trench. Build the best positive one; repeat. This finds chains of villages that fibre pays for only
    together.
-3. Join every fibre office by one least-cost Steiner tree (:func:`planner.network.steiner_tree`, fibre nodes
+3. Join every fibre office by one least-cost Steiner tree (:func:`planner.optimize.steiner.steiner_tree`, fibre nodes
    merged into a super-root) when that is cheaper than the trenches built.
 4. Offices in hop range of a fibre office switch to a microwave relay when cheaper; new tower sites open
    greedily while one saves more than it costs.
@@ -25,28 +26,41 @@ so their hull-greedy LP bound bounds the shared optimum.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from planner.model import ModelData, ModelSpec
-from planner.network import steiner_tree
-from planner.scenario import SolverSettings
-from planner.solve import (
+from planner.heuristics.greedy import greedy_max_coverage, greedy_min_cost, office_hull
+from planner.problem import (
+    ModelData,
+    ModelSpec,
     PassInfo,
     SolveResult,
-    _objective_values,
-    _solve_spec,
     built_infrastructure,
-    greedy_max_coverage,
-    greedy_min_cost,
-    office_hull,
+    objective_values,
     relative_gap,
 )
+from planner.scenario import SolverSettings
 
 _EPS = 1e-9  # csgraph treats a stored 0 as "no edge": discounted weights never go below this
+
+
+@dataclass(frozen=True)
+class ExactSolvers:
+    """The exact solvers the heuristic calls, handed in by the solver layer (:mod:`planner.optimize.solve`), so
+    that this module imports neither Pyomo nor HiGHS.
+
+    ``plain``: the certified solver of a spec without shared infrastructure (raises
+    :class:`planner.problem.NoFeasiblePlan` when it has no plan); ``steiner``: the Steiner tree solver
+    (graph, terminals, ``time_limit_s``) returning the tree with ``graph.graph["cost"]``.
+    """
+
+    plain: Callable[[ModelData, ModelSpec, SolverSettings], SolveResult]
+    steiner: Callable[..., nx.Graph]
 
 
 class _Forest:
@@ -154,7 +168,7 @@ class _Forest:
                     best = (ratio, int(v), pred, float(spent[v]))
         return best
 
-    def steiner(self, settings: SolverSettings) -> None:
+    def steiner(self, settings: SolverSettings, steiner_tree: Callable[..., nx.Graph]) -> None:
         """Step 3: replace the tree by a least-cost Steiner tree of its fibre offices when cheaper."""
         terminals = [self.node_of[o] for o, p in self.current.items() if self.shared[p] == "fibre"]
         if not terminals or not self.arcs:
@@ -178,8 +192,9 @@ class _Forest:
         self.in_tree[self.head[list(self.arcs)]] = True
 
 
-def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> SolveResult:
-    """Solve a plain spec with shared infrastructure by the heuristic of the module docstring."""
+def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings, exact: ExactSolvers) -> SolveResult:
+    """Solve a plain spec with shared infrastructure by the heuristic of the module docstring, calling the
+    ``exact`` solvers for the stand-alone plan (step 1) and the Steiner tree (step 3)."""
     t0 = time.perf_counter()
     infra = data.infra
     assert infra is not None
@@ -191,7 +206,7 @@ def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings)
     rows = np.flatnonzero(alone)
     sub = ModelData(data.options.iloc[rows].reset_index(drop=True), data.offices)
     sub.options["cost_usd"] = sub.options["standalone_cost_usd"].fillna(sub.options["cost_usd"])
-    first = _solve_spec(sub, spec, settings)
+    first = exact.plain(sub, spec, settings)
     current = {offices[p]: int(p) for p in rows[first.chosen]}
     forest = _Forest(data, current)
     for o, p in current.items():  # stand-alone fibre offices start on their direct trench
@@ -201,7 +216,7 @@ def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings)
             forest.in_tree[int(arcs["head"].iat[k])] = True
     if len(arcs):
         forest.switch_moves()
-        forest.steiner(settings)
+        forest.steiner(settings, exact.steiner)
     _relay_switch(data, current)
     sites = _open_sites(data, current)
     if spec.objective == "max_coverage":
@@ -210,7 +225,7 @@ def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings)
     arcs_kept, sites_kept, infra_cost = built_infrastructure(
         data, chosen, np.array(sorted(forest.arcs), dtype=np.int64), np.array(sites, dtype=np.int64)
     )
-    cov, total = _objective_values(data, spec, chosen)
+    cov, total = objective_values(data, spec.metric, chosen)
     total += infra_cost
     W = data.total_weight(spec.metric)
     if spec.objective == "max_coverage":

@@ -1,4 +1,4 @@
-"""The Pyomo model of DESIGN §5: the definition of an optimal plan.
+"""The Pyomo model of DESIGN §5: the definition of an optimal plan (its data types: :mod:`planner.problem`).
 
 One function per constraint family, ``add_<family>(model, data, spec)``, each with its maths, called in a
 fixed order by :func:`build_model`. Variables exist only for eligible (office, technology) pairs (the model is
@@ -13,153 +13,11 @@ those with no eligible option, so coverage shares are shares of everything that 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
-import pandas as pd
 import pyomo.environ as pyo
 
-from planner.network import SharedInfra
-from planner.scenario import Catalogue, Scenario
-
-
-@dataclass
-class RoadmapSpec:
-    """Year-by-year phasing (issue: roadmap to 2030). Costs of pair p connected in year y:
-
-    ``capex[p,y] = capex[p]·(1+g_t)^(y-y0)`` (g_t the technology's ``capex_trend_per_year``), opex paid every
-    year from y to the end year. Discount factor of year k: ``d_k = (1+r)^-(k-y0)`` for capex (paid at the
-    start of the year) and ``(1+r)^-(k-y0+1)`` for opex (paid at its end), so a one-year roadmap costs exactly
-    capex + opex/(1+r), like the single-year TCO.
-    """
-
-    years: list[int]
-    annual_budget_usd: dict[int, float]
-    carry_over: bool = False
-    capacity_total: int | None = None
-    capacity_per_technology: dict[str, int] = field(default_factory=dict)
-    capex_trend: dict[str, float] = field(default_factory=dict)
-    discount_rate: float = 0.08
-    count_opex: bool = False  # budget basis tco: annual budgets also pay the opex of connected offices
-
-    @classmethod
-    def from_scenario(cls, scenario: Scenario, catalogue: Catalogue) -> RoadmapSpec | None:
-        """The roadmap a scenario asks for, or None."""
-        rm = scenario.roadmap
-        if rm is None:
-            return None
-        years = list(range(scenario.horizon.start_year, scenario.horizon.end_year + 1))
-        return cls(
-            years=years,
-            annual_budget_usd=rm.budget_by_year(range(years[0], years[-1] + 1)),
-            carry_over=rm.carry_over,
-            capacity_total=rm.build_capacity.total,
-            capacity_per_technology=dict(rm.build_capacity.per_technology),
-            capex_trend={k: t.capex_trend_per_year for k, t in catalogue.technologies.items()},
-            discount_rate=scenario.discount_rate,
-            count_opex=scenario.budget_basis == "tco",
-        )
-
-    def capex_factor(self, technology: str, year: int) -> float:
-        """Capex multiplier of a technology in a year (price trend)."""
-        return (1.0 + self.capex_trend.get(technology, 0.0)) ** (year - self.years[0])
-
-    def pair_year_costs(self, capex: float, opex: float, technology: str, year: int) -> tuple[float, float, float]:
-        """(capex in that year, budget spend over the horizon, discounted cost) of one pair connected in year."""
-        y0, end, r = self.years[0], self.years[-1], self.discount_rate
-        cap = capex * self.capex_factor(technology, year)
-        opex_years = end - year + 1
-        spend = cap + (opex * opex_years if self.count_opex else 0.0)
-        disc = cap * (1 + r) ** -(year - y0) + opex * sum((1 + r) ** -(k - y0 + 1) for k in range(year, end + 1))
-        return cap, spend, disc
-
-
-@dataclass
-class ModelSpec:
-    """What to optimise and under which constraints (the solver-facing part of a scenario)."""
-
-    objective: Literal["max_coverage", "min_cost"]
-    metric: Literal["population", "offices", "communities"] = "population"
-    budget_usd: float | None = None
-    coverage_target: float | None = None
-    region_min_coverage: dict[str, float] = field(default_factory=dict)
-    technology_max_share: dict[str, float] = field(default_factory=dict)
-    roadmap: RoadmapSpec | None = None
-
-    @classmethod
-    def from_scenario(cls, scenario: Scenario, catalogue: Catalogue | None = None) -> ModelSpec:
-        """The spec a scenario asks for."""
-        return cls(
-            objective=scenario.objective,
-            metric=scenario.coverage_metric,
-            budget_usd=scenario.budget_usd,
-            coverage_target=scenario.coverage_target if scenario.objective == "min_cost" else None,
-            region_min_coverage=dict(scenario.policy.region_min_coverage),
-            technology_max_share=dict(scenario.policy.technology_max_share),
-            roadmap=RoadmapSpec.from_scenario(scenario, catalogue) if catalogue is not None else None,
-        )
-
-    @property
-    def is_plain(self) -> bool:
-        """A multiple-choice knapsack: one budget row or one target row, office-additive coverage."""
-        single_row = (self.objective == "max_coverage") or self.budget_usd is None
-        return (
-            single_row
-            and self.roadmap is None
-            and not self.region_min_coverage
-            and not self.technology_max_share
-            and self.metric != "communities"
-        )  # shared infrastructure (ModelData.infra) also makes a model non-plain: see solve._plain
-
-
-@dataclass
-class ModelData:
-    """Tidy tables the model is built from.
-
-    ``options``: eligible pairs with ``office_id, technology, cost_usd``; ``offices``: every planned office with
-    ``office_id, weight, region, community`` (offices with no eligible option count in the totals).
-    """
-
-    options: pd.DataFrame
-    offices: pd.DataFrame
-    infra: SharedInfra | None = None  # candidate shared infrastructure (fibre arcs, tower sites, relays)
-
-    @classmethod
-    def from_options(
-        cls, options: pd.DataFrame, planned: pd.DataFrame, weights: pd.Series, infra: SharedInfra | None = None
-    ) -> ModelData:
-        """Build from the costing table (eligible rows are kept) and the planned offices."""
-        eligible = options[options["eligible"]].reset_index(drop=True)
-        offices = pd.DataFrame(
-            {
-                "office_id": planned["office_id"].astype(str).to_numpy(),
-                "weight": weights.to_numpy(float),
-                "region": planned["region"].astype(str).to_numpy(),
-                "community": planned["community"].astype(str).to_numpy(),
-            }
-        )
-        cols = ("office_id", "technology", "cost_usd", "capex_usd", "opex_usd_per_year")
-        cols += ("shared", "standalone_cost_usd")
-        keep = [c for c in cols if c in eligible]
-        return cls(eligible[keep].copy(), offices, infra if infra is not None and not infra.empty else None)
-
-    @property
-    def shared(self) -> np.ndarray:
-        """Per pair: "" (stand-alone), "fibre", "site" or "relay"."""
-        if "shared" not in self.options:
-            return np.full(len(self.options), "", dtype=object)
-        return self.options["shared"].fillna("").to_numpy(object)
-
-    def region_of_community(self) -> pd.Series:
-        """Each community's region: the most common region of its offices."""
-        return self.offices.groupby("community")["region"].agg(lambda s: s.mode().iat[0])
-
-    def total_weight(self, metric: str) -> float:
-        """W: total weight of the metric over everything planned."""
-        if metric == "communities":
-            return float(self.offices["community"].nunique())
-        return float(self.offices["weight"].sum())
+from planner.problem import ModelData, ModelSpec
 
 
 def add_variables(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
@@ -499,7 +357,6 @@ def build_model(data: ModelData, spec: ModelSpec) -> pyo.ConcreteModel:
     return m
 
 
-# --------------------------------------------------------------------------------------------- pooled budgets
 def add_pool_pricing(m: pyo.ConcreteModel, reserved_usd: float, price: float) -> None:
     """One country's priced subproblem of a pooled budget (planner.multicountry, Lagrangian pricing):
 

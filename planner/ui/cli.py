@@ -206,9 +206,9 @@ def compare(
     """Solve several scenarios, print their KPIs side by side, and record each run."""
     import tempfile
 
-    from planner.compare import kpi_table
     from planner.pipeline import run
     from planner.results import write_outputs
+    from planner.results.compare import kpi_table
 
     clock = _Clock(quiet)
     run_store = _open_store(store, no_store)
@@ -341,10 +341,10 @@ def sweep(
     no_store: NoStoreOption = False,
 ) -> None:
     """Coverage-cost frontier over budgets (max coverage) or targets (least cost): frontier.csv and .png."""
+    from planner.analysis.sweep import parse_values, write_frontier
+    from planner.analysis.sweep import sweep as run_sweep
     from planner.errors import InputError, Issue
     from planner.pipeline import prepare
-    from planner.sweep import parse_values, write_frontier
-    from planner.sweep import sweep as run_sweep
 
     clock = _Clock(quiet)
     run_store = _open_store(store, no_store)
@@ -392,8 +392,8 @@ def montecarlo(
 ) -> None:
     """Sample the catalogue's cost and reach ranges, solve each sample, report P10/P50/P90 and how robust
     each office's technology choice is: montecarlo_summary.json, montecarlo_samples.csv, office_robustness.csv."""
+    from planner.analysis.montecarlo import monte_carlo, write_monte_carlo
     from planner.pipeline import prepare
-    from planner.sweep import monte_carlo, write_monte_carlo
 
     clock = _Clock(quiet)
     run_store = _open_store(store, no_store)
@@ -498,7 +498,7 @@ def runs_show(
     """Show one run: scenario, data fingerprints, versions, timings, output files and KPIs."""
     from dataclasses import asdict
 
-    from planner.compare import kpi_table
+    from planner.results.compare import kpi_table
 
     st = RunStore(store)
 

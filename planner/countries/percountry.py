@@ -1,0 +1,123 @@
+"""Countries solved alone (each within its own budget) and the union of their plans."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from planner.countries.instance import Country, CountryPlan, GlobalInstance, GlobalResult
+from planner.distributed import SERIAL, fan_out
+from planner.errors import Diagnosis, InfeasibleError, InputError, Issue, PlannerError
+from planner.optimize.solve import diagnose, solve
+from planner.problem import ModelData, ModelSpec, PassInfo, SolveResult, relative_gap
+from planner.scenario import SolverSettings
+
+
+@dataclass
+class Outcome:
+    """A worker's answer for one country in a plain solve: the result, or the error it raised."""
+
+    result: SolveResult | None = None
+    error: str | None = None
+    exit_code: int = 0
+    diagnosis: Diagnosis | None = None
+
+
+def solve_country(task: tuple[ModelData, ModelSpec, SolverSettings]) -> Outcome:
+    """Worker task: :func:`planner.solve.solve` on one country (errors come back as values, named later)."""
+    data, spec, settings = task
+    try:
+        return Outcome(result=solve(data, spec, settings))
+    except InfeasibleError as exc:
+        return Outcome(error=str(exc), exit_code=exc.exit_code, diagnosis=exc.diagnosis)
+    except PlannerError as exc:
+        return Outcome(error=str(exc), exit_code=exc.exit_code)
+    except Exception as exc:  # a solver failure: reported with the country's name (or the repair keeps its plan)
+        return Outcome(error=f"{type(exc).__name__}: {exc}", exit_code=1)
+
+
+def raise_country_errors(countries: list[Country], outcomes: list[Outcome]) -> None:
+    issues = [(c, o) for c, o in zip(countries, outcomes, strict=True) if o.error is not None]
+    if not issues:
+        return
+    c, o = issues[0]
+    if o.diagnosis is not None:
+        d = o.diagnosis
+        raise InfeasibleError(
+            Diagnosis(
+                f"{c.iso3}: {d.constraint}",
+                f"country {c.iso3}: {d.message}",
+                {f"{c.iso3}.{k}": v for k, v in d.suggestions.items()},
+            )
+        )
+    if all(o.exit_code == InputError.exit_code for _, o in issues):
+        raise InputError([Issue("scenario", None, f"countries.{c.iso3}", o.error or "") for c, o in issues])
+    raise PlannerError("; ".join(f"country {c.iso3}: {o.error}" for c, o in issues))
+
+
+def global_infrastructure(by_iso: dict[str, Country], plans: list[CountryPlan]) -> tuple[np.ndarray, np.ndarray]:
+    """The countries' built arcs and sites as indices into the whole instance's infrastructure."""
+    arcs, sites = [], []
+    for p in plans:
+        infra = by_iso[p.iso3].data.infra
+        if infra is None:
+            continue
+        if p.arcs is not None and len(p.arcs):
+            arcs.append(infra.global_arc[p.arcs])
+        if p.sites is not None and len(p.sites):
+            sites.append(infra.global_site[p.sites])
+    a = np.unique(np.concatenate(arcs)).astype(np.int64) if arcs else np.zeros(0, np.int64)
+    z = np.unique(np.concatenate(sites)).astype(np.int64) if sites else np.zeros(0, np.int64)
+    return a, z
+
+
+def combine(
+    instance: GlobalInstance, plans: list[CountryPlan], objective: str, t0: float, passes: list[PassInfo]
+) -> SolveResult:
+    by_iso = {c.iso3: c for c in instance.countries}
+    chosen = [by_iso[p.iso3].pairs[p.chosen] for p in plans]
+    chosen_all = np.sort(np.concatenate(chosen)).astype(np.int64) if chosen else np.zeros(0, np.int64)
+    coverage = sum(p.coverage for p in plans)
+    cost = sum(p.cost_usd for p in plans)
+    value = coverage if objective == "max_coverage" else cost
+    bound = sum(p.bound for p in plans)
+    gap = relative_gap(value, bound)
+    status = "optimal" if all(p.status == "optimal" for p in plans) else "time_limit"
+    arcs, sites = global_infrastructure(by_iso, plans)
+    return SolveResult(status, "", chosen_all, value, bound, gap, coverage, cost, 0.0, time.perf_counter() - t0, passes,
+                       arcs=arcs, sites=sites)  # fmt: skip
+
+
+def solve_per_country(
+    instance: GlobalInstance, settings: SolverSettings, scheduler: str | None = SERIAL, client: Any | None = None
+) -> GlobalResult:
+    """Each country alone within its own budget (or reaching the target, for min_cost)."""
+    t0 = time.perf_counter()
+    tasks = [(c.data, replace(c.spec, budget_usd=c.budget_usd), settings) for c in instance.countries]
+    outcomes = fan_out(solve_country, tasks, scheduler=scheduler, client=client)
+    raise_country_errors(instance.countries, outcomes)
+    plans = []
+    for c, o in zip(instance.countries, outcomes, strict=True):
+        r = o.result
+        assert r is not None
+        plans.append(CountryPlan(c.iso3, r.chosen, r.coverage, r.cost_usd, c.budget_usd, r.status, r.bound, r.method,
+                                 arcs=r.arcs, sites=r.sites))  # fmt: skip
+    result = combine(instance, plans, instance.countries[0].spec.objective, t0, [])
+    result.method = "per-country"
+    return GlobalResult(result, plans, "per_country", "per-country", scheduler=scheduler or "local")
+
+
+def infeasible_countries(instance: GlobalInstance, isos: list[str], settings: SolverSettings) -> None:
+    by_iso = {c.iso3: c for c in instance.countries}
+    c = by_iso[isos[0]]
+    d = diagnose(c.data, replace(c.spec, budget_usd=None), settings)
+    raise InfeasibleError(
+        Diagnosis(
+            f"{c.iso3}: {d.constraint}",
+            f"country {c.iso3}: {d.message}",
+            {f"{c.iso3}.{k}": v for k, v in d.suggestions.items()},
+        )
+    )

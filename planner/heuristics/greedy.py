@@ -1,0 +1,125 @@
+"""The certified hull greedy: the fast path of the plain model and the one ratio order of greedy, sweep and pool.
+
+In the plain model (one budget row or one target row, coverage additive over offices) coverage depends on the
+office, not on the technology, so each office's (cost, coverage) convex hull has a single vertex besides the
+origin: its cheapest eligible option. The model then reduces to a 0/1 knapsack whose LP relaxation the ratio
+greedy solves exactly (Dantzig): that LP value is a *proven* bound, and the greedy's integer rounding is a plan
+whose gap to the bound is certified (DESIGN §5 "How it is solved"). :func:`fill_by_ratio` and
+:func:`cover_by_ratio` take items already sorted, so the sweep's frontier and the pooled countries reuse the
+same order and sums.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.problem import ModelData
+
+
+@dataclass
+class Hull:
+    """Per office with an eligible option: its cheapest option (pair index), cost (USD) and weight."""
+
+    pair: np.ndarray
+    cost: np.ndarray
+    weight: np.ndarray
+
+
+def office_hull(data: ModelData) -> Hull:
+    """The cheapest eligible option of each office: the only hull vertex, since coverage is per office."""
+    opts = data.options
+    if opts.empty:
+        return Hull(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    best = opts["cost_usd"].groupby(opts["office_id"], sort=False).idxmin()
+    weight = data.offices.set_index("office_id")["weight"]
+    pairs = best.to_numpy(np.int64)
+    return Hull(pairs, opts["cost_usd"].to_numpy(float)[pairs], weight.reindex(best.index).to_numpy(float))
+
+
+def greedy_max_coverage(hull: Hull, budget: float | None) -> tuple[np.ndarray, float, float]:
+    """Max Σw s.t. Σc <= budget over offices' cheapest options. Returns (chosen pairs, value, LP bound).
+
+    Free options (cost 0) are taken first; then by weight/cost descending. The LP optimum takes that prefix
+    plus a fraction of the first item that does not fit: the bound. The plan takes the prefix, then any later
+    item that still fits, in ratio order.
+    """
+    keep = hull.weight > 0
+    pair, cost, weight = hull.pair[keep], hull.cost[keep], hull.weight[keep]
+    if budget is None or not np.isfinite(budget):
+        total = float(weight.sum())
+        return pair, total, total
+    free = cost <= 0
+    value = float(weight[free].sum())
+    room = float(budget)
+    p, c, w = pair[~free], cost[~free], weight[~free]
+    order = np.lexsort((c, -(w / c)))
+    p, c, w = p[order], c[order], w[order]
+    return fill_by_ratio(p, c, w, np.cumsum(c), room, pair[free], value)
+
+
+def fill_by_ratio(
+    p: np.ndarray, c: np.ndarray, w: np.ndarray, cum: np.ndarray, room: float, free: np.ndarray, value: float
+) -> tuple[np.ndarray, float, float]:
+    """The greedy over items already sorted by weight per USD (pairs p, costs c, weights w, cumulative costs
+    cum) within ``room`` USD, after the free pairs worth ``value``: (chosen pairs, value, LP bound)."""
+    k = int(np.searchsorted(cum, room, side="right"))
+    taken = [free, p[:k]]
+    value += float(w[:k].sum())
+    used = float(cum[k - 1]) if k else 0.0
+    bound = value + (((room - used) / c[k]) * w[k] if k < len(c) else 0.0)
+    left = room - used
+    extra = []
+    if k < len(c):
+        for j in np.flatnonzero(c[k + 1 :] <= left) + k + 1:
+            if c[j] <= left:
+                extra.append(p[j])
+                left -= c[j]
+                value += float(w[j])
+    chosen = np.concatenate([*taken, np.asarray(extra, dtype=np.int64)])
+    return chosen.astype(np.int64), value, bound
+
+
+def greedy_min_cost(hull: Hull, target: float) -> tuple[np.ndarray, float, float] | None:
+    """Min Σc s.t. Σw >= target. Returns (chosen pairs, cost, LP bound), or None when unreachable.
+
+    Free options are taken (ties toward more coverage), then by cost/weight ascending until the target is
+    met: the LP bound pays a fraction of the last item. The plan pays it whole, then drops the most expensive
+    items whose weight the surplus coverage can spare.
+    """
+    keep = hull.weight > 0
+    pair, cost, weight = hull.pair[keep], hull.cost[keep], hull.weight[keep]
+    if weight.sum() < target - 1e-9 * max(1.0, target):
+        return None
+    free = cost <= 0
+    covered = float(weight[free].sum())
+    p, c, w = pair[~free], cost[~free], weight[~free]
+    if covered >= target:
+        return pair[free].astype(np.int64), 0.0, 0.0
+    order = np.lexsort((-w, c / w))
+    p, c, w = p[order], c[order], w[order]
+    return cover_by_ratio(p, c, w, np.cumsum(w), target, pair[free], covered)
+
+
+def cover_by_ratio(
+    p: np.ndarray, c: np.ndarray, w: np.ndarray, cumw: np.ndarray, target: float, free: np.ndarray, covered: float
+) -> tuple[np.ndarray, float, float]:
+    """The greedy over items already sorted by USD per weight (pairs p, costs c, weights w, cumulative weights
+    cumw) until ``target`` weight is covered after the free pairs covering ``covered``: the prefix that reaches
+    it, minus the costliest items the surplus can spare. Returns (chosen pairs, cost, LP bound)."""
+    k = int(np.searchsorted(cumw, target - covered - 1e-9 * max(1.0, target), side="left"))
+    need_before = covered + (float(cumw[k - 1]) if k else 0.0)
+    bound = float(c[:k].sum()) + c[k] * (target - need_before) / w[k]
+    take = np.zeros(len(c), dtype=bool)
+    take[: k + 1] = True
+    surplus = covered + float(cumw[k]) - target
+    taken = np.flatnonzero(take)
+    by_cost = taken[np.argsort(-c[taken], kind="stable")]
+    # The surplus only shrinks, so items heavier than it now can never be dropped: loop over the others only.
+    for j in by_cost[w[by_cost] <= surplus + 1e-12]:
+        if w[j] <= surplus + 1e-12:
+            take[j] = False
+            surplus -= w[j]
+    chosen = np.concatenate([free, p[take]]).astype(np.int64)
+    return chosen, float(c[take].sum()), bound

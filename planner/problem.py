@@ -1,0 +1,252 @@
+"""The solver-facing problem and its answer, as plain dataclasses (no Pyomo): what every solver takes and returns.
+
+``ModelData`` (the tidy tables a model is built from), ``ModelSpec`` (what to optimise, under which rows) and
+``RoadmapSpec`` (year-by-year phasing) define an instance of DESIGN §5; ``SolveResult`` is a plan as chosen pair
+indices with its certificate (objective, proven bound, gap) and ``PassInfo`` one solver call. The heuristics,
+the Pyomo model (:mod:`planner.optimize`), the results and the analyses all speak these types, so importing
+them loads neither Pyomo nor HiGHS.
+
+Pairs are numbered ``p = 0..P-1`` in the order of ``ModelData.options``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from planner.network import SharedInfra
+from planner.scenario import Catalogue, Scenario
+
+
+@dataclass
+class RoadmapSpec:
+    """Year-by-year phasing (issue: roadmap to 2030). Costs of pair p connected in year y:
+
+    ``capex[p,y] = capex[p]·(1+g_t)^(y-y0)`` (g_t the technology's ``capex_trend_per_year``), opex paid every
+    year from y to the end year. Discount factor of year k: ``d_k = (1+r)^-(k-y0)`` for capex (paid at the
+    start of the year) and ``(1+r)^-(k-y0+1)`` for opex (paid at its end), so a one-year roadmap costs exactly
+    capex + opex/(1+r), like the single-year TCO.
+    """
+
+    years: list[int]
+    annual_budget_usd: dict[int, float]
+    carry_over: bool = False
+    capacity_total: int | None = None
+    capacity_per_technology: dict[str, int] = field(default_factory=dict)
+    capex_trend: dict[str, float] = field(default_factory=dict)
+    discount_rate: float = 0.08
+    count_opex: bool = False  # budget basis tco: annual budgets also pay the opex of connected offices
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, catalogue: Catalogue) -> RoadmapSpec | None:
+        """The roadmap a scenario asks for, or None."""
+        rm = scenario.roadmap
+        if rm is None:
+            return None
+        years = list(range(scenario.horizon.start_year, scenario.horizon.end_year + 1))
+        return cls(
+            years=years,
+            annual_budget_usd=rm.budget_by_year(range(years[0], years[-1] + 1)),
+            carry_over=rm.carry_over,
+            capacity_total=rm.build_capacity.total,
+            capacity_per_technology=dict(rm.build_capacity.per_technology),
+            capex_trend={k: t.capex_trend_per_year for k, t in catalogue.technologies.items()},
+            discount_rate=scenario.discount_rate,
+            count_opex=scenario.budget_basis == "tco",
+        )
+
+    def capex_factor(self, technology: str, year: int) -> float:
+        """Capex multiplier of a technology in a year (price trend)."""
+        return (1.0 + self.capex_trend.get(technology, 0.0)) ** (year - self.years[0])
+
+    def pair_year_costs(self, capex: float, opex: float, technology: str, year: int) -> tuple[float, float, float]:
+        """(capex in that year, budget spend over the horizon, discounted cost) of one pair connected in year."""
+        y0, end, r = self.years[0], self.years[-1], self.discount_rate
+        cap = capex * self.capex_factor(technology, year)
+        opex_years = end - year + 1
+        spend = cap + (opex * opex_years if self.count_opex else 0.0)
+        disc = cap * (1 + r) ** -(year - y0) + opex * sum((1 + r) ** -(k - y0 + 1) for k in range(year, end + 1))
+        return cap, spend, disc
+
+
+@dataclass
+class ModelSpec:
+    """What to optimise and under which constraints (the solver-facing part of a scenario)."""
+
+    objective: Literal["max_coverage", "min_cost"]
+    metric: Literal["population", "offices", "communities"] = "population"
+    budget_usd: float | None = None
+    coverage_target: float | None = None
+    region_min_coverage: dict[str, float] = field(default_factory=dict)
+    technology_max_share: dict[str, float] = field(default_factory=dict)
+    roadmap: RoadmapSpec | None = None
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, catalogue: Catalogue | None = None) -> ModelSpec:
+        """The spec a scenario asks for."""
+        return cls(
+            objective=scenario.objective,
+            metric=scenario.coverage_metric,
+            budget_usd=scenario.budget_usd,
+            coverage_target=scenario.coverage_target if scenario.objective == "min_cost" else None,
+            region_min_coverage=dict(scenario.policy.region_min_coverage),
+            technology_max_share=dict(scenario.policy.technology_max_share),
+            roadmap=RoadmapSpec.from_scenario(scenario, catalogue) if catalogue is not None else None,
+        )
+
+    @property
+    def is_plain(self) -> bool:
+        """A multiple-choice knapsack: one budget row or one target row, office-additive coverage."""
+        single_row = (self.objective == "max_coverage") or self.budget_usd is None
+        return (
+            single_row
+            and self.roadmap is None
+            and not self.region_min_coverage
+            and not self.technology_max_share
+            and self.metric != "communities"
+        )  # shared infrastructure (ModelData.infra) also makes a model non-plain: see solve._plain
+
+
+@dataclass
+class ModelData:
+    """Tidy tables the model is built from.
+
+    ``options``: eligible pairs with ``office_id, technology, cost_usd``; ``offices``: every planned office with
+    ``office_id, weight, region, community`` (offices with no eligible option count in the totals).
+    """
+
+    options: pd.DataFrame
+    offices: pd.DataFrame
+    infra: SharedInfra | None = None  # candidate shared infrastructure (fibre arcs, tower sites, relays)
+
+    @classmethod
+    def from_options(
+        cls, options: pd.DataFrame, planned: pd.DataFrame, weights: pd.Series, infra: SharedInfra | None = None
+    ) -> ModelData:
+        """Build from the costing table (eligible rows are kept) and the planned offices."""
+        eligible = options[options["eligible"]].reset_index(drop=True)
+        offices = pd.DataFrame(
+            {
+                "office_id": planned["office_id"].astype(str).to_numpy(),
+                "weight": weights.to_numpy(float),
+                "region": planned["region"].astype(str).to_numpy(),
+                "community": planned["community"].astype(str).to_numpy(),
+            }
+        )
+        cols = ("office_id", "technology", "cost_usd", "capex_usd", "opex_usd_per_year")
+        cols += ("shared", "standalone_cost_usd")
+        keep = [c for c in cols if c in eligible]
+        return cls(eligible[keep].copy(), offices, infra if infra is not None and not infra.empty else None)
+
+    @property
+    def shared(self) -> np.ndarray:
+        """Per pair: "" (stand-alone), "fibre", "site" or "relay"."""
+        if "shared" not in self.options:
+            return np.full(len(self.options), "", dtype=object)
+        return self.options["shared"].fillna("").to_numpy(object)
+
+    def region_of_community(self) -> pd.Series:
+        """Each community's region: the most common region of its offices."""
+        return self.offices.groupby("community")["region"].agg(lambda s: s.mode().iat[0])
+
+    def total_weight(self, metric: str) -> float:
+        """W: total weight of the metric over everything planned."""
+        if metric == "communities":
+            return float(self.offices["community"].nunique())
+        return float(self.offices["weight"].sum())
+
+
+@dataclass
+class PassInfo:
+    """One solver call: what it optimised and how it ended."""
+
+    name: str
+    method: str
+    status: str
+    objective: float | None
+    bound: float | None
+    seconds: float
+
+
+@dataclass
+class SolveResult:
+    """A plan as chosen pair indices into ``ModelData.options`` plus its quality certificate."""
+
+    status: str  # optimal | time_limit
+    method: str  # greedy | milp | milp+greedy-start
+    chosen: np.ndarray
+    objective: float  # primary objective of the returned plan (coverage weight, or cost in USD)
+    bound: float  # proven bound on the primary objective
+    mip_gap: float  # relative gap |bound - objective| / max(|bound|, 1e-9)
+    coverage: float
+    cost_usd: float
+    build_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    passes: list[PassInfo] = field(default_factory=list)
+    years: np.ndarray | None = None  # roadmap: connection year of each chosen pair
+    arcs: np.ndarray | None = None  # shared fibre: built arcs (indices into ModelData.infra.arcs)
+    sites: np.ndarray | None = None  # new tower sites built (indices into ModelData.infra.sites)
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """``|bound - objective| / max(|bound|, 1e-9)``; 0 when both are 0."""
+    if math.isclose(objective, bound, rel_tol=1e-12, abs_tol=1e-9):
+        return 0.0
+    return abs(bound - objective) / max(abs(bound), 1e-9)
+
+
+class NoFeasiblePlan(Exception):
+    """Raised by a solver when a spec has no plan; :func:`planner.optimize.solve.solve` turns it into
+    :class:`planner.errors.InfeasibleError` with a diagnosis."""
+
+
+def objective_values(data: ModelData, metric: str, chosen: np.ndarray) -> tuple[float, float]:
+    """(coverage in units of ``metric``, cost in USD) of a set of chosen pairs, computed from the tables."""
+    opts = data.options.iloc[chosen]
+    cost = float(opts["cost_usd"].sum())
+    if metric == "communities":
+        comm = data.offices.set_index("office_id")["community"]
+        coverage = float(comm.reindex(opts["office_id"]).nunique())
+    else:
+        weight = data.offices.set_index("office_id")["weight"]
+        coverage = float(weight.reindex(opts["office_id"]).sum())
+    return coverage, cost
+
+
+def built_infrastructure(
+    data: ModelData, chosen: np.ndarray, arcs: np.ndarray, sites: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Keep only the infrastructure the chosen pairs use: the built arcs on the path from the backbone to each
+    chosen shared-fibre office, and the built sites that cover a chosen new-site pair. Returns (arcs, sites,
+    their cost in USD). Anything else a time-limited solution built serves no office: dropping it keeps the
+    plan feasible and lowers its cost."""
+    infra = data.infra
+    if infra is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0.0
+    shared = data.shared
+    picked = data.options.iloc[chosen]
+    kinds = shared[chosen] if len(chosen) else np.zeros(0, dtype=object)
+    keep_arcs: set[int] = set()
+    if len(arcs):
+        for path in infra.paths(arcs, picked["office_id"][kinds == "fibre"]).values():
+            keep_arcs.update(path)
+    keep_sites: set[int] = set()
+    if len(sites):
+        built = set(int(s) for s in sites)
+        cover = infra.site_cover[infra.site_cover["site"].isin(built)]
+        served = set(picked["office_id"][kinds == "site"])
+        keep_sites = set(cover.loc[cover["office_id"].isin(served), "site"].astype(int))
+        # An office covered by several built sites needs one: drop sites whose offices all have another.
+        by_site = cover[cover["office_id"].isin(served)].groupby("site")["office_id"].apply(set).to_dict()
+        for site in sorted(keep_sites, key=lambda t: len(by_site.get(t, ())), reverse=False):
+            others = set().union(*(by_site[t] for t in keep_sites if t != site)) if len(keep_sites) > 1 else set()
+            if by_site.get(site, set()) <= others:
+                keep_sites.discard(site)
+    a = np.array(sorted(keep_arcs), dtype=np.int64)
+    z = np.array(sorted(keep_sites), dtype=np.int64)
+    cost = float(infra.arcs["cost_usd"].to_numpy(float)[a].sum() + infra.sites["cost_usd"].to_numpy(float)[z].sum())
+    return a, z, cost

@@ -1,0 +1,132 @@
+"""Shared costs allocated to offices: a trench segment split among the offices behind it, a site among its offices,
+so that office costs add up to the plan's total (docs/shared-infrastructure.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from planner.costing import annuity_factor
+from planner.geo import haversine_km
+from planner.problem import ModelData, SolveResult
+from planner.results.outputs import ROUTE_COLUMNS, SITE_COLUMNS
+from planner.scenario import Scenario
+
+
+def allocate_shared(
+    plan: pd.DataFrame, planned: pd.DataFrame, data: ModelData, result: SolveResult, scenario: Scenario
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Say which shared asset serves each office and allocate shared costs to offices (in place).
+
+    Allocation rule (documented in docs/shared-infrastructure.md): a fibre trench edge's cost is split equally
+    among the fibre offices whose route to the backbone runs through it (each office pays a share of every
+    segment on its own path, so a branch to one village is paid by that village alone and the common trunk
+    by all); a new tower site's cost is split equally among the offices assigned to it (each office is
+    assigned to its nearest built site). Relayed offices use a hub's fibre at no extra shared cost. Shares are
+    added to the office's capex / opex / cost columns, so the office costs sum to the plan's total cost.
+    Returns the built fibre edges and sites as tables (None when the scenario shares nothing).
+    """
+    infra = data.infra
+    plan["shared_asset"] = ""
+    plan["shared_cost_usd"] = 0.0
+    if not scenario.infrastructure.enabled:
+        return None, None
+    empty_routes = pd.DataFrame(columns=ROUTE_COLUMNS)
+    empty_sites = pd.DataFrame(columns=SITE_COLUMNS)
+    if infra is None:
+        return empty_routes, empty_sites
+    counted = scenario.policy.opex_paid_by in ("operator", "both")
+    annuity = annuity_factor(scenario.discount_rate, scenario.horizon.years)
+    shared = data.shared[result.chosen] if len(result.chosen) else np.zeros(0, dtype=object)
+    picked = data.options.iloc[result.chosen]["office_id"].to_numpy(object)
+    row_of = {o: i for i, o in enumerate(plan["office_id"])}
+    share = np.zeros((len(plan), 3))  # capex, opex (upkeep), cost (basis)
+    asset = plan["shared_asset"].to_numpy(object).copy()
+    routes = empty_routes
+    arcs_built = result.arcs if result.arcs is not None else np.zeros(0, dtype=np.int64)
+    if len(arcs_built):
+        arcs = infra.arcs.iloc[arcs_built]
+        nodes = infra.nodes
+        roots = nodes[nodes["kind"] == "fibre_node"]
+        root_ref = dict(zip(roots["node"].astype(int), roots["ref"], strict=True))
+        users: dict[int, list[str]] = {int(k): [] for k in arcs.index}
+        tail = infra.arcs["tail"].to_numpy(np.int64)
+        length = infra.arcs["length_km"].to_numpy(float)
+        money = infra.arcs[["capex_usd", "opex_usd_per_year", "cost_usd"]].to_numpy(float)
+        for office, path in infra.paths(arcs_built, picked[shared == "fibre"]).items():
+            for k in path:
+                users[k].append(office)
+            km = float(length[path].sum())
+            root = root_ref.get(int(tail[path[-1]]), "?") if path else "?"
+            asset[row_of[office]] = f"fibre from node {root}: {km:.1f} km of trench, {len(path)} segment(s)"
+        for k, offices in users.items():
+            if not offices:
+                continue
+            part = money[k] / len(offices)
+            for office in offices:
+                share[row_of[office]] += part
+        name = pd.Series(nodes["node_id"].to_numpy(object), index=nodes["node"].astype(int))
+        routes = pd.DataFrame(
+            {
+                "edge": arcs["edge"].astype(int).to_numpy(),
+                "from_node": name.reindex(arcs["tail"].astype(int)).to_numpy(),
+                "to_node": name.reindex(arcs["head"].astype(int)).to_numpy(),
+                "length_km": arcs["length_km"].round(3).to_numpy(),
+                "capex_usd": arcs["capex_usd"].to_numpy(float),
+                "opex_usd_per_year": arcs["opex_usd_per_year"].to_numpy(float),
+                "cost_usd": arcs["cost_usd"].to_numpy(float),
+                "offices_served": [len(users[int(k)]) for k in arcs.index],
+            }
+        )
+    sites = empty_sites
+    sites_built = result.sites if result.sites is not None else np.zeros(0, dtype=np.int64)
+    if len(sites_built):
+        built = infra.sites.iloc[sites_built]
+        cover = infra.site_cover[infra.site_cover["site"].isin(set(built["site"]))]
+        on_site = set(picked[shared == "site"])
+        cover = cover[cover["office_id"].isin(on_site)].copy()
+        s_lat = dict(zip(built["site"], built["lat"], strict=True))
+        s_lon = dict(zip(built["site"], built["lon"], strict=True))
+        pos = planned.assign(office_id=planned["office_id"].astype(str)).set_index("office_id")
+        cover["km"] = haversine_km(
+            cover["site"].map(s_lat).to_numpy(float), cover["site"].map(s_lon).to_numpy(float),
+            cover["office_id"].map(pos["lat"]).to_numpy(float), cover["office_id"].map(pos["lon"]).to_numpy(float),
+        )  # fmt: skip
+        assigned = cover.sort_values(["office_id", "km", "site"]).groupby("office_id").first()
+        counts = assigned.groupby("site").size()
+        pops = plan.set_index("office_id")["population"]
+        for office, row in assigned.iterrows():
+            s = int(row["site"])
+            site = infra.sites.loc[infra.sites["site"] == s].iloc[0]
+            n = int(counts[s])
+            share[row_of[office]] += np.array([site["capex_usd"], site["opex_usd_per_year"], site["cost_usd"]]) / n
+            asset[row_of[office]] = f"new tower {site['site_id']} ({row['km']:.1f} km), shared by {n} office(s)"
+        sites = built.assign(
+            offices_served=built["site"].map(counts).fillna(0).astype(int).to_numpy(),
+            population_served=built["site"]
+            .map(assigned.assign(pop=assigned.index.map(pops)).groupby("site")["pop"].sum())
+            .fillna(0.0)
+            .to_numpy(),
+        )[SITE_COLUMNS]
+    if (shared == "relay").any():
+        hub_fibre = set(picked[shared == "fibre"]) | set(
+            picked[(data.options.iloc[result.chosen]["technology"] == infra.fibre_technology).to_numpy()]
+        )
+        rel = infra.relays[infra.relays["hub_office_id"].isin(hub_fibre)].sort_values(["office_id", "distance_km"])
+        first = rel.groupby("office_id").first()
+        for office in picked[shared == "relay"]:
+            if office in first.index:
+                hub = first.loc[office]
+                asset[row_of[office]] = (
+                    f"microwave relay from office {hub['hub_office_id']} ({hub['distance_km']:.1f} km)"
+                )
+    plan["shared_asset"] = asset
+    plan["shared_cost_usd"] = share[:, 2]
+    plan["capex_usd"] += share[:, 0]
+    plan["capex_civil_usd"] += share[:, 0]
+    plan["opex_network_usd_per_year"] += share[:, 1]
+    plan["opex_usd_per_year"] += share[:, 1] * counted
+    plan["tco_usd"] += share[:, 0] + share[:, 1] * counted * annuity
+    plan["cost_usd"] += share[:, 2]
+    return routes, sites
