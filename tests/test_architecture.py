@@ -76,9 +76,9 @@ def test_no_third_party_private_attribute_outside_the_highs_runner() -> None:
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.Attribute) and "__" in node.attr.strip("_"):
                 offenders.append(f"{module_name(path)}: {node.attr}")
-            if isinstance(node, ast.Attribute) and node.attr in ("_solver_model", "_sol"):
-                if module_name(path) != "planner.optimize.highs":
-                    offenders.append(f"{module_name(path)}: {node.attr}")
+            protected = isinstance(node, ast.Attribute) and node.attr in ("_solver_model", "_sol")
+            if protected and module_name(path) != "planner.optimize.highs":
+                offenders.append(f"{module_name(path)}: {node.attr}")
     assert offenders == []
 
 
@@ -90,9 +90,9 @@ def test_the_guarded_runner_is_the_only_caller_of_highs_run() -> None:
         if module_name(path) == "planner.optimize.highs":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run":
-                if isinstance(node.func.value, ast.Name) and node.func.value.id in ("h", "highs", "opt"):
-                    calls.append(f"{module_name(path)}:{node.lineno}")
+            call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run"
+            if call and isinstance(node.func.value, ast.Name) and node.func.value.id in ("h", "highs", "opt"):
+                calls.append(f"{module_name(path)}:{node.lineno}")
     assert calls == []
 
 

@@ -26,7 +26,8 @@ from planner.errors import InfeasibleError
 from planner.heuristics.greedy import greedy_max_coverage, greedy_min_cost, office_hull
 from planner.optimize import highs as highs_module
 from planner.optimize import solve as solve_module
-from planner.optimize.highs import plan_defect, solve
+from planner.optimize.highs import plan_defect
+from planner.optimize.model import build_model, chosen_pairs, hold_primary, set_start
 from planner.optimize.solve import solve
 from planner.problem import ModelData, ModelSpec, SolveResult, relative_gap
 from planner.scenario import SolverSettings

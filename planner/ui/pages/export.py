@@ -1,0 +1,64 @@
+"""The Export page: the files of a plan (CSV, JSON, Excel workbook, GeoJSON) and its scenario (YAML)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from planner.results import report
+from planner.ui.state import scenario_yaml
+from planner.ui.widgets import plan_choice
+
+
+def page_export() -> None:
+    """The Export page of the chosen plan."""
+    st.header("Export")
+    name = plan_choice("Plan", "export_plan")
+    if name is None:
+        return
+    entry = st.session_state["runs"][name]
+    plan, coords = entry["plan"], entry["coords"]
+    st.caption(
+        "Files of the selected plan. The workbook has one sheet per table (summary, plan, by technology, "
+        "by region, cost components, options, sources)."
+    )
+    c = st.columns(5)
+    c[0].download_button(
+        "Plan (CSV)",
+        report.plan_csv(plan),
+        file_name=f"{name}-plan.csv",
+        mime="text/csv",
+        key="dl_csv",
+        on_click="ignore",
+    )
+    c[1].download_button(
+        "Summary (JSON)",
+        report.summary_json(plan),
+        file_name=f"{name}-summary.json",
+        mime="application/json",
+        key="dl_json",
+        on_click="ignore",
+    )
+    c[2].download_button(
+        "Workbook (Excel)",
+        lambda: report.excel_bytes(plan),
+        file_name=f"{name}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="dl_xlsx",
+        on_click="ignore",
+    )
+    c[3].download_button(
+        "Map points (GeoJSON)",
+        lambda: report.geojson_bytes(plan, coords),
+        file_name=f"{name}.geojson",
+        mime="application/geo+json",
+        key="dl_geojson",
+        on_click="ignore",
+    )
+    c[4].download_button(
+        "Scenario (YAML)",
+        scenario_yaml(entry["raw"]),
+        file_name=f"{name}.yaml",
+        mime="application/x-yaml",
+        key="dl_yaml",
+        on_click="ignore",
+    )

@@ -1,0 +1,110 @@
+"""The Results page: KPIs, the map, charts and the per-office table of a plan; shared infrastructure; frontier."""
+
+from __future__ import annotations
+
+import plotly.express as px
+import streamlit as st
+
+from planner.errors import PlannerError
+from planner.pipeline import costing_key, prepare
+from planner.results import Plan
+from planner.ui.state import store
+from planner.ui.widgets import PLOT_CONFIG, kpi_cards, money, office_map, plan_choice, solve_summary, tech_bar
+
+
+def page_results() -> None:
+    """The Results page of the chosen plan."""
+    st.header("Results")
+    name = plan_choice("Plan", "results_plan")
+    if name is None:
+        return
+    entry = st.session_state["runs"][name]
+    plan = entry["plan"]
+    solve_summary(entry)
+    kpi_cards(plan)
+    table = plan.plan.merge(entry["coords"], on="office_id", how="left")
+    st.subheader("Offices by chosen technology")
+    office_map(table, "technology", key="results_map")
+    c1, c2 = st.columns(2)
+    with c1:
+        mix = plan.by_technology
+        if len(mix):
+            tech_bar(mix, "technology", "offices", "Technology mix (offices)", "mix_chart", ["population", "cost_usd"])
+    with c2:
+        con = plan.plan[plan.plan["technology"] != "none"]
+        by = con.groupby(["region", "technology"], as_index=False)["cost_usd"].sum()
+        if len(by):
+            tech_bar(by, "region", "cost_usd", "Cost by region (USD, budget basis)", "region_chart")
+    st.subheader("Per-office plan")
+    f1, f2, f3 = st.columns(3)
+    regions = f1.multiselect("Region", sorted(table["region"].astype(str).unique()), key="flt_region")
+    techs = f2.multiselect("Technology", sorted(table["technology"].unique()), key="flt_tech")
+    text = f3.text_input("Name or office id contains", key="flt_text")
+    shown = table
+    if regions:
+        shown = shown[shown["region"].isin(regions)]
+    if techs:
+        shown = shown[shown["technology"].isin(techs)]
+    if text:
+        m = shown["name"].str.contains(text, case=False, na=False) | shown["office_id"].str.contains(text, case=False)
+        shown = shown[m]
+    st.caption(f"{len(shown):,} of {len(table):,} offices")
+    st.dataframe(shown, hide_index=True, key="plan_table")
+    shared_section(plan)
+    frontier_section(plan)
+
+
+def shared_section(plan: Plan) -> None:
+    """What the plan builds once and shares: trench edges, new tower sites, relays (shared infrastructure)."""
+    info = plan.summary.get("shared_infrastructure")
+    if info is None:
+        return
+    st.subheader("Shared infrastructure")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Fibre trench built", f"{info['fibre_km_built']:,.1f} km", f"{info['fibre_offices']} offices on fibre")
+    c2.metric("New tower sites", f"{info['sites_built']}", f"{info['site_offices']} offices served")
+    c3.metric("Radio relays", f"{info['relay_offices']}")
+    c4.metric("Shared cost allocated", money(info["shared_cost_usd"]))
+    st.caption(
+        "Shared costs are allocated to offices: a trench segment is split among the fibre offices behind it, a site "
+        "among the offices on it; office costs add up to the plan's total (docs/shared-infrastructure.md)."
+    )
+    if plan.fibre_routes is not None and len(plan.fibre_routes):
+        st.dataframe(plan.fibre_routes, hide_index=True, key="routes_table")
+    if plan.sites is not None and len(plan.sites):
+        st.dataframe(plan.sites, hide_index=True, key="sites_table")
+
+
+def frontier_section(plan: Plan) -> None:
+    """Coverage-cost frontier of the plan's scenario: a budget sweep (planner.sweep) with marginal costs."""
+    from planner.analysis.sweep import sweep
+
+    with st.expander("Coverage–cost frontier (budget sweep)"):
+        budget = float(plan.scenario.budget_usd or plan.summary.get("total_cost_usd") or 1e6)
+        c1, c2, c3 = st.columns(3)
+        low = c1.number_input("From (USD)", min_value=0.0, value=round(budget / 4, -3), step=1e5, key="fr_low")
+        high = c2.number_input("To (USD)", min_value=0.0, value=round(budget * 2, -3), step=1e5, key="fr_high")
+        points = int(c3.number_input("Points", min_value=2, max_value=40, value=8, key="fr_points"))
+        if st.button("Sweep budgets", key="fr_run"):
+            cache = store()
+            ckey = costing_key(plan.scenario)
+            try:
+                prepared = cache.get(cache.prepared, ckey) or prepare(plan.scenario)
+                cache.put(cache.prepared, ckey, prepared)
+                with st.spinner("solving each budget (one reused model, warm starts)"):
+                    budgets = [low + (high - low) * i / (points - 1) for i in range(points)]
+                    st.session_state["frontier"] = (plan.scenario.name, sweep(prepared, "budget", budgets, "serial"))
+            except PlannerError as exc:
+                st.error(str(exc))
+                return
+        name, frontier = st.session_state.get("frontier", (None, None))
+        if frontier is None or name != plan.scenario.name:
+            return
+        table = frontier.table
+        fig = px.line(table, x="total_cost_usd", y="population_covered", markers=True,
+                      hover_data=["budget_usd", "coverage_share", "marginal_cost_per_person_usd"],
+                      title="Population covered against total cost (USD)")  # fmt: skip
+        st.plotly_chart(fig, config=PLOT_CONFIG, key="frontier_chart", width="stretch")
+        st.caption(f"{len(table)} points in {frontier.seconds:.1f} s; marginal cost = extra USD per extra person.")
+        st.dataframe(table, hide_index=True, key="frontier_table")
+        st.download_button("frontier.csv", table.to_csv(index=False), "frontier.csv", "text/csv", key="fr_dl")

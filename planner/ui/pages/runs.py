@@ -1,0 +1,180 @@
+"""The Runs page: the run store's recorded runs, to show, reopen and compare, and recording a session plan."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from planner.data import fingerprint, read_offices
+from planner.errors import PlannerError
+from planner.results import report
+from planner.store import RunStore, compare_summaries, data_drift
+from planner.ui.state import scenario_yaml
+from planner.ui.widgets import kpi_cards, money_short, tech_bar
+
+
+def _run_label(row: Any) -> str:
+    cost = "" if pd.isna(row.total_cost_usd) else f", {money_short(row.total_cost_usd)}"
+    return f"#{row.id} {row.scenario} — {row.status}{cost}, {str(row.created_at)[:16].replace('T', ' ')} UTC"
+
+
+def _stored_coords(record: Any) -> pd.DataFrame:
+    """Office coordinates of a stored run, from its offices file if that file is unchanged since the run."""
+    empty = pd.DataFrame(
+        {"office_id": pd.Series(dtype=str), "lat": pd.Series(dtype=float), "lon": pd.Series(dtype=float)}
+    )
+    path = record.scenario_json.get("data", {}).get("offices")
+    try:
+        if not path or fingerprint(Path(path)) != record.fingerprints.get("offices"):
+            return empty
+        offices = read_offices(Path(path))
+    except (OSError, PlannerError):
+        return empty
+    return offices[["office_id", "lat", "lon"]].assign(office_id=lambda t: t["office_id"].astype(str))
+
+
+def reopen_run(run_id: int) -> None:
+    """Load a stored run into the session, so the Results, Compare, Donor view and Export pages show it."""
+    ss = st.session_state
+    store = RunStore()
+    try:
+        record = store.get(run_id)
+        plan = store.load_plan(run_id)
+    except PlannerError as exc:
+        ss["runs_error"] = str(exc)
+        return
+    name = f"run {run_id}: {record.scenario}"
+    times = {"total_s": float(record.timings.get("total_s") or 0.0), "costing_cached": False}
+    ss.setdefault("runs", {})[name] = {
+        "plan": plan,
+        "coords": _stored_coords(record),
+        "raw": copy.deepcopy(record.scenario_json),
+        "times": times,
+        "stored_id": run_id,
+    }
+    ss["current"] = name
+
+
+def _record_session_plan(name: str) -> None:
+    """Record a plan of this session in the run store (outputs written as ``planner solve`` writes them)."""
+    from planner.results import write_outputs
+
+    entry = st.session_state["runs"][name]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            files = write_outputs(entry["plan"], Path(tmp))
+            run_id = RunStore().record_plan(
+                entry["plan"],
+                command="app",
+                files=files,
+                scenario_yaml=scenario_yaml(entry["raw"]),
+                timings={"total_s": float(entry["times"].get("total_s") or 0.0)},
+            )
+    except (PlannerError, OSError, sqlite3.Error) as exc:
+        st.session_state["runs_error"] = f"The plan was not recorded: {exc}"
+        return
+    entry["stored_id"] = run_id
+    st.session_state["runs_recorded"] = f"Recorded '{name}' as run {run_id}."
+
+
+def page_runs() -> None:
+    """The Runs page: the recorded runs of the run store, and recording the session's plans in it."""
+    st.header("Recorded runs")
+    ss = st.session_state
+    store = RunStore()
+    st.caption(
+        f"Run store `{store.path}` (the `PLANNER_STORE` environment variable chooses another). Every "
+        "`planner solve` is recorded here with its scenario, data fingerprints, catalogue, versions and outputs; "
+        "`planner runs list | show | export | compare | delete` reads the same store."
+    )
+    for key, show in (("runs_error", st.error), ("runs_recorded", st.success)):
+        if key in ss:
+            show(ss.pop(key))
+    try:
+        table = store.list_runs()
+    except (PlannerError, sqlite3.Error) as exc:
+        st.error(f"Cannot read the run store: {exc}")
+        return
+    if table.empty:
+        st.info(
+            "No runs recorded yet: `planner solve SCENARIO` records its run, or record a plan of this session below."
+        )
+    else:
+        shown = table.assign(
+            created_at=table["created_at"].str.slice(0, 19).str.replace("T", " "),
+            coverage_share=(100 * table["coverage_share"]).round(1),
+        ).rename(columns={"created_at": "time (UTC)", "coverage_share": "population coverage %"})
+        st.dataframe(shown, hide_index=True, key="runs_table")
+        labels = {int(r.id): _run_label(r) for r in table.itertuples(index=False)}
+        run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="runs_pick")
+        try:
+            record = store.get(run_id)
+        except PlannerError as exc:  # deleted by another process since the list was read
+            st.error(str(exc))
+            return
+        st.markdown(
+            f"**{record.scenario}** — `{record.command}` at {record.created_at} UTC, status **{record.status}**, "
+            f"package {record.package_version}"
+            + (f"; scenario file `{record.scenario_path}`" if record.scenario_path else "")
+        )
+        if "plan.csv" in record.files:
+            plan = store.load_plan(run_id, options=False)
+            kpi_cards(plan)
+            st.button(
+                "Open this run in Results, Compare, Donor view and Export",
+                key="runs_open",
+                on_click=reopen_run,
+                args=(run_id,),
+            )
+            st.dataframe(plan.plan, hide_index=True, key="runs_plan")
+        elif record.summary.get("message"):
+            st.warning(record.summary["message"])
+        else:
+            st.info(f"A `{record.command}` run has no per-office plan; its summary and files are below.")
+            st.json(record.summary, expanded=False)
+            st.caption("Files: " + ", ".join(f"`{n}` ({size:,} bytes)" for n, size in record.files.items()))
+        with st.expander("Scenario, data fingerprints and versions of this run"):
+            st.code(record.scenario_yaml or json.dumps(record.scenario_json, indent=2), language="yaml")
+            drift = data_drift(record)
+            st.dataframe(
+                pd.DataFrame(
+                    [{"file": k, "sha256": v, "today": state} for k, (v, state) in drift.items()],
+                    columns=["file", "sha256", "today"],
+                ),
+                hide_index=True,
+                key="runs_data",
+            )
+            st.json({"versions": record.versions, "timings_s": record.timings}, expanded=False)
+        st.subheader("Compare recorded runs")
+        pick = st.multiselect(
+            "Runs to compare (2 to 6)",
+            list(labels),
+            default=list(labels)[:2] if len(labels) >= 2 else [],
+            format_func=labels.get,
+            max_selections=6,
+            key="runs_cmp",
+        )
+        if len(pick) >= 2:
+            st.dataframe(compare_summaries(store, pick).astype(str), key="runs_kpis")
+            mix = {
+                f"#{i} {store.get(i).scenario}": store.read_table(i, "by_technology.csv")
+                for i in pick
+                if "by_technology.csv" in store.get(i).files
+            }
+            rows = report.technology_mix_of(mix).rename(columns={"scenario": "run"})
+            if len(rows):
+                tech_bar(rows, "run", "offices", "Technology mix (offices connected)", "runs_mix")
+        else:
+            st.info("Choose at least two runs.")
+    fresh = [n for n, e in ss.get("runs", {}).items() if "stored_id" not in e]
+    if fresh:
+        st.subheader("Record a plan of this session")
+        name = st.selectbox("Plan", fresh, key="runs_save_pick")
+        st.button("Record in the run store", key="runs_save", on_click=_record_session_plan, args=(name,))

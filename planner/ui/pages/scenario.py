@@ -1,0 +1,361 @@
+"""The Scenario page: start from a bundled scenario, edit it in the form, add data files, save and run it."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from planner.errors import Issue
+from planner.ui.state import (
+    COST_FIELDS,
+    bundled,
+    check_upload,
+    default_catalogue_rows,
+    load_base,
+    regions,
+    remove_upload,
+    run_and_store,
+    save_upload,
+    scenario_yaml,
+    stamp,
+)
+from planner.ui.widgets import kpi_cards, show_issues, show_last_error, solve_summary
+
+DATA_KEYS = ["offices", "fibre_nodes", "towers", "options"]
+DATA_LABELS = {
+    "offices": "Offices (CSV, GeoJSON or GeoPackage)",
+    "fibre_nodes": "Fibre nodes (CSV node_id, lat, lon)",
+    "towers": "Towers (CSV tower_id, lat, lon, generation, range_km, or OpenCellID)",
+    "options": "Engineering quotes (CSV office_id, technology, capex_usd, opex_usd_per_year[, mbps])",
+}
+
+
+# --------------------------------------------------------------------------------------------- scenario form
+def _effective_costs(overrides: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Key cost figures of the default catalogue with the scenario's overrides applied."""
+    base = copy.deepcopy(default_catalogue_rows())
+    for tech, fields in overrides.items():
+        for f, v in fields.items():
+            if f in COST_FIELDS and tech in base:
+                base[tech][f] = float(v["value"] if isinstance(v, dict) else v)
+    return pd.DataFrame.from_dict(base, orient="index")[COST_FIELDS].rename_axis("technology")
+
+
+def _h(value: Any) -> str:
+    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def data_section(base: dict[str, Any]) -> tuple[dict[str, str], bool]:
+    """Upload widgets; returns the data paths (uploads replace the base scenario's) and whether all are valid.
+
+    Uploads are kept in the session (not only in the widget), so they survive a visit to another page.
+    """
+    paths = dict(base.get("data", {}))
+    uploads = st.session_state.setdefault("uploads", {})
+    ok = True
+    with st.expander("Data: use your own files (optional)", expanded=bool(uploads)):
+        st.caption(
+            "Uploads replace the base scenario's files; they are checked with the same rules and messages "
+            "as `planner validate` (file, row, column)."
+        )
+        for kind in DATA_KEYS:
+            upload = st.file_uploader(
+                DATA_LABELS[kind],
+                key=f"upload_{kind}",
+                type=["csv", "geojson", "json", "gpkg"] if kind == "offices" else ["csv"],
+            )
+            if upload is not None:
+                path = save_upload(kind, upload)
+                if uploads.get(kind, {}).get("path") != str(path):
+                    issues = [Issue(upload.name, i.row, i.column, i.message) for i in check_upload(kind, path)]
+                    uploads[kind] = {"path": str(path), "name": upload.name, "issues": issues}
+            entry = uploads.get(kind)
+            if entry is None:
+                continue
+            if entry["issues"]:
+                ok = False
+                show_issues(entry["issues"], f"{entry['name']} cannot be used ({len(entry['issues'])} problem(s)):")
+            else:
+                st.success(f"{entry['name']}: valid, used instead of the bundled file")
+            st.button(f"Remove {entry['name']}", key=f"remove_{kind}", on_click=remove_upload, args=(kind,))
+            paths[kind] = entry["path"]
+    shown = {k: (Path(v).name if v else "none") for k, v in paths.items()}
+    st.caption("Data in use: " + ", ".join(f"{k} = `{v}`" for k, v in shown.items()))
+    return paths, ok
+
+
+def _objective_section() -> None:
+    """Objective and coverage metric, budget, basis and target, horizon and discount rate (three columns)."""
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        st.radio(
+            "Objective",
+            ["max_coverage", "min_cost"],
+            key="f_objective",
+            format_func={
+                "max_coverage": "Most coverage within a budget",
+                "min_cost": "Least cost reaching a target",
+            }.get,
+        )
+        st.selectbox("Coverage metric", ["population", "offices", "communities"], key="f_metric")
+    with c2:
+        st.number_input(
+            "Budget (USD)",
+            min_value=0.0,
+            step=100_000.0,
+            format="%.0f",
+            key="f_budget",
+            help="Required for 'most coverage'. With 'least cost', 0 means no budget limit.",
+        )
+        st.radio(
+            "Budget basis",
+            ["capex", "tco"],
+            key="f_basis",
+            horizontal=True,
+            help="capex: upfront cost only; tco: capex + discounted opex over the horizon",
+        )
+        st.number_input(
+            "Coverage target (share)",
+            min_value=0.01,
+            max_value=1.0,
+            step=0.01,
+            key="f_target",
+            help="Used with 'least cost reaching a target'.",
+        )
+    with c3:
+        st.number_input("Horizon start year", min_value=2000, max_value=2100, step=1, key="f_start")
+        st.number_input("Horizon end year", min_value=2000, max_value=2100, step=1, key="f_end")
+        st.number_input("Discount rate", min_value=0.0, max_value=0.99, step=0.01, key="f_rate")
+
+
+def _technology_section(techs: list[str], over: dict[str, Any], v: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Allowed technologies and the key costs table; returns the costs shown and as edited."""
+    st.multiselect("Allowed technologies", techs, key="f_allowed")
+    with st.expander("Key costs (USD; edits become overrides in the scenario's `technologies` mapping)"):
+        shown = _effective_costs(over)
+        edited = st.data_editor(shown, key=f"costs_{v}_{_h(over)}", disabled=["technology"], width="stretch")
+        if over:
+            st.caption("Overrides: `" + json.dumps(over) + "`")
+    return shown, edited
+
+
+def _policy_section(base: dict[str, Any], techs: list[str], v: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Policy rules: regional minimums, technology caps, cost ceiling, fibre preference, opex payer.
+
+    Returns the regional minimums and the technology caps as edited.
+    """
+    ss = st.session_state
+    with st.expander("Policy rules"):
+        p1, p2 = st.columns(2)
+        with p1:
+            st.markdown("**Regional minimum coverage** (share of the metric; region `*` = every region)")
+            names = regions(base["data"]["offices"], stamp(base["data"]["offices"]))
+            mins = ss["region_mins"]
+            region_df = pd.DataFrame({"region": list(mins), "min_share": [float(x) for x in mins.values()]})
+            region_edit = st.data_editor(
+                region_df.astype({"region": "object", "min_share": "float"}),
+                key=f"regions_{v}_{_h(mins)}",
+                num_rows="dynamic",
+                hide_index=True,
+                column_config={
+                    "region": st.column_config.SelectboxColumn("region", options=["*", *names], required=True),
+                    "min_share": st.column_config.NumberColumn("min share", min_value=0.0, max_value=1.0, step=0.05),
+                },
+            )
+        with p2:
+            st.markdown("**Technology caps** (maximum share of the connected offices; blank = no cap)")
+            caps = ss["tech_caps"]
+            caps_df = pd.DataFrame({"technology": techs, "max_share": [caps.get(t) for t in techs]})
+            caps_edit = st.data_editor(
+                caps_df.astype({"max_share": "float"}),
+                key=f"caps_{v}_{_h(caps)}",
+                hide_index=True,
+                disabled=["technology"],
+                column_config={
+                    "max_share": st.column_config.NumberColumn("max share", min_value=0.0, max_value=1.0, step=0.05)
+                },
+            )
+        q1, q2, q3 = st.columns(3)
+        q1.number_input(
+            "Cost ceiling per office (USD, 0 = none)", min_value=0.0, step=5_000.0, format="%.0f", key="f_max_cost"
+        )
+        with q2:
+            st.checkbox("Prefer fibre when within", key="f_fibre_pref_on")
+            st.number_input("% of the cheapest option", min_value=0.0, step=5.0, key="f_fibre_pref")
+        q3.selectbox("Opex paid by", ["both", "post", "operator"], key="f_opex_paid_by")
+        if base.get("roadmap"):
+            st.info("This scenario phases the plan year by year (roadmap from the base scenario, kept as is).")
+    return region_edit, caps_edit
+
+
+def _sharing_section(base: dict[str, Any]) -> None:
+    """Shared infrastructure switches (not with a roadmap)."""
+    with st.expander("Shared infrastructure (trenches paid once, new towers, radio relays)"):
+        if base.get("roadmap"):
+            st.info("Shared infrastructure is planned for one period: not available with a roadmap.")
+        else:
+            i1, i2, i3, i4 = st.columns(4)
+            i1.checkbox("Share fibre trenches", key="f_share_fibre")
+            i2.checkbox("New 4G tower sites", key="f_share_towers")
+            i3.checkbox("Microwave relays off fibre offices", key="f_share_relays")
+            i4.selectbox("Design method", ["auto", "exact", "heuristic"], key="f_share_method")
+
+
+def _solver_section() -> None:
+    """Solver settings: time limit, gap, method."""
+    with st.expander("Solver"):
+        s1, s2, s3 = st.columns(3)
+        s1.number_input("Time limit per solver call (s)", min_value=1.0, step=5.0, key="f_time_limit")
+        s2.number_input("Relative gap accepted", min_value=0.0, max_value=0.5, step=1e-4, format="%.4f", key="f_gap")
+        s3.selectbox("Method", ["auto", "milp", "fast"], key="f_method")
+
+
+def _cost_overrides(over: dict[str, Any], shown: pd.DataFrame, edited: pd.DataFrame) -> dict[str, Any]:
+    """The scenario's cost overrides with the edits of the key costs table."""
+    overrides = copy.deepcopy(over)
+    for tech in edited.index:
+        for f in COST_FIELDS:
+            new, old = edited.at[tech, f], shown.at[tech, f]
+            if pd.notna(new) and float(new) != float(old):
+                overrides.setdefault(str(tech), {})[f] = float(new)
+    return overrides
+
+
+def _policy(techs: list[str], region_edit: pd.DataFrame, caps_edit: pd.DataFrame) -> dict[str, Any]:
+    """The scenario's ``policy`` mapping from the form; the session keeps the regional minimums and caps as edited."""
+    ss = st.session_state
+    policy: dict[str, Any] = {}
+    if sorted(ss["f_allowed"]) != sorted(techs):
+        policy["allowed_technologies"] = list(ss["f_allowed"])
+    mins_new = {
+        str(r): float(s)
+        for r, s in zip(region_edit["region"], region_edit["min_share"], strict=True)
+        if pd.notna(r) and pd.notna(s)
+    }
+    ss["region_mins"] = mins_new
+    if mins_new:
+        policy["region_min_coverage"] = mins_new
+    caps_new = {
+        str(t): float(s) for t, s in zip(caps_edit["technology"], caps_edit["max_share"], strict=True) if pd.notna(s)
+    }
+    ss["tech_caps"] = caps_new
+    if caps_new:
+        policy["technology_max_share"] = caps_new
+    if ss["f_fibre_pref_on"]:
+        policy["fibre_preference_pct"] = float(ss["f_fibre_pref"])
+    if ss["f_max_cost"] > 0:
+        policy["max_cost_per_office_usd"] = float(ss["f_max_cost"])
+    if ss["f_opex_paid_by"] != "both":
+        policy["opex_paid_by"] = ss["f_opex_paid_by"]
+    return policy
+
+
+def _scenario_mapping(
+    base: dict[str, Any], paths: dict[str, str], overrides: dict[str, Any], policy: dict[str, Any]
+) -> dict[str, Any]:
+    """The scenario mapping exactly as it will be saved (keys in the order of the saved YAML)."""
+    ss = st.session_state
+    raw: dict[str, Any] = {"name": ss["f_name"].strip() or "scenario"}
+    if base.get("description"):
+        raw["description"] = base["description"]
+    raw["data"] = {k: paths[k] for k in DATA_KEYS if paths.get(k)}
+    raw["technologies"] = overrides or "default"
+    raw["objective"] = ss["f_objective"]
+    raw["coverage_metric"] = ss["f_metric"]
+    budget = float(ss["f_budget"])
+    if budget > 0 or (ss["f_objective"] == "max_coverage" and not base.get("roadmap")):
+        raw["budget_usd"] = budget
+    raw["budget_basis"] = ss["f_basis"]
+    if ss["f_objective"] == "min_cost":
+        raw["coverage_target"] = float(ss["f_target"])
+    raw["horizon"] = {"start_year": int(ss["f_start"]), "end_year": int(ss["f_end"])}
+    raw["discount_rate"] = float(ss["f_rate"])
+    if policy:
+        raw["policy"] = policy
+    for key in ("demand", "roadmap"):
+        if base.get(key):
+            raw[key] = copy.deepcopy(base[key])
+    shares = {
+        "shared_fibre": bool(ss.get("f_share_fibre")),
+        "new_towers": bool(ss.get("f_share_towers")),
+        "radio_relays": bool(ss.get("f_share_relays")),
+    }
+    if any(shares.values()) and not base.get("roadmap"):
+        infra = {**copy.deepcopy(base.get("infrastructure") or {}), **shares}
+        infra["method"] = ss.get("f_share_method", "auto")
+        raw["infrastructure"] = infra
+    raw["solver"] = {"time_limit_s": float(ss["f_time_limit"]), "mip_gap": float(ss["f_gap"]), "method": ss["f_method"]}
+    return raw
+
+
+def scenario_form() -> tuple[dict[str, Any], bool]:
+    """The scenario editor.
+
+    Returns the raw scenario mapping (what is saved and run) and whether the data is ok.
+    """
+    ss = st.session_state
+    base = ss["base_raw"]
+    v = ss["form_version"]
+    techs = list(default_catalogue_rows())
+    st.text_input("Scenario name", key="f_name")
+    _objective_section()
+    over = ss["costs_over"]
+    shown, edited = _technology_section(techs, over, v)
+    region_edit, caps_edit = _policy_section(base, techs, v)
+    _sharing_section(base)
+    _solver_section()
+    paths, data_ok = data_section(base)
+
+    # Assemble the scenario mapping exactly as it will be saved.
+    overrides = _cost_overrides(over, shown, edited)
+    ss["costs_over"] = overrides
+    policy = _policy(techs, region_edit, caps_edit)
+    return _scenario_mapping(base, paths, overrides, policy), data_ok
+
+
+# --------------------------------------------------------------------------------------------- page
+def page_scenario() -> None:
+    """The Scenario page: the form, save and run buttons, errors and the headline figures of the plan."""
+    st.header("Build and run a scenario")
+    names = list(bundled())
+    st.selectbox(
+        "Start from a bundled scenario",
+        names,
+        key="f_base",
+        on_change=load_base,
+        help="The form below starts from this scenario; edit any field, then run.",
+    )
+    base = st.session_state["base_raw"]
+    if base.get("description"):
+        st.caption(base["description"])
+    raw, data_ok = scenario_form()
+    b1, b2 = st.columns([1, 1])
+    run = b1.button("Run scenario", type="primary", key="run", disabled=not data_ok)
+    b2.download_button(
+        "Save scenario as YAML",
+        scenario_yaml(raw),
+        file_name=f"{raw['name']}.yaml",
+        mime="application/x-yaml",
+        key="save_yaml",
+        on_click="ignore",
+    )
+    with st.expander("Scenario YAML (what 'Save' downloads; `planner solve` on it gives the same plan)"):
+        st.code(scenario_yaml(raw), language="yaml")
+    if not data_ok:
+        st.warning("Fix the uploaded files above before running.")
+    if run and data_ok:
+        run_and_store(raw)
+    show_last_error()
+    current = st.session_state.get("current")
+    runs = st.session_state.get("runs", {})
+    if current in runs and not st.session_state.get("last_error"):
+        st.subheader(f"Plan: {current}")
+        solve_summary(runs[current])
+        kpi_cards(runs[current]["plan"])
+        st.caption("See **Results** for the map, charts and the per-office table.")
