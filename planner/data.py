@@ -327,7 +327,8 @@ def data_fingerprints(scenario: Scenario, missing: str | None = None) -> dict[st
     """SHA-256 of every data file a scenario names, keyed by its ``data`` key (``offices.ISO3`` for
     ``countries.files``): the one fingerprint of a run's inputs (the run store, the app's caches, ``Inputs``).
 
-    A file that cannot be read raises ``OSError``, or is recorded as ``missing`` when that text is given."""
+    A file that cannot be read raises ``OSError``, or is recorded as ``missing`` when that text is given.
+    """
     paths = {k: Path(v) for k, v in scenario.data.model_dump().items() if v is not None}
     if scenario.countries is not None:
         paths.update({f"offices.{k}": Path(v) for k, v in scenario.countries.files.items()})
@@ -497,7 +498,8 @@ def read_quotes(path: Path | None, technologies: Iterable[str]) -> pd.DataFrame 
 
 def read_roads(path: Path | None) -> pd.DataFrame | None:
     """Road lines (GeoJSON LineString / MultiLineString features) as straight segments between consecutive
-    vertices: ``road_id, lat0, lon0, lat1, lon1`` (degrees). None when the scenario gives no roads file."""
+    vertices: ``road_id, lat0, lon0, lat1, lon1`` (degrees). None when the scenario gives no roads file.
+    """
     if path is None:
         return None
     try:

@@ -35,7 +35,8 @@ class Prepared:
 
 def costing_key(scenario: Scenario) -> str:
     """Everything :func:`prepare` depends on, as one string: the scenario without its solve-only fields
-    (:data:`planner.scenario.SOLVE_ONLY_FIELDS`) and the contents (SHA-256) of its data files."""
+    (:data:`planner.scenario.SOLVE_ONLY_FIELDS`) and the contents (SHA-256) of its data files.
+    """
     return json.dumps({"scenario": costing_fields(scenario), "files": data_fingerprints(scenario)}, sort_keys=True)
 
 
@@ -82,7 +83,8 @@ def solve_prepared(
 
 def run(scenario: Scenario | str | Path, progress: Progress | None = None, scheduler: str | None = None) -> Plan:
     """Load (if a path), prepare and solve a scenario (``scheduler``: multi-country scenarios, see
-    :func:`solve_prepared`)."""
+    :func:`solve_prepared`).
+    """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     return solve_prepared(prepare(scenario, progress), progress=progress, scheduler=scheduler)

@@ -137,7 +137,7 @@ class ModelData:
                 "community": planned["community"].astype(str).to_numpy(),
             }
         )
-        cols = ("office_id", "technology", "cost_usd", "capex_usd", "opex_usd_per_year")
+        cols: tuple[str, ...] = ("office_id", "technology", "cost_usd", "capex_usd", "opex_usd_per_year")
         cols += ("shared", "standalone_cost_usd")
         keep = [c for c in cols if c in eligible]
         return cls(eligible[keep].copy(), offices, infra if infra is not None and not infra.empty else None)
@@ -201,7 +201,8 @@ def relative_gap(objective: float, bound: float) -> float:
 
 class NoFeasiblePlan(Exception):
     """Raised by a solver when a spec has no plan; :func:`planner.optimize.solve.solve` turns it into
-    :class:`planner.errors.InfeasibleError` with a diagnosis."""
+    :class:`planner.errors.InfeasibleError` with a diagnosis.
+    """
 
 
 def objective_values(data: ModelData, metric: str, chosen: np.ndarray) -> tuple[float, float]:
@@ -223,7 +224,8 @@ def built_infrastructure(
     """Keep only the infrastructure the chosen pairs use: the built arcs on the path from the backbone to each
     chosen shared-fibre office, and the built sites that cover a chosen new-site pair. Returns (arcs, sites,
     their cost in USD). Anything else a time-limited solution built serves no office: dropping it keeps the
-    plan feasible and lowers its cost."""
+    plan feasible and lowers its cost.
+    """
     infra = data.infra
     if infra is None:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0.0

@@ -627,7 +627,8 @@ def write_json_schema(path: Path) -> None:
 
 def catalogue_table(catalogue: Catalogue) -> list[dict[str, Any]]:
     """Every figure of the catalogue as rows (technology, field, value, low, high, source): the donor's
-    "where does this number come from" view and the source list in docs/cost-sources.md."""
+    "where does this number come from" view and the source list in docs/cost-sources.md.
+    """
     rows: list[dict[str, Any]] = []
     entries: list[tuple[str, BaseModel]] = [*catalogue.technologies.items(), ("power (no grid)", catalogue.power)]
     for name, entry in entries:

@@ -242,7 +242,8 @@ class RunStore:
 
         The version and the tables are read in one snapshot (a read transaction unless the caller holds one):
         another process may create the store between two separate reads, and its fresh tables must not be taken
-        for a foreign file. Returns True when the file is a run store after all."""
+        for a foreign file. Returns True when the file is a run store after all.
+        """
         if not in_transaction:
             con.execute("BEGIN")
         try:
@@ -327,7 +328,8 @@ class RunStore:
 
         ``files`` maps a file name to its bytes or its path, or is a list of paths (stored by file name).
         ``before_commit`` is called inside the transaction after every row is written (tests use it to kill
-        the process at the worst moment)."""
+        the process at the worst moment).
+        """
         t0 = time.perf_counter()
         items: list[tuple[str, bytes | Path]] = (
             list(files.items()) if isinstance(files, Mapping) else [(Path(p).name, Path(p)) for p in files]
@@ -398,7 +400,8 @@ class RunStore:
         extra: Mapping[str, Any] | None = None,
     ) -> int:
         """Record a solved ``planner.results.Plan``: its scenario (the YAML text given, else read from
-        ``scenario_path``; and the resolved JSON), data fingerprints, resolved catalogue, summary and output files."""
+        ``scenario_path``; and the resolved JSON), data fingerprints, resolved catalogue, summary and output files.
+        """
         scenario = plan.scenario
         if scenario_yaml is None and scenario_path is not None:
             with contextlib.suppress(OSError, UnicodeDecodeError):
@@ -516,7 +519,8 @@ class RunStore:
 
     def read_table(self, run_id: int, name: str) -> pd.DataFrame:
         """A stored CSV output as a DataFrame: numbers and booleans as such, text as written (empty cells of a
-        text column stay '' as in the plan tables; empty cells of a number column are missing)."""
+        text column stay '' as in the plan tables; empty cells of a number column are missing).
+        """
         return _parse_csv(self.read_file(run_id, name))
 
     def export(self, run_id: int, out_dir: Path) -> list[Path]:
@@ -534,7 +538,8 @@ class RunStore:
 
     def load_plan(self, run_id: int, options: bool = True) -> Any:
         """Reopen a stored run as a ``planner.results.Plan`` (tables from its stored CSV files); with
-        ``options=False`` the (office × technology) options table, by far the largest, is left empty."""
+        ``options=False`` the (office × technology) options table, by far the largest, is left empty.
+        """
         import pandas as pd
 
         from planner.results import Plan
@@ -590,7 +595,8 @@ def _pack(content: bytes | Path) -> tuple[int, str, list[bytes]]:
 
 def _parse_csv(data: bytes) -> pd.DataFrame:
     """Read a stored CSV output: identifier columns as text, numbers and booleans as pandas infers them, empty
-    cells of text columns as '' (as in the plan tables), ``year`` as a nullable integer."""
+    cells of text columns as '' (as in the plan tables), ``year`` as a nullable integer.
+    """
     import pandas as pd
 
     head = pd.read_csv(io.BytesIO(data), nrows=0).columns

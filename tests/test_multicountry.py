@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from planner import countries as mc
-from planner.countries import repair
+from planner.countries import pricing, repair
 from planner.distributed import SERIAL, dask_client
 from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.optimize.solve import solve
@@ -584,7 +584,8 @@ def test_repair_keeps_the_priced_plans_whose_draws_fit_the_pool(mixed: bool) -> 
         return real(country, price, settings, with_plan)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(mc, "price_country", recording)
+        mp.setattr(pricing, "price_country", recording)  # the pricer's chunks
+        mp.setattr(repair, "price_country", recording)  # the decomposition's own calls
         out = mc.solve_pool_decomposition(inst, 120.0, SolverSettings(), None)
     assert len(seen) == len(set(seen)) and len(seen) >= 2
     assert out.details["shared_used_usd"] <= out.details["shared_pool_usd"] + 1e-6

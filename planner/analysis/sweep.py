@@ -32,7 +32,14 @@ import pandas as pd
 
 from planner.distributed import SERIAL, dask_client, fan_out
 from planner.errors import InfeasibleError, InputError, Issue
-from planner.heuristics.greedy import Hull, cover_by_ratio, fill_by_ratio, office_hull
+from planner.heuristics.greedy import (
+    Hull,
+    by_coverage_per_usd,
+    by_usd_per_coverage,
+    cover_by_ratio,
+    fill_by_ratio,
+    office_hull,
+)
 from planner.optimize.series import ModelSeries
 from planner.optimize.solve import MILP_MAX_PAIRS, solve
 from planner.pipeline import Prepared, solve_prepared
@@ -60,41 +67,37 @@ LOCAL = "local"  # --scheduler local: a new local cluster, as when no scheduler 
 class HullFrontier:
     """The certified hull greedy for every budget or target from one hull sorted once.
 
-    ``max_coverage(B)`` returns exactly what ``planner.solve.greedy_max_coverage(hull, B)`` returns and
+    ``max_coverage(B)`` returns exactly what ``planner.heuristics.greedy.greedy_max_coverage(hull, B)`` returns and
     ``min_cost(T)`` what ``greedy_min_cost(hull, T)`` returns (same order, same sums), without re-sorting per
     point: a sweep over many budgets costs one O(N log N) sort plus O(N) per point.
     """
 
     def __init__(self, hull: Hull) -> None:
-        keep = hull.weight > 0
-        self.pair, self.cost, self.weight = hull.pair[keep], hull.cost[keep], hull.weight[keep]
-        self.free = self.cost <= 0
-        p, c, w = self.pair[~self.free], self.cost[~self.free], self.weight[~self.free]
-        order = np.lexsort((c, -(w / c)))  # max coverage: weight per USD descending
-        self.mx = (p[order], c[order], w[order], np.cumsum(c[order]))
-        order = np.lexsort((-w, c / w))  # min cost: USD per weight ascending
-        self.mn = (p[order], c[order], w[order], np.cumsum(w[order]))
-        self.free_weight = float(self.weight[self.free].sum())
+        self.mx = by_coverage_per_usd(hull)
+        self.mx_cum = np.cumsum(self.mx.cost)
+        self.mn = by_usd_per_coverage(hull)
+        self.mn_cum = np.cumsum(self.mn.weight)
+        self.free_pairs, self.free_weight = self.mx.free_pairs, self.mx.free_weight
 
     def max_coverage(self, budget: float) -> tuple[np.ndarray, float, float]:
         """(chosen pairs, covered weight, LP bound) at ``budget`` USD."""
-        p, c, w, cum = self.mx
-        return fill_by_ratio(p, c, w, cum, float(budget), self.pair[self.free], self.free_weight)
+        o = self.mx
+        return fill_by_ratio(o.pairs, o.cost, o.weight, self.mx_cum, float(budget), self.free_pairs, self.free_weight)
 
     def min_cost(self, target: float) -> tuple[np.ndarray, float, float] | None:
         """(chosen pairs, cost USD, LP bound) reaching covered weight ``target``, or None when unreachable."""
-        if self.weight.sum() < target - 1e-9 * max(1.0, target):
+        if self.mn.total_weight < target - 1e-9 * max(1.0, target):
             return None
-        covered = self.free_weight
-        if covered >= target:
-            return self.pair[self.free].astype(np.int64), 0.0, 0.0
-        p, c, w, cumw = self.mn
-        return cover_by_ratio(p, c, w, cumw, target, self.pair[self.free], covered)
+        if self.free_weight >= target:
+            return self.free_pairs.astype(np.int64), 0.0, 0.0
+        o = self.mn
+        return cover_by_ratio(o.pairs, o.cost, o.weight, self.mn_cum, target, self.free_pairs, self.free_weight)
 
 
 def point_scenario(scenario: Scenario, kind: Kind, value: float) -> Scenario:
     """The scenario of one sweep point. A budget sweep maximises coverage within ``value`` USD (any
-    coverage_target is ignored); a target sweep reaches the share ``value`` at least cost (without budget)."""
+    coverage_target is ignored); a target sweep reaches the share ``value`` at least cost (without budget).
+    """
     if kind == "budget":
         return scenario.model_copy(update={"objective": "max_coverage", "budget_usd": float(value)})
     return scenario.model_copy(update={"objective": "min_cost", "coverage_target": float(value), "budget_usd": None})
@@ -264,7 +267,8 @@ class Frontier:
 
 def add_marginal_cost(table: pd.DataFrame) -> pd.DataFrame:
     """``marginal_cost_per_person_usd``: extra cost / extra people covered against the previous solved point
-    (USD per person); empty for the first solved point and where coverage did not grow."""
+    (USD per person); empty for the first solved point and where coverage did not grow.
+    """
     table = table.copy()
     marginal = np.full(len(table), np.nan)
     prev: tuple[float, float] | None = None

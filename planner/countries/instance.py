@@ -14,7 +14,7 @@ import pandas as pd
 
 from planner.distributed import SCHEDULER_ENV, SERIAL
 from planner.errors import InputError, Issue
-from planner.heuristics.greedy import office_hull
+from planner.heuristics.greedy import by_coverage_per_usd, office_hull
 from planner.optimize.series import PricedModel
 from planner.problem import ModelData, ModelSpec, SolveResult
 from planner.scenario import Scenario, SolverSettings
@@ -31,7 +31,8 @@ FEAS_TOL = 1e-9  # relative tolerance on money rows
 @dataclass
 class Priced:
     """A country's answer to a price λ: plan (local pair indices), coverage, cost and draw (USD), the value
-    ``coverage - λ·draw`` and a proven upper bound on it."""
+    ``coverage - λ·draw`` and a proven upper bound on it.
+    """
 
     chosen: np.ndarray | None
     coverage: float
@@ -59,22 +60,10 @@ class PlainKnapsack:
 
     @classmethod
     def of(cls, data: ModelData) -> PlainKnapsack:
-        hull = office_hull(data)
-        keep = hull.weight > 0
-        pair, cost, weight = hull.pair[keep], hull.cost[keep], hull.weight[keep]
-        free = cost <= 0
-        p, c, w = pair[~free], cost[~free], weight[~free]
-        order = np.lexsort((c, -(w / c)))
-        p, c, w = p[order], c[order], w[order]
+        o = by_coverage_per_usd(office_hull(data))
+        p, c, w = o.pairs, o.cost, o.weight
         return cls(
-            pair[free].astype(np.int64),
-            float(weight[free].sum()),
-            p.astype(np.int64),
-            c,
-            w,
-            w / c,
-            np.cumsum(c),
-            np.cumsum(w),
+            o.free_pairs.astype(np.int64), o.free_weight, p.astype(np.int64), c, w, w / c, np.cumsum(c), np.cumsum(w)
         )
 
     def priced(self, price: float, reserved: float, with_plan: bool) -> Priced:
@@ -127,7 +116,8 @@ class Country:
 
     def priced_model(self, settings: SolverSettings) -> PricedModel:
         """The country's priced subproblem, built on first use and kept for the next prices (in this process;
-        not pickled: a Dask worker keeps its own); :meth:`release` frees it."""
+        not pickled: a Dask worker keeps its own); :meth:`release` frees it.
+        """
         cached = self.__dict__.get("_priced")
         if cached is None or cached.settings != settings:
             cached = PricedModel(self.data, self.spec, self.reserved_usd, settings)

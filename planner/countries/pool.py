@@ -35,7 +35,8 @@ def solve_pool(
     progress: Progress | None = None,
 ) -> GlobalResult:
     """One global pool: monolithic when every country is plain and nothing is reserved (or when asked), else
-    the Lagrangian decomposition (on Dask unless ``scheduler`` is ``"serial"``)."""
+    the Lagrangian decomposition (on Dask unless ``scheduler`` is ``"serial"``).
+    """
     plain = all(c.plain is not None for c in instance.countries)
     reserved = any(c.reserved_usd > 0 for c in instance.countries)
     if method == "monolithic" or (method == "auto" and plain and not reserved):
@@ -115,7 +116,8 @@ def solve_countries(
     prepared: Any, scenario: Scenario | None = None, progress: Progress | None = None, scheduler: str | None = None
 ) -> Any:
     """A multi-country scenario, prepared by :func:`planner.pipeline.prepare`, solved into a
-    :class:`planner.results.Plan` with ``country`` in the plan table and ``by_country`` in the summary."""
+    :class:`planner.results.Plan` with ``country`` in the plan table and ``by_country`` in the summary.
+    """
     from planner.results import make_results
 
     say = progress or (lambda _m: None)

@@ -21,7 +21,8 @@ BISECTION_MAX_ITER = 60
 def price_country(country: Country, price: float, settings: SolverSettings, with_plan: bool = True) -> Priced:
     """The priced subproblem of one country: ``max coverage - price·g`` s.t. ``cost <= reserved + g``, g >= 0, and
     the country's own rows (regional minimums, technology caps, communities). Plain countries: numpy; others:
-    HiGHS on the country's :class:`planner.solve.PricedModel`, built at its first price and re-solved after."""
+    HiGHS on the country's :class:`planner.solve.PricedModel`, built at its first price and re-solved after.
+    """
     if country.plain is not None:
         return country.plain.priced(price, country.reserved_usd, with_plan)
     priced = country.priced_model(settings)
@@ -39,7 +40,8 @@ def price_country(country: Country, price: float, settings: SolverSettings, with
 
 def price_chunk(task: tuple[list[Country], float, SolverSettings]) -> list[Priced]:
     """Worker task: price every country of a chunk (numpy-priced ones without their plans: the repair asks
-    for the few it needs)."""
+    for the few it needs).
+    """
     chunk, price, settings = task
     return [price_country(c, price, settings, with_plan=False) for c in chunk]
 

@@ -30,7 +30,8 @@ def solve_pool_decomposition(
     progress: Progress | None = None,
 ) -> GlobalResult:
     """The pool by Lagrangian pricing, bisection and repair (module docstring). ``client``: a Dask client
-    (None: this process)."""
+    (None: this process).
+    """
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
     countries = instance.countries
@@ -196,7 +197,8 @@ def resolve(
     dry_run: bool = False,
 ) -> dict[str, tuple[float, CountryPlan]]:
     """Solve countries ``isos`` exactly within ``budget`` (fanned out); keep each new plan where it covers at
-    least as much as ``final`` (updated in place unless ``dry_run``). Returns each country's (gain, plan)."""
+    least as much as ``final`` (updated in place unless ``dry_run``). Returns each country's (gain, plan).
+    """
     tasks = [(by_iso[k].data, replace(by_iso[k].spec, budget_usd=budget[k]), settings) for k in isos]
     outcomes = fan_out(solve_country, tasks, scheduler=SERIAL if client is None else None, client=client)
     # infeasible or bad input is the user's to fix; a solver failure keeps the country's current (feasible) plan
@@ -220,7 +222,8 @@ def gain_bound(country: Country, plan: CountryPlan, budget: float) -> float:
     """An upper bound on the coverage the country gains over ``plan`` when solved within ``budget`` USD: the
     LP bound of its office hull (side constraints only remove plans). inf where the hull does not bound the
     model: shared infrastructure (sharing makes plans cheaper than the hull), the communities metric (coverage
-    not additive over offices) and roadmaps."""
+    not additive over offices) and roadmaps.
+    """
     spec = country.spec
     if country.data.infra is not None or spec.metric == "communities" or spec.roadmap is not None:
         return math.inf
@@ -239,7 +242,8 @@ def best_first_gains(
     """The exact gains of an add round, solving only what can change the winner: countries in decreasing
     order of :func:`gain_bound`, a batch at a time (one per Dask worker), until the best exact gain found
     is at least the bound of every country not yet solved. The winner is the one a solve of every hopeful
-    country would pick (up to ties), for a fraction of the solves."""
+    country would pick (up to ties), for a fraction of the solves.
+    """
     bounds = {k: gain_bound(by_iso[k], final[k], trial[k]) for k in hopeful}
     order = sorted(hopeful, key=lambda k: -bounds[k])
     batch = max(1, len(client.nthreads())) if client is not None else 1

@@ -38,6 +38,45 @@ def office_hull(data: ModelData) -> Hull:
     return Hull(pairs, opts["cost_usd"].to_numpy(float)[pairs], weight.reindex(best.index).to_numpy(float))
 
 
+@dataclass
+class RatioOrder:
+    """A hull's offices of positive weight: the free ones (cost 0) apart, the others in one ratio order.
+
+    ``free_pairs``/``free_weight``: pairs costing nothing and their total weight; ``pairs``, ``cost`` (USD) and
+    ``weight``: the priced ones, sorted. The greedy, the sweep's frontier and the pooled countries all take
+    their order from here, so they agree to the last tie.
+    """
+
+    free_pairs: np.ndarray
+    free_weight: float
+    pairs: np.ndarray
+    cost: np.ndarray
+    weight: np.ndarray
+    total_weight: float  # free and priced together, summed in hull order
+
+
+def _split(hull: Hull) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    keep = hull.weight > 0
+    pair, cost, weight = hull.pair[keep], hull.cost[keep], hull.weight[keep]
+    return pair, cost, weight, cost <= 0
+
+
+def by_coverage_per_usd(hull: Hull) -> RatioOrder:
+    """Priced offices by weight per USD descending, the cheaper first on ties (the max-coverage order)."""
+    pair, cost, weight, free = _split(hull)
+    p, c, w = pair[~free], cost[~free], weight[~free]
+    order = np.lexsort((c, -(w / c)))
+    return RatioOrder(pair[free], float(weight[free].sum()), p[order], c[order], w[order], float(weight.sum()))
+
+
+def by_usd_per_coverage(hull: Hull) -> RatioOrder:
+    """Priced offices by USD per weight ascending, the heavier first on ties (the min-cost order)."""
+    pair, cost, weight, free = _split(hull)
+    p, c, w = pair[~free], cost[~free], weight[~free]
+    order = np.lexsort((-w, c / w))
+    return RatioOrder(pair[free], float(weight[free].sum()), p[order], c[order], w[order], float(weight.sum()))
+
+
 def greedy_max_coverage(hull: Hull, budget: float | None) -> tuple[np.ndarray, float, float]:
     """Max Σw s.t. Σc <= budget over offices' cheapest options. Returns (chosen pairs, value, LP bound).
 
@@ -45,25 +84,20 @@ def greedy_max_coverage(hull: Hull, budget: float | None) -> tuple[np.ndarray, f
     plus a fraction of the first item that does not fit: the bound. The plan takes the prefix, then any later
     item that still fits, in ratio order.
     """
-    keep = hull.weight > 0
-    pair, cost, weight = hull.pair[keep], hull.cost[keep], hull.weight[keep]
     if budget is None or not np.isfinite(budget):
-        total = float(weight.sum())
-        return pair, total, total
-    free = cost <= 0
-    value = float(weight[free].sum())
-    room = float(budget)
-    p, c, w = pair[~free], cost[~free], weight[~free]
-    order = np.lexsort((c, -(w / c)))
-    p, c, w = p[order], c[order], w[order]
-    return fill_by_ratio(p, c, w, np.cumsum(c), room, pair[free], value)
+        keep = hull.weight > 0
+        total = float(hull.weight[keep].sum())
+        return hull.pair[keep], total, total
+    o = by_coverage_per_usd(hull)
+    return fill_by_ratio(o.pairs, o.cost, o.weight, np.cumsum(o.cost), float(budget), o.free_pairs, o.free_weight)
 
 
 def fill_by_ratio(
     p: np.ndarray, c: np.ndarray, w: np.ndarray, cum: np.ndarray, room: float, free: np.ndarray, value: float
 ) -> tuple[np.ndarray, float, float]:
     """The greedy over items already sorted by weight per USD (pairs p, costs c, weights w, cumulative costs
-    cum) within ``room`` USD, after the free pairs worth ``value``: (chosen pairs, value, LP bound)."""
+    cum) within ``room`` USD, after the free pairs worth ``value``: (chosen pairs, value, LP bound).
+    """
     k = int(np.searchsorted(cum, room, side="right"))
     taken = [free, p[:k]]
     value += float(w[:k].sum())
@@ -88,18 +122,12 @@ def greedy_min_cost(hull: Hull, target: float) -> tuple[np.ndarray, float, float
     met: the LP bound pays a fraction of the last item. The plan pays it whole, then drops the most expensive
     items whose weight the surplus coverage can spare.
     """
-    keep = hull.weight > 0
-    pair, cost, weight = hull.pair[keep], hull.cost[keep], hull.weight[keep]
-    if weight.sum() < target - 1e-9 * max(1.0, target):
+    o = by_usd_per_coverage(hull)
+    if o.total_weight < target - 1e-9 * max(1.0, target):
         return None
-    free = cost <= 0
-    covered = float(weight[free].sum())
-    p, c, w = pair[~free], cost[~free], weight[~free]
-    if covered >= target:
-        return pair[free].astype(np.int64), 0.0, 0.0
-    order = np.lexsort((-w, c / w))
-    p, c, w = p[order], c[order], w[order]
-    return cover_by_ratio(p, c, w, np.cumsum(w), target, pair[free], covered)
+    if o.free_weight >= target:
+        return o.free_pairs.astype(np.int64), 0.0, 0.0
+    return cover_by_ratio(o.pairs, o.cost, o.weight, np.cumsum(o.weight), target, o.free_pairs, o.free_weight)
 
 
 def cover_by_ratio(
@@ -107,7 +135,8 @@ def cover_by_ratio(
 ) -> tuple[np.ndarray, float, float]:
     """The greedy over items already sorted by USD per weight (pairs p, costs c, weights w, cumulative weights
     cumw) until ``target`` weight is covered after the free pairs covering ``covered``: the prefix that reaches
-    it, minus the costliest items the surplus can spare. Returns (chosen pairs, cost, LP bound)."""
+    it, minus the costliest items the surplus can spare. Returns (chosen pairs, cost, LP bound).
+    """
     k = int(np.searchsorted(cumw, target - covered - 1e-9 * max(1.0, target), side="left"))
     need_before = covered + (float(cumw[k - 1]) if k else 0.0)
     bound = float(c[:k].sum()) + c[k] * (target - need_before) / w[k]

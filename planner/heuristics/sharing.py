@@ -144,7 +144,8 @@ class _Forest:
 
     def best_extension(self, left: float) -> tuple[float, int, np.ndarray, float]:
         """Step 5: the trench path with the most coverage per dollar that fits in ``left`` USD:
-        (ratio, end node, predecessors, cost); ratio 0 when none."""
+        (ratio, end node, predecessors, cost); ratio 0 when none.
+        """
         unconnected = np.zeros(self.n)
         own = np.zeros(self.n)
         for o, p in self.fibre_row.items():
@@ -194,7 +195,8 @@ class _Forest:
 
 def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings, exact: ExactSolvers) -> SolveResult:
     """Solve a plain spec with shared infrastructure by the heuristic of the module docstring, calling the
-    ``exact`` solvers for the stand-alone plan (step 1) and the Steiner tree (step 3)."""
+    ``exact`` solvers for the stand-alone plan (step 1) and the Steiner tree (step 3).
+    """
     t0 = time.perf_counter()
     infra = data.infra
     assert infra is not None
@@ -258,7 +260,8 @@ def _relay_switch(data: ModelData, current: dict[str, int]) -> None:
 
 def _open_sites(data: ModelData, current: dict[str, int]) -> list[int]:
     """Open the site with the largest net saving (its offices switch to 4G on it when cheaper than their
-    current option) while one saves money; returns the sites opened (``current`` updated in place)."""
+    current option) while one saves money; returns the sites opened (``current`` updated in place).
+    """
     infra = data.infra
     assert infra is not None
     shared = data.shared

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 import networkx as nx
 import numpy as np
@@ -78,7 +79,8 @@ class SharedInfra:
     def paths(self, arcs: Iterable[int], offices: Iterable[str]) -> dict[str, list[int]]:
         """For each office, the built ``arcs`` (positions in ``self.arcs``) from it up to the backbone, office end
         first. A built tree gives each node at most one in-arc; the walk stops at a root, at a node no built arc
-        enters, or where it would loop."""
+        enters, or where it would loop.
+        """
         tail = self.arcs["tail"].to_numpy(np.int64)
         head = self.arcs["head"].to_numpy(np.int64)
         parent = {int(head[k]): int(k) for k in arcs}
@@ -97,7 +99,8 @@ class SharedInfra:
     def subset(self, office_ids: set[str]) -> SharedInfra:
         """The candidates one group of offices (a country) can use alone: the backbone, road junctions, its
         offices, the arcs between them, the sites covering its offices (each at full cost) and relays whose
-        hub is one of them. Arcs and sites are renumbered; ``global_arc`` / ``global_site`` map them back."""
+        hub is one of them. Arcs and sites are renumbered; ``global_arc`` / ``global_site`` map them back.
+        """
         keep = (self.nodes["kind"] != "office") | self.nodes["ref"].isin(office_ids)
         nodes = set(self.nodes.loc[keep, "node"].astype(int))
         in_arcs = self.arcs["tail"].isin(nodes) & self.arcs["head"].isin(nodes)
@@ -197,12 +200,15 @@ def _road_graph(
                     i,
                     j,
                     km=float(dist[i]) * route_factor,
-                    coords=[(float(points["lon"].iat[i]), float(points["lat"].iat[i])), (vlon[j - n], vlat[j - n])],
+                    coords=[
+                        (float(cast(float, points["lon"].iat[i])), float(cast(float, points["lat"].iat[i]))),
+                        (vlon[j - n], vlat[j - n]),
+                    ],
                 )
     # Junction leaves are never on a useful route; chains of degree-2 junctions become one edge.
     leaves = [v for v in g.nodes if v >= n and g.degree(v) <= 1]
     while leaves:
-        nxt = set()
+        nxt: set[int] = set()
         for v in leaves:
             nbrs = list(g.neighbors(v))
             g.remove_node(v)
@@ -362,7 +368,8 @@ def candidate_sites(uncovered: pd.DataFrame, catalogue: Catalogue) -> tuple[pd.D
 
 def candidate_relays(needy: pd.DataFrame, hubs: pd.DataFrame, hop_km: float) -> pd.DataFrame:
     """(office_id, hub_office_id, distance_km) for every ``needy`` office and every ``hubs`` office (both with
-    office_id, lat, lon) within ``hop_km``, the office itself excluded."""
+    office_id, lat, lon) within ``hop_km``, the office itself excluded.
+    """
     if needy.empty or hubs.empty:
         return pd.DataFrame(columns=["office_id", "hub_office_id", "distance_km"])
     found = PointIndex(hubs["lat"].to_numpy(float), hubs["lon"].to_numpy(float)).within(

@@ -194,7 +194,8 @@ def run_highs(h: InterruptibleHighs, deadline: float | None) -> None:
     """Run a HiGHS model the caller built (the Steiner branch-and-cut) within ``deadline`` (``time.monotonic``).
 
     HiGHS measures ``time_limit`` on the object's cumulative run clock, so the limit is set from there; the
-    guard interrupts the call if it overruns the deadline by :data:`STEINER_GRACE_S`."""
+    guard interrupts the call if it overruns the deadline by :data:`STEINER_GRACE_S`.
+    """
     if deadline is None:
         h.run()
         return
@@ -232,7 +233,8 @@ def milp_pass(
     returning its plan at the previous price; ``tests/test_optimality.py`` holds a 6-office instance that shows
     it). A defective plan is solved once more on a fresh HiGHS instance without warm start, which then replaces
     ``opt``; if that fails too the pass reports the defect as an error and the previous plan stays loaded, so no
-    plan is certified with a value it does not have."""
+    plan is certified with a value it does not have.
+    """
     t0 = time.perf_counter()
     for attempt in range(2):
         opt.config.time_limit = limit_s
@@ -306,7 +308,8 @@ def plan_defect(highs: highspy.Highs, x: np.ndarray, reported: float) -> str | N
 
     Checked against HiGHS's own copy of the model, with numpy: the objective must equal ``reported`` and every
     column bound, integrality and row must hold, each to 1e-6 relative to the size of its terms (sum of
-    |coefficient × value|) plus 1e-6. A plan failing this would be certified with a value it does not have."""
+    |coefficient × value|) plus 1e-6. A plan failing this would be certified with a value it does not have.
+    """
     lp = _lp_of(highs)
     n = lp.cost.size
     x = np.asarray(x, dtype=float)

@@ -22,7 +22,8 @@ from planner.problem import ModelData, ModelSpec
 
 def add_variables(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
     """``x[p] ∈ {0,1}`` for each eligible pair p (``x[p,y]`` per year in a roadmap, with ``sel[p] = Σ_y x[p,y]``);
-    ``u[k] ∈ [0,1]`` per community for the communities metric."""
+    ``u[k] ∈ [0,1]`` per community for the communities metric.
+    """
     m.P = pyo.RangeSet(0, len(data.options) - 1) if len(data.options) else pyo.Set(initialize=[])
     if spec.roadmap is None:
         m.x = pyo.Var(m.P, domain=pyo.Binary)
@@ -113,7 +114,8 @@ def add_fibre_network(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) ->
 
 def add_tower_sites(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
     """New tower sites ``z[s] ∈ {0,1}``: ``sel[p] <= Σ_{s covers o(p)} z[s]`` for every pair p on a new site
-    (4G at the CPE price where a built site covers the office); ``site_cost = Σ_s c[s]·z[s]`` (USD)."""
+    (4G at the CPE price where a built site covers the office); ``site_cost = Σ_s c[s]·z[s]`` (USD).
+    """
     infra, shared = data.infra, data.shared
     pairs = [p for p in range(len(shared)) if shared[p] == "site"]
     if infra is None or infra.sites.empty or not pairs:
@@ -133,7 +135,8 @@ def add_tower_sites(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> N
 
 def add_radio_relays(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
     """Radio relays: ``sel[p] <= Σ_{j ∈ H(o(p))} sel[f(j)]`` for every relay pair p, where H(i) are the offices
-    within hop range of i and f(j) the fibre pair of office j: the far end is connected by fibre in the plan."""
+    within hop range of i and f(j) the fibre pair of office j: the far end is connected by fibre in the plan.
+    """
     infra, shared = data.infra, data.shared
     pairs = [p for p in range(len(shared)) if shared[p] == "relay"]
     if infra is None or infra.relays.empty or not pairs:
@@ -183,7 +186,7 @@ def add_expressions(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> N
 
 
 def add_one_technology(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """one technology: ``Σ_{p: o(p)=i} x[p] <= 1`` for each office i with two or more eligible options."""
+    """One technology: ``Σ_{p: o(p)=i} x[p] <= 1`` for each office i with two or more eligible options."""
     multi = [o for o, ps in m.by_office.items() if len(ps) > 1]
     if spec.roadmap is not None:  # one technology and one year: Σ_{p: o(p)=i} Σ_y x[p,y] <= 1
         multi = [o for o, ps in m.by_office.items() if len(ps) * len(spec.roadmap.years) > 1]
@@ -191,7 +194,7 @@ def add_one_technology(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -
 
 
 def add_community_coverage(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """communities metric: ``u[k] <= Σ_{p: o(p) ∈ k} x[p]``: a community counts once one office is connected."""
+    """Communities metric: ``u[k] <= Σ_{p: o(p) ∈ k} x[p]``: a community counts once one office is connected."""
     if spec.metric != "communities":
         return
     m.community_link = pyo.Constraint(
@@ -206,7 +209,7 @@ def add_budget(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
 
 
 def add_coverage_target(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """coverage target: ``coverage >= τ·W``."""
+    """Coverage target: ``coverage >= τ·W``."""
     if spec.coverage_target is not None:
         m.coverage_target = pyo.Constraint(expr=m.coverage >= spec.coverage_target * m.W)
 
@@ -245,7 +248,7 @@ def add_region_minimum(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -
 
 
 def add_technology_share(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """technology share cap: ``Σ_{p: t(p)=t} x[p] <= s_t·Σ_p x[p]`` (share of the connected offices)."""
+    """Technology share cap: ``Σ_{p: t(p)=t} x[p] <= s_t·Σ_p x[p]`` (share of the connected offices)."""
     if not spec.technology_max_share:
         return
     caps = dict(spec.technology_max_share)
@@ -261,7 +264,7 @@ def add_technology_share(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec)
 
 
 def add_annual_budget(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """annual budget (roadmap): ``spend_k <= B_k`` for each year k, where
+    """Annual budget (roadmap): ``spend_k <= B_k`` for each year k, where
     ``spend_k = Σ_p capex[p,k]·x[p,k] + [tco]·Σ_p opex[p]·Σ_{y<=k} x[p,y]`` (opex counts from the connection
     year). With carry-over, unspent money moves on: ``spend_k + s_k <= B_k + s_{k-1}``, ``s_k >= 0``, s_{y0-1}=0.
     """
@@ -292,7 +295,7 @@ def add_annual_budget(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) ->
 
 
 def add_build_capacity(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """build capacity (roadmap): ``Σ_p x[p,y] <= K`` and ``Σ_{p: t(p)=t} x[p,y] <= K_t`` for each year y."""
+    """Build capacity (roadmap): ``Σ_p x[p,y] <= K`` and ``Σ_{p: t(p)=t} x[p,y] <= K_t`` for each year y."""
     rm = spec.roadmap
     if rm is None:
         return
@@ -364,7 +367,8 @@ def add_pool_pricing(m: pyo.ConcreteModel, reserved_usd: float, price: float) ->
 
     with ``r`` the country's reserved USD and λ (metric units per USD) the mutable ``m.pool_price``, so that
     the next price changes one objective coefficient of the built model instead of rebuilding it. Replaces
-    the primary objective; the model's budget row must be absent (``budget_usd=None``)."""
+    the primary objective; the model's budget row must be absent (``budget_usd=None``).
+    """
     m.pool_price = pyo.Param(mutable=True, initialize=float(price))
     m.pool_draw = pyo.Var(domain=pyo.NonNegativeReals)
     m.pool_link = pyo.Constraint(expr=m.cost <= float(reserved_usd) + m.pool_draw)
@@ -408,7 +412,8 @@ def add_country_pool(
 def hold_primary(m: pyo.ConcreteModel, spec: ModelSpec, value: float, tolerance: float) -> None:
     """Lexicographic second pass: keep the primary objective at ``value`` (within ``tolerance``), switch
     objectives. ``primary >= value - tol`` for max_coverage; ``primary <= value + tol`` for min_cost (the
-    primary is coverage, or population-years in a roadmap; cost, or discounted cost in a roadmap)."""
+    primary is coverage, or population-years in a roadmap; cost, or discounted cost in a roadmap).
+    """
     if spec.objective == "max_coverage":
         m.lex_hold = pyo.Constraint(expr=m.primary.expr >= value - tolerance)
     else:

@@ -60,7 +60,8 @@ class ModelSeries:
         """Solve the model at ``spec``'s budget or target. ``start``: chosen pairs of a feasible plan to warm
         start from; ``greedy``: the certified hull greedy (plan, value, LP bound) of a plain spec, whose bound
         tightens the certificate and whose plan stands if HiGHS finds none. Status ``infeasible`` (empty plan,
-        NaN values) when no plan exists."""
+        NaN values) when no plan exists.
+        """
         m, opt, settings, data = self.model, self.opt, self.settings, self.data
         t0 = time.perf_counter()
         if hasattr(m, "lex_hold"):  # undo the previous point's tie-break pass
@@ -101,7 +102,8 @@ class ModelSeries:
 class PricedModel:
     """One country's priced subproblem of a pooled budget (:func:`planner.optimize.model.add_pool_pricing`), built once
     and re-solved at each price on one HiGHS instance: a new price changes one objective coefficient, and the
-    plan at the previous price (still feasible, only the objective changed) warm-starts the next solve."""
+    plan at the previous price (still feasible, only the objective changed) warm-starts the next solve.
+    """
 
     def __init__(self, data: ModelData, spec: ModelSpec, reserved_usd: float, settings: SolverSettings) -> None:
         self.data, self.settings = data, settings
@@ -128,7 +130,8 @@ class PricedModel:
 def solve_built_model(m: pyo.ConcreteModel, settings: SolverSettings, name: str = "primary") -> tuple[PassInfo, Any]:
     """One guarded HiGHS pass on a model built from :func:`planner.optimize.model.build_model` plus rows of the caller's
     own (planner.countries adds the pool rows and the priced objective). Returns the pass (objective and
-    proven bound of the active objective) and the chosen pair indices, or None when no plan was found."""
+    proven bound of the active objective) and the chosen pair indices, or None when no plan was found.
+    """
     opt = new_solver(m, settings.mip_gap, settings.time_limit_s)
     info, ok, _ = milp_pass(opt, m, name, settings.time_limit_s)
     return info, (chosen_pairs(m) if ok else None)

@@ -45,7 +45,8 @@ ROLLING_HORIZON_MIN_PAIR_YEARS = 50_000  # above this the full roadmap MILP take
 
 def use_rolling_horizon(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> bool:
     """Large plain max_coverage roadmaps go to the rolling horizon (:mod:`planner.heuristics.phasing`), which
-    reports its Lagrangian bound and gap; ``method: milp`` forces the full model."""
+    reports its Lagrangian bound and gap; ``method: milp`` forces the full model.
+    """
     rm = spec.roadmap
     return (
         rm is not None
@@ -71,7 +72,8 @@ def shared_start(
 ) -> SolveResult | None:
     """Warm start a shared-infrastructure model from the heuristic plan (:mod:`planner.heuristics.sharing`): pairs,
     the trench arcs with their flows (the number of chosen fibre offices behind each arc), and the sites. Returns that
-    plan (it stands if HiGHS finds nothing better), or None for specs the heuristic does not handle."""
+    plan (it stands if HiGHS finds nothing better), or None for specs the heuristic does not handle.
+    """
     if data.infra is None or not spec.is_plain:
         return None
     try:
@@ -205,7 +207,8 @@ def tie_break(
     the greedy LP bound when there is one) and the plan of the lexicographic second pass, which holds the primary
     at its value. The tie-break gets what is left of the limit (at least a quarter of it), so the whole solve
     stays near the user's limit; a cancelled tie-break keeps the primary pass's plan (still loaded in ``m``).
-    Also returns the solver to use from now on (see :func:`milp_pass`)."""
+    Also returns the solver to use from now on (see :func:`milp_pass`).
+    """
     primary_value = float(info.objective)
     bound = float(info.bound) if info.bound is not None else primary_value
     if greedy is not None:  # the greedy LP bound is proven too: keep the tighter one
@@ -221,7 +224,8 @@ def tie_break(
 
 def use_shared_heuristic(data: ModelData, spec: ModelSpec) -> bool:
     """Shared infrastructure solved by the heuristic: asked for, or ``auto`` above ``exact_max_arcs`` arcs.
-    Plain specs only (one budget or one target row): with side constraints the exact model runs."""
+    Plain specs only (one budget or one target row): with side constraints the exact model runs.
+    """
     infra = data.infra
     if infra is None or not spec.is_plain:
         return False

@@ -68,8 +68,8 @@ class _DCut:
         lo: list[float] = []
         up: list[float] = []
         nrow = 0
-        arcs_in = [[] for _ in range(n)]
-        arcs_out = [[] for _ in range(n)]
+        arcs_in: list[list[int]] = [[] for _ in range(n)]
+        arcs_out: list[list[int]] = [[] for _ in range(n)]
         for a in range(self.n_arcs):
             arcs_in[self.head[a]].append(a)
             arcs_out[self.tail[a]].append(a)
@@ -242,6 +242,7 @@ class _DCut:
             if not cuts:
                 return x, obj, True
             self.add_cuts(cuts)
+        raise AssertionError("unreachable: itertools.count() never ends")
 
     def fix_by_reduced_cost(self, lb: float, ub: float, integral: bool) -> int:
         """Fix arcs to 0 whose reduced cost proves they cannot be in a tree cheaper than ``ub``."""

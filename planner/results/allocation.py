@@ -96,16 +96,16 @@ def allocate_shared(
         assigned = cover.sort_values(["office_id", "km", "site"]).groupby("office_id").first()
         counts = assigned.groupby("site").size()
         pops = plan.set_index("office_id")["population"]
-        for office, row in assigned.iterrows():
+        for office_id, row in assigned.iterrows():
             s = int(row["site"])
             site = infra.sites.loc[infra.sites["site"] == s].iloc[0]
             n = int(counts[s])
-            share[row_of[office]] += np.array([site["capex_usd"], site["opex_usd_per_year"], site["cost_usd"]]) / n
-            asset[row_of[office]] = f"new tower {site['site_id']} ({row['km']:.1f} km), shared by {n} office(s)"
+            share[row_of[office_id]] += np.array([site["capex_usd"], site["opex_usd_per_year"], site["cost_usd"]]) / n
+            asset[row_of[office_id]] = f"new tower {site['site_id']} ({row['km']:.1f} km), shared by {n} office(s)"
         sites = built.assign(
             offices_served=built["site"].map(counts).fillna(0).astype(int).to_numpy(),
             population_served=built["site"]
-            .map(assigned.assign(pop=assigned.index.map(pops)).groupby("site")["pop"].sum())
+            .map(assigned.assign(pop=assigned.index.map(pops)).groupby("site")["pop"].sum())  # type: ignore[arg-type]  # stubs: Index.map takes a Series
             .fillna(0.0)
             .to_numpy(),
         )[SITE_COLUMNS]

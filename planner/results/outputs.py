@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pandas as pd
 
@@ -60,10 +60,10 @@ ENCODERS: dict[str, tuple[Callable[[Plan], bool], Callable[[Plan], bytes]]] = {
     "options.csv": (lambda p: True, lambda p: _csv(p.options, "%.6g")),
     "fibre_routes.geojson": (
         lambda p: p.fibre_routes is not None,
-        lambda p: (json.dumps(routes_geojson(p.fibre_routes, p.infra)) + "\n").encode("utf-8"),
+        lambda p: (json.dumps(routes_geojson(cast(pd.DataFrame, p.fibre_routes), p.infra)) + "\n").encode("utf-8"),
     ),
-    "sites.csv": (lambda p: p.sites is not None, lambda p: _csv(p.sites)),
-    "roadmap.csv": (lambda p: p.roadmap is not None, lambda p: _csv(p.roadmap)),
+    "sites.csv": (lambda p: p.sites is not None, lambda p: _csv(cast(pd.DataFrame, p.sites))),
+    "roadmap.csv": (lambda p: p.roadmap is not None, lambda p: _csv(cast(pd.DataFrame, p.roadmap))),
     "summary.json": (lambda p: True, lambda p: _json(p.summary)),
 }
 
@@ -83,7 +83,8 @@ def output_bytes(plan: Plan, name: str) -> bytes:
 
 def write_outputs(plan: Plan, out_dir: Path) -> list[Path]:
     """Write ``plan.csv``, ``summary.json``, ``by_technology.csv``, ``by_region.csv``, ``options.csv`` and, with
-    shared infrastructure, ``fibre_routes.geojson`` and ``sites.csv`` (``roadmap.csv`` for a roadmap)."""
+    shared infrastructure, ``fibre_routes.geojson`` and ``sites.csv`` (``roadmap.csv`` for a roadmap).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name in output_names(plan):

@@ -191,7 +191,8 @@ def _phase(plan: pd.DataFrame, data: ModelData, result: SolveResult, rm: Roadmap
 
 def roadmap_table(plan: pd.DataFrame, rm: RoadmapSpec, total_weight: float) -> pd.DataFrame:
     """Per year: offices and population newly connected, cumulative coverage, capex, opex, budget used and left,
-    and new offices per technology."""
+    and new offices per technology.
+    """
     con = plan[plan["technology"] != "none"].copy()
     con["year"] = con["year"].astype(int)
     pop_all = float(plan["population"].sum())

@@ -69,7 +69,8 @@ def summary_table(plan: Plan) -> pd.DataFrame:
 
 def workbook_tables(plan: Plan) -> dict[str, pd.DataFrame]:
     """The workbook's sheets, in order: summary, plan, by technology, by region, cost components, options,
-    roadmap (when phased), fibre routes and sites (shared infrastructure) and the catalogue's sources."""
+    roadmap (when phased), fibre routes and sites (shared infrastructure) and the catalogue's sources.
+    """
     sheets = {
         "summary": summary_table(plan),
         "plan": plan.plan,
@@ -103,7 +104,8 @@ def _cell(v: Any) -> Any:
 
 def excel_bytes(plan: Plan) -> bytes:
     """An .xlsx workbook with one sheet per table (see :func:`workbook_tables`), written row by row with
-    openpyxl's write-only mode (the options sheet has one row per office and technology)."""
+    openpyxl's write-only mode (the options sheet has one row per office and technology).
+    """
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
@@ -226,7 +228,8 @@ def technology_mix_of(by_technology: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def changed_offices(a: Plan, b: Plan, name_a: str = "a", name_b: str = "b") -> pd.DataFrame:
     """Offices whose technology differs between two plans: ``office_id, name, region, population,
-    technology_<a>, technology_<b>, cost_usd_<a>, cost_usd_<b>, change`` (offices of either plan)."""
+    technology_<a>, technology_<b>, cost_usd_<a>, cost_usd_<b>, change`` (offices of either plan).
+    """
     keep = ["office_id", "name", "region", "population", "technology", "cost_usd"]
     left = a.plan[keep].rename(columns={"technology": f"technology_{name_a}", "cost_usd": f"cost_usd_{name_a}"})
     right = b.plan[["office_id", "technology", "cost_usd"]].rename(
@@ -243,7 +246,8 @@ def changed_offices(a: Plan, b: Plan, name_a: str = "a", name_b: str = "b") -> p
 
 def office_alternatives(plan: Plan, office_id: str) -> pd.DataFrame:
     """Every technology considered for one office: chosen or not, eligible or why not, and its costs
-    (cheapest eligible first)."""
+    (cheapest eligible first).
+    """
     opts = plan.options[plan.options["office_id"].astype(str) == str(office_id)]
     cols = [c for c in OPTION_VIEW if c in opts.columns]
     return (

@@ -309,7 +309,8 @@ SchedulerOption = Annotated[
 def _fan_out_errors(scheduler: str | None) -> Iterator[None]:
     """Errors of a command that fans out on Dask: planner errors exit with their message and code; an OSError
     naming a file exits 2 naming it; any other OSError or TimeoutError is a scheduler that cannot be reached:
-    exit 2 naming the address tried."""
+    exit 2 naming the address tried.
+    """
     try:
         yield
     except PlannerError as exc:
@@ -391,7 +392,8 @@ def montecarlo(
     no_store: NoStoreOption = False,
 ) -> None:
     """Sample the catalogue's cost and reach ranges, solve each sample, report P10/P50/P90 and how robust
-    each office's technology choice is: montecarlo_summary.json, montecarlo_samples.csv, office_robustness.csv."""
+    each office's technology choice is: montecarlo_summary.json, montecarlo_samples.csv, office_robustness.csv.
+    """
     from planner.analysis.montecarlo import monte_carlo, write_monte_carlo
     from planner.pipeline import prepare
 

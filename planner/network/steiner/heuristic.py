@@ -189,7 +189,8 @@ class SteinerCore:
 
     def improve(self, edges: set[int], deadline: float | None) -> set[int]:
         """Local search to a local optimum: MST over the node set, Steiner-node insertion and elimination,
-        key-path exchange. Each move keeps a valid tree and strictly lowers the cost."""
+        key-path exchange. Each move keeps a valid tree and strictly lowers the cost.
+        """
         best = self.mst_on(list(self.tree_nodes(edges))) or edges
         if self.cost(best) > self.cost(edges) + EPS:
             best = edges

@@ -90,11 +90,11 @@ class Reducer:
         index = {v: i for i, v in enumerate(nodes)}
         ea, eb, ew = [], [], []
         for v in nodes:
-            for u, (w, _) in self.adj[v].items():
+            for u, (wt, _) in self.adj[v].items():
                 if u > v:
                     ea.append(index[v])
                     eb.append(index[u])
-                    ew.append(w)
+                    ew.append(wt)
         a, b, w = np.asarray(ea, dtype=np.int64), np.asarray(eb, dtype=np.int64), np.asarray(ew, dtype=float)
         # scipy drops explicit zeros from csr graphs; a tiny floor keeps zero-weight edges as edges.
         wf = np.maximum(w, 1e-12)
