@@ -1,4 +1,4 @@
-"""The global plan at scale (planner.multicountry): wall time, peak memory and gap, serial and on a local cluster.
+"""The global plan at scale (planner.countries): wall time, peak memory and gap, serial and on a local cluster.
 
 Two instances, each case in a fresh interpreter so that its peak memory (``ru_maxrss``) is its own:
 

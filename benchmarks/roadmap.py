@@ -6,9 +6,9 @@ capex trends -10 %..0 a year per technology, annual budget 15 % of the cost of c
 cheapest capex (carry-over on, TCO basis: budgets also pay opex), build capacity N/6 offices a year in total
 and N/12 a year for leo.
 
-Per size: the full model (``planner.solve.solve`` with ``method: milp``): build seconds, solve seconds (both
+Per size: the full model (``planner.optimize.solve.solve`` with ``method: milp``): build seconds, solve seconds (both
 lexicographic passes), the primary pass's status, objective (population-years), best bound and gap; and
-``planner.phasing.rolling_horizon``: seconds, objective, its own proven (Lagrangian) bound and gap, and its gap
+``planner.heuristics.phasing.rolling_horizon``: seconds, objective, its own proven (Lagrangian) bound and gap, and its gap
 to the full model's primary-pass bound where both run. Each run is in a fresh interpreter so that its peak
 memory (``ru_maxrss``) is its own.
 

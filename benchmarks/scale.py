@@ -4,7 +4,7 @@ Each instance is seeded and built in memory (``planner.data.Inputs``, no files):
 countries and their regions, fibre nodes and cell towers in proportion to the offices and placed near them,
 populations lognormal, about 20 % of offices without grid power and 5 % already connected (microwave
 anchors). Every size is costed once (``build_options`` → ``ModelData.from_options``: the "build" time) and
-then solved with both objectives through ``planner.solve.solve``:
+then solved with both objectives through ``planner.optimize.solve.solve``:
 
 * ``max_coverage`` with a binding budget (30 % of what connecting every reachable office at its cheapest
   option would cost, TCO over 2026-2030);

@@ -2,9 +2,9 @@
 
 Prints one table:
 
-* sweep, reuse: ``planner.sweep.sweep`` serial (one hull sorted once; one Pyomo model whose budget row bound
+* sweep, reuse: ``planner.analysis.sweep.sweep`` serial (one hull sorted once; one Pyomo model whose budget row bound
   changes per point, warm-started from the previous point's plan), seconds per point;
-* sweep, rebuild: ``planner.solve.solve`` once per budget (a new greedy and, where the greedy gap is above
+* sweep, rebuild: ``planner.optimize.solve.solve`` once per budget (a new greedy and, where the greedy gap is above
   mip_gap, a new Pyomo model and HiGHS instance per point), seconds per point; both after the same ``prepare``
   (read + costing once), and the largest objective difference between the two (relative);
 * the same two on the hull alone (``solver.method: fast``): the certified greedy frontier;
@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def rebuild(prepared: Prepared, budgets: list[float]) -> tuple[float, list[float]]:
-    """Each budget solved on its own (``planner.solve.solve``): a new greedy, and a new model where needed."""
+    """Each budget solved on its own (``planner.optimize.solve.solve``): a new greedy, and a new model where needed."""
     t0 = time.perf_counter()
     values = []
     for b in budgets:

@@ -625,8 +625,12 @@ def data_drift(record: RunRecord) -> dict[str, tuple[str, str]]:
     from planner.data import fingerprint
 
     out = {}
+    files = dict(record.scenario_json.get("data") or {})  # offices.ISO3 keys: one offices file per country
+    files.update(
+        {f"offices.{k}": v for k, v in ((record.scenario_json.get("countries") or {}).get("files") or {}).items()}
+    )
     for key, digest in record.fingerprints.items():
-        path = (record.scenario_json.get("data") or {}).get(key)
+        path = files.get(key)
         try:
             state = "unchanged" if path and fingerprint(Path(path)) == digest else "changed since the run"
         except OSError:

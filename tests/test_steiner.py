@@ -1,4 +1,5 @@
-"""Tests for planner.network: STP reader and steiner_tree (exact, heuristic fallback, edge cases)."""
+"""Tests for planner.network.steiner (STP reader) and planner.optimize.steiner.steiner_tree (exact, heuristic
+fallback, edge cases)."""
 
 from __future__ import annotations
 

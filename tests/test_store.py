@@ -27,7 +27,7 @@ from planner.data import fingerprint
 from planner.pipeline import run
 from planner.results import PLAN_COLUMNS, Plan, write_outputs
 from planner.scenario import catalogue_for
-from planner.store import SCHEMA_VERSION, RunStore, StoreError, default_store_path
+from planner.store import SCHEMA_VERSION, RunStore, StoreError, data_drift, default_store_path
 from planner.ui.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -495,3 +495,31 @@ def test_store_created_by_another_process_meanwhile_is_not_taken_for_foreign(tmp
                           files={"plan.csv": b"x"})  # fmt: skip
     assert store.ids() == [run_id]
     _assert_sound(store)
+
+
+def test_data_fingerprints_cover_one_offices_file_per_country_and_drift_follows_them(tmp_path: Path) -> None:
+    """A multi-country scenario with ``countries.files`` records one fingerprint per country file (the one
+    fingerprint function, ``planner.data.data_fingerprints``), and ``data_drift`` finds those files again."""
+    from types import SimpleNamespace
+
+    from planner.data import data_fingerprints
+    from planner.scenario import load_scenario
+
+    pool = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "himalaya-pool.yaml")
+    prints = data_fingerprints(pool)
+    assert {f"offices.{iso}" for iso in pool.countries.files} <= set(prints)
+    assert all(len(v) == 64 for v in prints.values())
+
+    nodes, npl = tmp_path / "nodes.csv", tmp_path / "npl.csv"
+    nodes.write_text("node_id,lat,lon\nn1,27.7,85.3\n", encoding="utf-8")
+    npl.write_text("office_id,lat,lon,population\na,27.7,85.3,10\n", encoding="utf-8")
+    record = SimpleNamespace(
+        fingerprints={"fibre_nodes": fingerprint(nodes), "offices.NPL": fingerprint(npl)},
+        scenario_json={"data": {"fibre_nodes": str(nodes)}, "countries": {"files": {"NPL": str(npl)}}},
+    )
+    assert {k: state for k, (_, state) in data_drift(record).items()} == {
+        "fibre_nodes": "unchanged",
+        "offices.NPL": "unchanged",
+    }
+    npl.write_text("office_id,lat,lon,population\na,27.7,85.3,11\n", encoding="utf-8")
+    assert data_drift(record)["offices.NPL"][1] == "changed since the run"

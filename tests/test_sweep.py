@@ -1,4 +1,4 @@
-"""Budget sweeps (planner.sweep): the frontier is monotone, each point equals a single solve at that budget or
+"""Budget sweeps (planner.analysis.sweep): the frontier is monotone, each point equals a single solve at that budget or
 target (and the brute-force optimum on small instances), the one-hull frontier equals the per-point greedy,
 the marginal cost per person is worked out by hand, and ``planner sweep`` runs end to end with clear errors.
 """
