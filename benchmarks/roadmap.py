@@ -8,8 +8,8 @@ and N/12 a year for leo.
 
 Per size: the full model (``planner.optimize.solve.solve`` with ``method: milp``): build seconds, solve seconds (both
 lexicographic passes), the primary pass's status, objective (population-years), best bound and gap; and
-``planner.heuristics.phasing.rolling_horizon``: seconds, objective, its own proven (Lagrangian) bound and gap, and its gap
-to the full model's primary-pass bound where both run. Each run is in a fresh interpreter so that its peak
+``planner.heuristics.phasing.rolling_horizon``: seconds, objective, its own proven (Lagrangian) bound and gap, and
+its gap to the full model's primary-pass bound where both run. Each run is in a fresh interpreter so that its peak
 memory (``ru_maxrss``) is its own.
 
     python benchmarks/roadmap.py --sizes 1000 2000 5000 10000 100000 --full-sizes 1000 2000 5000 10000 \\

@@ -386,9 +386,10 @@ def _share(
 
 
 def _cost_infra(infra: SharedInfra, scenario: Scenario) -> None:
-    """``cost_usd`` of arcs and sites in the scenario's budget basis: capex, or capex + upkeep over the horizon
-    (upkeep is the operator's: it counts when ``opex_paid_by`` is operator or both). No replacements (trenches
-    and masts outlive the horizon).
+    """Set ``cost_usd`` (USD) of the arcs and sites in the scenario's budget basis.
+
+    The basis is capex, or capex + upkeep over the horizon (upkeep is the operator's: it counts when ``opex_paid_by`` is
+    operator or both). No replacements (trenches and masts outlive the horizon).
     """
     counted = scenario.policy.opex_paid_by in ("operator", "both")
     factor = annuity_factor(scenario.discount_rate, scenario.horizon.years) if scenario.budget_basis == "tco" else 0.0

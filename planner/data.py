@@ -324,8 +324,10 @@ def fingerprint(path: Path) -> str:
 
 
 def data_fingerprints(scenario: Scenario, missing: str | None = None) -> dict[str, str]:
-    """SHA-256 of every data file a scenario names, keyed by its ``data`` key (``offices.ISO3`` for
-    ``countries.files``): the one fingerprint of a run's inputs (the run store, the app's caches, ``Inputs``).
+    """SHA-256 of every data file a scenario names, keyed by its ``data`` key.
+
+    Keys are ``offices.ISO3`` for ``countries.files``. The one fingerprint of a run's inputs (the run store, the app's
+    caches, ``Inputs``).
 
     A file that cannot be read raises ``OSError``, or is recorded as ``missing`` when that text is given.
     """
@@ -497,8 +499,9 @@ def read_quotes(path: Path | None, technologies: Iterable[str]) -> pd.DataFrame 
 
 
 def read_roads(path: Path | None) -> pd.DataFrame | None:
-    """Road lines (GeoJSON LineString / MultiLineString features) as straight segments between consecutive
-    vertices: ``road_id, lat0, lon0, lat1, lon1`` (degrees). None when the scenario gives no roads file.
+    """Road lines (GeoJSON LineString / MultiLineString features) as straight segments between consecutive vertices.
+
+    Columns ``road_id, lat0, lon0, lat1, lon1`` (degrees). None when the scenario gives no roads file.
     """
     if path is None:
         return None

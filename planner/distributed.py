@@ -28,8 +28,9 @@ def scheduler_address(scheduler: str | None = None) -> str | None:
 
 @contextmanager
 def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> Iterator[Any]:
-    """A ``distributed.Client``: connected to ``scheduler`` when given, else to a new ``LocalCluster``
-    (processes, one thread each: HiGHS and Pyomo hold the GIL) closed on exit.
+    """A ``distributed.Client`` connected to ``scheduler`` when given, else to a new ``LocalCluster``.
+
+    The local cluster runs processes, one thread each (HiGHS and Pyomo hold the GIL), and is closed on exit.
     """
     from distributed import Client, LocalCluster
 

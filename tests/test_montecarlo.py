@@ -1,6 +1,6 @@
 """Monte Carlo over the catalogue (planner.analysis.montecarlo): draws stay in their ranges and follow their
-distribution, a fixed seed reproduces every sample whatever the order they are drawn in, reach ranges change eligibility,
-and ``planner montecarlo`` writes its three files with consistent figures (exit 2 on bad input).
+distribution, a fixed seed reproduces every sample whatever the order they are drawn in, reach ranges change
+eligibility, and ``planner montecarlo`` writes its three files with consistent figures (exit 2 on bad input).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The global plan (planner.multicountry): per-country budgets, one pool, reserved shares, the Lagrangian
+"""The global plan (planner.countries): per-country budgets, one pool, reserved shares, the Lagrangian
 decomposition against the monolithic model and brute force, serial against Dask, and the CLI end to end.
 
 Instances are built in memory (``ModelData`` plus a planned table with ``country``) except the CLI tests,

@@ -1,4 +1,4 @@
-"""Exports of planner/report.py, read back: the Excel workbook (one sheet per table) and the GeoJSON of the
+"""Exports of planner/results/report.py, read back: the Excel workbook (one sheet per table) and the GeoJSON of the
 plan, plus the derived tables the app shows (cost components, changed offices, alternatives, unserved)."""
 
 from __future__ import annotations

@@ -101,8 +101,10 @@ def sample_rng(seed: int, sample: int) -> np.random.Generator:
 
 
 def solve_catalogue(prepared: Prepared, catalogue: Catalogue) -> dict[str, Any]:
-    """Re-cost the prepared inputs with ``catalogue`` and solve like ``planner solve``: summary figures and
-    each planned office's technology (``none`` when not connected), in the order of the planned offices.
+    """Re-cost the prepared inputs with ``catalogue`` and solve them like ``planner solve``.
+
+    Returns the summary figures and each planned office's technology (``none`` when not connected), in the order of the
+    planned offices.
     """
     t0 = time.perf_counter()
     scenario = prepared.scenario
@@ -154,8 +156,9 @@ def monte_carlo(
     client: Any | None = None,
     progress: Progress | None = None,
 ) -> MonteCarlo:
-    """Sample the catalogue ``samples`` times (seeded), solve each, and summarise cost, coverage and the
-    robustness of each office's technology choice. ``scheduler`` as in :func:`sweep`.
+    """Sample the catalogue ``samples`` times (seeded), solve each sample and summarise the results.
+
+    Summarises cost, coverage and the robustness of each office's technology choice. ``scheduler`` as in :func:`sweep`.
     """
     say = progress or (lambda _msg: None)
     scheduler = None if scheduler == LOCAL else scheduler

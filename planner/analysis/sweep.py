@@ -95,8 +95,10 @@ class HullFrontier:
 
 
 def point_scenario(scenario: Scenario, kind: Kind, value: float) -> Scenario:
-    """The scenario of one sweep point. A budget sweep maximises coverage within ``value`` USD (any
-    coverage_target is ignored); a target sweep reaches the share ``value`` at least cost (without budget).
+    """The scenario of one sweep point.
+
+    A budget sweep maximises coverage within ``value`` USD (any coverage_target is ignored); a target sweep reaches the
+    share ``value`` at least cost (without budget).
     """
     if kind == "budget":
         return scenario.model_copy(update={"objective": "max_coverage", "budget_usd": float(value)})
@@ -266,8 +268,10 @@ class Frontier:
 
 
 def add_marginal_cost(table: pd.DataFrame) -> pd.DataFrame:
-    """``marginal_cost_per_person_usd``: extra cost / extra people covered against the previous solved point
-    (USD per person); empty for the first solved point and where coverage did not grow.
+    """Add ``marginal_cost_per_person_usd`` to a sweep table: the extra USD per extra person covered.
+
+    Extra cost / extra people covered against the previous solved point (USD per person); empty for the first solved
+    point and where coverage did not grow.
     """
     table = table.copy()
     marginal = np.full(len(table), np.nan)

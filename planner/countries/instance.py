@@ -30,8 +30,10 @@ FEAS_TOL = 1e-9  # relative tolerance on money rows
 
 @dataclass
 class Priced:
-    """A country's answer to a price λ: plan (local pair indices), coverage, cost and draw (USD), the value
-    ``coverage - λ·draw`` and a proven upper bound on it.
+    """A country's answer to a price λ: its plan, coverage, cost, draw, value and bound.
+
+    The plan (local pair indices), coverage, cost and draw (USD), the value ``coverage - λ·draw`` and a proven upper
+    bound on it.
     """
 
     chosen: np.ndarray | None
@@ -60,6 +62,7 @@ class PlainKnapsack:
 
     @classmethod
     def of(cls, data: ModelData) -> PlainKnapsack:
+        """The knapsack of ``data``: its office hull ordered by coverage per USD, free options apart."""
         o = by_coverage_per_usd(office_hull(data))
         p, c, w = o.pairs, o.cost, o.weight
         return cls(
@@ -115,8 +118,9 @@ class Country:
     plain: PlainKnapsack | None = None  # sorted hull of a plain country (priced in numpy)
 
     def priced_model(self, settings: SolverSettings) -> PricedModel:
-        """The country's priced subproblem, built on first use and kept for the next prices (in this process;
-        not pickled: a Dask worker keeps its own); :meth:`release` frees it.
+        """The country's priced subproblem, built on first use and kept for the next prices.
+
+        Kept in this process only (not pickled: a Dask worker keeps its own); :meth:`release` frees it.
         """
         cached = self.__dict__.get("_priced")
         if cached is None or cached.settings != settings:
@@ -153,10 +157,16 @@ class GlobalInstance:
 
     @property
     def n_pairs(self) -> int:
+        """Number of eligible (office, technology) pairs in the pooled model data."""
         return len(self.data.options)
 
 
 def resolve_keys(values: dict[str, float], known: list[str], key: str) -> tuple[dict[str, float], list[Issue]]:
+    """Resolve a per-country setting ``countries.<key>`` (budgets in USD, shares) for the ``known`` countries.
+
+    ``"*"`` gives the value of every country not named. Returns the value of each known country that is named or
+    covered by ``"*"``, and an issue for each key that names no country of the offices.
+    """
     issues = [
         Issue("scenario", None, f"countries.{key}.{k}", f"unknown country '{k}': the offices hold {', '.join(known)}")
         for k in values

@@ -40,6 +40,13 @@ def solve_country(task: tuple[ModelData, ModelSpec, SolverSettings]) -> Outcome:
 
 
 def raise_country_errors(countries: list[Country], outcomes: list[Outcome]) -> None:
+    """Raise the countries' solve errors, each named by its country; return when every country solved.
+
+    When the first failed country has a diagnosis, :class:`planner.errors.InfeasibleError` is raised with it
+    (constraint, message and suggestions prefixed by its ISO3 code); when every failure is an input error, one
+    :class:`planner.errors.InputError` lists them all; otherwise a :class:`planner.errors.PlannerError` joins every
+    message.
+    """
     issues = [(c, o) for c, o in zip(countries, outcomes, strict=True) if o.error is not None]
     if not issues:
         return
@@ -77,6 +84,13 @@ def global_infrastructure(by_iso: dict[str, Country], plans: list[CountryPlan]) 
 def combine(
     instance: GlobalInstance, plans: list[CountryPlan], objective: str, t0: float, passes: list[PassInfo]
 ) -> SolveResult:
+    """The union of the countries' plans as one :class:`planner.problem.SolveResult` over the whole instance.
+
+    Chosen pairs, arcs and sites are mapped to global indices; coverage, cost (USD) and bound are the countries'
+    sums, the value is coverage for max_coverage and cost otherwise, the gap is against the summed bound, and the
+    status is optimal only when every country's is. ``t0`` (a :func:`time.perf_counter` reading) starts the solve
+    time (seconds); ``passes`` are recorded as given.
+    """
     by_iso = {c.iso3: c for c in instance.countries}
     chosen = [by_iso[p.iso3].pairs[p.chosen] for p in plans]
     chosen_all = np.sort(np.concatenate(chosen)).astype(np.int64) if chosen else np.zeros(0, np.int64)
@@ -111,6 +125,11 @@ def solve_per_country(
 
 
 def infeasible_countries(instance: GlobalInstance, isos: list[str], settings: SolverSettings) -> None:
+    """Raise :class:`planner.errors.InfeasibleError` for the first of ``isos``, the countries that found no plan.
+
+    The country's spec is diagnosed without its budget row, and the diagnosis (constraint, message, suggestions) is
+    prefixed by its ISO3 code so the user knows which country to fix. Never returns.
+    """
     by_iso = {c.iso3: c for c in instance.countries}
     c = by_iso[isos[0]]
     d = diagnose(c.data, replace(c.spec, budget_usd=None), settings)

@@ -34,8 +34,10 @@ def solve_pool(
     scheduler: str | None = SERIAL,
     progress: Progress | None = None,
 ) -> GlobalResult:
-    """One global pool: monolithic when every country is plain and nothing is reserved (or when asked), else
-    the Lagrangian decomposition (on Dask unless ``scheduler`` is ``"serial"``).
+    """Solve one global pool, monolithically or by Lagrangian decomposition.
+
+    Monolithic when every country is plain and nothing is reserved (or when asked), else the Lagrangian decomposition
+    (on Dask unless ``scheduler`` is ``"serial"``).
     """
     plain = all(c.plain is not None for c in instance.countries)
     reserved = any(c.reserved_usd > 0 for c in instance.countries)
@@ -115,8 +117,9 @@ def by_country(plan: pd.DataFrame, outcome: GlobalResult, instance: GlobalInstan
 def solve_countries(
     prepared: Any, scenario: Scenario | None = None, progress: Progress | None = None, scheduler: str | None = None
 ) -> Any:
-    """A multi-country scenario, prepared by :func:`planner.pipeline.prepare`, solved into a
-    :class:`planner.results.Plan` with ``country`` in the plan table and ``by_country`` in the summary.
+    """Solve a multi-country scenario, prepared by :func:`planner.pipeline.prepare`, into one plan.
+
+    The result is a :class:`planner.results.Plan` with ``country`` in the plan table and ``by_country`` in the summary.
     """
     from planner.results import make_results
 

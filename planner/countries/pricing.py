@@ -19,9 +19,11 @@ BISECTION_MAX_ITER = 60
 
 
 def price_country(country: Country, price: float, settings: SolverSettings, with_plan: bool = True) -> Priced:
-    """The priced subproblem of one country: ``max coverage - price·g`` s.t. ``cost <= reserved + g``, g >= 0, and
-    the country's own rows (regional minimums, technology caps, communities). Plain countries: numpy; others:
-    HiGHS on the country's :class:`planner.solve.PricedModel`, built at its first price and re-solved after.
+    """Solve the priced subproblem of one country at ``price`` (metric units per USD drawn from the pool).
+
+    The subproblem is ``max coverage - price·g`` s.t. ``cost <= reserved + g``, g >= 0, and the country's own rows
+    (regional minimums, technology caps, communities). Plain countries: numpy; others: HiGHS on the country's
+    :class:`planner.solve.PricedModel`, built at its first price and re-solved after.
     """
     if country.plain is not None:
         return country.plain.priced(price, country.reserved_usd, with_plan)
@@ -39,8 +41,9 @@ def price_country(country: Country, price: float, settings: SolverSettings, with
 
 
 def price_chunk(task: tuple[list[Country], float, SolverSettings]) -> list[Priced]:
-    """Worker task: price every country of a chunk (numpy-priced ones without their plans: the repair asks
-    for the few it needs).
+    """Worker task: price every country of a chunk.
+
+    Numpy-priced countries come back without their plans: the repair asks for the few it needs.
     """
     chunk, price, settings = task
     return [price_country(c, price, settings, with_plan=False) for c in chunk]
@@ -71,6 +74,11 @@ class Pricer:
         self.calls = 0
 
     def __call__(self, price: float) -> dict[str, Priced]:
+        """Every country's answer at ``price`` (metric units per USD drawn from the pool), keyed by ISO3 code.
+
+        The chunks are priced in this process, or fanned out on Dask to the scattered chunks; ``calls`` counts the
+        prices evaluated.
+        """
         self.calls += 1
         tasks = [(h, price, self.settings) for h in self.handles]
         if self.client is None:

@@ -29,8 +29,9 @@ def solve_pool_decomposition(
     client: Any | None = None,
     progress: Progress | None = None,
 ) -> GlobalResult:
-    """The pool by Lagrangian pricing, bisection and repair (module docstring). ``client``: a Dask client
-    (None: this process).
+    """The pool by Lagrangian pricing, bisection and repair (module docstring).
+
+    ``client``: a Dask client (None: this process).
     """
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
@@ -196,8 +197,10 @@ def resolve(
     client: Any | None,
     dry_run: bool = False,
 ) -> dict[str, tuple[float, CountryPlan]]:
-    """Solve countries ``isos`` exactly within ``budget`` (fanned out); keep each new plan where it covers at
-    least as much as ``final`` (updated in place unless ``dry_run``). Returns each country's (gain, plan).
+    """Solve countries ``isos`` exactly within ``budget`` (fanned out) and keep the plans that cover more.
+
+    Each new plan is kept where it covers at least as much as ``final`` (updated in place unless ``dry_run``). Returns
+    each country's (gain, plan).
     """
     tasks = [(by_iso[k].data, replace(by_iso[k].spec, budget_usd=budget[k]), settings) for k in isos]
     outcomes = fan_out(solve_country, tasks, scheduler=SERIAL if client is None else None, client=client)
@@ -219,10 +222,11 @@ def resolve(
 
 
 def gain_bound(country: Country, plan: CountryPlan, budget: float) -> float:
-    """An upper bound on the coverage the country gains over ``plan`` when solved within ``budget`` USD: the
-    LP bound of its office hull (side constraints only remove plans). inf where the hull does not bound the
-    model: shared infrastructure (sharing makes plans cheaper than the hull), the communities metric (coverage
-    not additive over offices) and roadmaps.
+    """An upper bound on the coverage the country gains over ``plan`` when solved within ``budget`` USD.
+
+    The LP bound of its office hull (side constraints only remove plans). inf where the hull does not bound the model:
+    shared infrastructure (sharing makes plans cheaper than the hull), the communities metric (coverage not additive
+    over offices) and roadmaps.
     """
     spec = country.spec
     if country.data.infra is not None or spec.metric == "communities" or spec.roadmap is not None:
@@ -239,10 +243,11 @@ def best_first_gains(
     settings: SolverSettings,
     client: Any | None,
 ) -> dict[str, tuple[float, CountryPlan]]:
-    """The exact gains of an add round, solving only what can change the winner: countries in decreasing
-    order of :func:`gain_bound`, a batch at a time (one per Dask worker), until the best exact gain found
-    is at least the bound of every country not yet solved. The winner is the one a solve of every hopeful
-    country would pick (up to ties), for a fraction of the solves.
+    """The exact gains of an add round, solving only what can change the winner.
+
+    Countries are solved in decreasing order of :func:`gain_bound`, a batch at a time (one per Dask worker), until the
+    best exact gain found is at least the bound of every country not yet solved. The winner is the one a solve of every
+    hopeful country would pick (up to ties), for a fraction of the solves.
     """
     bounds = {k: gain_bound(by_iso[k], final[k], trial[k]) for k in hopeful}
     order = sorted(hopeful, key=lambda k: -bounds[k])

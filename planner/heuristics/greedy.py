@@ -95,8 +95,10 @@ def greedy_max_coverage(hull: Hull, budget: float | None) -> tuple[np.ndarray, f
 def fill_by_ratio(
     p: np.ndarray, c: np.ndarray, w: np.ndarray, cum: np.ndarray, room: float, free: np.ndarray, value: float
 ) -> tuple[np.ndarray, float, float]:
-    """The greedy over items already sorted by weight per USD (pairs p, costs c, weights w, cumulative costs
-    cum) within ``room`` USD, after the free pairs worth ``value``: (chosen pairs, value, LP bound).
+    """The max-coverage greedy over items already sorted by weight per USD, within ``room`` USD.
+
+    Items are pairs p, costs c, weights w and cumulative costs cum, taken after the free pairs worth ``value``. Returns
+    (chosen pairs, value, LP bound).
     """
     k = int(np.searchsorted(cum, room, side="right"))
     taken = [free, p[:k]]
@@ -133,9 +135,11 @@ def greedy_min_cost(hull: Hull, target: float) -> tuple[np.ndarray, float, float
 def cover_by_ratio(
     p: np.ndarray, c: np.ndarray, w: np.ndarray, cumw: np.ndarray, target: float, free: np.ndarray, covered: float
 ) -> tuple[np.ndarray, float, float]:
-    """The greedy over items already sorted by USD per weight (pairs p, costs c, weights w, cumulative weights
-    cumw) until ``target`` weight is covered after the free pairs covering ``covered``: the prefix that reaches
-    it, minus the costliest items the surplus can spare. Returns (chosen pairs, cost, LP bound).
+    """The min-cost greedy over items already sorted by USD per weight, until ``target`` weight is covered.
+
+    Items are pairs p, costs c, weights w and cumulative weights cumw, taken after the free pairs covering ``covered``:
+    the prefix that reaches the target, minus the costliest items the surplus can spare. Returns (chosen pairs, cost, LP
+    bound).
     """
     k = int(np.searchsorted(cumw, target - covered - 1e-9 * max(1.0, target), side="left"))
     need_before = covered + (float(cumw[k - 1]) if k else 0.0)

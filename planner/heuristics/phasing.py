@@ -156,10 +156,11 @@ def _fits(load: np.ndarray, slack: np.ndarray) -> np.ndarray:
 def _year_greedy(
     ra: RoadmapArrays, j: int, order: np.ndarray, slack: np.ndarray, cap_left: float, tech_left: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """Sequential greedy over ``order`` (pairs, best first) in year index j: take a pair when its office is free
-    and it fits every money row and capacity. Vectorised: each round takes the longest feasible prefix at once,
-    then drops the first pair that does not fit (and whatever can no longer fit). Returns (taken pairs, slack,
-    capacity left, technology capacity left).
+    """Sequential greedy over ``order`` (pairs, best first) in year index j.
+
+    Takes a pair when its office is free and it fits every money row and capacity. Vectorised: each round takes the
+    longest feasible prefix at once, then drops the first pair that does not fit (and whatever can no longer fit).
+    Returns (taken pairs, slack, capacity left, technology capacity left).
     """
     taken: list[np.ndarray] = []
     slack, tech_left = slack.copy(), tech_left.copy()
@@ -242,8 +243,9 @@ def _rank(
 
 
 def _plain_year(ra: RoadmapArrays, j: int, pairs: np.ndarray, slack: np.ndarray) -> np.ndarray | None:
-    """Year greedy via :func:`planner.heuristics.greedy.greedy_max_coverage` when it is exactly that knapsack:
-    one money row loaded in this year and no capacity, λ = 0 on the year's cash. None when it does not apply.
+    """Year greedy via :func:`planner.heuristics.greedy.greedy_max_coverage` when it is exactly that knapsack.
+
+    That is: one money row loaded in this year and no capacity, λ = 0 on the year's cash. None when it does not apply.
     """
     has_opex = bool(ra.opex.any())
     loaded = np.flatnonzero((ra.A[:, j] != 0) | ((ra.B[:, j] != 0) & has_opex) | (ra.S != 0))
@@ -336,9 +338,10 @@ def lagrangian_bound(ra: RoadmapArrays, target: float, iterations: int = 150) ->
 
 
 def lagrangian(ra: RoadmapArrays, target: float, iterations: int = 150) -> tuple[float, Prices | None]:
-    """A proven upper bound on population-years (module docstring): min of the Lagrangian bound over projected
-    subgradient iterates (Polyak steps towards ``target``, the best plan known), the all-in-y0 bound and the
-    capacity rearrangement bound.
+    """A proven upper bound on population-years (module docstring).
+
+    The min of the Lagrangian bound over projected subgradient iterates (Polyak steps towards ``target``, the best plan
+    known), the all-in-y0 bound and the capacity rearrangement bound.
     """
     P, n_years = ra.cap.shape
     pos = ra.weight > 0

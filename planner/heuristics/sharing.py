@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import networkx as nx
 import numpy as np
@@ -51,8 +52,9 @@ _EPS = 1e-9  # csgraph treats a stored 0 as "no edge": discounted weights never 
 
 @dataclass(frozen=True)
 class ExactSolvers:
-    """The exact solvers the heuristic calls, handed in by the solver layer (:mod:`planner.optimize.solve`), so
-    that this module imports neither Pyomo nor HiGHS.
+    """The exact solvers the heuristic calls, handed in by the solver layer (:mod:`planner.optimize.solve`).
+
+    Handing them in means this module imports neither Pyomo nor HiGHS.
 
     ``plain``: the certified solver of a spec without shared infrastructure (raises
     :class:`planner.problem.NoFeasiblePlan` when it has no plan); ``steiner``: the Steiner tree solver
@@ -143,8 +145,9 @@ class _Forest:
             self.build(best, pred)
 
     def best_extension(self, left: float) -> tuple[float, int, np.ndarray, float]:
-        """Step 5: the trench path with the most coverage per dollar that fits in ``left`` USD:
-        (ratio, end node, predecessors, cost); ratio 0 when none.
+        """Step 5: the trench path with the most coverage per dollar that fits in ``left`` USD.
+
+        Returns (ratio, end node, predecessors, cost); ratio 0 when none.
         """
         unconnected = np.zeros(self.n)
         own = np.zeros(self.n)
@@ -194,8 +197,9 @@ class _Forest:
 
 
 def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings, exact: ExactSolvers) -> SolveResult:
-    """Solve a plain spec with shared infrastructure by the heuristic of the module docstring, calling the
-    ``exact`` solvers for the stand-alone plan (step 1) and the Steiner tree (step 3).
+    """Solve a plain spec with shared infrastructure by the heuristic of the module docstring.
+
+    Calls the ``exact`` solvers for the stand-alone plan (step 1) and the Steiner tree (step 3).
     """
     t0 = time.perf_counter()
     infra = data.infra
@@ -215,7 +219,7 @@ def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings,
         if shared[p] == "fibre":
             k = direct[o]
             forest.arcs.add(k)
-            forest.in_tree[int(arcs["head"].iat[k])] = True
+            forest.in_tree[int(cast(int, arcs["head"].iat[k]))] = True
     if len(arcs):
         forest.switch_moves()
         forest.steiner(settings, exact.steiner)
@@ -259,8 +263,9 @@ def _relay_switch(data: ModelData, current: dict[str, int]) -> None:
 
 
 def _open_sites(data: ModelData, current: dict[str, int]) -> list[int]:
-    """Open the site with the largest net saving (its offices switch to 4G on it when cheaper than their
-    current option) while one saves money; returns the sites opened (``current`` updated in place).
+    """Open the site with the largest net saving while one saves money; returns the sites opened.
+
+    A site's offices switch to 4G on it when cheaper than their current option (``current`` updated in place).
     """
     infra = data.infra
     assert infra is not None
@@ -270,7 +275,7 @@ def _open_sites(data: ModelData, current: dict[str, int]) -> list[int]:
     if not site_rows or infra.sites.empty:
         return []
     cost = data.options["cost_usd"].to_numpy(float)
-    cover = infra.site_cover.groupby("site")["office_id"].apply(list).to_dict()
+    cover = cast(dict[int, list[str]], infra.site_cover.groupby("site")["office_id"].apply(list).to_dict())
     site_cost = infra.sites["cost_usd"].to_numpy(float)
     opened: list[int] = []
     while True:

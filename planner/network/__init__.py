@@ -1,5 +1,6 @@
-"""Shared-infrastructure candidates: the fibre graph (roads, Delaunay or k-nearest), tower sites, relays, and the
-Steiner-tree parts that need no solver.
+"""Shared-infrastructure candidates: fibre graph, tower sites, relays and the solver-free Steiner-tree parts.
+
+The fibre graph (roads, Delaunay or k-nearest), tower sites, relays, and the Steiner-tree parts that need no solver.
 """
 
 from planner.network.graphs import SharedInfra, build_fibre_graph, candidate_relays, candidate_sites

@@ -77,9 +77,10 @@ class SharedInfra:
         return self.arcs.empty and self.sites.empty and self.relays.empty
 
     def paths(self, arcs: Iterable[int], offices: Iterable[str]) -> dict[str, list[int]]:
-        """For each office, the built ``arcs`` (positions in ``self.arcs``) from it up to the backbone, office end
-        first. A built tree gives each node at most one in-arc; the walk stops at a root, at a node no built arc
-        enters, or where it would loop.
+        """Each office's path of built ``arcs`` (positions in ``self.arcs``) up to the backbone, office end first.
+
+        A built tree gives each node at most one in-arc; the walk stops at a root, at a node no built arc enters, or
+        where it would loop.
         """
         tail = self.arcs["tail"].to_numpy(np.int64)
         head = self.arcs["head"].to_numpy(np.int64)
@@ -97,9 +98,11 @@ class SharedInfra:
         return out
 
     def subset(self, office_ids: set[str]) -> SharedInfra:
-        """The candidates one group of offices (a country) can use alone: the backbone, road junctions, its
-        offices, the arcs between them, the sites covering its offices (each at full cost) and relays whose
-        hub is one of them. Arcs and sites are renumbered; ``global_arc`` / ``global_site`` map them back.
+        """The candidates one group of offices (a country) can use alone.
+
+        The backbone, road junctions, its offices, the arcs between them, the sites covering its offices (each at full
+        cost) and relays whose hub is one of them. Arcs and sites are renumbered; ``global_arc`` / ``global_site`` map
+        them back.
         """
         keep = (self.nodes["kind"] != "office") | self.nodes["ref"].isin(office_ids)
         nodes = set(self.nodes.loc[keep, "node"].astype(int))
@@ -248,8 +251,10 @@ def build_fibre_graph(
     settings: Infrastructure,
     roads: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, list[tuple[float, float]]]]:
-    """Candidate fibre graph (nodes, arcs without ``cost_usd``, edge polylines) for ``offices`` (office_id, lat,
-    lon, nearest_node: id of their nearest fibre node) and the backbone ``fibre_nodes``.
+    """Candidate fibre graph for ``offices`` and the backbone ``fibre_nodes``: nodes, arcs and edge polylines.
+
+    Arcs come without ``cost_usd``. ``offices`` has office_id, lat, lon and nearest_node (id of their nearest fibre
+    node).
 
     Arc capex = km × capex_per_km_usd and upkeep = km × opex_per_km_per_year_usd, km being the route length.
     """
@@ -367,7 +372,9 @@ def candidate_sites(uncovered: pd.DataFrame, catalogue: Catalogue) -> tuple[pd.D
 
 
 def candidate_relays(needy: pd.DataFrame, hubs: pd.DataFrame, hop_km: float) -> pd.DataFrame:
-    """(office_id, hub_office_id, distance_km) for every ``needy`` office and every ``hubs`` office (both with
+    """Candidate radio relays: each ``hubs`` office within ``hop_km`` of a ``needy`` office.
+
+    Rows (office_id, hub_office_id, distance_km) for every ``needy`` office and every ``hubs`` office (both with
     office_id, lat, lon) within ``hop_km``, the office itself excluded.
     """
     if needy.empty or hubs.empty:

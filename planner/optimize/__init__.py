@@ -1,3 +1,4 @@
-"""The solver layer: the Pyomo model, HiGHS (one guarded runner), the solve dispatch, model series and the
-exact Steiner branch-and-cut. The only layer that imports Pyomo and highspy (``docs/architecture.md``).
+"""The solver layer: the Pyomo model, HiGHS, the solve dispatch, model series and the exact Steiner branch-and-cut.
+
+HiGHS runs through one guarded runner. The only layer that imports Pyomo and highspy (``docs/architecture.md``).
 """

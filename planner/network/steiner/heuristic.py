@@ -45,6 +45,7 @@ class SteinerCore:
         )
 
     def cost(self, edges: Iterable[int]) -> float:
+        """Total weight of ``edges`` (edge indices): the cost of a tree, in the unit of the edge costs."""
         return float(sum(self.ew[e] for e in edges))
 
     # -- tree helpers ------------------------------------------------------------------------------------
@@ -188,8 +189,9 @@ class SteinerCore:
     # -- local search --------------------------------------------------------------------------------------
 
     def improve(self, edges: set[int], deadline: float | None) -> set[int]:
-        """Local search to a local optimum: MST over the node set, Steiner-node insertion and elimination,
-        key-path exchange. Each move keeps a valid tree and strictly lowers the cost.
+        """Local search to a local optimum; each move keeps a valid tree and strictly lowers the cost.
+
+        Moves: MST over the node set, Steiner-node insertion and elimination, key-path exchange.
         """
         best = self.mst_on(list(self.tree_nodes(edges))) or edges
         if self.cost(best) > self.cost(edges) + EPS:

@@ -148,8 +148,10 @@ class Reducer:
         return len(drop) > 0
 
     def nearest_vertex_test(self) -> bool:
-        """Contract terminal t's cheapest edge t-v when even t's second edge costs more than reaching v and
-        then another terminal (Beasley's NV test): some optimal tree then uses t-v.
+        """Beasley's nearest-vertex (NV) test: contract terminal edges some optimal tree uses.
+
+        Contracts terminal t's cheapest edge t-v when even t's second edge costs more than reaching v and then another
+        terminal: some optimal tree then uses t-v.
 
         One contraction per touched neighbourhood per call, so the shortest-path distances stay valid.
         """
