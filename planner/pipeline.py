@@ -34,8 +34,10 @@ class Prepared:
 
 
 def costing_key(scenario: Scenario) -> str:
-    """Everything :func:`prepare` depends on, as one string: the scenario without its solve-only fields
-    (:data:`planner.scenario.SOLVE_ONLY_FIELDS`) and the contents (SHA-256) of its data files.
+    """Everything :func:`prepare` depends on, as one string.
+
+    The scenario without its solve-only fields (:data:`planner.scenario.SOLVE_ONLY_FIELDS`) and the contents (SHA-256)
+    of its data files.
     """
     return json.dumps({"scenario": costing_fields(scenario), "files": data_fingerprints(scenario)}, sort_keys=True)
 
@@ -82,8 +84,9 @@ def solve_prepared(
 
 
 def run(scenario: Scenario | str | Path, progress: Progress | None = None, scheduler: str | None = None) -> Plan:
-    """Load (if a path), prepare and solve a scenario (``scheduler``: multi-country scenarios, see
-    :func:`solve_prepared`).
+    """Load (if a path), prepare and solve a scenario.
+
+    ``scheduler``: multi-country scenarios, see :func:`solve_prepared`.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)

@@ -24,7 +24,9 @@ from planner.scenario import Catalogue, Scenario
 
 @dataclass
 class RoadmapSpec:
-    """Year-by-year phasing (issue: roadmap to 2030). Costs of pair p connected in year y:
+    """Year-by-year phasing (issue: roadmap to 2030).
+
+    Costs of pair p connected in year y:
 
     ``capex[p,y] = capex[p]·(1+g_t)^(y-y0)`` (g_t the technology's ``capex_trend_per_year``), opex paid every
     year from y to the end year. Discount factor of year k: ``d_k = (1+r)^-(k-y0)`` for capex (paid at the
@@ -200,8 +202,9 @@ def relative_gap(objective: float, bound: float) -> float:
 
 
 class NoFeasiblePlan(Exception):
-    """Raised by a solver when a spec has no plan; :func:`planner.optimize.solve.solve` turns it into
-    :class:`planner.errors.InfeasibleError` with a diagnosis.
+    """Raised by a solver when a spec has no plan.
+
+    :func:`planner.optimize.solve.solve` turns it into :class:`planner.errors.InfeasibleError` with a diagnosis.
     """
 
 
@@ -221,9 +224,10 @@ def objective_values(data: ModelData, metric: str, chosen: np.ndarray) -> tuple[
 def built_infrastructure(
     data: ModelData, chosen: np.ndarray, arcs: np.ndarray, sites: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Keep only the infrastructure the chosen pairs use: the built arcs on the path from the backbone to each
-    chosen shared-fibre office, and the built sites that cover a chosen new-site pair. Returns (arcs, sites,
-    their cost in USD). Anything else a time-limited solution built serves no office: dropping it keeps the
+    """Keep only the infrastructure the chosen pairs use; returns (arcs, sites, their cost in USD).
+
+    That is the built arcs on the path from the backbone to each chosen shared-fibre office, and the built sites that
+    cover a chosen new-site pair. Anything else a time-limited solution built serves no office: dropping it keeps the
     plan feasible and lowers its cost.
     """
     infra = data.infra

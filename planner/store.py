@@ -1,5 +1,6 @@
-"""Run store: every run (scenario, data fingerprints, catalogue, solver settings, outputs, timings, versions) in
-one embedded SQLite file, so runs can be listed, reopened, exported and compared later (CLI and app).
+"""Run store: every run in one embedded SQLite file, to list, reopen, export and compare later (CLI and app).
+
+A run is its scenario, data fingerprints, catalogue, solver settings, outputs, timings and versions.
 
 Why SQLite (stdlib ``sqlite3``) rather than DuckDB: the store is one file with no server and no extra dependency,
 its transactions are atomic and durable across a killed process (WAL journal), several processes may write to it
@@ -371,6 +372,7 @@ class RunStore:
                 cur = con.execute(
                     f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
                 )
+                assert cur.lastrowid is not None  # set by the INSERT above
                 run_id = int(cur.lastrowid)
                 for name, size, digest, chunks in packed:
                     con.execute("INSERT INTO run_files VALUES (?, ?, ?, ?)", (run_id, name, size, digest))
@@ -399,8 +401,10 @@ class RunStore:
         timings: Mapping[str, float] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> int:
-        """Record a solved ``planner.results.Plan``: its scenario (the YAML text given, else read from
-        ``scenario_path``; and the resolved JSON), data fingerprints, resolved catalogue, summary and output files.
+        """Record a solved ``planner.results.Plan`` with its inputs and output files.
+
+        Stores its scenario (the YAML text given, else read from ``scenario_path``; and the resolved JSON), data
+        fingerprints, resolved catalogue, summary and output files.
         """
         scenario = plan.scenario
         if scenario_yaml is None and scenario_path is not None:
@@ -518,8 +522,9 @@ class RunStore:
         return data
 
     def read_table(self, run_id: int, name: str) -> pd.DataFrame:
-        """A stored CSV output as a DataFrame: numbers and booleans as such, text as written (empty cells of a
-        text column stay '' as in the plan tables; empty cells of a number column are missing).
+        """A stored CSV output as a DataFrame: numbers and booleans as such, text as written.
+
+        Empty cells of a text column stay '' as in the plan tables; empty cells of a number column are missing.
         """
         return _parse_csv(self.read_file(run_id, name))
 
@@ -537,8 +542,9 @@ class RunStore:
         return written
 
     def load_plan(self, run_id: int, options: bool = True) -> Any:
-        """Reopen a stored run as a ``planner.results.Plan`` (tables from its stored CSV files); with
-        ``options=False`` the (office × technology) options table, by far the largest, is left empty.
+        """Reopen a stored run as a ``planner.results.Plan`` (tables from its stored CSV files).
+
+        With ``options=False`` the (office × technology) options table, by far the largest, is left empty.
         """
         import pandas as pd
 
@@ -594,8 +600,10 @@ def _pack(content: bytes | Path) -> tuple[int, str, list[bytes]]:
 
 
 def _parse_csv(data: bytes) -> pd.DataFrame:
-    """Read a stored CSV output: identifier columns as text, numbers and booleans as pandas infers them, empty
-    cells of text columns as '' (as in the plan tables), ``year`` as a nullable integer.
+    """Read a stored CSV output with the column types of the plan tables.
+
+    Identifier columns as text, numbers and booleans as pandas infers them, empty cells of text columns as '' (as in the
+    plan tables), ``year`` as a nullable integer.
     """
     import pandas as pd
 
@@ -650,7 +658,7 @@ def resolved_catalogue(scenario: Any) -> dict[str, Any] | None:
 
 
 def compare_summaries(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
-    """KPI table (``planner.compare.kpi_table``) of stored runs; columns are named '#id scenario'."""
+    """KPI table (``planner.results.compare.kpi_table``) of stored runs; columns are named '#id scenario'."""
     from planner.results.compare import kpi_table
 
     summaries = []

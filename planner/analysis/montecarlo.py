@@ -158,7 +158,8 @@ def monte_carlo(
 ) -> MonteCarlo:
     """Sample the catalogue ``samples`` times (seeded), solve each sample and summarise the results.
 
-    Summarises cost, coverage and the robustness of each office's technology choice. ``scheduler`` as in :func:`sweep`.
+    Summarises cost, coverage and the robustness of each office's technology choice. ``scheduler`` as in
+    :func:`planner.analysis.sweep.sweep`.
     """
     say = progress or (lambda _msg: None)
     scheduler = None if scheduler == LOCAL else scheduler

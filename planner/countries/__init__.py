@@ -4,7 +4,8 @@ Countries plan independently except for money. ``Scenario.countries`` says how m
 
 * **per-country budgets** (``countries.budgets``, USD on the budget basis): each country is its own scenario
   (its offices, the global policy rules applied within it, its budget). The countries are solved by
-  :func:`planner.solve.solve` fanned out with :func:`planner.distributed.fan_out`; the global plan is their union
+  :func:`planner.optimize.solve.solve` fanned out with :func:`planner.distributed.fan_out`; the global plan is their
+  union
   and its bound the sum of their bounds. ``min_cost`` scenarios reach the coverage target in every country.
 * **one global pool** (``budget_usd``), optionally with a reserved share per country (``countries.min_share``,
   fraction ``s_c`` of the pool ``B``: money only country c may spend). With ``r_c = s_c·B`` and the shared part
@@ -14,7 +15,7 @@ Countries plan independently except for money. ``Scenario.countries`` says how m
 
   When every country is a plain model (DESIGN §5: one budget row, office-additive coverage) and nothing is
   reserved, the pooled problem is one multiple-choice knapsack: it is solved as a whole by
-  :func:`planner.solve.solve` (hull greedy with its proven gap, HiGHS when that gap is too wide).
+  :func:`planner.optimize.solve.solve` (hull greedy with its proven gap, HiGHS when that gap is too wide).
 
   Otherwise (regional minimums, technology caps, the communities metric, reserved shares) the pool is priced
   (Lagrangian decomposition of the row ``Σ g_c <= S`` with multiplier λ >= 0, USD⁻¹ in units of the metric):
@@ -28,7 +29,7 @@ Countries plan independently except for money. ``Scenario.countries`` says how m
   :data:`BISECTION_REL_TOL`), or until the plan priced at the upper price is within ``mip_gap`` of the bound.
   Repair: each country gets the budget ``r_c + g_c(λ_hi)`` (feasible by construction), the shared money left
   over is handed to the countries that drew more at the lower price λ_lo (in proportion to that extra draw),
-  and each country is re-solved exactly (:func:`planner.solve.solve`, lexicographic) within its budget; then
+  and each country is re-solved exactly (:func:`planner.optimize.solve.solve`, lexicographic) within its budget; then
   what is still unspent goes, whole, to the country where it buys the most (:data:`ADD_ROUNDS` rounds; only
   countries in which one more office fits are tried, best first by the LP bound of their gain, stopping once
   no untried country's bound beats the best gain found). Every plan is feasible by construction (each country

@@ -32,7 +32,7 @@ def pool_spec(instance: GlobalInstance, pool: float | None) -> ModelSpec:
 def solve_monolithic(instance: GlobalInstance, pool: float, settings: SolverSettings) -> SolveResult:
     """Every country in one model with the pool rows (module docstring); the reference for the gap.
 
-    HiGHS on the Pyomo model, or :func:`planner.solve.solve` when the pooled problem is one plain knapsack.
+    HiGHS on the Pyomo model, or :func:`planner.optimize.solve.solve` when the pooled problem is one plain knapsack.
     """
     reserved = {c.iso3: c.reserved_usd for c in instance.countries}
     caps = instance.countries[0].spec.technology_max_share

@@ -27,7 +27,7 @@ class Outcome:
 
 
 def solve_country(task: tuple[ModelData, ModelSpec, SolverSettings]) -> Outcome:
-    """Worker task: :func:`planner.solve.solve` on one country (errors come back as values, named later)."""
+    """Worker task: :func:`planner.optimize.solve.solve` on one country (errors come back as values, named later)."""
     data, spec, settings = task
     try:
         return Outcome(result=solve(data, spec, settings))

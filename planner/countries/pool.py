@@ -23,6 +23,7 @@ from planner.countries.percountry import solve_per_country
 from planner.countries.repair import solve_pool_decomposition
 from planner.distributed import SERIAL, dask_client
 from planner.problem import ModelSpec, objective_values, relative_gap
+from planner.results.plan import make_results
 from planner.scenario import Scenario, SolverSettings
 
 
@@ -121,8 +122,6 @@ def solve_countries(
 
     The result is a :class:`planner.results.Plan` with ``country`` in the plan table and ``by_country`` in the summary.
     """
-    from planner.results import make_results
-
     say = progress or (lambda _m: None)
     scenario = scenario or prepared.scenario
     planned = prepared.inputs.planned.reset_index(drop=True)

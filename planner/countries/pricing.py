@@ -23,7 +23,7 @@ def price_country(country: Country, price: float, settings: SolverSettings, with
 
     The subproblem is ``max coverage - price·g`` s.t. ``cost <= reserved + g``, g >= 0, and the country's own rows
     (regional minimums, technology caps, communities). Plain countries: numpy; others: HiGHS on the country's
-    :class:`planner.solve.PricedModel`, built at its first price and re-solved after.
+    :class:`planner.optimize.series.PricedModel`, built at its first price and re-solved after.
     """
     if country.plain is not None:
         return country.plain.priced(price, country.reserved_usd, with_plan)

@@ -1,6 +1,6 @@
-"""Shared-infrastructure candidates: fibre graph, tower sites, relays and the solver-free Steiner-tree parts.
+"""Shared-infrastructure candidates and the Steiner-tree parts that need no solver.
 
-The fibre graph (roads, Delaunay or k-nearest), tower sites, relays, and the Steiner-tree parts that need no solver.
+The candidates are the fibre graph (roads, Delaunay or k-nearest), tower sites and relays.
 """
 
 from planner.network.graphs import SharedInfra, build_fibre_graph, candidate_relays, candidate_sites

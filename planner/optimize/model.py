@@ -21,8 +21,9 @@ from planner.problem import ModelData, ModelSpec
 
 
 def add_variables(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """``x[p] ∈ {0,1}`` for each eligible pair p (``x[p,y]`` per year in a roadmap, with ``sel[p] = Σ_y x[p,y]``);
-    ``u[k] ∈ [0,1]`` per community for the communities metric.
+    """Decision variables: ``x[p] ∈ {0,1}`` for each eligible pair p and ``u[k] ∈ [0,1]`` for communities.
+
+    ``x[p,y]`` per year in a roadmap, with ``sel[p] = Σ_y x[p,y]``; ``u[k]`` per community for the communities metric.
     """
     m.P = pyo.RangeSet(0, len(data.options) - 1) if len(data.options) else pyo.Set(initialize=[])
     if spec.roadmap is None:
@@ -53,8 +54,9 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> Non
 
 
 def add_fibre_network(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """Shared fibre: trench arcs ``a[k] ∈ {0,1}`` of the candidate graph, each paid once, and a flow ``f[k] >= 0``
-    from the backbone (roots R) to every office whose shared fibre pair p(v) is chosen.
+    """Shared fibre: trench arcs ``a[k] ∈ {0,1}`` of the candidate graph, each paid once, and a flow ``f[k] >= 0``.
+
+    The flow runs from the backbone (roots R) to every office whose shared fibre pair p(v) is chosen.
 
     For every node v ∉ R with in-arcs δ⁻(v) and out-arcs δ⁺(v):
 
@@ -113,8 +115,10 @@ def add_fibre_network(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) ->
 
 
 def add_tower_sites(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """New tower sites ``z[s] ∈ {0,1}``: ``sel[p] <= Σ_{s covers o(p)} z[s]`` for every pair p on a new site
-    (4G at the CPE price where a built site covers the office); ``site_cost = Σ_s c[s]·z[s]`` (USD).
+    """New tower sites ``z[s] ∈ {0,1}``, which the pairs on a new site need, and their cost (USD).
+
+    ``sel[p] <= Σ_{s covers o(p)} z[s]`` for every pair p on a new site (4G at the CPE price where a built site covers
+    the office); ``site_cost = Σ_s c[s]·z[s]`` (USD).
     """
     infra, shared = data.infra, data.shared
     pairs = [p for p in range(len(shared)) if shared[p] == "site"]
@@ -134,8 +138,10 @@ def add_tower_sites(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> N
 
 
 def add_radio_relays(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """Radio relays: ``sel[p] <= Σ_{j ∈ H(o(p))} sel[f(j)]`` for every relay pair p, where H(i) are the offices
-    within hop range of i and f(j) the fibre pair of office j: the far end is connected by fibre in the plan.
+    """Radio relays: a relay pair needs its far end connected by fibre in the plan.
+
+    ``sel[p] <= Σ_{j ∈ H(o(p))} sel[f(j)]`` for every relay pair p, where H(i) are the offices within hop range of i and
+    f(j) the fibre pair of office j.
     """
     infra, shared = data.infra, data.shared
     pairs = [p for p in range(len(shared)) if shared[p] == "relay"]
@@ -153,8 +159,10 @@ def add_radio_relays(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> 
 
 
 def add_expressions(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """``cost = Σ_p c[p]·sel[p] + fibre_cost + site_cost`` (USD); ``coverage = Σ_p w[o(p)]·sel[p]``, or
-    ``Σ_k u[k]`` for communities.
+    """The cost (USD) and coverage expressions.
+
+    ``cost = Σ_p c[p]·sel[p] + fibre_cost + site_cost`` (USD); ``coverage = Σ_p w[o(p)]·sel[p]``, or ``Σ_k u[k]`` for
+    communities.
 
     Roadmap: ``cost = Σ_{p,y} spend[p,y]·x[p,y]`` (capex in year y, plus opex from y to the end year under the
     TCO basis), ``coverage_years = Σ_{p,y} w[o(p)]·(Y_end - y + 1)·x[p,y]`` and
@@ -264,9 +272,10 @@ def add_technology_share(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec)
 
 
 def add_annual_budget(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
-    """Annual budget (roadmap): ``spend_k <= B_k`` for each year k, where
-    ``spend_k = Σ_p capex[p,k]·x[p,k] + [tco]·Σ_p opex[p]·Σ_{y<=k} x[p,y]`` (opex counts from the connection
-    year). With carry-over, unspent money moves on: ``spend_k + s_k <= B_k + s_{k-1}``, ``s_k >= 0``, s_{y0-1}=0.
+    """Annual budget (roadmap): ``spend_k <= B_k`` (USD) for each year k.
+
+    Here ``spend_k = Σ_p capex[p,k]·x[p,k] + [tco]·Σ_p opex[p]·Σ_{y<=k} x[p,y]`` (opex counts from the connection year).
+    With carry-over, unspent money moves on: ``spend_k + s_k <= B_k + s_{k-1}``, ``s_k >= 0``, s_{y0-1}=0.
     """
     rm = spec.roadmap
     if rm is None:
@@ -361,7 +370,9 @@ def build_model(data: ModelData, spec: ModelSpec) -> pyo.ConcreteModel:
 
 
 def add_pool_pricing(m: pyo.ConcreteModel, reserved_usd: float, price: float) -> None:
-    """One country's priced subproblem of a pooled budget (planner.multicountry, Lagrangian pricing):
+    """One country's priced subproblem of a pooled budget (planner.countries, Lagrangian pricing).
+
+    The subproblem is
 
         max  coverage - λ·g   s.t.  cost <= r + g,  g >= 0 (USD drawn from the shared pool)
 
@@ -383,8 +394,10 @@ def add_country_pool(
     pool_usd: float,
     caps: dict[str, float],
 ) -> None:
-    """Every country in one model (the monolithic reference of planner.multicountry): with ``C(c)`` the pairs
-    of country c, ``r_c`` its reserved USD, ``B`` the pool and ``s_t`` the per-country technology caps,
+    """Every country in one model (the monolithic reference of planner.countries).
+
+    With ``C(c)`` the pairs of country c, ``r_c`` its reserved USD, ``B`` the pool and ``s_t`` the per-country
+    technology caps,
 
         Σ_{p∈C(c)} c[p]·x[p] <= r_c + g_c   ∀c        (country_budget)
         Σ_c g_c <= B - Σ_c r_c,  g_c >= 0               (pool)
@@ -410,9 +423,10 @@ def add_country_pool(
 
 
 def hold_primary(m: pyo.ConcreteModel, spec: ModelSpec, value: float, tolerance: float) -> None:
-    """Lexicographic second pass: keep the primary objective at ``value`` (within ``tolerance``), switch
-    objectives. ``primary >= value - tol`` for max_coverage; ``primary <= value + tol`` for min_cost (the
-    primary is coverage, or population-years in a roadmap; cost, or discounted cost in a roadmap).
+    """Lexicographic second pass: keep the primary objective at ``value`` (within ``tolerance``), switch objectives.
+
+    ``primary >= value - tol`` for max_coverage; ``primary <= value + tol`` for min_cost (the primary is coverage, or
+    population-years in a roadmap; cost, or discounted cost in a roadmap).
     """
     if spec.objective == "max_coverage":
         m.lex_hold = pyo.Constraint(expr=m.primary.expr >= value - tolerance)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyomo.environ as pyo
@@ -29,8 +29,10 @@ from planner.scenario import SolverSettings
 
 
 class ModelSeries:
-    """One built Pyomo model and one persistent HiGHS instance, re-solved for a series of specs that differ
-    only in the budget (USD) or the coverage target (share): the budget sweep (:mod:`planner.analysis.sweep`).
+    """One built Pyomo model and one persistent HiGHS instance, re-solved for a series of specs.
+
+    The specs differ only in the budget (USD) or the coverage target (share): the budget sweep
+    (:mod:`planner.analysis.sweep`).
 
     The budget and target rows get a mutable right-hand side, so a new point changes one row bound in HiGHS
     instead of rebuilding the model; each point is warm-started (from the previous point's plan or a better
@@ -57,10 +59,11 @@ class ModelSeries:
     def solve(
         self, spec: ModelSpec, start: np.ndarray | None = None, greedy: tuple[np.ndarray, float, float] | None = None
     ) -> SolveResult:
-        """Solve the model at ``spec``'s budget or target. ``start``: chosen pairs of a feasible plan to warm
-        start from; ``greedy``: the certified hull greedy (plan, value, LP bound) of a plain spec, whose bound
-        tightens the certificate and whose plan stands if HiGHS finds none. Status ``infeasible`` (empty plan,
-        NaN values) when no plan exists.
+        """Solve the model at ``spec``'s budget or target.
+
+        ``start``: chosen pairs of a feasible plan to warm start from; ``greedy``: the certified hull greedy (plan,
+        value, LP bound) of a plain spec, whose bound tightens the certificate and whose plan stands if HiGHS finds
+        none. Status ``infeasible`` (empty plan, NaN values) when no plan exists.
         """
         m, opt, settings, data = self.model, self.opt, self.settings, self.data
         t0 = time.perf_counter()
@@ -69,9 +72,9 @@ class ModelSeries:
             m.secondary.deactivate()
             m.primary.activate()
         if hasattr(m, "series_budget"):
-            m.series_budget.set_value(float(spec.budget_usd))
+            m.series_budget.set_value(float(cast(float, spec.budget_usd)))
         if hasattr(m, "series_target"):
-            m.series_target.set_value(float(spec.coverage_target) * m.W)
+            m.series_target.set_value(float(cast(float, spec.coverage_target)) * m.W)
         passes: list[PassInfo] = []
         if start is not None:
             set_start(m, start)
@@ -100,9 +103,10 @@ class ModelSeries:
 
 
 class PricedModel:
-    """One country's priced subproblem of a pooled budget (:func:`planner.optimize.model.add_pool_pricing`), built once
-    and re-solved at each price on one HiGHS instance: a new price changes one objective coefficient, and the
-    plan at the previous price (still feasible, only the objective changed) warm-starts the next solve.
+    """One country's priced subproblem of a pooled budget, built once and re-solved at each price on one HiGHS instance.
+
+    The subproblem is :func:`planner.optimize.model.add_pool_pricing`. A new price changes one objective coefficient,
+    and the plan at the previous price (still feasible, only the objective changed) warm-starts the next solve.
     """
 
     def __init__(self, data: ModelData, spec: ModelSpec, reserved_usd: float, settings: SolverSettings) -> None:
@@ -128,9 +132,10 @@ class PricedModel:
 
 
 def solve_built_model(m: pyo.ConcreteModel, settings: SolverSettings, name: str = "primary") -> tuple[PassInfo, Any]:
-    """One guarded HiGHS pass on a model built from :func:`planner.optimize.model.build_model` plus rows of the caller's
-    own (planner.countries adds the pool rows and the priced objective). Returns the pass (objective and
-    proven bound of the active objective) and the chosen pair indices, or None when no plan was found.
+    """One guarded HiGHS pass on a model built from :func:`planner.optimize.model.build_model` plus the caller's rows.
+
+    The caller adds rows of its own (planner.countries adds the pool rows and the priced objective). Returns the pass
+    (objective and proven bound of the active objective) and the chosen pair indices, or None when no plan was found.
     """
     opt = new_solver(m, settings.mip_gap, settings.time_limit_s)
     info, ok, _ = milp_pass(opt, m, name, settings.time_limit_s)

@@ -1,5 +1,6 @@
-"""Solve a plan: dispatch (certified hull greedy, heuristics, HiGHS), lexicographic passes and the diagnosis of
-infeasible scenarios (DESIGN §5 "How it is solved").
+"""Solve a plan: dispatch, lexicographic passes and the diagnosis of infeasible scenarios.
+
+The dispatch picks the certified hull greedy, heuristics or HiGHS (DESIGN §5 "How it is solved").
 
 The plain model goes to the certified hull greedy (:mod:`planner.heuristics.greedy`); when its gap meets
 ``mip_gap`` it is returned as is, otherwise it warm-starts HiGHS on the Pyomo model (:mod:`planner.optimize.model`).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -44,8 +46,10 @@ ROLLING_HORIZON_MIN_PAIR_YEARS = 50_000  # above this the full roadmap MILP take
 
 
 def use_rolling_horizon(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> bool:
-    """Large plain max_coverage roadmaps go to the rolling horizon (:mod:`planner.heuristics.phasing`), which
-    reports its Lagrangian bound and gap; ``method: milp`` forces the full model.
+    """Whether the roadmap goes to the rolling horizon (:mod:`planner.heuristics.phasing`) rather than the full model.
+
+    Large plain max_coverage roadmaps go to the rolling horizon, which reports its Lagrangian bound and gap;
+    ``method: milp`` forces the full model.
     """
     rm = spec.roadmap
     return (
@@ -70,9 +74,10 @@ def model_infrastructure(m: pyo.ConcreteModel) -> tuple[np.ndarray, np.ndarray]:
 def shared_start(
     data: ModelData, spec: ModelSpec, settings: SolverSettings, m: pyo.ConcreteModel
 ) -> SolveResult | None:
-    """Warm start a shared-infrastructure model from the heuristic plan (:mod:`planner.heuristics.sharing`): pairs,
-    the trench arcs with their flows (the number of chosen fibre offices behind each arc), and the sites. Returns that
-    plan (it stands if HiGHS finds nothing better), or None for specs the heuristic does not handle.
+    """Warm start a shared-infrastructure model from the heuristic plan (:mod:`planner.heuristics.sharing`).
+
+    Sets the pairs, the trench arcs with their flows (the number of chosen fibre offices behind each arc), and the
+    sites. Returns that plan (it stands if HiGHS finds nothing better), or None for specs the heuristic does not handle.
     """
     if data.infra is None or not spec.is_plain:
         return None
@@ -82,7 +87,7 @@ def shared_start(
         return None
     set_start(m, plan.chosen)
     if plan.arcs is not None and len(plan.arcs) and hasattr(m, "arc"):
-        fibre = [data.options["office_id"].iat[int(p)] for p in plan.chosen if data.shared[p] == "fibre"]
+        fibre = [cast(str, data.options["office_id"].iat[int(p)]) for p in plan.chosen if data.shared[p] == "fibre"]
         flow: dict[int, float] = {}  # the number of chosen fibre offices behind each arc
         for path in data.infra.paths(plan.arcs, fibre).values():
             for k in path:
@@ -115,6 +120,7 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
     hull = office_hull(data) if plain or settings.method != "milp" else None
     greedy: tuple[np.ndarray, float, float] | None = None
     if plain and settings.method != "milp":
+        assert hull is not None  # plain: hull was built above
         g0 = time.perf_counter()
         if spec.objective == "max_coverage":
             greedy = greedy_max_coverage(hull, spec.budget_usd)
@@ -168,6 +174,8 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
             "raise the limit or simplify the policy rules. This is not a proof that the scenario is infeasible."
         )
     bound, chosen, opt = tie_break(opt, m, spec, settings, info, greedy, passes)
+    arcs: np.ndarray | None
+    sites: np.ndarray | None
     arcs, sites, infra_cost = built_infrastructure(data, chosen, *model_infrastructure(m))
     cov, cost = objective_values(data, spec.metric, chosen)
     cost += infra_cost
@@ -203,12 +211,14 @@ def tie_break(
     greedy: tuple[np.ndarray, float, float] | None,
     passes: list[PassInfo],
 ) -> tuple[float, np.ndarray, GuardedHighs]:
-    """After a primary pass that found a plan: the proven bound on the primary objective (HiGHS's, tightened by
-    the greedy LP bound when there is one) and the plan of the lexicographic second pass, which holds the primary
-    at its value. The tie-break gets what is left of the limit (at least a quarter of it), so the whole solve
-    stays near the user's limit; a cancelled tie-break keeps the primary pass's plan (still loaded in ``m``).
-    Also returns the solver to use from now on (see :func:`milp_pass`).
+    """After a primary pass that found a plan: the proven primary bound and the lexicographic second pass's plan.
+
+    The proven bound on the primary objective is HiGHS's, tightened by the greedy LP bound when there is one; the plan
+    of the lexicographic second pass holds the primary at its value. The tie-break gets what is left of the limit (at
+    least a quarter of it), so the whole solve stays near the user's limit; a cancelled tie-break keeps the primary
+    pass's plan (still loaded in ``m``). Also returns the solver to use from now on (see :func:`milp_pass`).
     """
+    assert info.objective is not None  # a pass that found a plan has its objective
     primary_value = float(info.objective)
     bound = float(info.bound) if info.bound is not None else primary_value
     if greedy is not None:  # the greedy LP bound is proven too: keep the tighter one
@@ -223,7 +233,8 @@ def tie_break(
 
 
 def use_shared_heuristic(data: ModelData, spec: ModelSpec) -> bool:
-    """Shared infrastructure solved by the heuristic: asked for, or ``auto`` above ``exact_max_arcs`` arcs.
+    """Whether shared infrastructure is solved by the heuristic: asked for, or ``auto`` above ``exact_max_arcs`` arcs.
+
     Plain specs only (one budget or one target row): with side constraints the exact model runs.
     """
     infra = data.infra
@@ -252,12 +263,12 @@ def diagnose(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> Diag
             need = spec.region_min_coverage.get(str(region), spec.region_min_coverage.get("*", 0.0))
             reach_ids = set(data.options["office_id"])
             if spec.metric == "communities":
-                total = group["community"].nunique()
-                got = group[group["office_id"].isin(reach_ids)]["community"].nunique()
+                total: float = group["community"].nunique()
+                reached: float = group[group["office_id"].isin(reach_ids)]["community"].nunique()
             else:
                 total = group["weight"].sum()
-                got = group[group["office_id"].isin(reach_ids)]["weight"].sum()
-            share = got / total if total else 1.0
+                reached = group[group["office_id"].isin(reach_ids)]["weight"].sum()
+            share = reached / total if total else 1.0
             if share < need - 1e-12:
                 short.append((str(region), share, need))
         if short:

@@ -299,7 +299,7 @@ class _DCut:
                 return None, lb, False
             x = np.asarray(h.getSolution().col_value)
             if start_edges is not None and plan_defect(h, x, float(info.objective_function_value)) is not None:
-                # HiGHS returned its MIP start as the plan (planner.solution_check): this round again, no start
+                # HiGHS returned its MIP start as the plan (planner.optimize.highs): this round again, no start
                 _log.debug("MIP start returned as the plan; solving again without it")
                 start_edges = None
                 h.clearSolver()

@@ -1,5 +1,6 @@
-"""Results: the plan (per-office table, KPIs, breakdowns, "why"), shared-cost allocation, the output files and the
-app's derived views. Imports no Pyomo (``docs/architecture.md``).
+"""Results: the plan, shared-cost allocation, the output files and the app's derived views.
+
+The plan is the per-office table, KPIs, breakdowns and "why". Imports no Pyomo (``docs/architecture.md``).
 """
 
 from planner.results.outputs import PLAN_COLUMNS, output_bytes, output_names, routes_geojson, write_outputs

@@ -1,5 +1,6 @@
-"""Shared costs allocated to offices: a trench segment split among the offices behind it, a site among its offices,
-so that office costs add up to the plan's total (docs/shared-infrastructure.md).
+"""Shared costs allocated to offices, so that office costs add up to the plan's total.
+
+A trench segment is split among the offices behind it, a site among its offices (docs/shared-infrastructure.md).
 """
 
 from __future__ import annotations

@@ -82,8 +82,10 @@ def output_bytes(plan: Plan, name: str) -> bytes:
 
 
 def write_outputs(plan: Plan, out_dir: Path) -> list[Path]:
-    """Write ``plan.csv``, ``summary.json``, ``by_technology.csv``, ``by_region.csv``, ``options.csv`` and, with
-    shared infrastructure, ``fibre_routes.geojson`` and ``sites.csv`` (``roadmap.csv`` for a roadmap).
+    """Write the plan's output files to ``out_dir`` and return their paths.
+
+    ``plan.csv``, ``summary.json``, ``by_technology.csv``, ``by_region.csv``, ``options.csv`` and, with shared
+    infrastructure, ``fibre_routes.geojson`` and ``sites.csv`` (``roadmap.csv`` for a roadmap).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

@@ -1,5 +1,6 @@
-"""Plan tables and KPIs (DESIGN §6): per-office plan, summary, breakdowns by technology and region, and the
-"why this technology" explanation for every planned office.
+"""Plan tables and KPIs (DESIGN §6): per-office plan, summary, breakdowns and the "why this technology" view.
+
+Breakdowns are by technology and region; the "why this technology" explanation covers every planned office.
 
 Cost per community = plan cost / communities with at least one connected office; cost per person = plan cost
 / population covered (DESIGN §5). ``cost_usd`` is always the budget basis; capex, opex and TCO are shown
@@ -8,8 +9,9 @@ separately whatever that basis is.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -57,12 +59,13 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series
         (lacking["technology"] + ": " + lacking["reason"]).groupby(lacking["office_id"]).agg("; ".join).to_dict()
     )
     reasons = []
-    for row in plan.itertuples(index=False):
+    for row in cast(Iterator[Any], plan.itertuples(index=False)):
         office, tech = row.office_id, row.technology
         if office not in cheapest.index:
             reasons.append(f"no eligible technology ({detail_of.get(office, '')})")
             continue
-        best_tech, best_cost = cheapest.at[office, "technology"], float(cheapest.at[office, "cost_usd"])
+        best_tech = cast(str, cheapest.at[office, "technology"])
+        best_cost = float(cast(float, cheapest.at[office, "cost_usd"]))
         if tech == "none":
             if spec.objective == "max_coverage":
                 reasons.append(
@@ -127,7 +130,7 @@ def make_results(
     plan = base.merge(picked.reset_index(), on="office_id", how="left")
     plan["technology"] = plan["technology"].fillna("none")
     plan["year"] = pd.array(
-        np.where(plan["technology"] != "none", scenario.horizon.start_year, pd.NA), dtype="Int64"
+        np.where(plan["technology"] != "none", scenario.horizon.start_year, cast(Any, pd.NA)), dtype="Int64"
     )  # empty where not connected
     for col in [*_MONEY, "mbps"]:
         plan[col] = plan[col].fillna(0.0).astype(float)
@@ -152,7 +155,7 @@ def make_results(
                 "population_covered": float(r.population_cumulative),
                 "coverage_share_population": float(r.coverage_share_population),
             }
-            for r in roadmap.itertuples(index=False)
+            for r in cast(Iterator[Any], roadmap.itertuples(index=False))
         }
     if routes is not None and sites is not None:
         summary["shared_infrastructure"] = {
@@ -173,6 +176,7 @@ def make_results(
 def _phase(plan: pd.DataFrame, data: ModelData, result: SolveResult, rm: RoadmapSpec) -> None:
     """Roadmap: connection years, capex at that year's prices, and cost_usd = budget spend over the horizon."""
     chosen = data.options.iloc[result.chosen]
+    assert result.years is not None  # make_results phases only a roadmap result
     year_of = dict(zip(chosen["office_id"], result.years, strict=True))
     con = plan["technology"] != "none"
     plan["year"] = plan["office_id"].map(year_of).where(con, pd.NA).astype("Int64")
@@ -190,8 +194,10 @@ def _phase(plan: pd.DataFrame, data: ModelData, result: SolveResult, rm: Roadmap
 
 
 def roadmap_table(plan: pd.DataFrame, rm: RoadmapSpec, total_weight: float) -> pd.DataFrame:
-    """Per year: offices and population newly connected, cumulative coverage, capex, opex, budget used and left,
-    and new offices per technology.
+    """The roadmap table: one row per year of a phased plan.
+
+    Per year: offices and population newly connected, cumulative coverage, capex, opex, budget used and left, and new
+    offices per technology.
     """
     con = plan[plan["technology"] != "none"].copy()
     con["year"] = con["year"].astype(int)
@@ -280,7 +286,7 @@ def _summary(
                 "opex_usd_per_year": float(r.opex_usd_per_year),
                 "population": float(r.population),
             }
-            for r in by_tech.itertuples(index=False)
+            for r in cast(Iterator[Any], by_tech.itertuples(index=False))
         },
         "cost_per_person_usd": total_cost / pop_cov if pop_cov else None,
         "cost_per_community_usd": total_cost / communities if communities else None,

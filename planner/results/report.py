@@ -1,6 +1,7 @@
-"""Exports and derived views of a solved plan (DESIGN §2, report.py): plan CSV, summary JSON, an Excel
-workbook with one sheet per table, GeoJSON of the planned offices, and the small tables the app shows
-(cost components, offices whose technology differs between two plans, the alternatives of one office).
+"""Exports and derived views of a solved plan (DESIGN §2, report.py).
+
+Plan CSV, summary JSON, an Excel workbook with one sheet per table, GeoJSON of the planned offices, and the small tables
+the app shows (cost components, offices whose technology differs between two plans, the alternatives of one office).
 
 Everything here works on the :class:`~planner.results.Plan` tables only; no Streamlit, no solving.
 """
@@ -68,8 +69,10 @@ def summary_table(plan: Plan) -> pd.DataFrame:
 
 
 def workbook_tables(plan: Plan) -> dict[str, pd.DataFrame]:
-    """The workbook's sheets, in order: summary, plan, by technology, by region, cost components, options,
-    roadmap (when phased), fibre routes and sites (shared infrastructure) and the catalogue's sources.
+    """The workbook's tables by sheet name, in sheet order.
+
+    Summary, plan, by technology, by region, cost components, options, roadmap (when phased), fibre routes and sites
+    (shared infrastructure) and the catalogue's sources.
     """
     sheets = {
         "summary": summary_table(plan),
@@ -103,8 +106,9 @@ def _cell(v: Any) -> Any:
 
 
 def excel_bytes(plan: Plan) -> bytes:
-    """An .xlsx workbook with one sheet per table (see :func:`workbook_tables`), written row by row with
-    openpyxl's write-only mode (the options sheet has one row per office and technology).
+    """An .xlsx workbook with one sheet per table (see :func:`workbook_tables`).
+
+    Written row by row with openpyxl's write-only mode (the options sheet has one row per office and technology).
     """
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
@@ -227,8 +231,9 @@ def technology_mix_of(by_technology: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def changed_offices(a: Plan, b: Plan, name_a: str = "a", name_b: str = "b") -> pd.DataFrame:
-    """Offices whose technology differs between two plans: ``office_id, name, region, population,
-    technology_<a>, technology_<b>, cost_usd_<a>, cost_usd_<b>, change`` (offices of either plan).
+    """Offices whose technology differs between two plans (offices of either plan).
+
+    Columns ``office_id, name, region, population, technology_<a>, technology_<b>, cost_usd_<a>, cost_usd_<b>, change``.
     """
     keep = ["office_id", "name", "region", "population", "technology", "cost_usd"]
     left = a.plan[keep].rename(columns={"technology": f"technology_{name_a}", "cost_usd": f"cost_usd_{name_a}"})
@@ -245,8 +250,9 @@ def changed_offices(a: Plan, b: Plan, name_a: str = "a", name_b: str = "b") -> p
 
 
 def office_alternatives(plan: Plan, office_id: str) -> pd.DataFrame:
-    """Every technology considered for one office: chosen or not, eligible or why not, and its costs
-    (cheapest eligible first).
+    """Every technology considered for one office, cheapest eligible first.
+
+    Whether it was chosen, whether it is eligible or why not, and its costs.
     """
     opts = plan.options[plan.options["office_id"].astype(str) == str(office_id)]
     cols = [c for c in OPTION_VIEW if c in opts.columns]

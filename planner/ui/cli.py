@@ -307,9 +307,10 @@ SchedulerOption = Annotated[
 
 @contextlib.contextmanager
 def _fan_out_errors(scheduler: str | None) -> Iterator[None]:
-    """Errors of a command that fans out on Dask: planner errors exit with their message and code; an OSError
-    naming a file exits 2 naming it; any other OSError or TimeoutError is a scheduler that cannot be reached:
-    exit 2 naming the address tried.
+    """Errors of a command that fans out on Dask, turned into messages and exit codes.
+
+    Planner errors exit with their message and code; an OSError naming a file exits 2 naming it; any other OSError or
+    TimeoutError is a scheduler that cannot be reached: exit 2 naming the address tried.
     """
     try:
         yield
@@ -391,8 +392,10 @@ def montecarlo(
     store: StoreOption = None,
     no_store: NoStoreOption = False,
 ) -> None:
-    """Sample the catalogue's cost and reach ranges, solve each sample, report P10/P50/P90 and how robust
-    each office's technology choice is: montecarlo_summary.json, montecarlo_samples.csv, office_robustness.csv.
+    """Sample the catalogue's cost and reach ranges, solve each sample and report P10/P50/P90.
+
+    Also reports how robust each office's technology choice is: montecarlo_summary.json, montecarlo_samples.csv,
+    office_robustness.csv.
     """
     from planner.analysis.montecarlo import monte_carlo, write_monte_carlo
     from planner.pipeline import prepare

@@ -76,7 +76,7 @@ def shared_section(plan: Plan) -> None:
 
 
 def frontier_section(plan: Plan) -> None:
-    """Coverage-cost frontier of the plan's scenario: a budget sweep (planner.sweep) with marginal costs."""
+    """Coverage-cost frontier of the plan's scenario: a budget sweep (planner.analysis.sweep) with marginal costs."""
     from planner.analysis.sweep import sweep
 
     with st.expander("Coverage–cost frontier (budget sweep)"):
