@@ -324,7 +324,7 @@ COUNTRY_KEY = r"^([A-Z]{3}|\*)$"  # ISO 3166 alpha-3, or '*' for every country n
 
 
 class Countries(_Strict):
-    """Several countries in one scenario: the global plan (planner.countries, DESIGN §7).
+    """Several countries in one scenario: the global plan (planner.multicountry, DESIGN §7).
 
     Money: ``countries.budgets`` gives each country its own budget (planned independently); without it the
     top-level ``budget_usd`` is one global pool shared by all countries, of which ``min_share`` reserves a

@@ -201,9 +201,11 @@ SAMPLE_COLUMNS = ["total_cost_usd", "total_capex_usd", "population_covered", "co
 
 def _quantiles(values: np.ndarray) -> dict[str, float | None]:
     if len(values) == 0:
-        return {f"p{p}": None for p in PERCENTILES} | {"mean": None}
+        missing: dict[str, float | None] = {f"p{p}": None for p in PERCENTILES}
+        return missing | {"mean": None}
     q = np.percentile(values, PERCENTILES)
-    return {f"p{p}": float(v) for p, v in zip(PERCENTILES, q, strict=True)} | {"mean": float(values.mean())}
+    found: dict[str, float | None] = {f"p{p}": float(v) for p, v in zip(PERCENTILES, q, strict=True)}
+    return found | {"mean": float(values.mean())}
 
 
 def summarise_monte_carlo(

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -336,7 +336,12 @@ def _needs_milp(task: SweepTask) -> bool:
     frontier = HullFrontier(office_hull(task.data))
     W = task.data.total_weight(task.scenario.coverage_metric)
     for s in specs:
-        g = frontier.max_coverage(s.budget_usd) if task.kind == "budget" else frontier.min_cost(s.coverage_target * W)
+        # point_scenario sets the budget of a budget sweep, the target of a target sweep
+        g = (
+            frontier.max_coverage(cast(float, s.budget_usd))
+            if task.kind == "budget"
+            else frontier.min_cost(cast(float, s.coverage_target) * W)
+        )
         if g is not None and relative_gap(g[1], g[2]) > settings.mip_gap:
             return True
     return False

@@ -72,6 +72,7 @@ def global_infrastructure(by_iso: dict[str, Country], plans: list[CountryPlan]) 
         infra = by_iso[p.iso3].data.infra
         if infra is None:
             continue
+        assert infra.global_arc is not None and infra.global_site is not None  # a country's is a SharedInfra.subset
         if p.arcs is not None and len(p.arcs):
             arcs.append(infra.global_arc[p.arcs])
         if p.sites is not None and len(p.sites):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -137,7 +137,9 @@ def solve_countries(
     plan = make_results(scenario, planned, prepared.options, instance.data, r, prepared.timings, global_spec)
     country_of = instance.office_country
     plan.plan.insert(
-        plan.plan.columns.get_loc("community") + 1, "country", plan.plan["office_id"].map(country_of).astype(str)
+        cast(int, plan.plan.columns.get_loc("community")) + 1,
+        "country",
+        plan.plan["office_id"].map(country_of).astype(str),
     )
     s = plan.summary
     s["budget_usd"] = total_budget

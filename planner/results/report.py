@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -224,7 +225,7 @@ def technology_mix_of(by_technology: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """:func:`technology_mix` from each plan's ``by_technology`` table (e.g. reopened from the run store)."""
     rows = []
     for name, table in by_technology.items():
-        for r in table.itertuples(index=False):
+        for r in cast(Iterator[Any], table.itertuples(index=False)):
             rows.append({"scenario": name, "technology": r.technology, "offices": int(r.offices),
                          "population": float(r.population), "cost_usd": float(r.cost_usd)})  # fmt: skip
     return pd.DataFrame(rows, columns=["scenario", "technology", "offices", "population", "cost_usd"])

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -143,7 +143,11 @@ def solve(
         try:
             plan = run(sc, progress=clock, scheduler=scheduler)
         except (InfeasibleError, SolverTimeoutError) as exc:
-            _record(run_store, lambda st, e=exc: _record_failure(st, "solve", sc, scenario, e, clock))
+
+            def record(st: RunStore, e: PlannerError = exc) -> int:
+                return _record_failure(st, "solve", sc, scenario, e, clock)
+
+            _record(run_store, record)
             raise
     t_write = time.perf_counter()
     files = write_outputs(plan, out)
@@ -207,7 +211,7 @@ def compare(
     import tempfile
 
     from planner.pipeline import run
-    from planner.results import write_outputs
+    from planner.results import Plan, write_outputs
     from planner.results.compare import kpi_table
 
     clock = _Clock(quiet)
@@ -223,10 +227,11 @@ def compare(
     for path, plan in zip(scenarios, plans, strict=True):  # the files `planner solve` would write, recorded
         with tempfile.TemporaryDirectory() as tmp:
             files = write_outputs(plan, Path(tmp))
-            _record(
-                run_store,
-                lambda st, p=plan, f=files, s=path: st.record_plan(p, command="compare", files=f, scenario_path=s),
-            )
+
+            def record(st: RunStore, p: Plan = plan, f: list[Path] = files, s: Path = path) -> int:
+                return st.record_plan(p, command="compare", files=f, scenario_path=s)
+
+            _record(run_store, record)
 
 
 @app.command()
@@ -353,7 +358,7 @@ def sweep(
     with _fan_out_errors(scheduler):
         if (budgets is None) == (targets is None):
             raise InputError(Issue("command line", None, None, "expected exactly one of --budgets or --targets"))
-        kind = "budget" if budgets is not None else "target"
+        kind: Literal["budget", "target"] = "budget" if budgets is not None else "target"
         values = parse_values(budgets if budgets is not None else targets or "")
         prepared = prepare(load_scenario(scenario), progress=clock)
         frontier = run_sweep(prepared, kind, values, scheduler=scheduler, progress=clock)

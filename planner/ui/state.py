@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +185,7 @@ def save_upload(kind: str, upload: Any) -> Path:
 
 def check_upload(kind: str, path: Path) -> list[Issue]:
     """Read an uploaded file with the CLI's readers; the issues name file, row and column."""
-    readers = {
+    readers: dict[str, Callable[[Path], object]] = {
         "offices": read_offices,
         "fibre_nodes": read_fibre_nodes,
         "towers": read_towers,

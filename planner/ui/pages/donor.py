@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -56,7 +59,8 @@ def page_donor() -> None:
     labels = dict(
         zip(p["office_id"], p["office_id"] + " — " + p["name"].astype(str) + " (" + p["region"] + ")", strict=True)
     )
-    office = st.selectbox("Office", list(labels), format_func=labels.get, key="donor_office")
+    label_of = cast(Callable[[Any], str], labels.get)  # every option has its label
+    office = st.selectbox("Office", list(labels), format_func=label_of, key="donor_office")
     row = p[p["office_id"] == office].iloc[0]
     st.markdown(f"**{row['technology']}** — {row['why']}")
     st.dataframe(report.office_alternatives(plan, office), hide_index=True, key="donor_alternatives")

@@ -6,8 +6,9 @@ import copy
 import json
 import sqlite3
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import streamlit as st
@@ -112,8 +113,9 @@ def page_runs() -> None:
             coverage_share=(100 * table["coverage_share"]).round(1),
         ).rename(columns={"created_at": "time (UTC)", "coverage_share": "population coverage %"})
         st.dataframe(shown, hide_index=True, key="runs_table")
-        labels = {int(r.id): _run_label(r) for r in table.itertuples(index=False)}
-        run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="runs_pick")
+        labels = {int(r.id): _run_label(r) for r in cast(Iterator[Any], table.itertuples(index=False))}
+        label_of = cast(Callable[[Any], str], labels.get)  # every option has its label
+        run_id = st.selectbox("Run", list(labels), format_func=label_of, key="runs_pick")
         try:
             record = store.get(run_id)
         except PlannerError as exc:  # deleted by another process since the list was read
@@ -157,7 +159,7 @@ def page_runs() -> None:
             "Runs to compare (2 to 6)",
             list(labels),
             default=list(labels)[:2] if len(labels) >= 2 else [],
-            format_func=labels.get,
+            format_func=label_of,
             max_selections=6,
             key="runs_cmp",
         )

@@ -6,7 +6,7 @@ import copy
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import streamlit as st
@@ -221,7 +221,7 @@ def _cost_overrides(over: dict[str, Any], shown: pd.DataFrame, edited: pd.DataFr
     overrides = copy.deepcopy(over)
     for tech in edited.index:
         for f in COST_FIELDS:
-            new, old = edited.at[tech, f], shown.at[tech, f]
+            new, old = cast(float, edited.at[tech, f]), cast(float, shown.at[tech, f])
             if pd.notna(new) and float(new) != float(old):
                 overrides.setdefault(str(tech), {})[f] = float(new)
     return overrides
