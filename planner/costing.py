@@ -17,6 +17,7 @@ budget: capex or TCO by ``budget_basis``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,8 @@ from planner.network import SharedInfra, build_fibre_graph, candidate_relays, ca
 from planner.scenario import Catalogue, Scenario, Technology
 
 OPTION_KEY = ["office_id", "technology"]
+# The options column that holds the economic cost of each cost_basis (what min_cost and tie-breaks minimise).
+ECONOMIC_COLUMN = {"tco": "tco_usd", "tco_residual": "tco_residual_usd", "annualised": "annualised_usd"}
 
 
 def annuity_factor(rate: float, years: int) -> float:
@@ -45,9 +48,74 @@ def replacement_factor(rate: float, years: int, lifetime: float) -> float:
     return total
 
 
+def capital_recovery_factor(rate: float, life: float) -> float:
+    """CRF(r, L) = r / (1 - (1+r)^-L): the equivalent annual cost of 1 USD of capex over a life of L years.
+
+    The annuity that repays 1 USD over L years at rate r (1/L when r = 0). Lives need not be whole years.
+    """
+    if rate == 0:
+        return 1.0 / life
+    return rate / (1.0 - (1.0 + rate) ** -life)
+
+
+def residual_fraction(years: int, life: float, replaced: bool) -> float:
+    """Share of an asset's price still unused at the horizon end, straight-line (0..1).
+
+    The asset is bought at the start of the horizon (t = 0) and lives ``life`` years. ``replaced``: it is bought
+    again at L, 2L, ... < H (the equipment, as TCO counts it), so the last purchase, at m·L with m the largest
+    integer with m·L < H, is worth ((m+1)·L - H) / L at t = H; otherwise (civil works, licence, power kit,
+    bought once) it is worth max(0, (L - H) / L).
+    """
+    if replaced:
+        m = math.ceil(years / life) - 1  # the largest m >= 0 with m·L < H
+        return ((m + 1) * life - years) / life
+    return max(0.0, (life - years) / life)
+
+
+def lifecycle_costs(
+    capex_parts: dict[str, pd.Series], opex: pd.Series, lives: dict[str, pd.Series], rate: float, years: int
+) -> tuple[pd.Series, pd.Series]:
+    """(residual value, annualised cost) in USD of options with capex components, yearly opex and lives.
+
+    ``capex_parts`` and ``lives`` are keyed by component (``equipment`` is replaced within the horizon, the
+    others are bought once), ``opex`` is the counted opex (USD/year), ``rate`` r the discount rate, ``years`` H:
+
+    * residual value ``RV = Σ_c capex_c · residual_fraction(H, L_c) · (1+r)^-H`` (discounted to the start);
+    * annualised ``EAC·AF(r, H)`` with ``EAC = Σ_c capex_c · CRF(r, L_c) + opex`` and ``AF(r, H) =
+      Σ_{k=1..H} (1+r)^-k``: each asset's equivalent annual cost over its own life, paid every year of the
+      horizon and discounted as opex is.
+    """
+    af = annuity_factor(rate, years)
+    disc_end = (1.0 + rate) ** -years
+    residual = pd.Series(0.0, index=opex.index)
+    eac = opex.astype(float).copy()
+    for part, capex in capex_parts.items():
+        life = lives[part].astype(float)
+        frac = life.map({v: residual_fraction(years, float(v), replaced=part == "equipment") for v in life.unique()})
+        crf = life.map({v: capital_recovery_factor(rate, float(v)) for v in life.unique()})
+        residual += capex.astype(float) * frac.astype(float) * disc_end
+        eac += capex.astype(float) * crf.astype(float)
+    return residual, eac * af
+
+
 def required_mbps(offices: pd.DataFrame, scenario: Scenario) -> pd.Series:
-    """Mbps an office needs: its services' Mbps plus public access per 1,000 people, at least the floor."""
+    """Mbps an office needs, by the scenario's demand model (``demand.model``).
+
+    * planner: its services' Mbps plus ``mbps_per_1000_people`` per 1,000 people served, at least ``floor_mbps``;
+    * itu_cpp: ``population × adoption × concurrency × mbps_per_user``, at least the CPP floor (20 Mbps);
+    * giga: ``mbps_per_site``, or ``population × kbps_per_user / 1000`` when the office serves more than
+      ``users_above`` people (whichever is larger).
+    """
     demand = scenario.demand
+    people = offices["population"].astype(float)
+    if demand.model == "itu_cpp":
+        cpp = demand.itu_cpp
+        users = people * cpp.adoption * cpp.concurrency
+        return (users * cpp.mbps_per_user).clip(lower=cpp.floor_mbps).round(3)
+    if demand.model == "giga":
+        giga = demand.giga
+        per_user = (people * giga.kbps_per_user / 1000.0).where(people > giga.users_above, 0.0)
+        return per_user.clip(lower=giga.mbps_per_site).round(3)
     services = offices["services"]
     mbps_of = {s: sum(demand.service_mbps.get(x, 0.0) for x in str(s).split(";") if x) for s in services.unique()}
     service_sum = services.map(mbps_of)
@@ -198,6 +266,8 @@ def _tech_rows(
             "opex_power_usd_per_year": np.where(no_grid, power.solar_opex_per_year_usd.value, 0.0),
             "mbps": tech.mbps,
             "lifetime_years": tech.lifetime_years,
+            "civil_lifetime_years": tech.civil_lifetime_years or tech.lifetime_years,
+            "power_lifetime_years": power.lifetime_years,
             "reason": reasons,
         }
     )
@@ -210,6 +280,9 @@ def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogu
     q = quotes[quotes["office_id"].isin(planned_ids)]
     mbps_default = q["technology"].map({k: t.mbps for k, t in catalogue.technologies.items()})
     life = q["technology"].map({k: t.lifetime_years for k, t in catalogue.technologies.items()})
+    civil_life = q["technology"].map(
+        {k: t.civil_lifetime_years or t.lifetime_years for k, t in catalogue.technologies.items()}
+    )
     mbps = q["mbps"].astype(float) if "mbps" in q else pd.Series(np.nan, index=q.index)
     return pd.DataFrame(
         {
@@ -227,6 +300,8 @@ def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogu
             "opex_power_usd_per_year": 0.0,
             "mbps": mbps.fillna(mbps_default).to_numpy(float),
             "lifetime_years": life.to_numpy(float),
+            "civil_lifetime_years": civil_life.to_numpy(float),
+            "power_lifetime_years": catalogue.power.lifetime_years,
             "reason": "",
         }
     )
@@ -300,6 +375,23 @@ def build_options_and_infra(
         + table["capex_equipment_usd"] * replace
     )
     table["cost_usd"] = table["capex_usd"] if scenario.budget_basis == "capex" else table["tco_usd"]
+    capex_parts = {
+        "equipment": table["capex_equipment_usd"],
+        "civil": table["capex_civil_usd"],
+        "licence": table["capex_licence_usd"],
+        "power": table["capex_power_usd"],
+    }
+    lives = {
+        "equipment": life,
+        "civil": table["civil_lifetime_years"],
+        "licence": table["civil_lifetime_years"],
+        "power": table["power_lifetime_years"],
+    }
+    residual, annualised = lifecycle_costs(capex_parts, table["opex_usd_per_year"], lives, rate, years)
+    table["residual_value_usd"] = residual
+    table["tco_residual_usd"] = table["tco_usd"] - residual
+    table["annualised_usd"] = annualised
+    table["econ_cost_usd"] = table[ECONOMIC_COLUMN[scenario.cost_basis]]
     counted = paid in ("operator", "both")
     trench = table["trench_capex_usd"] + (
         table["trench_opex_usd_per_year"] * annuity_factor(rate, years) * counted
@@ -307,8 +399,18 @@ def build_options_and_infra(
         else 0.0
     )
     table["standalone_cost_usd"] = np.where(table["shared"].isin(["site", "relay"]), np.nan, table["cost_usd"] + trench)
+    # The same on the economic basis: the trench's own economic cost (its life: the row's civil works).
+    t_capex, t_upkeep = table["trench_capex_usd"], table["trench_opex_usd_per_year"] * counted
+    t_residual, t_annualised = lifecycle_costs(
+        {"civil": t_capex}, t_upkeep, {"civil": table["civil_lifetime_years"]}, rate, years
+    )
+    t_tco = t_capex + t_upkeep * annuity_factor(rate, years)
+    trench_econ = {"tco": t_tco, "tco_residual": t_tco - t_residual, "annualised": t_annualised}[scenario.cost_basis]
+    table["standalone_econ_usd"] = np.where(
+        table["shared"].isin(["site", "relay"]), np.nan, table["econ_cost_usd"] + trench_econ
+    )
     if infra is not None:
-        _cost_infra(infra, scenario)
+        _cost_infra(infra, scenario, catalogue)
     table["required_mbps"] = required_mbps(planned, scenario).to_numpy(float)[pos]
     table["weight"] = office_weights(planned, scenario.coverage_metric).to_numpy(float)[pos]
     _apply_rules(table, scenario)
@@ -323,8 +425,9 @@ def build_options_and_infra(
     cols = ["office_id", "technology", "eligible", "reason", "source", "anchor_id", "distance_km",
             "capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd", "capex_usd",
             "opex_service_usd_per_year", "opex_network_usd_per_year", "opex_power_usd_per_year",
-            "opex_usd_per_year", "opex_total_usd_per_year", "tco_usd", "cost_usd", "mbps", "required_mbps",
-            "weight", "shared", "standalone_cost_usd"]  # fmt: skip
+            "opex_usd_per_year", "opex_total_usd_per_year", "tco_usd", "residual_value_usd", "tco_residual_usd",
+            "annualised_usd", "econ_cost_usd", "cost_usd", "mbps", "required_mbps", "weight", "shared",
+            "standalone_cost_usd", "standalone_econ_usd"]  # fmt: skip
     # Sorted by office then technology: (office, technology) is unique, so ranking both and sorting the
     # combined integer key gives the order of a stable sort by the two text columns.
     office_rank = np.empty(len(planned), dtype=np.int64)
@@ -385,18 +488,33 @@ def _share(
     return infra
 
 
-def _cost_infra(infra: SharedInfra, scenario: Scenario) -> None:
-    """Set ``cost_usd`` (USD) of the arcs and sites in the scenario's budget basis.
+def _cost_infra(infra: SharedInfra, scenario: Scenario, catalogue: Catalogue) -> None:
+    """Set the costs (USD) of the candidate arcs and sites: ``cost_usd`` in the budget basis, and the economic ones.
 
-    The basis is capex, or capex + upkeep over the horizon (upkeep is the operator's: it counts when ``opex_paid_by`` is
-    operator or both). No replacements (trenches and masts outlive the horizon).
+    The budget basis is capex, or capex + upkeep over the horizon (upkeep is the operator's: it counts when
+    ``opex_paid_by`` is operator or both). No replacements (trenches and masts outlive the horizon). Economic
+    costs as for the options (:func:`lifecycle_costs`): ``tco_usd`` (capex + counted upkeep over the horizon),
+    ``residual_value_usd`` and ``annualised_usd`` with a trench living as long as the fibre technology's civil
+    works and a site its ``tower_site.lifetime_years``; ``econ_cost_usd`` the one of the scenario's cost_basis.
     """
     counted = scenario.policy.opex_paid_by in ("operator", "both")
-    factor = annuity_factor(scenario.discount_rate, scenario.horizon.years) if scenario.budget_basis == "tco" else 0.0
-    for frame in (infra.arcs, infra.sites):
-        frame["cost_usd"] = frame["capex_usd"].astype(float) + frame["opex_usd_per_year"].astype(float) * factor * (
-            counted
-        )
+    rate, years = scenario.discount_rate, scenario.horizon.years
+    af = annuity_factor(rate, years)
+    factor = af if scenario.budget_basis == "tco" else 0.0
+    fibre = catalogue.technologies.get(infra.fibre_technology or "")
+    trench_life = (fibre.civil_lifetime_years or fibre.lifetime_years) if fibre is not None else 20.0
+    site_life = catalogue.tower_site.lifetime_years if catalogue.tower_site is not None else 20.0
+    for frame, life in ((infra.arcs, trench_life), (infra.sites, site_life)):
+        capex = frame["capex_usd"].astype(float)
+        upkeep = frame["opex_usd_per_year"].astype(float) * counted
+        frame["cost_usd"] = capex + frame["opex_usd_per_year"].astype(float) * factor * counted
+        frame["tco_usd"] = capex + upkeep * af
+        lives = {"civil": pd.Series(life, index=frame.index, dtype=float)}
+        residual, annualised = lifecycle_costs({"civil": capex}, upkeep, lives, rate, years)
+        frame["residual_value_usd"] = residual
+        frame["tco_residual_usd"] = frame["tco_usd"] - residual
+        frame["annualised_usd"] = annualised
+        frame["econ_cost_usd"] = frame[ECONOMIC_COLUMN[scenario.cost_basis]]
 
 
 def _add_reason(table: pd.DataFrame, mask: pd.Series, text: Callable[[pd.DataFrame], pd.Series] | str) -> None:

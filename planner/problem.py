@@ -12,7 +12,7 @@ Pairs are numbered ``p = 0..P-1`` in the order of ``ModelData.options``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -140,7 +140,7 @@ class ModelData:
             }
         )
         cols: tuple[str, ...] = ("office_id", "technology", "cost_usd", "capex_usd", "opex_usd_per_year")
-        cols += ("shared", "standalone_cost_usd")
+        cols += ("econ_cost_usd", "shared", "standalone_cost_usd", "standalone_econ_usd")
         keep = [c for c in cols if c in eligible]
         return cls(eligible[keep].copy(), offices, infra if infra is not None and not infra.empty else None)
 
@@ -154,6 +154,37 @@ class ModelData:
     def region_of_community(self) -> pd.Series:
         """Each community's region: the most common region of its offices."""
         return self.offices.groupby("community")["region"].agg(lambda s: s.mode().iat[0])
+
+    @property
+    def econ(self) -> np.ndarray:
+        """Economic cost of each pair (USD, the scenario's cost_basis): what min_cost and tie-breaks minimise.
+
+        The budget-basis ``cost_usd`` when the table has no ``econ_cost_usd`` column (hand-made instances).
+        """
+        column = "econ_cost_usd" if "econ_cost_usd" in self.options else "cost_usd"
+        return self.options[column].to_numpy(float)
+
+    def economic_is_budget_cost(self) -> bool:
+        """Whether every pair, arc and site costs the same on the economic and on the budget basis."""
+        if not np.array_equal(self.econ, self.options["cost_usd"].to_numpy(float)):
+            return False
+        infra = self.infra
+        for frame in () if infra is None else (infra.arcs, infra.sites):
+            if "econ_cost_usd" in frame and not np.array_equal(frame["econ_cost_usd"], frame["cost_usd"]):
+                return False
+        return True
+
+    def with_budget_cost_as_economic(self) -> ModelData:
+        """The same instance whose economic cost is the budget cost: least-budget questions (the diagnosis)."""
+        options = self.options.assign(econ_cost_usd=self.options["cost_usd"])
+        infra = self.infra
+        if infra is not None:
+            infra = replace(
+                infra,
+                arcs=infra.arcs.assign(econ_cost_usd=infra.arcs["cost_usd"]),
+                sites=infra.sites.assign(econ_cost_usd=infra.sites["cost_usd"]),
+            )
+        return ModelData(options, self.offices, infra)
 
     def total_weight(self, metric: str) -> float:
         """W: total weight of the metric over everything planned."""
@@ -256,3 +287,21 @@ def built_infrastructure(
     z = np.array(sorted(keep_sites), dtype=np.int64)
     cost = float(infra.arcs["cost_usd"].to_numpy(float)[a].sum() + infra.sites["cost_usd"].to_numpy(float)[z].sum())
     return a, z, cost
+
+
+def economic_cost(data: ModelData, chosen: np.ndarray, arcs: np.ndarray | None, sites: np.ndarray | None) -> float:
+    """Economic cost (USD, the scenario's cost_basis) of chosen pairs plus the trenches and sites they build.
+
+    Summed as :func:`objective_values` and :func:`built_infrastructure` sum the budget cost, so the two agree to
+    the last bit when the bases agree.
+    """
+    column = "econ_cost_usd" if "econ_cost_usd" in data.options else "cost_usd"
+    total = float(data.options.iloc[chosen][column].sum())
+    infra = data.infra
+    if infra is None:
+        return total
+    a = np.asarray(arcs if arcs is not None else [], dtype=np.int64)
+    z = np.asarray(sites if sites is not None else [], dtype=np.int64)
+    arc_col = "econ_cost_usd" if "econ_cost_usd" in infra.arcs else "cost_usd"
+    site_col = "econ_cost_usd" if "econ_cost_usd" in infra.sites else "cost_usd"
+    return total + float(infra.arcs[arc_col].to_numpy(float)[a].sum() + infra.sites[site_col].to_numpy(float)[z].sum())

@@ -113,6 +113,12 @@ class Technology(_Strict):
     mbps: float = Field(gt=0, description="Capacity delivered to the office, Mbps.")
     latency_ms: float = Field(ge=0, description="Typical round-trip latency, ms.")
     lifetime_years: float = Field(gt=0, description="Economic lifetime of the equipment, years.")
+    civil_lifetime_years: float | None = Field(
+        default=None,
+        gt=0,
+        description="Life of the civil works (trench, mast) and of the one-off licence, years; default "
+        "lifetime_years. Counts for the residual value (cost_basis tco_residual) and the annualised cost.",
+    )
     capex_trend_per_year: float = Field(
         default=0.0,
         gt=-1,
@@ -127,6 +133,12 @@ class PowerKit(_Strict):
 
     solar_capex_usd: Figure
     solar_opex_per_year_usd: Figure
+    lifetime_years: float = Field(
+        default=20.0,
+        gt=0,
+        description="Life of the solar kit, years (planner estimate: the 20-25-year output warranty usual for "
+        "solar panels; batteries are replaced from solar_opex_per_year_usd). Residual value and annualised cost.",
+    )
 
 
 class TowerSite(_Strict):
@@ -136,6 +148,12 @@ class TowerSite(_Strict):
     opex_per_year_usd: Figure = Field(description="Site upkeep (power, rent, backhaul), USD/year, operator-borne.")
     radius_km: float = Field(gt=0, description="Coverage radius of the new site, km.")
     technology: str = Field(default="cellular_4g", description="The catalogue technology offices use on it.")
+    lifetime_years: float = Field(
+        default=20.0,
+        gt=0,
+        description="Life of the site's mast and civil works, years (planner estimate: passive tower "
+        "infrastructure outlives the 5-10-year radio equipment). Residual value and annualised cost.",
+    )
 
 
 class Catalogue(_Strict):
@@ -227,17 +245,59 @@ class Policy(_Strict):
     )
 
 
+class CppDemand(_Strict):
+    """ITU Connectivity Planning Platform demand: users = people × adoption × concurrency, Mbps per user.
+
+    Source: ITU CPP user guide, "Models: demand analysis parameters" (2026; FNS Division, commit 3af749d,
+    2026-08-21): ``N_users = P_radius × r_user × r_sim`` with P_radius the people within 1 km, r_user 0.25,
+    r_sim 0.10, 2 Mbps per user, 20 Mbps floor. The planner counts the people an office serves (its
+    ``population``) where CPP counts the people within 1 km of the site.
+    """
+
+    adoption: float = Field(default=0.25, ge=0, le=1, description="Share of people who use the service (CPP r_user).")
+    concurrency: float = Field(
+        default=0.10, ge=0, le=1, description="Share of users online at the same time (CPP r_sim)."
+    )
+    mbps_per_user: float = Field(default=2.0, ge=0, description="Mbps per simultaneous user (CPP).")
+    floor_mbps: float = Field(default=20.0, ge=0, description="Minimum Mbps of any site (CPP).")
+
+
+class GigaDemand(_Strict):
+    """UNICEF Giga's school rule applied to post offices: Mbps per site, or per user above a size.
+
+    Source: ITU/UNICEF Giga, WSIS Forum 2023 session 407: "a minimum connection speed target of 20 Mbps per
+    school, or 50 kbps per student for schools larger than 400 students"; Giga open cost model country configs
+    (2023), ``bandwidth_demand`` 20. The planner reads students as the people an office serves.
+    """
+
+    mbps_per_site: float = Field(default=20.0, ge=0, description="Mbps of every site (Giga), Mbps.")
+    kbps_per_user: float = Field(default=50.0, ge=0, description="kbps per user for larger sites (Giga), kbps.")
+    users_above: float = Field(
+        default=400.0, ge=0, description="Sites serving more users than this need kbps_per_user each (Giga)."
+    )
+
+
 class Demand(_Strict):
     """Required bandwidth: an eligibility rule (an option below it is not offered)."""
 
+    model: Literal["planner", "itu_cpp", "giga"] = Field(
+        default="planner",
+        description="planner: services' Mbps + Mbps per 1,000 people, at least floor_mbps; itu_cpp: ITU CPP users "
+        "× Mbps per user (section itu_cpp); giga: Giga's per-site rule (section giga).",
+    )
+    itu_cpp: CppDemand = Field(default_factory=CppDemand, description="Parameters of the itu_cpp model.")
+    giga: GigaDemand = Field(default_factory=GigaDemand, description="Parameters of the giga model.")
     service_mbps: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=lambda: {"mail": 2.0, "e_commerce": 5.0, "financial": 3.0, "e_government": 10.0},
         description="Mbps each service needs, added up over the services an office offers.",
     )
     mbps_per_1000_people: float = Field(
-        default=0.5, ge=0, description="Public-access Mbps per 1,000 people served, added to the services."
+        default=0.5,
+        ge=0,
+        description="Public-access Mbps per 1,000 people served, added to the services "
+        "(model planner: planner estimate).",
     )
-    floor_mbps: float = Field(default=5.0, ge=0, description="Minimum required Mbps for any office.")
+    floor_mbps: float = Field(default=5.0, ge=0, description="Minimum required Mbps for any office (model planner).")
 
     @model_validator(mode="after")
     def _known(self) -> Demand:
@@ -324,7 +384,7 @@ COUNTRY_KEY = r"^([A-Z]{3}|\*)$"  # ISO 3166 alpha-3, or '*' for every country n
 
 
 class Countries(_Strict):
-    """Several countries in one scenario: the global plan (planner.multicountry, DESIGN §7).
+    """Several countries in one scenario: the global plan (planner.countries, DESIGN §7).
 
     Money: ``countries.budgets`` gives each country its own budget (planned independently); without it the
     top-level ``budget_usd`` is one global pool shared by all countries, of which ``min_share`` reserves a
@@ -370,6 +430,13 @@ class Scenario(_Strict):
     budget_usd: float | None = Field(default=None, ge=0, description="Budget, USD; required for max_coverage.")
     budget_basis: Literal["capex", "tco"] = Field(
         default="capex", description="What counts against the budget: capex, or TCO over the horizon."
+    )
+    cost_basis: Literal["tco", "tco_residual", "annualised"] = Field(
+        default="tco",
+        description="The economic cost that min_cost and every least-cost tie-break minimise, USD: tco (capex + "
+        "discounted opex + replacements within the horizon), tco_residual (tco minus the discounted "
+        "straight-line residual value at the horizon end of assets whose life runs past it) or annualised "
+        "(equivalent annual cost over each asset's own life, discounted over the horizon).",
     )
     coverage_target: float | None = Field(
         default=None, gt=0, le=1, description="Share of the metric to cover; required for min_cost."
@@ -431,6 +498,11 @@ class Scenario(_Strict):
                     + (f"; missing {missing}" if missing else "")
                     + (f"; outside the horizon {extra}" if extra else "")
                 )
+        if self.roadmap is not None and self.cost_basis != "tco":
+            raise ValueError(
+                "a roadmap minimises its discounted cost (capex in the year built, opex from then on): "
+                "cost_basis tco_residual and annualised apply to single-period plans; remove cost_basis"
+            )
         if self.roadmap is not None and self.infrastructure.enabled:
             raise ValueError(
                 "shared infrastructure is planned for a single period: remove either roadmap or infrastructure"

@@ -87,7 +87,8 @@ def test_run_default_scenario_shows_kpis(ran):
 def test_results_page_map_charts_and_filters(ran):
     _page(ran, "Results")
     charts = ran.get("plotly_chart")
-    assert len(charts) == 3  # map, technology mix, cost by region
+    assert len(charts) == 4  # map, technology mix, cost by region, required Mbps
+    assert any(c.value.startswith("Demand model **planner**") for c in ran.caption)
     figure = json.loads(charts[0].proto.spec)
     assert figure["data"][0]["type"] == "scattergeo"
     assert charts[0].proto.config and "app/static/" in charts[0].proto.config
@@ -188,3 +189,15 @@ def test_infeasible_scenario_suggests_relaxation():
     apply.click().run()
     _clean(at)
     assert at.number_input(key="f_target").value < 1.0
+
+
+def test_cost_basis_and_demand_model_go_into_the_saved_scenario():
+    """The form's economic cost and demand model choices are saved (and only when they differ from the defaults)."""
+    at = _new()
+    saved = _yaml(at)
+    assert "cost_basis" not in saved and "model" not in (saved.get("demand") or {})
+    at.selectbox(key="f_cost_basis").set_value("tco_residual").run()
+    at.selectbox(key="f_demand_model").set_value("itu_cpp").run()
+    _clean(at)
+    saved = _yaml(at)
+    assert saved["cost_basis"] == "tco_residual" and saved["demand"]["model"] == "itu_cpp"

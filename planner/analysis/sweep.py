@@ -37,6 +37,7 @@ from planner.heuristics.greedy import (
     by_coverage_per_usd,
     by_usd_per_coverage,
     cover_by_ratio,
+    economic_swap,
     fill_by_ratio,
     office_hull,
 )
@@ -72,10 +73,11 @@ class HullFrontier:
     point: a sweep over many budgets costs one O(N log N) sort plus O(N) per point.
     """
 
-    def __init__(self, hull: Hull) -> None:
+    def __init__(self, hull: Hull, economic: Hull | None = None) -> None:
+        """Sort ``hull`` (by budget cost: max coverage) and ``economic`` (by economic cost: min cost) once."""
         self.mx = by_coverage_per_usd(hull)
         self.mx_cum = np.cumsum(self.mx.cost)
-        self.mn = by_usd_per_coverage(hull)
+        self.mn = by_usd_per_coverage(economic if economic is not None else hull)
         self.mn_cum = np.cumsum(self.mn.weight)
         self.free_pairs, self.free_weight = self.mx.free_pairs, self.mx.free_weight
 
@@ -86,12 +88,12 @@ class HullFrontier:
 
     def min_cost(self, target: float) -> tuple[np.ndarray, float, float] | None:
         """(chosen pairs, cost USD, LP bound) reaching covered weight ``target``, or None when unreachable."""
-        if self.mn.total_weight < target - 1e-9 * max(1.0, target):
-            return None
-        if self.free_weight >= target:
-            return self.free_pairs.astype(np.int64), 0.0, 0.0
         o = self.mn
-        return cover_by_ratio(o.pairs, o.cost, o.weight, self.mn_cum, target, self.free_pairs, self.free_weight)
+        if o.total_weight < target - 1e-9 * max(1.0, target):
+            return None
+        if o.free_weight >= target:
+            return o.free_pairs.astype(np.int64), 0.0, 0.0
+        return cover_by_ratio(o.pairs, o.cost, o.weight, self.mn_cum, target, o.free_pairs, o.free_weight)
 
 
 def point_scenario(scenario: Scenario, kind: Kind, value: float) -> Scenario:
@@ -175,16 +177,18 @@ def solve_points(task: SweepTask) -> list[SolveResult]:
     specs = [ModelSpec.from_scenario(point_scenario(task.scenario, task.kind, v), task.catalogue) for v in task.values]
     if data.options.empty:
         return [_solve_single(data, s, settings) for s in specs]
-    frontier = HullFrontier(office_hull(data)) if settings.method != "milp" else None
+    frontier = HullFrontier(office_hull(data), office_hull(data, economic=True)) if settings.method != "milp" else None
     series: ModelSeries | None = None
     prev: np.ndarray | None = None
     out = []
+    tie_break_needed = not data.economic_is_budget_cost()  # as a single solve: the MILP settles max_coverage
     for spec in specs:
         t0 = time.perf_counter()
         greedy = None
         if spec.is_plain and frontier is not None:
             if spec.objective == "max_coverage":
-                greedy = frontier.max_coverage(spec.budget_usd if spec.budget_usd is not None else math.inf)
+                g = frontier.max_coverage(spec.budget_usd if spec.budget_usd is not None else math.inf)
+                greedy = (economic_swap(data, g[0]), g[1], g[2])  # as a single solve: least economic cost
             else:
                 greedy = frontier.min_cost((spec.coverage_target or 0.0) * data.total_weight(spec.metric))
                 if greedy is None:
@@ -192,7 +196,8 @@ def solve_points(task: SweepTask) -> list[SolveResult]:
                     continue
             chosen, value, bound = greedy
             gap = relative_gap(value, bound)
-            if gap <= settings.mip_gap or settings.method == "fast" or len(data.options) > MILP_MAX_PAIRS:
+            settled = gap <= settings.mip_gap and not (tie_break_needed and spec.objective == "max_coverage")
+            if settled or settings.method == "fast" or len(data.options) > MILP_MAX_PAIRS:
                 cost = float(data.options["cost_usd"].to_numpy(float)[chosen].sum())
                 status = "optimal" if gap <= settings.mip_gap else "time_limit"
                 out.append(SolveResult(status, "greedy", chosen, value, bound, gap, value if spec.objective ==
@@ -333,7 +338,7 @@ def _needs_milp(task: SweepTask) -> bool:
         return True
     if settings.method == "fast" or len(task.data.options) > MILP_MAX_PAIRS or task.data.options.empty:
         return False
-    frontier = HullFrontier(office_hull(task.data))
+    frontier = HullFrontier(office_hull(task.data), office_hull(task.data, economic=True))
     W = task.data.total_weight(task.scenario.coverage_metric)
     for s in specs:
         # point_scenario sets the budget of a budget sweep, the target of a target sweep
@@ -344,6 +349,8 @@ def _needs_milp(task: SweepTask) -> bool:
         )
         if g is not None and relative_gap(g[1], g[2]) > settings.mip_gap:
             return True
+        if task.kind == "budget" and not task.data.economic_is_budget_cost():
+            return True  # the least economic cost at each budget's coverage needs the MILP's tie-break
     return False
 
 

@@ -12,7 +12,7 @@ from planner.countries.instance import Country, CountryPlan, GlobalInstance, Glo
 from planner.distributed import SERIAL, fan_out
 from planner.errors import Diagnosis, InfeasibleError, InputError, Issue, PlannerError
 from planner.optimize.solve import diagnose, solve
-from planner.problem import ModelData, ModelSpec, PassInfo, SolveResult, relative_gap
+from planner.problem import ModelData, ModelSpec, PassInfo, SolveResult, economic_cost, relative_gap
 from planner.scenario import SolverSettings
 
 
@@ -82,6 +82,11 @@ def global_infrastructure(by_iso: dict[str, Country], plans: list[CountryPlan]) 
     return a, z
 
 
+def economic_total(by_iso: dict[str, Country], plans: list[CountryPlan]) -> float:
+    """Economic cost (USD, cost_basis) of the countries' plans with their infrastructure: the min_cost value."""
+    return sum(economic_cost(by_iso[p.iso3].data, p.chosen, p.arcs, p.sites) for p in plans)
+
+
 def combine(
     instance: GlobalInstance, plans: list[CountryPlan], objective: str, t0: float, passes: list[PassInfo]
 ) -> SolveResult:
@@ -97,7 +102,7 @@ def combine(
     chosen_all = np.sort(np.concatenate(chosen)).astype(np.int64) if chosen else np.zeros(0, np.int64)
     coverage = sum(p.coverage for p in plans)
     cost = sum(p.cost_usd for p in plans)
-    value = coverage if objective == "max_coverage" else cost
+    value = coverage if objective == "max_coverage" else economic_total(by_iso, plans)
     bound = sum(p.bound for p in plans)
     gap = relative_gap(value, bound)
     status = "optimal" if all(p.status == "optimal" for p in plans) else "time_limit"

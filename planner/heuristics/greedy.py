@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from planner.problem import ModelData
 
@@ -27,15 +28,47 @@ class Hull:
     weight: np.ndarray
 
 
-def office_hull(data: ModelData) -> Hull:
-    """The cheapest eligible option of each office: the only hull vertex, since coverage is per office."""
+def office_hull(data: ModelData, economic: bool = False) -> Hull:
+    """The cheapest eligible option of each office: the only hull vertex, since coverage is per office.
+
+    Cheapest by the budget cost (``cost_usd``: the knapsack of max_coverage), or with ``economic`` by the
+    economic cost (``ModelData.econ``: what min_cost minimises).
+    """
     opts = data.options
     if opts.empty:
         return Hull(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-    best = opts["cost_usd"].groupby(opts["office_id"], sort=False).idxmin()
+    cost = pd.Series(data.econ, index=opts.index) if economic else opts["cost_usd"]
+    best = cost.groupby(opts["office_id"], sort=False).idxmin()
     weight = data.offices.set_index("office_id")["weight"]
     pairs = best.to_numpy(np.int64)
-    return Hull(pairs, opts["cost_usd"].to_numpy(float)[pairs], weight.reindex(best.index).to_numpy(float))
+    return Hull(pairs, cost.to_numpy(float)[pairs], weight.reindex(best.index).to_numpy(float))
+
+
+def economic_swap(data: ModelData, chosen: np.ndarray) -> np.ndarray:
+    """The plan with each office moved to its least economic-cost option that costs no more budget.
+
+    The max-coverage greedy picks each office's cheapest option by budget cost; when the economic cost
+    (cost_basis) ranks the options differently, an office may switch to an option with a strictly lower
+    economic cost and a budget cost no higher than its pick's: coverage and feasibility stay, the least-cost
+    tie-break improves. When the economic cost is the budget cost no pick changes.
+    """
+    if not len(chosen):
+        return chosen
+    opts = data.options
+    cost, econ = opts["cost_usd"].to_numpy(float), data.econ
+    office = opts["office_id"].to_numpy(object)
+    picked = pd.Series(np.asarray(chosen, dtype=np.int64), index=office[chosen])
+    frame = pd.DataFrame({"office": office, "cost": cost, "econ": econ, "pair": np.arange(len(opts))})
+    frame = frame[frame["office"].isin(picked.index)]
+    frame["cap"] = cost[picked.reindex(frame["office"]).to_numpy(np.int64)]
+    frame["own"] = econ[picked.reindex(frame["office"]).to_numpy(np.int64)]
+    better = frame[(frame["cost"] <= frame["cap"]) & (frame["econ"] < frame["own"])]
+    if better.empty:
+        return chosen
+    best = better.sort_values(["office", "econ", "pair"]).groupby("office", sort=False)["pair"].first()
+    out = picked.copy()
+    out.loc[best.index] = best.to_numpy(np.int64)
+    return np.sort(out.to_numpy(np.int64)) if not np.array_equal(out.to_numpy(), picked.to_numpy()) else chosen
 
 
 @dataclass

@@ -42,6 +42,7 @@ from planner.problem import (
     PassInfo,
     SolveResult,
     built_infrastructure,
+    economic_cost,
     objective_values,
     relative_gap,
 )
@@ -212,6 +213,8 @@ def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings,
     rows = np.flatnonzero(alone)
     sub = ModelData(data.options.iloc[rows].reset_index(drop=True), data.offices)
     sub.options["cost_usd"] = sub.options["standalone_cost_usd"].fillna(sub.options["cost_usd"])
+    if "standalone_econ_usd" in sub.options:  # alone, a fibre office also pays its trench's economic cost
+        sub.options["econ_cost_usd"] = sub.options["standalone_econ_usd"].fillna(sub.options["econ_cost_usd"])
     first = exact.plain(sub, spec, settings)
     current = {offices[p]: int(p) for p in rows[first.chosen]}
     forest = _Forest(data, current)
@@ -237,8 +240,9 @@ def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings,
     if spec.objective == "max_coverage":
         value, bound = cov, float(greedy_max_coverage(office_hull(data), spec.budget_usd)[2])
     else:
-        low = greedy_min_cost(office_hull(data), (spec.coverage_target or 0.0) * W)
-        value, bound = total, float(low[2]) if low is not None else total
+        low = greedy_min_cost(office_hull(data, economic=True), (spec.coverage_target or 0.0) * W)
+        value = economic_cost(data, chosen, arcs_kept, sites_kept)
+        bound = float(low[2]) if low is not None else value
     seconds = time.perf_counter() - t0
     passes = [*first.passes, PassInfo("shared heuristic", "heuristic", "feasible", value, bound, seconds)]
     gap = relative_gap(value, bound)

@@ -37,6 +37,7 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> Non
     m.pair_office = off
     m.pair_tech = data.options["technology"].to_numpy()
     m.pair_cost = data.options["cost_usd"].to_numpy(float)
+    m.pair_econ = data.econ
     weight = dict(zip(data.offices["office_id"], data.offices["weight"], strict=True))
     m.pair_weight = np.array([weight[o] for o in off], dtype=float)
     m.W = data.total_weight(spec.metric)
@@ -74,6 +75,7 @@ def add_fibre_network(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) ->
     pair_of = {m.pair_office[p]: p for p in range(len(shared)) if shared[p] == "fibre"}
     if infra is None or infra.arcs.empty or not pair_of:
         m.fibre_cost = pyo.Expression(expr=0.0)
+        m.fibre_econ = pyo.Expression(expr=0.0)
         return
     arcs, nodes = infra.arcs, infra.nodes
     tail, head = arcs["tail"].to_numpy(np.int64), arcs["head"].to_numpy(np.int64)
@@ -112,6 +114,8 @@ def add_fibre_network(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) ->
     )
     m.fibre_capacity = pyo.Constraint(m.A, rule=lambda m, k: m.flow[k] <= big_m * m.arc[k])
     m.fibre_cost = pyo.Expression(expr=pyo.quicksum(float(cost[k]) * m.arc[k] for k in m.A))
+    econ = arcs["econ_cost_usd"].to_numpy(float) if "econ_cost_usd" in arcs else cost
+    m.fibre_econ = pyo.Expression(expr=pyo.quicksum(float(econ[k]) * m.arc[k] for k in m.A))
 
 
 def add_tower_sites(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
@@ -124,6 +128,7 @@ def add_tower_sites(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> N
     pairs = [p for p in range(len(shared)) if shared[p] == "site"]
     if infra is None or infra.sites.empty or not pairs:
         m.site_cost = pyo.Expression(expr=0.0)
+        m.site_econ = pyo.Expression(expr=0.0)
         return
     sites_of: dict[str, list[int]] = defaultdict(list)
     for s, o in zip(infra.site_cover["site"], infra.site_cover["office_id"], strict=True):
@@ -135,6 +140,9 @@ def add_tower_sites(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> N
         pairs, rule=lambda m, p: m.sel[p] <= pyo.quicksum(m.site[s] for s in sites_of[m.pair_office[p]])
     )
     m.site_cost = pyo.Expression(expr=pyo.quicksum(float(cost[s]) * m.site[s] for s in m.S))
+    sites = infra.sites
+    econ = sites["econ_cost_usd"].to_numpy(float) if "econ_cost_usd" in sites else cost
+    m.site_econ = pyo.Expression(expr=pyo.quicksum(float(econ[s]) * m.site[s] for s in m.S))
 
 
 def add_radio_relays(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
@@ -161,8 +169,10 @@ def add_radio_relays(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> 
 def add_expressions(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
     """The cost (USD) and coverage expressions.
 
-    ``cost = Σ_p c[p]·sel[p] + fibre_cost + site_cost`` (USD); ``coverage = Σ_p w[o(p)]·sel[p]``, or ``Σ_k u[k]`` for
-    communities.
+    ``cost = Σ_p c[p]·sel[p] + fibre_cost + site_cost`` (USD, budget basis: the budget rows);
+    ``econ = Σ_p e[p]·sel[p] + fibre_econ + site_econ`` (USD, the scenario's cost_basis: what min_cost and the
+    least-cost tie-break minimise; the same expression as ``cost`` when the two bases agree);
+    ``coverage = Σ_p w[o(p)]·sel[p]``, or ``Σ_k u[k]`` for communities.
 
     Roadmap: ``cost = Σ_{p,y} spend[p,y]·x[p,y]`` (capex in year y, plus opex from y to the end year under the
     TCO basis), ``coverage_years = Σ_{p,y} w[o(p)]·(Y_end - y + 1)·x[p,y]`` and
@@ -171,6 +181,9 @@ def add_expressions(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> N
     if spec.roadmap is None:
         pairs = pyo.quicksum(m.pair_cost[p] * m.x[p] for p in m.P)
         m.cost = pyo.Expression(expr=pairs + m.fibre_cost + m.site_cost)
+        if not data.economic_is_budget_cost():  # else the objectives use ``cost`` itself: the same model
+            econ = pyo.quicksum(float(m.pair_econ[p]) * m.x[p] for p in m.P)
+            m.econ = pyo.Expression(expr=econ + m.fibre_econ + m.site_econ)
     else:
         rm = spec.roadmap
         capex = data.options["capex_usd"].to_numpy(float)
@@ -326,14 +339,14 @@ def add_build_capacity(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -
 def add_objectives(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
     """Primary and tie-break objectives (one active at a time; solve.py runs the lexicographic passes).
 
-    max_coverage: maximise ``coverage``, then minimise ``cost`` with coverage held at its optimum.
-    min_cost: minimise ``cost``, then maximise ``coverage`` with cost held at its optimum.
+    max_coverage: maximise ``coverage``, then minimise ``econ`` (the economic cost) with coverage held at its
+    optimum. min_cost: minimise ``econ``, then maximise ``coverage`` with the economic cost held at its optimum.
 
     Roadmap: coverage is counted in population-years (``coverage_years``: earlier is better) and cost is the
     discounted cost (``discounted_cost``).
     """
     coverage = m.coverage if spec.roadmap is None else m.coverage_years
-    cost = m.cost if spec.roadmap is None else m.discounted_cost
+    cost = (m.econ if hasattr(m, "econ") else m.cost) if spec.roadmap is None else m.discounted_cost
     if spec.objective == "max_coverage":
         m.primary = pyo.Objective(expr=coverage, sense=pyo.maximize)
         m.secondary = pyo.Objective(expr=cost, sense=pyo.minimize)

@@ -22,6 +22,7 @@ from planner.problem import (
     PassInfo,
     SolveResult,
     built_infrastructure,
+    economic_cost,
     objective_values,
     relative_gap,
 )
@@ -94,7 +95,7 @@ class ModelSeries:
                                time.perf_counter() - t0, passes)  # fmt: skip
         bound, chosen, self.opt = tie_break(opt, m, spec, settings, info, greedy, passes)
         cov, cost = objective_values(data, spec.metric, chosen)
-        value = cov if spec.objective == "max_coverage" else cost
+        value = cov if spec.objective == "max_coverage" else economic_cost(data, chosen, None, None)
         gap = relative_gap(value, bound)
         status = "optimal" if info.status == "optimal" or gap <= settings.mip_gap else "time_limit"
         method = "milp+greedy-start" if greedy is not None else "milp"

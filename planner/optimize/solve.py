@@ -21,7 +21,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from planner.errors import Diagnosis, InfeasibleError, SolverTimeoutError
-from planner.heuristics.greedy import greedy_max_coverage, greedy_min_cost, office_hull
+from planner.heuristics.greedy import economic_swap, greedy_max_coverage, greedy_min_cost, office_hull
 from planner.heuristics.phasing import rolling_horizon
 from planner.heuristics.sharing import ExactSolvers, shared_heuristic
 from planner.optimize.highs import GuardedHighs, milp_pass, new_solver
@@ -34,6 +34,7 @@ from planner.problem import (
     PassInfo,
     SolveResult,
     built_infrastructure,
+    economic_cost,
     objective_values,
     relative_gap,
 )
@@ -117,13 +118,15 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
         years = empty if spec.roadmap is not None else None
         return SolveResult("optimal", "trivial", empty, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, passes, years)
     plain = spec.is_plain and data.infra is None
-    hull = office_hull(data) if plain or settings.method != "milp" else None
+    # min_cost: each office's cheapest option by economic cost; max_coverage: by budget cost (the knapsack)
+    hull = office_hull(data, economic=spec.objective == "min_cost") if plain or settings.method != "milp" else None
     greedy: tuple[np.ndarray, float, float] | None = None
     if plain and settings.method != "milp":
         assert hull is not None  # plain: hull was built above
         g0 = time.perf_counter()
         if spec.objective == "max_coverage":
-            greedy = greedy_max_coverage(hull, spec.budget_usd)
+            g = greedy_max_coverage(hull, spec.budget_usd)
+            greedy = (economic_swap(data, g[0]), g[1], g[2])  # least economic cost at no more budget
         else:
             greedy = greedy_min_cost(hull, (spec.coverage_target or 0.0) * data.total_weight(spec.metric))
             if greedy is None:
@@ -132,7 +135,10 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
         passes.append(PassInfo("hull greedy", "greedy", "certified", value, bound, time.perf_counter() - g0))
         gap = relative_gap(value, bound)
         too_big = len(data.options) > MILP_MAX_PAIRS
-        if gap <= settings.mip_gap or settings.method == "fast" or too_big:
+        # max_coverage whose economic cost ranks options unlike the budget cost: the greedy plan (with its swap)
+        # need not be the least economic cost at its coverage, so the MILP's tie-break pass settles it.
+        tie_break_needed = spec.objective == "max_coverage" and not data.economic_is_budget_cost()
+        if (gap <= settings.mip_gap and not tie_break_needed) or settings.method == "fast" or too_big:
             cov, cost = objective_values(data, spec.metric, chosen)
             status = "optimal" if gap <= settings.mip_gap else "time_limit"
             return SolveResult(status, "greedy", chosen, value, bound, gap, cov, cost, 0.0,
@@ -179,7 +185,7 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
     arcs, sites, infra_cost = built_infrastructure(data, chosen, *model_infrastructure(m))
     cov, cost = objective_values(data, spec.metric, chosen)
     cost += infra_cost
-    value = cov if spec.objective == "max_coverage" else cost
+    value = cov if spec.objective == "max_coverage" else economic_cost(data, chosen, arcs, sites)
     years = None
     if spec.roadmap is not None:  # objectives in population-years and discounted USD, read from the model
         years = chosen_years(m, chosen)
@@ -289,7 +295,9 @@ def diagnose(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> Diag
         )
     if spec.budget_usd is not None:
         # Least cost that meets the target (or, without one, the regional minimums): feasible by step 1.
-        least = solve_spec(data, replace(spec, objective="min_cost", budget_usd=None), quick)
+        # the least *budget* (not economic cost): solve min_cost with the budget cost as the economic one
+        least = solve_spec(data.with_budget_cost_as_economic(), replace(spec, objective="min_cost", budget_usd=None),
+                           quick)  # fmt: skip
         what = "the coverage target" if spec.coverage_target else "the regional minimums"
         suggestions = {"budget_usd": least.cost_usd}
         text = f"budget_usd {spec.budget_usd:,.0f} USD is too small: the least budget that meets {what} is "

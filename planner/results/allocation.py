@@ -42,7 +42,7 @@ def allocate_shared(
     shared = data.shared[result.chosen] if len(result.chosen) else np.zeros(0, dtype=object)
     picked = data.options.iloc[result.chosen]["office_id"].to_numpy(object)
     row_of = {o: i for i, o in enumerate(plan["office_id"])}
-    share = np.zeros((len(plan), 3))  # capex, opex (upkeep), cost (basis)
+    share = np.zeros((len(plan), 5))  # capex, opex (upkeep), cost (basis), residual value, annualised (USD)
     asset = plan["shared_asset"].to_numpy(object).copy()
     routes = empty_routes
     arcs_built = result.arcs if result.arcs is not None else np.zeros(0, dtype=np.int64)
@@ -54,7 +54,7 @@ def allocate_shared(
         users: dict[int, list[str]] = {int(k): [] for k in arcs.index}
         tail = infra.arcs["tail"].to_numpy(np.int64)
         length = infra.arcs["length_km"].to_numpy(float)
-        money = infra.arcs[["capex_usd", "opex_usd_per_year", "cost_usd"]].to_numpy(float)
+        money = _money(infra.arcs)
         for office, path in infra.paths(arcs_built, picked[shared == "fibre"]).items():
             for k in path:
                 users[k].append(office)
@@ -101,7 +101,7 @@ def allocate_shared(
             s = int(row["site"])
             site = infra.sites.loc[infra.sites["site"] == s].iloc[0]
             n = int(counts[s])
-            share[row_of[office_id]] += np.array([site["capex_usd"], site["opex_usd_per_year"], site["cost_usd"]]) / n
+            share[row_of[office_id]] += _money(infra.sites.loc[infra.sites["site"] == s]).ravel() / n
             asset[row_of[office_id]] = f"new tower {site['site_id']} ({row['km']:.1f} km), shared by {n} office(s)"
         sites = built.assign(
             offices_served=built["site"].map(counts).fillna(0).astype(int).to_numpy(),
@@ -130,4 +130,12 @@ def allocate_shared(
     plan["opex_usd_per_year"] += share[:, 1] * counted
     plan["tco_usd"] += share[:, 0] + share[:, 1] * counted * annuity
     plan["cost_usd"] += share[:, 2]
+    plan["residual_value_usd"] += share[:, 3]
+    plan["annualised_usd"] += share[:, 4]
     return routes, sites
+
+
+def _money(frame: pd.DataFrame) -> np.ndarray:
+    """Capex, upkeep per year, budget cost, residual value and annualised cost (USD) of arcs or sites."""
+    cols = ["capex_usd", "opex_usd_per_year", "cost_usd", "residual_value_usd", "annualised_usd"]
+    return frame.reindex(columns=cols).fillna(0.0).to_numpy(float)

@@ -19,6 +19,10 @@ KPIS = [
     ("total_capex_usd", "capex USD"),
     ("total_opex_usd_per_year", "opex USD/year"),
     ("total_tco_usd", "TCO USD"),
+    ("total_tco_residual_usd", "TCO less residual value USD"),
+    ("total_annualised_usd", "annualised cost USD"),
+    ("cost_basis", "economic cost basis"),
+    ("total_economic_cost_usd", "economic cost USD"),
     ("cost_per_person_usd", "cost per person USD"),
     ("cost_per_community_usd", "cost per community USD"),
 ]

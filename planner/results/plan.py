@@ -21,7 +21,8 @@ from planner.results.allocation import allocate_shared
 from planner.results.outputs import PLAN_COLUMNS
 from planner.scenario import Scenario
 
-_MONEY = ["capex_usd", "opex_usd_per_year", "cost_usd", "tco_usd", "capex_equipment_usd", "capex_civil_usd",
+_MONEY = ["capex_usd", "opex_usd_per_year", "cost_usd", "tco_usd", "residual_value_usd", "annualised_usd",
+          "capex_equipment_usd", "capex_civil_usd",
           "capex_licence_usd", "capex_power_usd", "opex_service_usd_per_year", "opex_network_usd_per_year",
           "opex_power_usd_per_year"]  # fmt: skip
 
@@ -99,8 +100,12 @@ def _breakdown(plan: pd.DataFrame, key: str) -> pd.DataFrame:
         capex_usd=("capex_usd", "sum"),
         opex_usd_per_year=("opex_usd_per_year", "sum"),
         tco_usd=("tco_usd", "sum"),
+        residual_value_usd=("residual_value_usd", "sum"),
+        annualised_usd=("annualised_usd", "sum"),
         cost_usd=("cost_usd", "sum"),
     )
+    at = list(grouped.columns).index("residual_value_usd")
+    grouped.insert(at, "tco_residual_usd", grouped["tco_usd"] - grouped["residual_value_usd"])
     if key != "technology":
         all_ = plan.groupby(key).agg(offices_planned=("office_id", "size"), population_planned=("population", "sum"))
         grouped = all_.join(grouped, how="left").fillna(0)
@@ -191,6 +196,10 @@ def _phase(plan: pd.DataFrame, data: ModelData, result: SolveResult, rm: Roadmap
         plan[col] = plan[col] * factor
     years_paid = (rm.years[-1] - plan["year"].fillna(rm.years[-1]).astype(int) + 1).where(con, 0)
     plan["cost_usd"] = plan["capex_usd"] + (plan["opex_usd_per_year"] * years_paid if rm.count_opex else 0.0)
+    # A roadmap minimises its discounted cost (cost_basis tco only): residual values and annualised costs of
+    # assets bought in later years are not computed, rather than shown at start-year figures.
+    plan["residual_value_usd"] = np.nan
+    plan["annualised_usd"] = np.nan
 
 
 def roadmap_table(plan: pd.DataFrame, rm: RoadmapSpec, total_weight: float) -> pd.DataFrame:
@@ -252,6 +261,14 @@ def _summary(
     communities = int(con["community"].nunique())
     W = data.total_weight(spec.metric)
     no_option = int((plan["eligible_technologies"] == "").sum())
+    # The four cost figures of DESIGN §5 whatever the bases (USD; NaN -> null for a roadmap, see _phase).
+    residual = float(con["residual_value_usd"].sum(min_count=1)) if len(con) else 0.0
+    economic = {
+        "tco": float(con["tco_usd"].sum()),
+        "residual": residual,
+        "tco_residual": float(con["tco_usd"].sum()) - residual,
+        "annualised": float(con["annualised_usd"].sum(min_count=1)) if len(con) else 0.0,
+    }
     return {
         "scenario": scenario.name,
         "status": result.status,
@@ -268,6 +285,11 @@ def _summary(
         "total_capex_usd": float(con["capex_usd"].sum()),
         "total_opex_usd_per_year": float(con["opex_usd_per_year"].sum()),
         "total_tco_usd": float(con["tco_usd"].sum()),
+        "cost_basis": scenario.cost_basis,
+        "total_residual_value_usd": _num(economic["residual"]),
+        "total_tco_residual_usd": _num(economic["tco_residual"]),
+        "total_annualised_usd": _num(economic["annualised"]),
+        "total_economic_cost_usd": _num(economic[scenario.cost_basis]),
         "offices_planned": len(plan),
         "offices_connected": len(con),
         "offices_unserved": len(plan) - len(con),
@@ -284,6 +306,9 @@ def _summary(
                 "cost_usd": float(r.cost_usd),
                 "capex_usd": float(r.capex_usd),
                 "opex_usd_per_year": float(r.opex_usd_per_year),
+                "tco_usd": float(r.tco_usd),
+                "tco_residual_usd": _num(float(r.tco_residual_usd)),
+                "annualised_usd": _num(float(r.annualised_usd)),
                 "population": float(r.population),
             }
             for r in cast(Iterator[Any], by_tech.itertuples(index=False))

@@ -139,6 +139,8 @@ def load_base() -> None:
     ss["f_start"] = int(hz.get("start_year", 2026))
     ss["f_end"] = int(hz.get("end_year", 2030))
     ss["f_rate"] = float(raw.get("discount_rate", 0.08))
+    ss["f_cost_basis"] = raw.get("cost_basis", "tco")
+    ss["f_demand_model"] = (raw.get("demand") or {}).get("model", "planner")
     pol = raw.get("policy", {}) or {}
     ss["f_allowed"] = list(pol.get("allowed_technologies") or default_catalogue_rows().keys())
     ss["f_max_cost"] = float(pol.get("max_cost_per_office_usd") or 0.0)

@@ -50,8 +50,32 @@ def page_results() -> None:
         shown = shown[m]
     st.caption(f"{len(shown):,} of {len(table):,} offices")
     st.dataframe(shown, hide_index=True, key="plan_table")
+    demand_section(plan)
     shared_section(plan)
     frontier_section(plan)
+
+
+def demand_section(plan: Plan) -> None:
+    """Which demand model set the required Mbps, and how the requirement is spread over the offices."""
+    demand = plan.scenario.demand
+    need = plan.plan["required_mbps"].astype(float)
+    params = {
+        "planner": f"services' Mbps + {demand.mbps_per_1000_people:g} Mbps per 1,000 people, at least "
+        f"{demand.floor_mbps:g} Mbps",
+        "itu_cpp": f"people x {demand.itu_cpp.adoption:g} adoption x {demand.itu_cpp.concurrency:g} concurrency x "
+        f"{demand.itu_cpp.mbps_per_user:g} Mbps per user, at least {demand.itu_cpp.floor_mbps:g} Mbps (ITU CPP)",
+        "giga": f"{demand.giga.mbps_per_site:g} Mbps per office, {demand.giga.kbps_per_user:g} kbps per person above "
+        f"{demand.giga.users_above:g} people (Giga)",
+    }[demand.model]
+    st.subheader("Required bandwidth")
+    st.caption(
+        f"Demand model **{demand.model}**: {params}. Median {need.median():,.1f} Mbps, 90th percentile "
+        f"{need.quantile(0.9):,.1f} Mbps, largest {need.max():,.1f} Mbps; "
+        f"{int((plan.plan['eligible_technologies'] == '').sum()):,} offices have no option fast enough or in reach."
+    )
+    fig = px.histogram(plan.plan, x="required_mbps", nbins=40, labels={"required_mbps": "required Mbps"})
+    fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis_title="offices")
+    st.plotly_chart(fig, key="demand_hist")
 
 
 def shared_section(plan: Plan) -> None:

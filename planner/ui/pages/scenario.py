@@ -47,6 +47,18 @@ def _effective_costs(overrides: dict[str, dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(base, orient="index")[COST_FIELDS].rename_axis("technology")
 
 
+COST_BASIS_LABELS = {
+    "tco": "TCO over the horizon",
+    "tco_residual": "TCO less residual value at the horizon end",
+    "annualised": "Annualised over each asset's life",
+}
+DEMAND_LABELS = {
+    "planner": "Planner: services + Mbps per 1,000 people",
+    "itu_cpp": "ITU CPP: people x 25 % x 10 % x 2 Mbps, floor 20",
+    "giga": "Giga: 20 Mbps per site, 50 kbps per user above 400",
+}
+
+
 def _h(value: Any) -> str:
     return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
@@ -132,6 +144,19 @@ def _objective_section() -> None:
         st.number_input("Horizon start year", min_value=2000, max_value=2100, step=1, key="f_start")
         st.number_input("Horizon end year", min_value=2000, max_value=2100, step=1, key="f_end")
         st.number_input("Discount rate", min_value=0.0, max_value=0.99, step=0.01, key="f_rate")
+        st.selectbox(
+            "Economic cost (least cost, tie-breaks)",
+            ["tco", "tco_residual", "annualised"],
+            key="f_cost_basis",
+            format_func=lambda v: COST_BASIS_LABELS[str(v)],
+            help="What 'least cost' minimises; the budget still counts the budget basis. See README, cost conventions.",
+        )
+        st.selectbox(
+            "Demand model (required Mbps)",
+            ["planner", "itu_cpp", "giga"],
+            key="f_demand_model",
+            format_func=lambda v: DEMAND_LABELS[str(v)],
+        )
 
 
 def _technology_section(techs: list[str], over: dict[str, Any], v: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -276,11 +301,16 @@ def _scenario_mapping(
         raw["coverage_target"] = float(ss["f_target"])
     raw["horizon"] = {"start_year": int(ss["f_start"]), "end_year": int(ss["f_end"])}
     raw["discount_rate"] = float(ss["f_rate"])
+    if ss.get("f_cost_basis", "tco") != "tco" or base.get("cost_basis"):
+        raw["cost_basis"] = ss.get("f_cost_basis", "tco")
     if policy:
         raw["policy"] = policy
     for key in ("demand", "roadmap"):
         if base.get(key):
             raw[key] = copy.deepcopy(base[key])
+    model = ss.get("f_demand_model", "planner")
+    if model != (raw.get("demand") or {}).get("model", "planner"):
+        raw["demand"] = {**(raw.get("demand") or {}), "model": model}
     shares = {
         "shared_fibre": bool(ss.get("f_share_fibre")),
         "new_towers": bool(ss.get("f_share_towers")),

@@ -1,0 +1,165 @@
+"""Cost conventions (cost_basis): TCO, TCO less residual value, annualised cost; the arithmetic written out.
+
+Horizon 2026-2030 (H = 5 years), discount rate r = 0.08:
+AF(r, 5) = Σ_{k=1..5} 1.08^-k = 3.992710; 1.08^-5 = 0.680583; CRF(r, L) = r / (1 - 1.08^-L):
+CRF(0.08, 5) = 0.250456, CRF(0.08, 20) = 0.101852.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from planner.costing import capital_recovery_factor, residual_fraction
+from planner.pipeline import prepare, solve_prepared
+from planner.scenario import load_scenario
+
+AF5 = 3.992710
+DISC5 = 0.680583
+CRF5 = 0.250456
+CRF20 = 0.101852
+
+
+def test_residual_fraction_counts_the_last_purchase() -> None:
+    assert residual_fraction(5, 20, replaced=False) == pytest.approx(0.75)  # bought once, 15 of 20 years left
+    assert residual_fraction(5, 3, replaced=True) == pytest.approx(1 / 3)  # bought at 0 and 3: 1 of 3 years left
+    assert residual_fraction(5, 5, replaced=True) == pytest.approx(0.0)  # worn out exactly at the horizon end
+    assert residual_fraction(5, 2.5, replaced=True) == pytest.approx(0.0)  # bought at 0 and 2.5, ends at 5
+    assert residual_fraction(5, 4, replaced=False) == pytest.approx(0.0)  # gone before the end, not replaced
+
+
+def test_capital_recovery_factor() -> None:
+    assert capital_recovery_factor(0.08, 5) == pytest.approx(CRF5, abs=1e-6)
+    assert capital_recovery_factor(0.08, 20) == pytest.approx(CRF20, abs=1e-6)
+    assert capital_recovery_factor(0.0, 4) == pytest.approx(0.25)
+    # an asset living exactly the horizon costs its capex whether annualised or paid up front
+    assert capital_recovery_factor(0.08, 5) * AF5 == pytest.approx(1.0, abs=1e-5)
+
+
+def write(tmp: Path, cost_basis: str | None, objective: str = "min_cost", **top: object) -> Path:
+    """One office A with two quoted options: fibre (3,000 USD, 100 USD/year, 20-year life) and LEO (600 USD,
+    600 USD/year, 5-year life); the catalogue gives the lives."""
+    pd.DataFrame({"office_id": ["A"], "lat": [0.0], "lon": [0.0], "population": [1000]}).to_csv(
+        tmp / "offices.csv", index=False
+    )
+    pd.DataFrame(
+        {
+            "office_id": ["A", "A"],
+            "technology": ["fibre", "leo_satellite"],
+            "capex_usd": [3000.0, 600.0],
+            "opex_usd_per_year": [100.0, 600.0],
+        }
+    ).to_csv(tmp / "quotes.csv", index=False)
+    raw: dict[str, object] = {
+        "name": f"lifecycle-{cost_basis}",
+        "data": {"offices": "offices.csv", "options": "quotes.csv"},
+        "objective": objective,
+        "budget_basis": "capex",
+        "discount_rate": 0.08,
+        "technologies": {"fibre": {"lifetime_years": 20}, "leo_satellite": {"lifetime_years": 5}},
+        **({"coverage_target": 1.0} if objective == "min_cost" else {}),
+        **({"cost_basis": cost_basis} if cost_basis else {}),
+        **top,
+    }
+    path = tmp / "scenario.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+# fibre: TCO = 3,000 + 100·AF = 3,399.27; residual = 3,000·0.75·1.08^-5 = 1,531.31; annualised = (3,000·CRF20
+# + 100)·AF = 1,619.27. LEO: TCO = 600 + 600·AF = 2,995.63 (no replacement: its 5-year life ends at the
+# horizon end); residual 0; annualised (600·CRF5 + 600)·AF = 2,995.63.
+FIBRE = {"tco": 3000 + 100 * AF5, "residual": 3000 * 0.75 * DISC5, "annualised": (3000 * CRF20 + 100) * AF5}
+LEO = {"tco": 600 + 600 * AF5, "residual": 0.0, "annualised": (600 * CRF5 + 600) * AF5}
+
+
+@pytest.mark.parametrize(
+    "cost_basis, winner, economic",
+    [
+        (None, "leo_satellite", LEO["tco"]),  # the default basis is tco
+        ("tco", "leo_satellite", LEO["tco"]),
+        ("tco_residual", "fibre", FIBRE["tco"] - FIBRE["residual"]),  # 1,867.96 < 2,995.63
+        ("annualised", "fibre", FIBRE["annualised"]),  # 1,619.27 < 2,995.63
+    ],
+)
+def test_fibre_wins_over_its_life_and_loses_within_the_horizon(
+    tmp_path: Path, cost_basis: str | None, winner: str, economic: float
+) -> None:
+    prepared = prepare(load_scenario(write(tmp_path, cost_basis)))
+    opts = prepared.options.set_index("technology")
+    for tech, figures in (("fibre", FIBRE), ("leo_satellite", LEO)):
+        assert opts.loc[tech, "tco_usd"] == pytest.approx(figures["tco"], rel=1e-5)
+        assert opts.loc[tech, "residual_value_usd"] == pytest.approx(figures["residual"], rel=1e-5, abs=1e-6)
+        assert opts.loc[tech, "tco_residual_usd"] == pytest.approx(figures["tco"] - figures["residual"], rel=1e-5)
+        assert opts.loc[tech, "annualised_usd"] == pytest.approx(figures["annualised"], rel=1e-5)
+    plan = solve_prepared(prepared)
+    row = plan.plan.set_index("office_id").loc["A"]
+    assert row["technology"] == winner
+    s = plan.summary
+    assert s["cost_basis"] == (cost_basis or "tco")
+    assert s["objective_value"] == pytest.approx(economic, rel=1e-5)  # min_cost minimises the economic cost
+    assert s["total_economic_cost_usd"] == pytest.approx(economic, rel=1e-5)
+    won = FIBRE if winner == "fibre" else LEO
+    # all four figures are reported whatever the bases
+    assert s["total_capex_usd"] == pytest.approx(3000.0 if winner == "fibre" else 600.0)
+    assert s["total_cost_usd"] == s["total_capex_usd"]  # budget basis capex
+    assert s["total_tco_usd"] == pytest.approx(won["tco"], rel=1e-5)
+    assert s["total_tco_residual_usd"] == pytest.approx(won["tco"] - won["residual"], rel=1e-5)
+    assert s["total_annualised_usd"] == pytest.approx(won["annualised"], rel=1e-5)
+    assert row["residual_value_usd"] == pytest.approx(won["residual"], rel=1e-5, abs=1e-6)
+    assert row["annualised_usd"] == pytest.approx(won["annualised"], rel=1e-5)
+    tech = plan.summary["by_technology"][winner]
+    assert tech["tco_residual_usd"] == pytest.approx(won["tco"] - won["residual"], rel=1e-5)
+    assert tech["annualised_usd"] == pytest.approx(won["annualised"], rel=1e-5)
+
+
+@pytest.mark.parametrize("method", ["auto", "milp"])
+def test_max_coverage_tie_break_takes_the_least_economic_cost(tmp_path: Path, method: str) -> None:
+    """Budget 3,000 USD of capex: either option connects A (same coverage). The least-capex option is LEO (600);
+    the tie-break minimises the economic cost, which is LEO under tco and fibre under tco_residual, even though
+    fibre uses more of the budget."""
+    for basis, winner in (("tco", "leo_satellite"), ("tco_residual", "fibre")):
+        path = write(tmp_path, basis, objective="max_coverage", budget_usd=3000, solver={"method": method})
+        plan = solve_prepared(prepare(load_scenario(path)))
+        assert plan.summary["population_covered"] == pytest.approx(1000)
+        assert plan.plan.set_index("office_id").loc["A", "technology"] == winner
+        assert plan.summary["total_cost_usd"] <= 3000 + 1e-9
+
+
+def test_a_roadmap_keeps_the_tco_basis(tmp_path: Path) -> None:
+    from planner.errors import InputError
+
+    path = write(tmp_path, "annualised", objective="max_coverage", roadmap={"annual_budget_usd": 1000})
+    with pytest.raises(InputError, match="cost_basis"):
+        load_scenario(path)
+
+
+# --------------------------------------------------------------------------------------------- demand models
+def demand_of(model: dict[str, object], population: list[float], services: list[str] | None = None) -> list[float]:
+    from planner.costing import required_mbps
+    from planner.scenario import Demand, Scenario
+
+    offices = pd.DataFrame({"population": population, "services": services or [""] * len(population)})
+    scenario = Scenario.model_construct(demand=Demand.model_validate(model))
+    return required_mbps(offices, scenario).tolist()
+
+
+def test_planner_demand_model() -> None:
+    """10,000 people and mail + financial: 2 + 3 Mbps + 0.5·10 = 10 Mbps; 100 people, no service: floor 5."""
+    assert demand_of({}, [10_000, 100], ["mail;financial", ""]) == [10.0, 5.0]
+
+
+def test_itu_cpp_demand_model() -> None:
+    """4,000 people × 0.25 adoption × 0.10 concurrency = 100 users × 2 Mbps = 200 Mbps; 200 people: 5 users ×
+    2 = 10 Mbps, below the 20 Mbps floor; overridden: 4,000 × 0.5 × 0.1 × 1 = 200 Mbps."""
+    assert demand_of({"model": "itu_cpp"}, [4000, 200]) == [200.0, 20.0]
+    assert demand_of({"model": "itu_cpp", "itu_cpp": {"adoption": 0.5, "mbps_per_user": 1.0}}, [4000]) == [200.0]
+
+
+def test_giga_demand_model() -> None:
+    """Giga: 20 Mbps per site; above 400 users 50 kbps each: 1,000 people = 50 Mbps, 300 people = 20 Mbps,
+    401 people = 20.05 Mbps (just above 400: the per-user rule, still near the site figure)."""
+    assert demand_of({"model": "giga"}, [1000, 300, 401]) == [50.0, 20.0, 20.05]
