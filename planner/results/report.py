@@ -37,7 +37,7 @@ OPEX_COMPONENTS = [
 ]
 #: Columns of an office's alternatives (from ``Plan.options``).
 OPTION_VIEW = ["technology", "chosen", "eligible", "reason", "capex_usd", "opex_usd_per_year", "tco_usd",
-               "cost_usd", "mbps", "required_mbps", "distance_km", "anchor_id", "source"]  # fmt: skip
+               "cost_usd", "mbps", "required_mbps", "distance_km", "anchor_id", "source", "cost_keys"]  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- plain files
