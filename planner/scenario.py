@@ -135,6 +135,32 @@ class Availability(_Strict):
     note: str | None = Field(default=None, description="What the source says (licence, launch, waiting lists).")
 
 
+class Tier(_Strict):
+    """A service tier of a technology (e.g. LEO residential / business): its own price and speed.
+
+    An office takes the first tier, in the listed order, that it may use: a tier is closed to an office that offers
+    one of its ``not_for_services`` (a business service on a residential plan) or needs more Mbps than it delivers.
+    """
+
+    opex_per_year_usd: Figure = Field(description="Service fee of the tier, USD/year.")
+    capex_fixed_usd: Figure | None = Field(
+        default=None, description="Terminal of the tier, USD (default: the technology's)."
+    )
+    mbps: float | None = Field(
+        default=None, gt=0, description="Capacity of the tier, Mbps (default: the technology's)."
+    )
+    not_for_services: list[str] = Field(
+        default_factory=list, description="Services an office on this tier may not offer (e.g. financial)."
+    )
+
+    @model_validator(mode="after")
+    def _known(self) -> Tier:
+        unknown = sorted(set(self.not_for_services) - set(SERVICES))
+        if unknown:
+            raise ValueError(f"unknown service(s) {unknown}; expected some of {list(SERVICES)}")
+        return self
+
+
 class Technology(_Strict):
     """One connection technology. Capex is paid once (USD), opex every year (USD/year)."""
 
@@ -168,6 +194,11 @@ class Technology(_Strict):
         description="Yearly change of capex (fraction, -0.10 = 10 % cheaper each year).",
     )
     reach: Reach = Field(default_factory=Reach)
+    tiers: dict[str, Tier] = Field(
+        default_factory=dict,
+        description="Service tiers, cheapest first; an office takes the first it may use (Tier). Empty: the "
+        "technology's own opex, capex and Mbps.",
+    )
     available: bool = Field(
         default=True,
         description="Whether the technology is offered where this catalogue applies; false makes it ineligible "
@@ -845,6 +876,11 @@ def catalogue_figures(catalogue: Catalogue) -> list[tuple[str, str, Figure]]:
             value = getattr(entry, key)
             if isinstance(value, Figure) and value.source != "not applicable":
                 out.append((name, key, value))
+        for tier_name, tier in entry.tiers.items() if isinstance(entry, Technology) else ():
+            for key in ("opex_per_year_usd", "capex_fixed_usd"):
+                value = getattr(tier, key)
+                if value is not None:
+                    out.append((name, f"tiers.{tier_name}.{key}", value))
     return out
 
 

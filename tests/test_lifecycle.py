@@ -335,3 +335,37 @@ def test_every_option_and_office_names_the_figures_that_priced_it(tmp_path: Path
     assert row["cost_keys"] == chosen
     quoted = prepare(load_scenario(write(tmp_path, None))).options
     assert set(quoted.loc[quoted["source"] == "quote", "cost_keys"]) == {"quote: the options file"}
+
+
+# --------------------------------------------------------------------------------------------- service tiers
+def test_the_tier_follows_the_services_and_is_named_in_the_keys(tmp_path: Path) -> None:
+    """LEO's light tier (50 GB, 780 USD/year) is for offices offering only mail; an office with financial services
+    takes the standard one (500 GB, 1,980 USD/year); Sri Lanka's overlay prices the same tiers at 812 / 2,433."""
+    pd.DataFrame(
+        {"office_id": ["mail", "bank"], "lat": [0.0, 0.0], "lon": [0.0, 0.01], "population": [100, 100],
+         "services": ["mail", "mail;financial"]}
+    ).to_csv(tmp_path / "offices.csv", index=False)  # fmt: skip
+    for region, prices in ((None, (780, 1980)), ("LKA", (812, 2433))):
+        raw = {"name": "tiers", "data": {"offices": "offices.csv"}, "budget_usd": 1e6,
+               **({"catalogue_region": region} if region else {})}  # fmt: skip
+        (tmp_path / "s.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+        opts = prepare(load_scenario(tmp_path / "s.yaml")).options
+        leo = opts[opts["technology"] == "leo_satellite"].set_index("office_id")
+        assert list(leo.loc[["mail", "bank"], "tier"]) == ["light", "standard"]
+        assert list(leo.loc[["mail", "bank"], "opex_service_usd_per_year"]) == list(prices)
+        where = region or "base"
+        assert f"technologies.leo_satellite.tiers.light.opex_per_year_usd@{where}" in leo.loc["mail", "cost_keys"]
+        assert "technologies.leo_satellite.opex_per_year_usd" not in leo.loc["mail", "cost_keys"]
+
+
+def test_the_donor_sees_each_cost_line_of_an_office_with_its_source(tmp_path: Path) -> None:
+    from planner.results.report import office_cost_sources
+
+    plan = solve_prepared(prepare(load_scenario(one_office(tmp_path, "IND"))))
+    lines = office_cost_sources(plan, "A").set_index("key")
+    tech = plan.plan.set_index("office_id").loc["A", "technology"]  # no tower in reach: a satellite link
+    service = lines.loc[f"technologies.{tech}.opex_per_year_usd@base"]
+    assert service["value"] == plan.plan.set_index("office_id").loc["A", "opex_service_usd_per_year"]
+    grid = lines.loc["power.electricity_usd_per_kwh@IND"]
+    assert grid["value"] == pytest.approx(0.071) and "Himachal" in grid["source"]
+    assert lines["source"].str.len().min() > 0  # every line traced
