@@ -5,9 +5,11 @@ office which technologies were feasible, what each would have cost and why the o
 Only eligible rows become model variables. Costs are split by component so donors see what they pay for:
 
 * capex: ``capex_equipment_usd`` (terminal, radio, ONT), ``capex_civil_usd`` (trench per km, mast),
-  ``capex_licence_usd`` (one-off spectrum fee), ``capex_power_usd`` (solar kit where there is no grid power);
+  ``capex_licence_usd`` (one-off spectrum fee), ``capex_power_usd`` (solar kit sized to the terminal's
+  ``power_draw_w`` where there is no grid power: :class:`planner.scenario.PowerKit`);
 * opex per year: ``opex_service_usd_per_year`` (fees paid by the post), ``opex_network_usd_per_year`` (upkeep
-  and annual licence, borne by the operator), ``opex_power_usd_per_year`` (solar upkeep, paid by the post).
+  and annual licence, borne by the operator), ``opex_power_usd_per_year`` (solar upkeep off grid, grid
+  electricity on grid; paid by the post).
 
 ``opex_usd_per_year`` is the part counted by ``policy.opex_paid_by``. TCO over the horizon of H years with
 discount rate r is ``capex + opex·Σ_{k=1..H}(1+r)^-k + replacements``, where equipment whose lifetime L is
@@ -20,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -248,8 +251,30 @@ def _tech_rows(
                 )
         if tech.kind == "fibre":
             km = np.where(np.isfinite(distance), distance, 0.0)
+    if not tech.available:  # not on sale where the catalogue applies: ineligible, whatever its reach
+        reasons[:] = unavailable_reason(name, tech, catalogue)
+    equipment = np.full(n, tech.capex_fixed_usd.value)
+    service = np.full(n, tech.opex_per_year_usd.value)
+    mbps = np.full(n, tech.mbps)
+    tier_of = np.full(n, "", dtype=object)
+    if tech.tiers:
+        tier_of = choose_tiers(tech, planned, required_mbps(planned, scenario).to_numpy(float))
+        for tier_name, tier in tech.tiers.items():
+            on = tier_of == tier_name
+            service[on] = tier.opex_per_year_usd.value
+            equipment[on] = (tier.capex_fixed_usd or tech.capex_fixed_usd).value
+            mbps[on] = tier.mbps or tech.mbps
     no_grid = ~planned["grid_power"].to_numpy(bool)
     power = catalogue.power
+    draw = tech.power_draw_w.value
+    solar = power.solar_kit_usd(draw)  # off grid: panels and battery sized to the terminal's draw
+    solar_upkeep = solar * power.solar_opex_share_per_year.value
+    grid = power.electricity_usd_per_year(draw)  # on grid: the electricity the terminal uses
+    keys = "; ".join(figure_key(catalogue, f"technologies.{name}", f) for f in priced_fields(tech))
+    power_keys = {
+        "solar": "; ".join(figure_key(catalogue, "power", f) for f in SOLAR_FIELDS),
+        "grid": figure_key(catalogue, "power", "electricity_usd_per_kwh"),
+    }
     rows = pd.DataFrame(
         {
             "office_id": planned["office_id"].to_numpy(),
@@ -257,14 +282,19 @@ def _tech_rows(
             "source": "catalogue",
             "anchor_id": anchor,
             "distance_km": np.round(distance, 3),
-            "capex_equipment_usd": tech.capex_fixed_usd.value,
+            "capex_equipment_usd": equipment,
             "capex_civil_usd": tech.capex_civil_usd.value + km * tech.capex_per_km_usd.value,
             "capex_licence_usd": tech.licence_once_usd.value,
-            "capex_power_usd": np.where(no_grid, power.solar_capex_usd.value, 0.0),
-            "opex_service_usd_per_year": tech.opex_per_year_usd.value,
+            "capex_power_usd": np.where(no_grid, solar, 0.0),
+            "opex_service_usd_per_year": service,
             "opex_network_usd_per_year": tech.licence_per_year_usd.value + km * tech.opex_per_km_per_year_usd.value,
-            "opex_power_usd_per_year": np.where(no_grid, power.solar_opex_per_year_usd.value, 0.0),
-            "mbps": tech.mbps,
+            "opex_power_usd_per_year": np.where(no_grid, solar_upkeep, grid),
+            "power_draw_w": draw,
+            "cost_keys": tier_keys(catalogue, name, tech, tier_of, keys)
+            + "; "
+            + np.where(no_grid, power_keys["solar"], power_keys["grid"]),
+            "tier": tier_of,
+            "mbps": mbps,
             "lifetime_years": tech.lifetime_years,
             "civil_lifetime_years": tech.civil_lifetime_years or tech.lifetime_years,
             "power_lifetime_years": power.lifetime_years,
@@ -272,6 +302,77 @@ def _tech_rows(
         }
     )
     return rows
+
+
+SOLAR_FIELDS = (
+    "panel_usd_per_w",
+    "battery_usd_per_kwh",
+    "peak_sun_hours",
+    "autonomy_days",
+    "solar_opex_share_per_year",
+)
+COST_FIELDS = ("capex_fixed_usd", "capex_civil_usd", "capex_per_km_usd", "licence_once_usd", "licence_per_year_usd",
+               "opex_per_year_usd", "opex_per_km_per_year_usd", "power_draw_w")  # fmt: skip
+
+
+def priced_fields(tech: Technology) -> list[str]:
+    """The cost figures of a technology that price its options (those not zero or not applicable)."""
+    return [f for f in COST_FIELDS if getattr(tech, f).source != "not applicable" or getattr(tech, f).value]
+
+
+def figure_key(catalogue: Catalogue, path: str, field: str) -> str:
+    """The key of one figure: ``path.field@REGION`` from the regional overlay, else ``path.field@base``.
+
+    ``path`` is dotted (``technologies.leo_satellite.tiers.light``, ``power``). A donor looks the key up in
+    ``planner catalogue`` (and docs/cost-sources.md) to find the figure's source.
+    """
+    region = catalogue.regions.get(catalogue.region or "")
+    node: Any = region.model_dump() if region is not None else {}
+    for part in path.split("."):
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    given = isinstance(node, dict) and field in node
+    return f"{path}.{field}@{catalogue.region if given else 'base'}"
+
+
+def choose_tiers(tech: Technology, planned: pd.DataFrame, need: np.ndarray) -> np.ndarray:
+    """Each office's tier: the first, in the catalogue's order, that allows its services and delivers its Mbps.
+
+    An office no tier can serve takes the last (it is then too slow, and the Mbps rule excludes the option).
+    """
+    services = planned["services"].astype(str).str.split(";")
+    names = list(tech.tiers)
+    out = np.full(len(planned), names[-1], dtype=object)
+    open_ = np.ones(len(planned), dtype=bool)
+    for name, tier in tech.tiers.items():
+        barred = services.map(lambda s, t=tier: bool(set(s) & set(t.not_for_services))).to_numpy(bool)
+        fast = need <= (tier.mbps or tech.mbps)
+        take = open_ & ~barred & fast
+        out[take] = name
+        open_ &= ~take
+    return out
+
+
+def tier_keys(catalogue: Catalogue, name: str, tech: Technology, tier_of: np.ndarray, keys: str) -> np.ndarray:
+    """The cost keys of each office's row: the technology's figures, the tier's where it has one."""
+    out = np.full(len(tier_of), keys, dtype=object)
+    for tier_name, tier in tech.tiers.items():
+        own = ["opex_per_year_usd"] + (["capex_fixed_usd"] if tier.capex_fixed_usd is not None else [])
+        parts = [k for k in keys.split("; ") if not any(f".{f}@" in k for f in own)]
+        parts += [figure_key(catalogue, f"technologies.{name}.tiers.{tier_name}", f) for f in own]
+        out[tier_of == tier_name] = "; ".join(parts)
+    return out
+
+
+def unavailable_reason(name: str, tech: Technology, catalogue: Catalogue) -> str:
+    """Why an unavailable technology is not offered: where, as of when, on whose word, and how to ask 'what if'."""
+    where = f"in {catalogue.region}" if catalogue.region else "where this catalogue applies"
+    info = tech.availability
+    when = f" as of {info.as_of}" if info else ""
+    source = ""
+    if info is not None:
+        record = catalogue.sources.get(info.source)
+        source = f"; source: {record.publisher}, {record.title} ({record.year})" if record else f"; {info.source}"
+    return f"not offered {where}{when}{source} (technologies.{name}.available: true asks what if)"
 
 
 def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
@@ -298,6 +399,9 @@ def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogu
             "opex_service_usd_per_year": q["opex_usd_per_year"].astype(float).to_numpy(),
             "opex_network_usd_per_year": 0.0,
             "opex_power_usd_per_year": 0.0,
+            "power_draw_w": np.nan,
+            "cost_keys": "quote: the options file",
+            "tier": "",
             "mbps": mbps.fillna(mbps_default).to_numpy(float),
             "lifetime_years": life.to_numpy(float),
             "civil_lifetime_years": civil_life.to_numpy(float),
@@ -423,7 +527,8 @@ def build_options_and_infra(
         _add_reason(table, orphan, "no office within hop range can take fibre under the policy rules")
     table["eligible"] = table["reason"] == ""
     cols = ["office_id", "technology", "eligible", "reason", "source", "anchor_id", "distance_km",
-            "capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd", "capex_usd",
+            "power_draw_w", "tier", "cost_keys", "capex_equipment_usd", "capex_civil_usd", "capex_licence_usd",
+            "capex_power_usd", "capex_usd",
             "opex_service_usd_per_year", "opex_network_usd_per_year", "opex_power_usd_per_year",
             "opex_usd_per_year", "opex_total_usd_per_year", "tco_usd", "residual_value_usd", "tco_residual_usd",
             "annualised_usd", "econ_cost_usd", "cost_usd", "mbps", "required_mbps", "weight", "shared",

@@ -42,6 +42,21 @@ def costing_key(scenario: Scenario) -> str:
     return json.dumps({"scenario": costing_fields(scenario), "files": data_fingerprints(scenario)}, sort_keys=True)
 
 
+def regional_overlay(scenario: Scenario, catalogue: Catalogue, inputs: Inputs) -> str | None:
+    """The overlay to price with when the scenario names none.
+
+    The offices' country, when they all share one that has an overlay in the catalogue; a multi-country
+    scenario keeps the base figures unless it names ``catalogue_region``.
+    """
+    if scenario.catalogue_region is not None or scenario.countries is not None:
+        return None
+    countries = set(inputs.offices["country"].astype(str).str.strip()) - {""}
+    if len(countries) != 1:
+        return None
+    (country,) = countries
+    return country if country in catalogue.regions else None
+
+
 def prepare(scenario: Scenario, progress: Progress | None = None) -> Prepared:
     """Load the catalogue and the data, and cost every (office × technology) option."""
     say = progress or (lambda _msg: None)
@@ -50,6 +65,11 @@ def prepare(scenario: Scenario, progress: Progress | None = None) -> Prepared:
     say("reading the technology catalogue and the data files")
     catalogue = catalogue_for(scenario)
     inputs = load_inputs(scenario, catalogue.technologies)
+    region = regional_overlay(scenario, catalogue, inputs)
+    if region is not None:  # price with the offices' country's figures; the plan's scenario says which
+        say(f"pricing with the {region} overlay of the catalogue")
+        scenario = scenario.model_copy(update={"catalogue_region": region})
+        catalogue = catalogue_for(scenario)
     timings["read"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     say(f"costing {len(inputs.planned):,} offices × {len(catalogue.technologies)} technologies")
@@ -73,6 +93,9 @@ def solve_prepared(
     """
     say = progress or (lambda _msg: None)
     scenario = scenario or prepared.scenario
+    if scenario.catalogue_region is None and prepared.scenario.catalogue_region is not None:
+        # the options were priced with the offices' country's overlay: the plan says so
+        scenario = scenario.model_copy(update={"catalogue_region": prepared.scenario.catalogue_region})
     if scenario.countries is not None:
         return solve_countries(prepared, scenario, progress=say, scheduler=scheduler)
     spec = ModelSpec.from_scenario(scenario, prepared.catalogue)

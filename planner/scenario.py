@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,6 +27,24 @@ class _Strict(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------- catalogue
+SOURCE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+ESTIMATE = "planner estimate"
+
+
+class Source(_Strict):
+    """A public document a catalogue figure comes from: who published it, what, when, and what it says."""
+
+    publisher: str = Field(min_length=1, description="Organisation or outlet that published the document.")
+    title: str = Field(min_length=1, description="Title of the document, page or dataset.")
+    year: int | Literal["undated"] = Field(description="Year of publication (or 'undated').")
+    version: str | None = Field(default=None, description="Edition, revision or commit read.")
+    url: str | None = Field(default=None, description="Where it was read.")
+    published: str | list[str] = Field(description="The figures exactly as the document states them, with units.")
+    conversion: str | None = Field(default=None, description="Exchange rates (with date and source), conversions.")
+    note: str | None = Field(default=None, description="Caveats.")
+    accessed: str | None = Field(default=None, description="Date the document was read (YYYY-MM-DD).")
+
+
 class Figure(_Strict):
     """A cost or performance figure with its public source and a low–high range (for sensitivity runs).
 
@@ -35,7 +54,19 @@ class Figure(_Strict):
     value: float = Field(ge=0, description="Central value used by the planner (unit given by the field name).")
     low: float = Field(ge=0, description="Low end of the published range (same unit).")
     high: float = Field(ge=0, description="High end of the published range (same unit).")
-    source: str = Field(min_length=1, description="Public source: report or tool, and year.")
+    source: str = Field(
+        min_length=1,
+        description="The id of a record in the catalogue's sources (publisher, title, year, the figure as "
+        "published), or 'planner estimate: <how it was derived>'.",
+    )
+    published: str | None = Field(
+        default=None,
+        description="The figure exactly as the source states it (currency and unit), when it holds several.",
+    )
+    conversion: str | None = Field(
+        default=None, description="How the published figure became this one: exchange rate and its date, period, unit."
+    )
+    note: str | None = Field(default=None, description="Where low and high come from, caveats.")
     distribution: Literal["triangular", "uniform", "fixed"] = Field(
         default="triangular",
         description="How Monte Carlo draws the figure within low-high: triangular (mode = value), uniform, or "
@@ -96,6 +127,40 @@ class Reach(_Strict):
         return self
 
 
+class Availability(_Strict):
+    """Whether a technology is on sale where the catalogue applies, as of a date, and who says so."""
+
+    as_of: str = Field(min_length=1, description="Date of the last check (YYYY-MM or YYYY-MM-DD).")
+    source: str = Field(min_length=1, description="A sources id, or a planner estimate saying how it is known.")
+    note: str | None = Field(default=None, description="What the source says (licence, launch, waiting lists).")
+
+
+class Tier(_Strict):
+    """A service tier of a technology (e.g. LEO residential / business): its own price and speed.
+
+    An office takes the first tier, in the listed order, that it may use: a tier is closed to an office that offers
+    one of its ``not_for_services`` (a business service on a residential plan) or needs more Mbps than it delivers.
+    """
+
+    opex_per_year_usd: Figure = Field(description="Service fee of the tier, USD/year.")
+    capex_fixed_usd: Figure | None = Field(
+        default=None, description="Terminal of the tier, USD (default: the technology's)."
+    )
+    mbps: float | None = Field(
+        default=None, gt=0, description="Capacity of the tier, Mbps (default: the technology's)."
+    )
+    not_for_services: list[str] = Field(
+        default_factory=list, description="Services an office on this tier may not offer (e.g. financial)."
+    )
+
+    @model_validator(mode="after")
+    def _known(self) -> Tier:
+        unknown = sorted(set(self.not_for_services) - set(SERVICES))
+        if unknown:
+            raise ValueError(f"unknown service(s) {unknown}; expected some of {list(SERVICES)}")
+        return self
+
+
 class Technology(_Strict):
     """One connection technology. Capex is paid once (USD), opex every year (USD/year)."""
 
@@ -109,6 +174,9 @@ class Technology(_Strict):
     opex_per_year_usd: Figure = Field(description="Service fee / subscription paid by the post, USD/year.")
     opex_per_km_per_year_usd: Figure = Field(
         default_factory=_zero, description="Network upkeep paid by the operator, USD per route km per year."
+    )
+    power_draw_w: Figure = Field(
+        default_factory=_zero, description="Average continuous electrical draw of the office terminal, W."
     )
     mbps: float = Field(gt=0, description="Capacity delivered to the office, Mbps.")
     latency_ms: float = Field(ge=0, description="Typical round-trip latency, ms.")
@@ -126,19 +194,59 @@ class Technology(_Strict):
         description="Yearly change of capex (fraction, -0.10 = 10 % cheaper each year).",
     )
     reach: Reach = Field(default_factory=Reach)
+    tiers: dict[str, Tier] = Field(
+        default_factory=dict,
+        description="Service tiers, cheapest first; an office takes the first it may use (Tier). Empty: the "
+        "technology's own opex, capex and Mbps.",
+    )
+    available: bool = Field(
+        default=True,
+        description="Whether the technology is offered where this catalogue applies; false makes it ineligible "
+        "(a scenario may set it true to ask 'what if').",
+    )
+    availability: Availability | None = Field(
+        default=None, description="When and by whom availability was checked (required when available is false)."
+    )
 
 
 class PowerKit(_Strict):
-    """Solar power for offices without grid power: added to every option of such an office."""
+    """Power for the office terminal: solar sized to its draw where there is no grid, electricity where there is.
 
-    solar_capex_usd: Figure
-    solar_opex_per_year_usd: Figure
+    Off grid, a terminal drawing P W uses E = 24·P Wh a day; the kit has ``E / (peak_sun_hours·system_derate)``
+    W of panels (``panel_usd_per_w``) and ``E·autonomy_days / depth_of_discharge`` Wh of battery
+    (``battery_usd_per_kwh``), and costs ``solar_opex_share_per_year`` of its price every year (battery
+    replacement, upkeep). On grid, the post pays ``8.76·P`` kWh a year at ``electricity_usd_per_kwh``.
+    """
+
+    panel_usd_per_w: Figure = Field(description="Installed solar, USD per W of panel.")
+    battery_usd_per_kwh: Figure = Field(description="Battery storage, USD per kWh.")
+    peak_sun_hours: Figure = Field(description="Design peak sun hours, hours per day.")
+    autonomy_days: Figure = Field(description="Days the battery carries the terminal without sun.")
+    depth_of_discharge: float = Field(default=0.5, gt=0, le=1, description="Usable share of the battery (0-1].")
+    system_derate: float = Field(
+        default=0.75, gt=0, le=1, description="Panel output reaching the load (losses, soiling, temperature), 0-1."
+    )
+    solar_opex_share_per_year: Figure = Field(
+        description="Yearly upkeep and battery replacement of the solar kit, as a fraction of its price."
+    )
+    electricity_usd_per_kwh: Figure = Field(description="Grid electricity paid by on-grid offices, USD per kWh.")
     lifetime_years: float = Field(
         default=20.0,
         gt=0,
         description="Life of the solar kit, years (planner estimate: the 20-25-year output warranty usual for "
-        "solar panels; batteries are replaced from solar_opex_per_year_usd). Residual value and annualised cost.",
+        "solar panels; batteries are replaced from the yearly upkeep). Residual value and annualised cost.",
     )
+
+    def solar_kit_usd(self, draw_w: float) -> float:
+        """Price of the solar kit (USD) that powers a terminal drawing ``draw_w`` W around the clock."""
+        daily_wh = 24.0 * draw_w
+        panel_w = daily_wh / (self.peak_sun_hours.value * self.system_derate)
+        battery_kwh = daily_wh * self.autonomy_days.value / self.depth_of_discharge / 1000.0
+        return panel_w * self.panel_usd_per_w.value + battery_kwh * self.battery_usd_per_kwh.value
+
+    def electricity_usd_per_year(self, draw_w: float) -> float:
+        """Yearly grid electricity (USD) of a terminal drawing ``draw_w`` W around the clock (8,760 h)."""
+        return draw_w * 8.76 * self.electricity_usd_per_kwh.value
 
 
 class TowerSite(_Strict):
@@ -156,9 +264,29 @@ class TowerSite(_Strict):
     )
 
 
+class Region(_Strict):
+    """A regional overlay: figures that differ in one country, merged over the global base catalogue.
+
+    ``technologies`` and ``power`` hold field overrides in the catalogue's own shape (figures with their sources,
+    ``available`` with its ``availability``); everything not named keeps the base figure.
+    """
+
+    label: str = Field(min_length=1, description="Country or region name.")
+    technologies: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per-technology overrides.")
+    power: dict[str, Any] = Field(default_factory=dict, description="Overrides of the power model.")
+    tower_site: dict[str, Any] = Field(default_factory=dict, description="Overrides of the new tower site.")
+
+
 class Catalogue(_Strict):
     """The technology catalogue: every figure carries its source and range."""
 
+    sources: dict[str, Source] = Field(
+        default_factory=dict, description="The documents the figures cite, by id (a figure's source)."
+    )
+    regions: dict[str, Region] = Field(
+        default_factory=dict, description="Regional overlays by ISO 3166 alpha-3 code (catalogue_region)."
+    )
+    region: str | None = Field(default=None, description="The overlay applied to the figures, if any.")
     technologies: dict[str, Technology]
     power: PowerKit
     tower_site: TowerSite | None = Field(default=None, description="New tower sites (infrastructure.new_towers).")
@@ -169,6 +297,11 @@ class Catalogue(_Strict):
             raise ValueError("the catalogue lists no technology")
         if "none" in self.technologies:
             raise ValueError("'none' is reserved for offices left unconnected")
+        cited = {f.source for _, _, f in catalogue_figures(self)}
+        cited |= {t.availability.source for t in self.technologies.values() if t.availability is not None}
+        unknown = sorted({s for s in cited if SOURCE_ID.match(s)} - set(self.sources))
+        if unknown:
+            raise ValueError(f"figures cite sources that are not in the catalogue's sources: {unknown}")
         return self
 
 
@@ -425,6 +558,12 @@ class Scenario(_Strict):
     technologies: Literal["default"] | Path | dict[str, dict[str, Any]] = Field(
         default="default", description="'default', a catalogue YAML path, or per-technology field overrides."
     )
+    catalogue_region: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{3}$",
+        description="Regional overlay of the catalogue (ISO 3166 alpha-3, e.g. IND, LKA, KEN) priced under the "
+        "scenario's overrides; default: the offices' country when they all share one that has an overlay.",
+    )
     objective: Literal["max_coverage", "min_cost"] = "max_coverage"
     coverage_metric: Literal["population", "offices", "communities"] = "population"
     budget_usd: float | None = Field(default=None, ge=0, description="Budget, USD; required for max_coverage.")
@@ -577,14 +716,43 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_catalogue(spec: str | Path | dict[str, dict[str, Any]] = "default", base_dir: Path | None = None) -> Catalogue:
+def apply_region(raw: dict[str, Any], region: str, file: str) -> dict[str, Any]:
+    """The raw catalogue with its regional overlay ``region`` merged over the base figures."""
+    regions = raw.get("regions") or {}
+    if region not in regions:
+        known = sorted(regions)
+        raise InputError(Issue(file, None, "catalogue_region", f"no regional overlay '{region}'; known: {known}"))
+    overlay = regions[region]
+    out = copy.deepcopy(raw)
+    for name, fields in (overlay.get("technologies") or {}).items():
+        if name not in out["technologies"]:
+            raise InputError(Issue(file, None, f"regions.{region}.technologies.{name}", "unknown technology"))
+        out["technologies"][name] = _deep_merge(out["technologies"][name], fields)
+    for part in ("power", "tower_site"):
+        if overlay.get(part):
+            out[part] = _deep_merge(out.get(part) or {}, overlay[part])
+    out["region"] = region
+    return out
+
+
+def load_catalogue(
+    spec: str | Path | dict[str, dict[str, Any]] = "default", base_dir: Path | None = None, region: str | None = None
+) -> Catalogue:
     """Load the catalogue: ``default``, a YAML path, or overrides ``{technology: {field: value}}`` on the default.
 
+    ``region``: the regional overlay (ISO3) merged over the base figures first; scenario overrides come last.
     An override naming a technology absent from the default adds it (then all its fields are required).
     """
     default_path = default_catalogue_path()
     raw = _read_yaml(default_path)
     file = str(default_path)
+    if region is not None and not isinstance(spec, dict) and str(spec) != "default":
+        path = Path(spec)
+        raw = _read_yaml(path if path.is_absolute() or base_dir is None else base_dir / path)
+        file = str(path)
+        spec = "default"
+    if region is not None:
+        raw = apply_region(raw, region, file)
     if isinstance(spec, dict):
         raw = copy.deepcopy(raw)
         for name, fields in spec.items():
@@ -649,7 +817,7 @@ def scenario_from_dict(raw: dict[str, Any], base_dir: Path, file: str = "scenari
 
 def catalogue_for(scenario: Scenario) -> Catalogue:
     """The scenario's catalogue, checked against its policy (named technologies must exist)."""
-    catalogue = load_catalogue(scenario.technologies)
+    catalogue = load_catalogue(scenario.technologies, region=scenario.catalogue_region)
     known = set(catalogue.technologies)
     issues = []
     for key, names in (
@@ -697,17 +865,72 @@ def write_json_schema(path: Path) -> None:
     path.write_text(json.dumps(scenario_json_schema(), indent=2) + "\n", encoding="utf-8")
 
 
-def catalogue_table(catalogue: Catalogue) -> list[dict[str, Any]]:
-    """Every figure of the catalogue as rows (technology, field, value, low, high, source).
-
-    The donor's "where does this number come from" view and the source list in docs/cost-sources.md.
-    """
-    rows: list[dict[str, Any]] = []
-    entries: list[tuple[str, BaseModel]] = [*catalogue.technologies.items(), ("power (no grid)", catalogue.power)]
+def catalogue_figures(catalogue: Catalogue) -> list[tuple[str, str, Figure]]:
+    """Every figure of the catalogue as (entry, field, figure): technologies, power, then the new tower site."""
+    entries: list[tuple[str, BaseModel]] = [*catalogue.technologies.items(), ("power", catalogue.power)]
+    if catalogue.tower_site is not None:
+        entries.append(("tower_site", catalogue.tower_site))
+    out: list[tuple[str, str, Figure]] = []
     for name, entry in entries:
         for key in type(entry).model_fields:
             value = getattr(entry, key)
             if isinstance(value, Figure) and value.source != "not applicable":
-                rows.append({"technology": name, "field": key, "value": value.value, "low": value.low,
-                             "high": value.high, "source": value.source})  # fmt: skip
+                out.append((name, key, value))
+        for tier_name, tier in entry.tiers.items() if isinstance(entry, Technology) else ():
+            for key in ("opex_per_year_usd", "capex_fixed_usd"):
+                value = getattr(tier, key)
+                if value is not None:
+                    out.append((name, f"tiers.{tier_name}.{key}", value))
+    return out
+
+
+def describe_source(catalogue: Catalogue, figure: Figure) -> str:
+    """A figure's source in words: publisher, title, year and the figure as published, or the estimate."""
+    record = catalogue.sources.get(figure.source)
+    if record is None:
+        return figure.source
+    published = figure.published or (
+        "; ".join(record.published) if isinstance(record.published, list) else record.published
+    )
+    text = f"{record.publisher}, {record.title} ({record.year}): {published}"
+    conversion = figure.conversion or record.conversion
+    return text + (f" [{conversion}]" if conversion else "")
+
+
+def catalogue_table(catalogue: Catalogue) -> list[dict[str, Any]]:
+    """Every figure of the catalogue as rows (technology, field, value, low, high, source, source_id, year).
+
+    The donor's "where does this number come from" view and the source list in docs/cost-sources.md.
+    """
+    rows: list[dict[str, Any]] = []
+    for name, key, fig in catalogue_figures(catalogue):
+        record = catalogue.sources.get(fig.source)
+        rows.append({"technology": name, "field": key, "value": fig.value, "low": fig.low, "high": fig.high,
+                     "source": describe_source(catalogue, fig), "source_id": fig.source if record else "",
+                     "year": record.year if record else None, "note": fig.note or ""})  # fmt: skip
     return rows
+
+
+def catalogue_check(catalogue: Catalogue, this_year: int, max_age_years: int = 5) -> list[dict[str, Any]]:
+    """Findings on the catalogue's sources: estimates, figures older than ``max_age_years``, missing records.
+
+    A figure without a source record is an error: its number cannot be traced.
+
+    Rows: ``entry, field, value, finding`` (``estimate``, ``override``, ``old``, ``undated``, ``no source``) and
+    ``detail``. A bare number in a scenario (``scenario override``) is the user's own figure, not an error.
+    """
+    out: list[dict[str, Any]] = []
+    for name, key, fig in catalogue_figures(catalogue):
+        record = catalogue.sources.get(fig.source)
+        row = {"entry": name, "field": key, "value": fig.value}
+        if fig.source.startswith(ESTIMATE):
+            out.append({**row, "finding": "estimate", "detail": fig.source})
+        elif fig.source == "scenario override":
+            out.append({**row, "finding": "override", "detail": "a number the scenario gives"})
+        elif record is None:
+            out.append({**row, "finding": "no source", "detail": f"'{fig.source}' is not a source record"})
+        elif record.year == "undated":
+            out.append({**row, "finding": "undated", "detail": f"{record.publisher}, {record.title}"})
+        elif this_year - int(record.year) > max_age_years:
+            out.append({**row, "finding": "old", "detail": f"{record.publisher}, {record.title} ({record.year})"})
+    return out

@@ -21,3 +21,17 @@ def run_store_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("PLANNER_STORE", None)
     else:
         os.environ["PLANNER_STORE"] = before
+
+
+FROZEN_CATALOGUE = Path(__file__).resolve().parent / "data" / "catalogue_frozen.yaml"
+
+
+@pytest.fixture
+def frozen_catalogue(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Price with the frozen test catalogue (tests/data/catalogue_frozen.yaml) instead of the bundled one, for
+    tests whose arithmetic is worked out by hand from its figures: a review of the bundled figures must not move
+    them. In process only (subprocesses use the bundled catalogue)."""
+    import planner.scenario
+
+    monkeypatch.setattr(planner.scenario, "default_catalogue_path", lambda: FROZEN_CATALOGUE)
+    return FROZEN_CATALOGUE

@@ -39,18 +39,20 @@ SUMMARY_KEYS = [
 ]  # fmt: skip
 
 # Regression values of the shipped scenarios (summary.json objective_value and total_cost_usd), recorded from
-# optimal solves. Compared with a relative tolerance of 2 × the scenario's mip_gap: tied optima may pick other
-# technologies, so per-office choices are not compared.
+# optimal solves with the catalogue reviewed on 2026-12-01 (Uttarakhand priced with the IND overlay). Compared
+# with a relative tolerance of 2 × the scenario's mip_gap: tied optima may pick other technologies, so per-office
+# choices are not compared.
 REGRESSION: dict[str, dict[str, float]] = {
-    "uttarakhand-budget": {"objective_value": 5309168.0, "total_cost_usd": 1999847.5650166248},
-    "uttarakhand-95pct": {"objective_value": 3753180.543162626, "total_cost_usd": 3753180.543162626},
+    "uttarakhand-budget": {"objective_value": 6143074.0, "total_cost_usd": 1999648.4527557036},
+    "uttarakhand-95pct": {"objective_value": 3258540.475082671, "total_cost_usd": 3258540.475082671},
     # cost_basis tco_residual: the objective is TCO less residual value; the cost is the TCO budget basis.
-    "uttarakhand-95pct-lifecycle": {"objective_value": 3661953.9001507224, "total_cost_usd": 3758426.568330257},
-    "uttarakhand-policy": {"objective_value": 6068966.0, "total_cost_usd": 2999475.4262990206},
-    "uttarakhand-roadmap": {"objective_value": 24168894.0, "total_cost_usd": 1999800.301875},
-    "himalaya-pool": {"objective_value": 944759.5, "total_cost_usd": 485380.2838571606},
+    "uttarakhand-95pct-lifecycle": {"objective_value": 2738182.7958981935, "total_cost_usd": 3265540.3608960453},
+    "uttarakhand-policy": {"objective_value": 6414191.5, "total_cost_usd": 2999697.1236214815},
+    # a 20 s time limit: recorded at a gap of 1.6e-4 on this machine (rel 2 x 1e-4 still holds it)
+    "uttarakhand-roadmap": {"objective_value": 25410793.5, "total_cost_usd": 1996043.546591456},
+    "himalaya-pool": {"objective_value": 812522.5, "total_cost_usd": 499903.6989499739},
     # Heuristic design: its Steiner step runs under a time limit, so a much slower machine may stop it earlier.
-    "uttarakhand-fibre-shared": {"objective_value": 2281541.0, "total_cost_usd": 2999482.198922245, "rel": 0.01},
+    "uttarakhand-fibre-shared": {"objective_value": 3125193.0, "total_cost_usd": 2997881.2628928395, "rel": 0.01},
 }
 # Scenarios that take much longer than a few seconds are kept out of the default run (pytest -m slow runs them).
 SLOW = {"uttarakhand-roadmap"}
@@ -358,7 +360,8 @@ def test_bad_quotes_exit_2(tmp_path):
 
 # --------------------------------------------------------------------------------------------- infeasible
 def test_infeasible_budget_exit_3(tmp_path):
-    path = write_scenario(tmp_path, objective="min_cost", coverage_target=1.0, budget_usd=1000)
+    # 90 % is reachable (not every office has a fast enough option: LEO is not offered in India), 1,000 USD is not
+    path = write_scenario(tmp_path, objective="min_cost", coverage_target=0.9, budget_usd=1000)
     code, output = run_cli("solve", path, "--out", tmp_path / "out", "-q")
     assert code == 3, output
     assert "infeasible" in output and "budget_usd" in output

@@ -1,9 +1,11 @@
-"""Costing (planner/costing.py) against values worked out by hand from the default catalogue
-(planner/technologies.yaml): fibre 1,500 USD + 8,000 USD/route km, 600 USD/yr + 130 USD/km/yr, route factor
-1.2, at most 50 route km; 4G 300 USD, 360 USD/yr, 30 Mbps, inside a 4G tower's range (capped at 23 km);
+"""Costing (planner/costing.py) against values worked out by hand from the frozen test catalogue
+(tests/data/catalogue_frozen.yaml, the bundled figures before their 2026-12-01 review): fibre 1,500 USD +
+8,000 USD/route km, 600 USD/yr + 130 USD/km/yr, route factor 1.2, at most 50 route km; 4G 300 USD,
+360 USD/yr, 30 Mbps, inside a 4G tower's range (capped at 23 km);
 microwave 3,000 + 2,500 mast + 2,000 licence, 300 USD/yr + 600 USD/yr licence, within 30 km of a fibre node,
 3G+ tower or connected office; GEO 2,800 USD, 2,760 USD/yr, 10 Mbps; LEO 600 USD, 600 USD/yr, 100 Mbps;
-solar 1,500 USD + 150 USD/yr where there is no grid power.
+solar 1,500 USD + 150 USD/yr where there is no grid power (every terminal draws 50 W there), no
+electricity cost on grid.
 
 Geometry: every point lies on the equator, where 0.1° of longitude is 6371.0088 × 0.1 × π/180 = 11.1195 km.
 """
@@ -21,6 +23,8 @@ import pytest
 from planner.costing import annuity_factor, build_options, replacement_factor, required_mbps
 from planner.data import Inputs
 from planner.scenario import catalogue_for, load_catalogue, scenario_from_dict
+
+pytestmark = pytest.mark.usefixtures("frozen_catalogue")
 
 KM_PER_DEG = 6371.0088 * math.pi / 180  # 111.195 km per degree on the equator
 FIBRE_KM_A = 0.1 * KM_PER_DEG * 1.2  # office A: 0.1° from the fibre node, × route factor 1.2 = 13.3434 km

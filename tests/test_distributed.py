@@ -83,6 +83,20 @@ def test_cli_scheduler_address_and_environment_variable(tmp_path: Path, client: 
     pd.testing.assert_frame_equal(tables["serial"], tables["env"])
 
 
+def decomposed_pool(tmp_path: Path) -> Path:
+    """The shipped pool scenario priced by decomposition (its countries fan out on Dask), data paths absolute."""
+    import yaml
+
+    shipped = Path(__file__).resolve().parents[1] / "scenarios" / "himalaya-pool.yaml"
+    raw = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    raw["data"] = {k: str((shipped.parent / v).resolve()) for k, v in raw["data"].items()}
+    raw["countries"]["files"] = {k: str((shipped.parent / v).resolve()) for k, v in raw["countries"]["files"].items()}
+    raw["countries"]["method"] = "decomposition"
+    path = tmp_path / "pool.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
 @pytest.mark.parametrize("command", ["montecarlo", "sweep", "solve"])
 def test_cli_unreachable_scheduler_exit_2(tmp_path: Path, command: str) -> None:
     """Every command that fans out on Dask names the scheduler it could not reach and exits 2 (no traceback);
@@ -98,7 +112,7 @@ def test_cli_unreachable_scheduler_exit_2(tmp_path: Path, command: str) -> None:
     args = {
         "montecarlo": ["montecarlo", path, "--samples", "2"],
         "sweep": ["sweep", path, "--budgets", "0:40000:3"],
-        "solve": ["solve", Path(__file__).resolve().parents[1] / "scenarios" / "himalaya-pool.yaml", "--no-store"],
+        "solve": ["solve", decomposed_pool(tmp_path), "--no-store"],
     }[command]
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         code, output = invoke(*args, "--scheduler", "tcp://127.0.0.1:9", "--out", tmp_path / "o", "-q")

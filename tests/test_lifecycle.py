@@ -163,3 +163,209 @@ def test_giga_demand_model() -> None:
     """Giga: 20 Mbps per site; above 400 users 50 kbps each: 1,000 people = 50 Mbps, 300 people = 20 Mbps,
     401 people = 20.05 Mbps (just above 400: the per-user rule, still near the site figure)."""
     assert demand_of({"model": "giga"}, [1000, 300, 401]) == [50.0, 20.0, 20.05]
+
+
+# --------------------------------------------------------------------------------------------- power model
+def power_kit() -> object:
+    from planner.scenario import PowerKit
+
+    return PowerKit.model_validate(
+        {
+            "panel_usd_per_w": 3.0,
+            "battery_usd_per_kwh": 108.0,
+            "peak_sun_hours": 5.0,
+            "autonomy_days": 3.0,
+            "depth_of_discharge": 0.5,
+            "system_derate": 0.75,
+            "solar_opex_share_per_year": 0.10,
+            "electricity_usd_per_kwh": 0.10,
+        }
+    )
+
+
+def test_solar_is_sized_to_the_terminal_draw() -> None:
+    """A 75 W terminal uses 24 × 75 = 1,800 Wh a day: 1,800 / (5 h × 0.75) = 480 W of panels × 3 USD = 1,440 USD,
+    and 1,800 × 3 days / 0.5 = 10.8 kWh of battery × 108 USD = 1,166.40 USD: 2,606.40 USD. A 10 W 4G router:
+    240 Wh a day, 64 W × 3 = 192 USD and 1.44 kWh × 108 = 155.52 USD: 347.52 USD."""
+    kit = power_kit()
+    assert kit.solar_kit_usd(75) == pytest.approx(2606.40)
+    assert kit.solar_kit_usd(10) == pytest.approx(347.52)
+    assert kit.solar_kit_usd(0) == 0.0
+
+
+def test_on_grid_offices_pay_the_electricity() -> None:
+    """75 W × 8,760 h = 657 kWh a year × 0.10 USD = 65.70 USD; 10 W: 87.6 kWh = 8.76 USD."""
+    kit = power_kit()
+    assert kit.electricity_usd_per_year(75) == pytest.approx(65.70)
+    assert kit.electricity_usd_per_year(10) == pytest.approx(8.76)
+
+
+def test_options_carry_the_power_of_their_draw(tmp_path: Path) -> None:
+    """Two offices, one off grid, LEO and 4G priced from the bundled catalogue's power model: the solar kit and
+    its upkeep off grid, the electricity on grid; capex and opex include them."""
+    from planner.scenario import load_catalogue
+
+    cat = load_catalogue()
+    p = cat.power
+    pd.DataFrame(
+        {"office_id": ["on", "off"], "lat": [0.0, 0.0], "lon": [0.0, 0.01], "population": [100, 100],
+         "grid_power": [True, False]}
+    ).to_csv(tmp_path / "offices.csv", index=False)  # fmt: skip
+    raw = {"name": "power", "data": {"offices": "offices.csv"}, "budget_usd": 1e6,
+           "policy": {"allowed_technologies": ["leo_satellite"]}}  # fmt: skip
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    opts = prepare(load_scenario(tmp_path / "s.yaml")).options
+    opts = opts[opts["technology"] == "leo_satellite"].set_index("office_id")
+    draw = cat.technologies["leo_satellite"].power_draw_w.value
+    assert draw > 0
+    on, off = opts.loc["on"], opts.loc["off"]
+    assert on["power_draw_w"] == draw and on["capex_power_usd"] == 0.0
+    assert on["opex_power_usd_per_year"] == pytest.approx(draw * 8.76 * p.electricity_usd_per_kwh.value)
+    daily = 24 * draw
+    kit = daily / (p.peak_sun_hours.value * p.system_derate) * p.panel_usd_per_w.value + (
+        daily * p.autonomy_days.value / p.depth_of_discharge / 1000 * p.battery_usd_per_kwh.value
+    )
+    assert off["capex_power_usd"] == pytest.approx(kit)
+    assert off["opex_power_usd_per_year"] == pytest.approx(kit * p.solar_opex_share_per_year.value)
+    assert off["capex_usd"] == pytest.approx(off["capex_equipment_usd"] + kit)
+
+
+# --------------------------------------------------------------------------------------------- catalogue check
+def test_the_bundled_catalogue_has_a_source_for_every_figure() -> None:
+    """`planner catalogue --check`: every figure of the bundled catalogue cites a source record or is a planner
+    estimate (exit 0); estimates are listed."""
+    from typer.testing import CliRunner
+
+    from planner.ui.cli import app
+
+    out = CliRunner().invoke(app, ["catalogue", "--check"])
+    assert out.exit_code == 0, out.output
+    assert "estimate (" in out.output and "0 no source" in out.output
+
+
+def test_catalogue_check_fails_on_a_figure_without_a_source(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from planner.scenario import catalogue_check, load_catalogue
+    from planner.ui.cli import app
+
+    cat = load_catalogue({"leo_satellite": {"opex_per_year_usd": {"value": 700, "low": 600, "high": 800,
+                                                                   "source": "a magazine said so"}}})  # fmt: skip
+    found = {(r["entry"], r["field"]): r["finding"] for r in catalogue_check(cat, 2026)}
+    assert found[("leo_satellite", "opex_per_year_usd")] == "no source"
+    old = {r["finding"] for r in catalogue_check(cat, 2040)}
+    assert "old" in old  # every dated record is older than 5 years by 2040
+    raw = {"name": "x", "data": {"offices": "o.csv"}, "budget_usd": 1,
+           "technologies": {"leo_satellite": {"opex_per_year_usd": {"value": 700, "low": 600, "high": 800,
+                                                                     "source": "a magazine said so"}}}}  # fmt: skip
+    (tmp_path / "o.csv").write_text("office_id,lat,lon,population\na,0,0,1\n", encoding="utf-8")
+    (tmp_path / "x.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = CliRunner().invoke(app, ["catalogue", str(tmp_path / "x.yaml"), "--check"])
+    assert out.exit_code == 1 and "no source (1)" in out.output and "leo_satellite.opex_per_year_usd" in out.output
+
+
+def test_a_figure_citing_an_unknown_record_is_refused() -> None:
+    from planner.errors import InputError
+    from planner.scenario import load_catalogue
+
+    with pytest.raises(InputError, match="not in the catalogue's sources"):
+        load_catalogue({"leo_satellite": {"opex_per_year_usd": {"value": 7, "low": 6, "high": 8, "source": "no_such"}}})
+
+
+# --------------------------------------------------------------------------------------------- regional overlays
+def one_office(tmp: Path, country: str, **top: object) -> Path:
+    pd.DataFrame({"office_id": ["A"], "lat": [0.0], "lon": [0.0], "population": [1000], "country": [country]}).to_csv(
+        tmp / "offices.csv", index=False
+    )
+    raw = {"name": "region", "data": {"offices": "offices.csv"}, "budget_usd": 1e6, **top}
+    (tmp / "s.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return tmp / "s.yaml"
+
+
+def test_the_offices_country_chooses_the_overlay_and_an_unavailable_technology_says_why(tmp_path: Path) -> None:
+    from planner.scenario import load_catalogue
+
+    india = load_catalogue(region="IND")
+    prepared = prepare(load_scenario(one_office(tmp_path, "IND")))
+    assert prepared.scenario.catalogue_region == "IND" and prepared.catalogue.region == "IND"
+    opts = prepared.options.set_index("technology")
+    leo = opts.loc["leo_satellite"]
+    assert not leo["eligible"]
+    assert leo["reason"].startswith("not offered in IND as of 2026-01; source: Voice of Sikkim")
+    assert "leo_satellite.available: true" in leo["reason"]
+    # the overlay's figures price the options: India's 4G plan, its grid electricity for the 10 W router
+    fourg = opts.loc["cellular_4g"]
+    assert fourg["opex_service_usd_per_year"] == india.technologies["cellular_4g"].opex_per_year_usd.value == 71
+    draw = india.technologies["cellular_4g"].power_draw_w.value
+    assert fourg["opex_power_usd_per_year"] == pytest.approx(draw * 8.76 * 0.071)
+    plan = solve_prepared(prepared)
+    assert plan.scenario.catalogue_region == "IND"  # the plan says which figures priced it
+
+
+def test_a_scenario_asks_what_if_the_technology_were_offered(tmp_path: Path) -> None:
+    what_if = {"leo_satellite": {"available": True}}
+    opts = prepare(load_scenario(one_office(tmp_path, "IND", technologies=what_if))).options.set_index("technology")
+    assert opts.loc["leo_satellite", "eligible"]
+    assert opts.loc["leo_satellite", "capex_equipment_usd"] == 367  # India's expected kit price
+
+
+def test_explicit_region_and_the_base_catalogue(tmp_path: Path) -> None:
+    from planner.errors import InputError
+
+    kenya = prepare(load_scenario(one_office(tmp_path, "", catalogue_region="KEN")))
+    assert kenya.catalogue.region == "KEN"
+    assert kenya.options.set_index("technology").loc["cellular_4g", "opex_service_usd_per_year"] == 344
+    base = prepare(load_scenario(one_office(tmp_path, "FRA")))  # no overlay for France: the global base
+    assert base.catalogue.region is None and base.scenario.catalogue_region is None
+    with pytest.raises(InputError, match="no regional overlay 'XYZ'"):
+        prepare(load_scenario(one_office(tmp_path, "", catalogue_region="XYZ")))
+
+
+def test_every_option_and_office_names_the_figures_that_priced_it(tmp_path: Path) -> None:
+    """India's 4G row is priced by the IND overlay's service figure and grid electricity, the rest from the base;
+    the plan carries the key of the chosen option; a quoted option says so."""
+    prepared = prepare(load_scenario(one_office(tmp_path, "IND")))
+    keys = prepared.options.set_index("technology").loc["cellular_4g", "cost_keys"].split("; ")
+    assert "technologies.cellular_4g.opex_per_year_usd@IND" in keys
+    assert "technologies.cellular_4g.capex_fixed_usd@base" in keys
+    assert "power.electricity_usd_per_kwh@IND" in keys
+    plan = solve_prepared(prepared)
+    row = plan.plan.set_index("office_id").loc["A"]
+    chosen = prepared.options.set_index("technology").loc[row["technology"], "cost_keys"]
+    assert row["cost_keys"] == chosen
+    quoted = prepare(load_scenario(write(tmp_path, None))).options
+    assert set(quoted.loc[quoted["source"] == "quote", "cost_keys"]) == {"quote: the options file"}
+
+
+# --------------------------------------------------------------------------------------------- service tiers
+def test_the_tier_follows_the_services_and_is_named_in_the_keys(tmp_path: Path) -> None:
+    """LEO's light tier (50 GB, 780 USD/year) is for offices offering only mail; an office with financial services
+    takes the standard one (500 GB, 1,980 USD/year); Sri Lanka's overlay prices the same tiers at 812 / 2,433."""
+    pd.DataFrame(
+        {"office_id": ["mail", "bank"], "lat": [0.0, 0.0], "lon": [0.0, 0.01], "population": [100, 100],
+         "services": ["mail", "mail;financial"]}
+    ).to_csv(tmp_path / "offices.csv", index=False)  # fmt: skip
+    for region, prices in ((None, (780, 1980)), ("LKA", (812, 2433))):
+        raw = {"name": "tiers", "data": {"offices": "offices.csv"}, "budget_usd": 1e6,
+               **({"catalogue_region": region} if region else {})}  # fmt: skip
+        (tmp_path / "s.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+        opts = prepare(load_scenario(tmp_path / "s.yaml")).options
+        leo = opts[opts["technology"] == "leo_satellite"].set_index("office_id")
+        assert list(leo.loc[["mail", "bank"], "tier"]) == ["light", "standard"]
+        assert list(leo.loc[["mail", "bank"], "opex_service_usd_per_year"]) == list(prices)
+        where = region or "base"
+        assert f"technologies.leo_satellite.tiers.light.opex_per_year_usd@{where}" in leo.loc["mail", "cost_keys"]
+        assert "technologies.leo_satellite.opex_per_year_usd" not in leo.loc["mail", "cost_keys"]
+
+
+def test_the_donor_sees_each_cost_line_of_an_office_with_its_source(tmp_path: Path) -> None:
+    from planner.results.report import office_cost_sources
+
+    plan = solve_prepared(prepare(load_scenario(one_office(tmp_path, "IND"))))
+    lines = office_cost_sources(plan, "A").set_index("key")
+    tech = plan.plan.set_index("office_id").loc["A", "technology"]  # no tower in reach: a satellite link
+    service = lines.loc[f"technologies.{tech}.opex_per_year_usd@base"]
+    assert service["value"] == plan.plan.set_index("office_id").loc["A", "opex_service_usd_per_year"]
+    grid = lines.loc["power.electricity_usd_per_kwh@IND"]
+    assert grid["value"] == pytest.approx(0.071) and "Himachal" in grid["source"]
+    assert lines["source"].str.len().min() > 0  # every line traced

@@ -22,6 +22,8 @@ from planner.analysis.montecarlo import monte_carlo, sample_catalogue, sample_rn
 from planner.pipeline import prepare
 from planner.scenario import Figure, Reach, load_catalogue, load_scenario
 
+pytestmark = pytest.mark.usefixtures("frozen_catalogue")  # hand-worked figures: see conftest
+
 CATALOGUE = load_catalogue()
 
 

@@ -414,7 +414,8 @@ def test_catalogue_table_lists_sources():
     rows = catalogue_table(load_catalogue())
     assert rows
     assert all(r["source"] and r["low"] <= r["value"] <= r["high"] for r in rows)
-    assert {r["technology"] for r in rows} >= {"fibre", "leo_satellite", "power (no grid)"}
+    assert {r["technology"] for r in rows} >= {"fibre", "leo_satellite", "power", "tower_site"}
+    assert all(r["source_id"] or r["source"].startswith("planner estimate") for r in rows)  # every figure traced
 
 
 def test_figure_from_number_and_range_check():

@@ -25,6 +25,8 @@ from planner.pipeline import prepare, solve_prepared
 from planner.results import write_outputs
 from planner.scenario import load_scenario
 
+pytestmark = pytest.mark.usefixtures("frozen_catalogue")  # hand-worked figures: see conftest
+
 KM_PER_DEG = haversine_km(0.0, 0.0, 0.0, 1.0).item()
 
 # Round figures: fibre 1,000 USD at the office + 1,000 USD/km of trench; LEO 15,000 USD; microwave 7,500 USD

@@ -145,6 +145,8 @@ def make_results(
     plan["eligible_technologies"] = plan["office_id"].map(elig).fillna("")
     routes, sites = allocate_shared(plan, planned, data, result, scenario)
     plan["why"] = why(plan, options, spec)
+    # the catalogue figures that priced each office's option (empty when not connected, or a hand-made table)
+    plan["cost_keys"] = plan["cost_keys"].fillna("") if "cost_keys" in plan else ""
     roadmap = None
     if spec.roadmap is not None and result.years is not None:
         _phase(plan, data, result, spec.roadmap)

@@ -37,7 +37,7 @@ OPEX_COMPONENTS = [
 ]
 #: Columns of an office's alternatives (from ``Plan.options``).
 OPTION_VIEW = ["technology", "chosen", "eligible", "reason", "capex_usd", "opex_usd_per_year", "tco_usd",
-               "cost_usd", "mbps", "required_mbps", "distance_km", "anchor_id", "source"]  # fmt: skip
+               "cost_usd", "mbps", "required_mbps", "distance_km", "anchor_id", "source", "cost_keys"]  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- plain files
@@ -281,3 +281,29 @@ def unserved_by_region(plan: Plan) -> pd.DataFrame:
         population_unserved=("population_unserved", "sum"),
     )
     return table.reset_index()
+
+
+def office_cost_sources(plan: Plan, office_id: str) -> pd.DataFrame:
+    """The catalogue figures that priced one office's chosen option (its ``cost_keys``), with values and sources.
+
+    One row per key: ``key, entry, field, region, value, low, high, source`` (the figure of the catalogue the
+    plan was priced with, its regional overlay included). Empty when the office is not connected or was quoted.
+    """
+    row = plan.plan.loc[plan.plan["office_id"] == office_id]
+    keys = str(row["cost_keys"].iat[0]) if len(row) and "cost_keys" in row else ""
+    table = pd.DataFrame(catalogue_table(catalogue_for(plan.scenario)))
+    rows = []
+    for key in (k for k in keys.split("; ") if "@" in k):
+        path, region = key.rsplit("@", 1)
+        parts = path.split(".")
+        entry, field = (
+            (parts[1], ".".join(parts[2:])) if parts[0] == "technologies" else (parts[0], ".".join(parts[1:]))
+        )
+        hit = table[(table["technology"] == entry) & (table["field"] == field)]
+        figure = hit.iloc[0] if len(hit) else None
+        rows.append({"key": key, "entry": entry, "field": field, "region": region,
+                     "value": None if figure is None else figure["value"],
+                     "low": None if figure is None else figure["low"],
+                     "high": None if figure is None else figure["high"],
+                     "source": "" if figure is None else figure["source"]})  # fmt: skip
+    return pd.DataFrame(rows, columns=["key", "entry", "field", "region", "value", "low", "high", "source"])

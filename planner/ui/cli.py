@@ -249,16 +249,56 @@ def catalogue(
         Path | None, typer.Argument(help="Scenario whose catalogue to show (default catalogue if none).")
     ] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="List every planner estimate and every figure older than 5 years (or undated); exit 1 when a "
+            "figure has no source record.",
+        ),
+    ] = False,
 ) -> None:
     """List every cost figure of the technology catalogue with its range and public source."""
+    import datetime
+
     import pandas as pd
 
-    from planner.scenario import catalogue_for, catalogue_table, load_catalogue
+    from planner.scenario import catalogue_check, catalogue_for, catalogue_table, load_catalogue
 
     try:
         cat = catalogue_for(load_scenario(scenario)) if scenario else load_catalogue()
     except PlannerError as exc:
         _fail(exc)
+    if check:
+        rows = catalogue_check(cat, datetime.date.today().year)
+        if scenario is None:  # the bundled catalogue: check every regional overlay too
+            for region in sorted(cat.regions):
+                try:
+                    overlay = load_catalogue(region=region)
+                except PlannerError as exc:
+                    _fail(exc)
+                base = {(r["entry"], r["field"], r["value"]) for r in rows}
+                rows += [
+                    {**r, "entry": f"{region}:{r['entry']}"}
+                    for r in catalogue_check(overlay, datetime.date.today().year)
+                    if (r["entry"], r["field"], r["value"]) not in base
+                ]
+        findings = pd.DataFrame(rows)
+        counts = findings["finding"].value_counts().to_dict() if len(findings) else {}
+        for kind in ("no source", "estimate", "override", "old", "undated"):
+            part = findings[findings["finding"] == kind] if len(findings) else findings
+            if len(part):
+                typer.echo(f"{kind} ({len(part)}):")
+                for r in part.itertuples(index=False):
+                    typer.echo(f"  {r.entry}.{r.field} = {r.value:,.6g}: {r.detail}")
+        figures = len(catalogue_table(cat))
+        typer.echo(
+            f"{figures} figures, {len(cat.sources)} source records: "
+            + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("estimate", "override", "old", "undated", "no source"))
+        )
+        if counts.get("no source"):
+            raise typer.Exit(1)
+        return
     table = pd.DataFrame(catalogue_table(cat))
     if not markdown:
         typer.echo(table.to_string(index=False))

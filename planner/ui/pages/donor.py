@@ -64,3 +64,7 @@ def page_donor() -> None:
     row = p[p["office_id"] == office].iloc[0]
     st.markdown(f"**{row['technology']}** — {row['why']}")
     st.dataframe(report.office_alternatives(plan, office), hide_index=True, key="donor_alternatives")
+    lines = report.office_cost_sources(plan, office)
+    if len(lines):
+        st.caption("The catalogue figures that priced this office's option, and where each comes from:")
+        st.dataframe(lines, hide_index=True, key="donor_cost_sources")
