@@ -10,6 +10,7 @@ GeoJSON the 1-based feature number; for GeoPackage the 1-based row of the featur
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
@@ -151,6 +152,26 @@ def _parse_cell(raw: str, col: Column) -> tuple[Any, str | None]:
     raise AssertionError(col.kind)
 
 
+def header_issues(raw: pd.DataFrame, columns: Iterable[Column], file: str) -> list[Issue]:
+    """Header problems that would silently lose data.
+
+    A column given twice (the reader renames the second ``lat.1``), or an unknown column close to a known one
+    (``grid_powr``: every office would get the default grid power).
+    """
+    known = [c.name for c in columns]
+    names = [str(c) for c in raw.columns]
+    issues = []
+    for name in names:
+        base, _, suffix = name.rpartition(".")
+        if suffix.isdigit() and base in names:
+            issues.append(Issue(file, 1, base, f"column '{base}' appears more than once in the header: keep one"))
+        elif name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+            if close:
+                issues.append(Issue(file, 1, name, f"unknown column '{name}': did you mean '{close[0]}'?"))
+    return issues
+
+
 def validate_table(
     raw: pd.DataFrame,
     columns: Iterable[Column],
@@ -163,7 +184,9 @@ def validate_table(
     Columns not in ``columns`` are kept as text. ``row_of(i)`` maps a 0-based record to the row users see.
     """
     columns = list(columns)
-    issues: list[Issue] = []
+    issues: list[Issue] = header_issues(raw, columns, file)
+    if issues:
+        return raw, issues
     missing = [c.name for c in columns if c.required and c.name not in raw.columns]
     if missing:
         found = ", ".join(map(str, raw.columns)) or "none"

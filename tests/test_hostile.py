@@ -53,3 +53,23 @@ def test_a_region_no_office_is_in_is_an_error(tmp_path: Path) -> None:
     assert "policy.region_min_coverage.Dehradoon" in out.output and "Dehradun" in out.output
     assert "Almora'" not in out.output  # a real district is not reported
     assert not (tmp_path / "o" / "plan.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "header, column, text",
+    [
+        ("office_id,lat,lon,population,grid_powr", "grid_powr", "did you mean 'grid_power'?"),
+        ("office_id,lat,lat,lon,population", "lat", "appears more than once"),
+    ],
+)
+def test_a_header_that_would_lose_data_is_refused(tmp_path: Path, header: str, column: str, text: str) -> None:
+    from planner.data import read_offices
+
+    cells = {"office_id": "a", "lat": "29.1", "lon": "79.1", "population": "10", "grid_powr": "false"}
+    row = ",".join(cells[c] for c in header.split(","))
+    path = tmp_path / "offices.csv"
+    path.write_text(f"{header}\n{row}\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_offices(path)
+    issue = err.value.issues[0]
+    assert issue.column == column and text in issue.message and issue.row == 1
