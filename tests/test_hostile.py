@@ -73,3 +73,34 @@ def test_a_header_that_would_lose_data_is_refused(tmp_path: Path, header: str, c
         read_offices(path)
     issue = err.value.issues[0]
     assert issue.column == column and text in issue.message and issue.row == 1
+
+
+def geojson(tmp: Path, features: object) -> Path:
+    import json
+
+    path = tmp / "offices.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    return path
+
+
+def test_geojson_properties_that_contradict_the_geometry_are_refused(tmp_path: Path) -> None:
+    """lat/lon properties used to override the Point; now a conflict names the feature; agreeing ones are fine."""
+    from planner.data import read_offices
+
+    point = {"type": "Point", "coordinates": [79.1, 29.1]}
+    bad = [{"type": "Feature", "geometry": point, "properties": {"office_id": "a", "population": 5, "lat": 79.1}}]
+    with pytest.raises(InputError, match=r"feature 1: property lat = 79\.1 disagrees with the Point geometry's 29\.1"):
+        read_offices(geojson(tmp_path, bad))
+    good = [{"type": "Feature", "geometry": point, "properties": {"office_id": "a", "population": 5, "lat": 29.1}}]
+    table = read_offices(geojson(tmp_path, good))
+    assert table.loc[0, "lat"] == pytest.approx(29.1) and table.loc[0, "lon"] == pytest.approx(79.1)
+
+
+@pytest.mark.parametrize(
+    "features, text", [({"a": 1}, "'features' to be a list"), (["x"], "expected a Feature object")]
+)
+def test_geojson_of_the_wrong_shape_is_a_located_error(tmp_path: Path, features: object, text: str) -> None:
+    from planner.data import read_offices
+
+    with pytest.raises(InputError, match=text):
+        read_offices(geojson(tmp_path, features))
