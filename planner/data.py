@@ -10,6 +10,7 @@ GeoJSON the 1-based feature number; for GeoPackage the 1-based row of the featur
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
@@ -151,6 +152,26 @@ def _parse_cell(raw: str, col: Column) -> tuple[Any, str | None]:
     raise AssertionError(col.kind)
 
 
+def header_issues(raw: pd.DataFrame, columns: Iterable[Column], file: str) -> list[Issue]:
+    """Header problems that would silently lose data.
+
+    A column given twice (the reader renames the second ``lat.1``), or an unknown column close to a known one
+    (``grid_powr``: every office would get the default grid power).
+    """
+    known = [c.name for c in columns]
+    names = [str(c) for c in raw.columns]
+    issues = []
+    for name in names:
+        base, _, suffix = name.rpartition(".")
+        if suffix.isdigit() and base in names:
+            issues.append(Issue(file, 1, base, f"column '{base}' appears more than once in the header: keep one"))
+        elif name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+            if close:
+                issues.append(Issue(file, 1, name, f"unknown column '{name}': did you mean '{close[0]}'?"))
+    return issues
+
+
 def validate_table(
     raw: pd.DataFrame,
     columns: Iterable[Column],
@@ -163,7 +184,9 @@ def validate_table(
     Columns not in ``columns`` are kept as text. ``row_of(i)`` maps a 0-based record to the row users see.
     """
     columns = list(columns)
-    issues: list[Issue] = []
+    issues: list[Issue] = header_issues(raw, columns, file)
+    if issues:
+        return raw, issues
     missing = [c.name for c in columns if c.required and c.name not in raw.columns]
     if missing:
         found = ", ".join(map(str, raw.columns)) or "none"
@@ -237,19 +260,44 @@ def _read_geojson_points(path: Path) -> pd.DataFrame:
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise InputError(Issue(str(path), None, None, "expected a GeoJSON FeatureCollection"))
     records, issues = [], []
-    for n, feature in enumerate(doc.get("features") or [], start=1):
-        props = dict(feature.get("properties") or {})
+    features = doc.get("features") or []
+    if not isinstance(features, list):
+        raise InputError(Issue(str(path), None, "features", "expected 'features' to be a list of Feature objects"))
+    for n, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict):
+            issues.append(
+                Issue(str(path), n, None, f"feature {n}: expected a Feature object, got {type(feature).__name__}")
+            )
+            continue
+        raw_props = feature.get("properties") or {}
         geom = feature.get("geometry") or {}
+        if not isinstance(raw_props, dict) or not isinstance(geom, dict):
+            issues.append(Issue(str(path), n, None, f"feature {n}: properties and geometry must be objects"))
+            continue
+        props = dict(raw_props)
         coords = geom.get("coordinates")
         if geom.get("type") != "Point" or not isinstance(coords, list) or len(coords) < 2:
             issues.append(Issue(str(path), n, "geometry", f"expected a Point geometry, got {geom.get('type')!r}"))
             continue
-        props.setdefault("lon", coords[0])
-        props.setdefault("lat", coords[1])
+        for key, value in (("lon", coords[0]), ("lat", coords[1])):
+            given = props.get(key)
+            if given not in (None, "") and not _same_number(given, value):
+                text = (f"feature {n}: property {key} = {given} disagrees with the Point geometry's {value} "
+                        "(GeoJSON coordinates are [lon, lat]): remove one")  # fmt: skip
+                issues.append(Issue(str(path), n, key, text))
+            props[key] = value
         records.append({k: "" if v is None else str(v) for k, v in props.items()})
     if issues:
         raise InputError(issues)
     return pd.DataFrame.from_records(records).fillna("")
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    """Whether two coordinate values are the same number (within 1e-7 degrees, about a centimetre)."""
+    try:
+        return abs(float(a) - float(b)) <= 1e-7
+    except (TypeError, ValueError):
+        return False
 
 
 def _gpkg_point(blob: bytes) -> tuple[float, float]:

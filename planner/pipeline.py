@@ -13,6 +13,7 @@ import pandas as pd
 from planner.costing import build_options_and_infra, office_weights
 from planner.countries.pool import solve_countries
 from planner.data import Inputs, data_fingerprints, load_inputs
+from planner.errors import InputError, Issue
 from planner.optimize.solve import solve
 from planner.problem import ModelData, ModelSpec
 from planner.results import Plan, make_results
@@ -42,6 +43,23 @@ def costing_key(scenario: Scenario) -> str:
     return json.dumps({"scenario": costing_fields(scenario), "files": data_fingerprints(scenario)}, sort_keys=True)
 
 
+def check_named_regions(scenario: Scenario, inputs: Inputs) -> None:
+    """Every region a policy rule names must be a region of a planned office.
+
+    A misspelt region is an error, never a rule silently applied to nobody.
+    """
+    known = set(inputs.planned["region"].astype(str))
+    unknown = sorted(set(scenario.policy.region_min_coverage) - known - {"*"})
+    if not unknown:
+        return
+    shown = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
+    issues = []
+    for name in unknown:
+        text = f"no planned office is in region '{name}'; the regions are: {shown}"
+        issues.append(Issue("scenario", None, f"policy.region_min_coverage.{name}", text))
+    raise InputError(issues)
+
+
 def regional_overlay(scenario: Scenario, catalogue: Catalogue, inputs: Inputs) -> str | None:
     """The overlay to price with when the scenario names none.
 
@@ -65,6 +83,7 @@ def prepare(scenario: Scenario, progress: Progress | None = None) -> Prepared:
     say("reading the technology catalogue and the data files")
     catalogue = catalogue_for(scenario)
     inputs = load_inputs(scenario, catalogue.technologies)
+    check_named_regions(scenario, inputs)
     region = regional_overlay(scenario, catalogue, inputs)
     if region is not None:  # price with the offices' country's figures; the plan's scenario says which
         say(f"pricing with the {region} overlay of the catalogue")

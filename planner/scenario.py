@@ -10,7 +10,7 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -22,8 +22,26 @@ Anchor = Literal["fibre_node", "tower", "connected_office"]
 SERVICES = ("mail", "e_commerce", "financial", "e_government")
 
 
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type is a number (int, float, or an optional / union of them)."""
+    if annotation in (int, float):
+        return True
+    args = get_args(annotation)
+    return bool(args) and any(a in (int, float) for a in args) and all(a in (int, float, type(None)) for a in args)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        """A YAML ``true`` where a number is expected is an error, not 1 (pydantic's lax mode would take it)."""
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                if isinstance(data.get(name), bool) and _numeric(field.annotation):
+                    raise ValueError(f"{name}: expected a number, got the boolean {str(data[name]).lower()}")
+        return data
 
 
 # --------------------------------------------------------------------------------------------- catalogue
@@ -670,6 +688,21 @@ def costing_fields(scenario: Scenario) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------- loading
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error naming both lines."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                problem = f"duplicate key '{key}' (lines {seen[key]} and {line}): give it once"
+                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -678,7 +711,7 @@ def _read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(Issue(str(path), None, None, f"cannot read file: {exc}")) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None

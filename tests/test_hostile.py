@@ -1,0 +1,106 @@
+"""Scenarios that used to give a silent wrong plan (exit 0, "optimal") now stop with exit 2 naming the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from planner.errors import InputError
+from planner.scenario import load_scenario
+from planner.ui.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+OFFICES = ROOT / "data" / "uttarakhand" / "offices.csv"
+
+
+def write(tmp: Path, body: str) -> Path:
+    path = tmp / "s.yaml"
+    path.write_text(f"name: s\ndata: {{offices: {OFFICES}}}\n{body}", encoding="utf-8")
+    return path
+
+
+def test_a_key_given_twice_names_both_lines(tmp_path: Path) -> None:
+    """budget_usd twice: the second (900,000,000) used to win silently."""
+    path = write(tmp_path, "budget_usd: 1000000\nbudget_usd: 900000000\n")
+    with pytest.raises(InputError, match=r"duplicate key 'budget_usd' \(lines 3 and 4\)"):
+        load_scenario(path)
+    nested = write(tmp_path, "budget_usd: 1\nsolver: {time_limit_s: 5, time_limit_s: 50}\n")
+    with pytest.raises(InputError, match="duplicate key 'time_limit_s'"):
+        load_scenario(nested)
+
+
+@pytest.mark.parametrize(
+    "body, key",
+    [
+        ("budget_usd: true\n", "budget_usd"),  # used to be 1 USD
+        ("budget_usd: 5\ndiscount_rate: false\n", "discount_rate"),
+        ("budget_usd: 5\nsolver: {time_limit_s: true}\n", "time_limit_s"),
+        ("objective: min_cost\ncoverage_target: true\n", "coverage_target"),
+    ],
+)
+def test_a_boolean_is_not_a_number(tmp_path: Path, body: str, key: str) -> None:
+    with pytest.raises(InputError, match=f"{key}: expected a number, got the boolean"):
+        load_scenario(write(tmp_path, body))
+
+
+def test_a_region_no_office_is_in_is_an_error(tmp_path: Path) -> None:
+    """region_min_coverage for a misspelt district used to be ignored; now exit 2 naming it and the regions."""
+    path = write(tmp_path, "budget_usd: 100000\npolicy: {region_min_coverage: {Dehradoon: 0.5, Almora: 0.2}}\n")
+    out = CliRunner().invoke(app, ["solve", str(path), "--out", str(tmp_path / "o"), "--no-store", "-q"])
+    assert out.exit_code == 2, out.output
+    assert "policy.region_min_coverage.Dehradoon" in out.output and "Dehradun" in out.output
+    assert "Almora'" not in out.output  # a real district is not reported
+    assert not (tmp_path / "o" / "plan.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "header, column, text",
+    [
+        ("office_id,lat,lon,population,grid_powr", "grid_powr", "did you mean 'grid_power'?"),
+        ("office_id,lat,lat,lon,population", "lat", "appears more than once"),
+    ],
+)
+def test_a_header_that_would_lose_data_is_refused(tmp_path: Path, header: str, column: str, text: str) -> None:
+    from planner.data import read_offices
+
+    cells = {"office_id": "a", "lat": "29.1", "lon": "79.1", "population": "10", "grid_powr": "false"}
+    row = ",".join(cells[c] for c in header.split(","))
+    path = tmp_path / "offices.csv"
+    path.write_text(f"{header}\n{row}\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_offices(path)
+    issue = err.value.issues[0]
+    assert issue.column == column and text in issue.message and issue.row == 1
+
+
+def geojson(tmp: Path, features: object) -> Path:
+    import json
+
+    path = tmp / "offices.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    return path
+
+
+def test_geojson_properties_that_contradict_the_geometry_are_refused(tmp_path: Path) -> None:
+    """lat/lon properties used to override the Point; now a conflict names the feature; agreeing ones are fine."""
+    from planner.data import read_offices
+
+    point = {"type": "Point", "coordinates": [79.1, 29.1]}
+    bad = [{"type": "Feature", "geometry": point, "properties": {"office_id": "a", "population": 5, "lat": 79.1}}]
+    with pytest.raises(InputError, match=r"feature 1: property lat = 79\.1 disagrees with the Point geometry's 29\.1"):
+        read_offices(geojson(tmp_path, bad))
+    good = [{"type": "Feature", "geometry": point, "properties": {"office_id": "a", "population": 5, "lat": 29.1}}]
+    table = read_offices(geojson(tmp_path, good))
+    assert table.loc[0, "lat"] == pytest.approx(29.1) and table.loc[0, "lon"] == pytest.approx(79.1)
+
+
+@pytest.mark.parametrize(
+    "features, text", [({"a": 1}, "'features' to be a list"), (["x"], "expected a Feature object")]
+)
+def test_geojson_of_the_wrong_shape_is_a_located_error(tmp_path: Path, features: object, text: str) -> None:
+    from planner.data import read_offices
+
+    with pytest.raises(InputError, match=text):
+        read_offices(geojson(tmp_path, features))
