@@ -15,7 +15,9 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import sqlite3
+import stat
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -343,10 +345,37 @@ def _read_geopackage_points(path: Path) -> pd.DataFrame:
     return frame.astype(object).where(frame.notna(), "").astype(str)
 
 
+def max_input_bytes() -> int:
+    """The largest data or scenario file read, bytes: ``PLANNER_MAX_INPUT_MB`` (default 4,096 MB)."""
+    try:
+        return int(float(os.environ.get("PLANNER_MAX_INPUT_MB", "4096")) * 1024 * 1024)
+    except ValueError:
+        raise InputError(Issue("environment", None, "PLANNER_MAX_INPUT_MB", "expected a number of MB")) from None
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file (a FIFO would block forever, a device never ends) or is over the limit."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(Issue(str(path), None, None, "file not found")) from None
+    except OSError as exc:  # a symlink loop, permissions: named, never a traceback
+        raise InputError(Issue(str(path), None, None, f"cannot read the file: {exc.strerror or exc}")) from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode) else "a device or special file"
+        raise InputError(Issue(str(path), None, None, f"is {kind}; expected a regular data file"))
+    limit = max_input_bytes()
+    if info.st_size > limit:
+        size, most = info.st_size / 2**20, limit / 2**20
+        text = f"is {size:,.0f} MB, over the {most:,.0f} MB limit (PLANNER_MAX_INPUT_MB)"
+        raise InputError(Issue(str(path), None, None, text))
+
+
 def _read_any(path: Path) -> tuple[pd.DataFrame, Callable[[int], int]]:
     """Read a CSV, GeoJSON or GeoPackage file as a table of strings with its row numbering."""
     if path.is_dir():
         raise InputError(Issue(str(path), None, None, "is a folder; expected a data file"))
+    check_regular_file(path)
     try:
         return _read_by_suffix(path)
     except FileNotFoundError:

@@ -29,6 +29,15 @@ class Issue:
         return f"{where}: {self.message}"
 
 
+MAX_MESSAGE_CHARS = 500  # one problem's line: a 20 MB cell must not become a 20 MB message
+
+
+def _capped(text: str) -> str:
+    return (
+        text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 40] + f" ... ({len(text):,} characters)"
+    )
+
+
 class InputError(PlannerError):
     """Bad input (scenario or data). Exit code 2. Carries every issue found, not only the first."""
 
@@ -40,7 +49,7 @@ class InputError(PlannerError):
         elif isinstance(issues, Issue):
             issues = [issues]
         self.issues: list[Issue] = list(issues)
-        lines = [str(i) for i in self.issues[:max_shown]]
+        lines = [_capped(str(i)) for i in self.issues[:max_shown]]
         if len(self.issues) > max_shown:
             lines.append(f"... and {len(self.issues) - max_shown} more problems")
         super().__init__("\n".join(lines))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import stat
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -689,7 +690,23 @@ def costing_fields(scenario: Scenario) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------- loading
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, except that a key given twice in one mapping is an error naming both lines."""
+    """YAML's safe loader that refuses duplicate keys and alias bombs.
+
+    A key given twice in one mapping is an error naming both lines; more than :data:`MAX_YAML_ALIASES` aliases
+    (``*name``) are refused: a 1 kB alias bomb expands to gigabytes.
+    """
+
+    aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {MAX_YAML_ALIASES} aliases: refused", event.start_mark
+                )
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -703,7 +720,20 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+MAX_YAML_BYTES = 1_000_000  # a scenario or catalogue file: the bundled catalogue is about 70 kB
+MAX_YAML_ALIASES = 20  # a handful of anchors is normal; the classic "billion laughs" bomb has 81
+
+
 def _read_yaml(path: Path) -> Any:
+    try:
+        info = path.stat()
+    except OSError:
+        info = None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise InputError(Issue(str(path), None, None, "is not a regular file; expected a YAML file"))
+    if info is not None and info.st_size > MAX_YAML_BYTES:
+        raise InputError(Issue(str(path), None, None, f"is {info.st_size:,} bytes; a scenario file is at most "
+                               f"{MAX_YAML_BYTES:,}"))  # fmt: skip
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

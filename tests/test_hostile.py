@@ -104,3 +104,62 @@ def test_geojson_of_the_wrong_shape_is_a_located_error(tmp_path: Path, features:
 
     with pytest.raises(InputError, match=text):
         read_offices(geojson(tmp_path, features))
+
+
+# --------------------------------------------------------------------------------------------- resource guards
+def test_a_fifo_or_a_device_is_refused_by_name(tmp_path: Path) -> None:
+    """A FIFO as the offices file used to block forever; /dev/zero grew past 1.5 GB. Both are refused at once."""
+    import os
+
+    from planner.data import read_offices
+
+    fifo = tmp_path / "offices.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match=r"is a named pipe \(FIFO\)"):
+        read_offices(fifo)
+    with pytest.raises(InputError, match="is a device or special file"):
+        read_offices(Path("/dev/zero"))
+
+
+def test_a_data_file_over_the_size_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner.data import read_offices
+
+    path = tmp_path / "offices.csv"
+    path.write_text("office_id,lat,lon,population\n" + "a,29.1,79.1,10\n" * 20_000, encoding="utf-8")
+    monkeypatch.setenv("PLANNER_MAX_INPUT_MB", "0.1")
+    with pytest.raises(InputError, match=r"over the 0 MB limit \(PLANNER_MAX_INPUT_MB\)"):
+        read_offices(path)
+
+
+def test_a_yaml_alias_bomb_is_refused(tmp_path: Path) -> None:
+    """A 1 kB document (the classic 9 x 9 aliases) expanding to 387 million nodes: refused after 20 aliases."""
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for i in range(1, 9):
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [{', '.join(['*' + prev] * 9)}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.stat().st_size < 1000
+    with pytest.raises(InputError, match="more than 20 aliases"):
+        load_scenario(path)
+
+
+def test_sweeps_and_samples_are_bounded() -> None:
+    from planner.analysis.sweep import parse_values
+
+    with pytest.raises(InputError, match="100,000,000 points asked; a sweep has at most 1,000"):
+        parse_values("0:1e6:100000000")
+    out = CliRunner().invoke(app, ["montecarlo", str(ROOT / "scenarios" / "uttarakhand-budget.yaml"),
+                                   "--samples", "1000000", "--out", "/tmp/never", "--no-store"])  # fmt: skip
+    assert out.exit_code == 2 and "expected 1 to 100,000 samples" in out.output
+
+
+def test_a_huge_cell_does_not_make_a_huge_message(tmp_path: Path) -> None:
+    """A 2 MB one-line value in a numeric column: the message names it in a few hundred characters."""
+    from planner.data import read_offices
+
+    path = tmp_path / "offices.csv"
+    path.write_text("office_id,lat,lon,population\na,29.1,79.1," + "9" * 2_000_000 + "x\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_offices(path)
+    assert len(str(err.value)) < 1000 and "population" in str(err.value)

@@ -124,6 +124,9 @@ def check_points(scenario: Scenario, kind: Kind, values: Sequence[float]) -> lis
     return sorted({float(v) for v in values})
 
 
+MAX_POINTS = 1000  # sweep points: each is a solve
+
+
 def parse_values(text: str) -> list[float]:
     """``"1e6,2e6,3e6"`` or ``"START:STOP:N"`` (N evenly spaced values, both ends included)."""
     text = text.strip()
@@ -135,8 +138,14 @@ def parse_values(text: str) -> list[float]:
             start, stop, n = float(parts[0]), float(parts[1]), int(parts[2])
             if n < 1:
                 raise ValueError
+            if n > MAX_POINTS:
+                raise InputError(Issue("command line", None, None, f"{n:,} points asked; a sweep has at most "
+                                       f"{MAX_POINTS:,} (each point is a solve)"))  # fmt: skip
             return [float(v) for v in np.linspace(start, stop, n)]
-        return [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in text.split(",") if v.strip()]
+        if len(values) > MAX_POINTS:
+            raise InputError(Issue("command line", None, None, f"{len(values):,} points; at most {MAX_POINTS:,}"))
+        return values
     except ValueError:
         raise InputError(
             Issue("command line", None, None, f"expected numbers separated by commas or START:STOP:N, got {text!r}")
