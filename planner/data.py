@@ -582,6 +582,7 @@ def read_roads(path: Path | None) -> pd.DataFrame | None:
     """
     if path is None:
         return None
+    check_regular_file(Path(path))
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
