@@ -29,6 +29,9 @@ from planner.scenario import Catalogue, Figure, Reach
 PERCENTILES = (10, 50, 90)
 
 
+MAX_SAMPLES = 100_000  # Monte Carlo samples: each is a solve
+
+
 def uncertain_figures(catalogue: Catalogue) -> list[dict[str, Any]]:
     """Every figure that Monte Carlo draws, in drawing order: name, distribution, low, value (mode), high."""
     out: list[dict[str, Any]] = []
@@ -165,6 +168,9 @@ def monte_carlo(
     scheduler = None if scheduler == LOCAL else scheduler
     if samples < 1:
         raise InputError(Issue("command line", None, "--samples", f"expected at least 1 sample, got {samples}"))
+    if samples > MAX_SAMPLES:
+        text = f"expected at most {MAX_SAMPLES:,} samples (each is a solve), got {samples:,}"
+        raise InputError(Issue("command line", None, "--samples", text))
     if seed < 0:
         raise InputError(Issue("command line", None, "--seed", f"expected a seed >= 0, got {seed}"))
     t0 = time.perf_counter()
