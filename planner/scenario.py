@@ -9,6 +9,7 @@ import copy
 import json
 import re
 import stat
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -29,6 +30,13 @@ def _numeric(annotation: Any) -> bool:
         return True
     args = get_args(annotation)
     return bool(args) and any(a in (int, float) for a in args) and all(a in (int, float, type(None)) for a in args)
+
+
+def check_services(names: Iterable[str]) -> None:
+    """Every name must be a service the planner knows (``SERVICES``); a typo is an error, not a new service."""
+    unknown = sorted(set(names) - set(SERVICES))
+    if unknown:
+        raise ValueError(f"unknown service(s) {unknown}; expected some of {list(SERVICES)}")
 
 
 class _Strict(BaseModel):
@@ -174,9 +182,7 @@ class Tier(_Strict):
 
     @model_validator(mode="after")
     def _known(self) -> Tier:
-        unknown = sorted(set(self.not_for_services) - set(SERVICES))
-        if unknown:
-            raise ValueError(f"unknown service(s) {unknown}; expected some of {list(SERVICES)}")
+        check_services(self.not_for_services)
         return self
 
 
@@ -453,9 +459,7 @@ class Demand(_Strict):
 
     @model_validator(mode="after")
     def _known(self) -> Demand:
-        unknown = sorted(set(self.service_mbps) - set(SERVICES))
-        if unknown:
-            raise ValueError(f"unknown service(s) {unknown}; expected some of {list(SERVICES)}")
+        check_services(self.service_mbps)
         return self
 
 

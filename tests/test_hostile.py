@@ -163,3 +163,19 @@ def test_a_huge_cell_does_not_make_a_huge_message(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         read_offices(path)
     assert len(str(err.value)) < 1000 and "population" in str(err.value)
+
+
+@pytest.mark.parametrize("command", ["solve", "sweep", "montecarlo"])
+def test_an_output_path_that_is_a_file_stops_before_solving(tmp_path: Path, command: str) -> None:
+    """--out naming a file used to fail after the solve, losing the plan; now exit 2 at once, nothing solved."""
+    import time
+
+    out = tmp_path / "taken"
+    out.write_text("not a folder", encoding="utf-8")
+    extra = {"solve": [], "sweep": ["--budgets", "1e6,2e6"], "montecarlo": ["--samples", "2"]}[command]
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(app, [command, str(ROOT / "scenarios" / "uttarakhand-budget.yaml"), *extra,
+                                   "--out", str(out), "--no-store", "-q"])  # fmt: skip
+    assert res.exit_code == 2 and "is a file; expected a folder" in res.output
+    assert time.perf_counter() - t0 < 5  # refused before reading the data or solving
+    assert out.read_text(encoding="utf-8") == "not a folder"

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from planner.errors import InfeasibleError, PlannerError, SolverTimeoutError
+from planner.errors import InfeasibleError, InputError, Issue, PlannerError, SolverTimeoutError
 from planner.scenario import Scenario, load_scenario, write_json_schema
 from planner.store import RunStore, StoreError, data_drift
 
@@ -59,6 +59,19 @@ StoreOption = Annotated[
     ),
 ]
 NoStoreOption = Annotated[bool, typer.Option("--no-store", help="Do not record this run in the run store.")]
+
+
+def _check_out(out: Path) -> None:
+    """Check the output folder before a long solve, not after.
+
+    A file in its place, or a folder that cannot be made, exits 2 naming it (the plan would otherwise be lost).
+    """
+    if out.exists() and not out.is_dir():
+        _fail(InputError(Issue(f"--out {out}", None, None, "is a file; expected a folder for the output files")))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(InputError(Issue(f"--out {out}", None, None, f"cannot create the folder: {exc.strerror or exc}")))
 
 
 def _open_store(path: Path | None, no_store: bool) -> RunStore | None:
@@ -133,6 +146,7 @@ def solve(
     from planner.pipeline import run
     from planner.results import write_outputs
 
+    _check_out(out)
     clock = _Clock(quiet)
     run_store = _open_store(store, no_store)
     try:
@@ -393,6 +407,7 @@ def sweep(
     from planner.errors import InputError, Issue
     from planner.pipeline import prepare
 
+    _check_out(out)
     clock = _Clock(quiet)
     run_store = _open_store(store, no_store)
     with _fan_out_errors(scheduler):
@@ -445,6 +460,7 @@ def montecarlo(
     from planner.analysis.montecarlo import monte_carlo, write_monte_carlo
     from planner.pipeline import prepare
 
+    _check_out(out)
     clock = _Clock(quiet)
     run_store = _open_store(store, no_store)
     with _fan_out_errors(scheduler):
