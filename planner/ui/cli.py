@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import sys
 import time
@@ -68,10 +69,11 @@ def _check_out(out: Path) -> None:
     """
     if out.exists() and not out.is_dir():
         _fail(InputError(Issue(f"--out {out}", None, None, "is a file; expected a folder for the output files")))
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        _fail(InputError(Issue(f"--out {out}", None, None, f"cannot create the folder: {exc.strerror or exc}")))
+    parent = out.absolute()
+    while not parent.exists():  # nothing is created yet: the first existing ancestor must take a new folder
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        _fail(InputError(Issue(f"--out {out}", None, None, f"cannot create the folder: {parent} is not writable")))
 
 
 def _open_store(path: Path | None, no_store: bool) -> RunStore | None:
