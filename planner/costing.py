@@ -225,8 +225,15 @@ def _inside_tower_range(tech: Technology, lat: np.ndarray, lon: np.ndarray, inpu
 
 
 def _tech_rows(
-    name: str, tech: Technology, planned: pd.DataFrame, inputs: Inputs, catalogue: Catalogue, scenario: Scenario
+    name: str,
+    tech: Technology,
+    planned: pd.DataFrame,
+    inputs: Inputs,
+    catalogue: Catalogue,
+    scenario: Scenario,
+    need: np.ndarray,
 ) -> pd.DataFrame:
+    """One technology's rows for every planned office; ``need``: each office's required Mbps (for its tier)."""
     n = len(planned)
     reach = tech.reach
     reasons = np.full(n, "", dtype=object)
@@ -258,7 +265,7 @@ def _tech_rows(
     mbps = np.full(n, tech.mbps)
     tier_of = np.full(n, "", dtype=object)
     if tech.tiers:
-        tier_of = choose_tiers(tech, planned, required_mbps(planned, scenario).to_numpy(float))
+        tier_of = choose_tiers(tech, planned, need)
         for tier_name, tier in tech.tiers.items():
             on = tier_of == tier_name
             service[on] = tier.opex_per_year_usd.value
@@ -434,8 +441,10 @@ def build_options_and_infra(
     rows (they have no stand-alone form) and equal to ``cost_usd`` for the others.
     """
     planned = inputs.planned.reset_index(drop=True)
+    need = required_mbps(planned, scenario).to_numpy(float)  # once: tiers and the Mbps rule both use it
     parts = [
-        _tech_rows(name, tech, planned, inputs, catalogue, scenario) for name, tech in catalogue.technologies.items()
+        _tech_rows(name, tech, planned, inputs, catalogue, scenario, need)
+        for name, tech in catalogue.technologies.items()
     ]
     table = pd.concat(parts, ignore_index=True)
     # Row -> position of its office in ``planned`` and index of its technology in ``names`` (each part lists
@@ -515,7 +524,7 @@ def build_options_and_infra(
     )
     if infra is not None:
         _cost_infra(infra, scenario, catalogue)
-    table["required_mbps"] = required_mbps(planned, scenario).to_numpy(float)[pos]
+    table["required_mbps"] = need[pos]
     table["weight"] = office_weights(planned, scenario.coverage_metric).to_numpy(float)[pos]
     _apply_rules(table, scenario)
     if infra is not None and not infra.relays.empty:  # a relay needs a hub that may still take fibre
