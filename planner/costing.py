@@ -20,7 +20,7 @@ budget: capex or TCO by ``budget_basis``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,6 +222,52 @@ def _inside_tower_range(tech: Technology, lat: np.ndarray, lon: np.ndarray, inpu
         out_d[office[first]] = d[first]
         out_id[office[first]] = ids[tower[first]]
     return _Anchors(out_d, out_id, what)
+
+
+def country_groups(
+    planned: pd.DataFrame, catalogue: Catalogue, regional: Mapping[str, Catalogue]
+) -> list[tuple[Catalogue, np.ndarray]]:
+    """The catalogue that prices each group of offices, with the groups' positions in ``planned``.
+
+    Offices whose ``country`` has a catalogue in ``regional`` take it; the rest take ``catalogue``. One group
+    (all offices, ``catalogue``) when ``regional`` is empty.
+    """
+    if not regional:
+        return [(catalogue, np.arange(len(planned)))]
+    country = planned["country"].astype(str).str.strip().to_numpy() if "country" in planned else None
+    if country is None:
+        return [(catalogue, np.arange(len(planned)))]
+    groups = []
+    rest = np.ones(len(planned), dtype=bool)
+    for iso3 in sorted(regional):
+        here = country == iso3
+        if here.any():
+            groups.append((regional[iso3], np.flatnonzero(here)))
+            rest &= ~here
+    if rest.any():
+        groups.append((catalogue, np.flatnonzero(rest)))
+    return groups
+
+
+def _priced_rows(
+    name: str,
+    groups: list[tuple[Catalogue, np.ndarray]],
+    planned: pd.DataFrame,
+    inputs: Inputs,
+    scenario: Scenario,
+    need: np.ndarray,
+) -> pd.DataFrame:
+    """One technology's rows for every planned office, in ``planned`` order, each group by its own catalogue."""
+    if len(groups) == 1:
+        cat = groups[0][0]
+        return _tech_rows(name, cat.technologies[name], planned, inputs, cat, scenario, need)
+    pieces = [
+        _tech_rows(name, cat.technologies[name], planned.iloc[idx].reset_index(drop=True), inputs, cat, scenario,
+                   need[idx])
+        for cat, idx in groups
+    ]  # fmt: skip
+    order = np.argsort(np.concatenate([idx for _, idx in groups]), kind="stable")
+    return pd.concat(pieces, ignore_index=True).take(order).reset_index(drop=True)
 
 
 def _tech_rows(
@@ -430,7 +476,7 @@ def build_options(inputs: Inputs, catalogue: Catalogue, scenario: Scenario) -> p
 
 
 def build_options_and_infra(
-    inputs: Inputs, catalogue: Catalogue, scenario: Scenario
+    inputs: Inputs, catalogue: Catalogue, scenario: Scenario, regional: Mapping[str, Catalogue] | None = None
 ) -> tuple[pd.DataFrame, SharedInfra | None]:
     """The options table and, when the scenario asks for shared infrastructure, its candidate infrastructure.
 
@@ -439,13 +485,15 @@ def build_options_and_infra(
     office connected by fibre in the plan). ``standalone_cost_usd`` is what a shared fibre row costs alone
     (own costs + direct trench), used by the fibre-preference rule and the warm start; NaN for site and relay
     rows (they have no stand-alone form) and equal to ``cost_usd`` for the others.
+
+    ``regional``: catalogues by country (ISO3), each the base with that country's overlay (and the scenario's
+    overrides): an office whose ``country`` has one is priced with it, the others with ``catalogue``. Shared
+    infrastructure (trenches, sites, relays) is priced with ``catalogue``.
     """
     planned = inputs.planned.reset_index(drop=True)
     need = required_mbps(planned, scenario).to_numpy(float)  # once: tiers and the Mbps rule both use it
-    parts = [
-        _tech_rows(name, tech, planned, inputs, catalogue, scenario, need)
-        for name, tech in catalogue.technologies.items()
-    ]
+    groups = country_groups(planned, catalogue, regional or {})
+    parts = [_priced_rows(name, groups, planned, inputs, scenario, need) for name in catalogue.technologies]
     table = pd.concat(parts, ignore_index=True)
     # Row -> position of its office in ``planned`` and index of its technology in ``names`` (each part lists
     # the planned offices in order): per-office values are gathered by position rather than looked up by id,

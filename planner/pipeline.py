@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +32,8 @@ class Prepared:
     options: pd.DataFrame
     data: ModelData
     timings: dict[str, float]
+    regional: dict[str, Catalogue] = field(default_factory=dict)
+    """Countries priced with their own overlay of the catalogue (offices of several countries), by ISO3."""
 
 
 def costing_key(scenario: Scenario) -> str:
@@ -61,18 +63,41 @@ def check_named_regions(scenario: Scenario, inputs: Inputs) -> None:
 
 
 def regional_overlay(scenario: Scenario, catalogue: Catalogue, inputs: Inputs) -> str | None:
-    """The overlay to price with when the scenario names none.
+    """The overlay to price every office with when the scenario names none.
 
-    The offices' country, when they all share one that has an overlay in the catalogue; a multi-country
-    scenario keeps the base figures unless it names ``catalogue_region``.
+    The offices' country, when they all share one that has an overlay in the catalogue (the plan's scenario
+    then names it as ``catalogue_region``). Offices of several countries are priced per country instead
+    (:func:`regional_catalogues`).
     """
-    if scenario.catalogue_region is not None or scenario.countries is not None:
+    if scenario.catalogue_region is not None:
         return None
-    countries = set(inputs.offices["country"].astype(str).str.strip()) - {""}
+    countries = office_countries(inputs)
     if len(countries) != 1:
         return None
     (country,) = countries
     return country if country in catalogue.regions else None
+
+
+def office_countries(inputs: Inputs) -> set[str]:
+    """The planned offices' countries (ISO3), blanks left out."""
+    return set(inputs.planned["country"].astype(str).str.strip()) - {""}
+
+
+def regional_catalogues(scenario: Scenario, catalogue: Catalogue, inputs: Inputs) -> dict[str, Catalogue]:
+    """Offices of several countries: each country that has an overlay gets its own catalogue.
+
+    Each is the base with that country's overlay and the scenario's overrides (as ``catalogue_region`` would
+    give); an office of a country without an overlay keeps the base figures. Empty when the scenario names
+    ``catalogue_region`` (every office takes it) or the offices share one country.
+    """
+    countries = office_countries(inputs)
+    if scenario.catalogue_region is not None or len(countries) < 2:
+        return {}
+    return {
+        c: catalogue_for(scenario.model_copy(update={"catalogue_region": c}))
+        for c in sorted(countries)
+        if c in catalogue.regions
+    }
 
 
 def prepare(scenario: Scenario, progress: Progress | None = None) -> Prepared:
@@ -89,14 +114,17 @@ def prepare(scenario: Scenario, progress: Progress | None = None) -> Prepared:
         say(f"pricing with the {region} overlay of the catalogue")
         scenario = scenario.model_copy(update={"catalogue_region": region})
         catalogue = catalogue_for(scenario)
+    regional = regional_catalogues(scenario, catalogue, inputs)
+    if regional:
+        say(f"pricing the offices of {', '.join(regional)} with their overlays of the catalogue")
     timings["read"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     say(f"costing {len(inputs.planned):,} offices × {len(catalogue.technologies)} technologies")
-    options, infra = build_options_and_infra(inputs, catalogue, scenario)
+    options, infra = build_options_and_infra(inputs, catalogue, scenario, regional)
     planned = inputs.planned.reset_index(drop=True)
     data = ModelData.from_options(options, planned, office_weights(planned, scenario.coverage_metric), infra)
     timings["costing"] = time.perf_counter() - t1
-    return Prepared(scenario, catalogue, inputs, options, data, timings)
+    return Prepared(scenario, catalogue, inputs, options, data, timings, regional)
 
 
 def solve_prepared(

@@ -585,7 +585,7 @@ class Scenario(_Strict):
         default=None,
         pattern=r"^[A-Z]{3}$",
         description="Regional overlay of the catalogue (ISO 3166 alpha-3, e.g. IND, LKA, KEN) priced under the "
-        "scenario's overrides; default: the offices' country when they all share one that has an overlay.",
+        "scenario's overrides, for every office; default: each office's country's overlay (the base where it has none).",
     )
     objective: Literal["max_coverage", "min_cost"] = "max_coverage"
     coverage_metric: Literal["population", "offices", "communities"] = "population"

@@ -321,6 +321,45 @@ def test_explicit_region_and_the_base_catalogue(tmp_path: Path) -> None:
         prepare(load_scenario(one_office(tmp_path, "", catalogue_region="XYZ")))
 
 
+def test_offices_of_several_countries_are_priced_by_their_own_overlays(tmp_path: Path) -> None:
+    """One run, three countries: the Indian office pays India's 4G plan (71 USD/year) and cannot take LEO, the
+    Kenyan one Kenya's (344), the French one the base figure (no overlay for France); a named catalogue_region
+    prices all three with one overlay; Monte Carlo, which draws one catalogue, refuses the mixed pricing."""
+    from planner.analysis.montecarlo import monte_carlo
+    from planner.errors import InputError
+    from planner.scenario import load_catalogue
+
+    pd.DataFrame(
+        {"office_id": ["in", "ke", "fr"], "lat": [0.0, 0.0, 0.0], "lon": [0.0, 0.01, 0.02],
+         "population": [1000] * 3, "country": ["IND", "KEN", "FRA"]}
+    ).to_csv(tmp_path / "offices.csv", index=False)  # fmt: skip
+    raw = {"name": "mixed", "data": {"offices": "offices.csv"}, "budget_usd": 1e6}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    prepared = prepare(load_scenario(tmp_path / "s.yaml"))
+    assert set(prepared.regional) == {"IND", "KEN"} and prepared.scenario.catalogue_region is None
+    opts = prepared.options.set_index(["office_id", "technology"])
+    base = load_catalogue().technologies["cellular_4g"].opex_per_year_usd.value
+    fourg = opts.xs("cellular_4g", level="technology")["opex_service_usd_per_year"]
+    assert fourg.to_dict() == {"in": 71, "ke": 344, "fr": base}
+    assert "technologies.cellular_4g.opex_per_year_usd@IND" in opts.loc[("in", "cellular_4g"), "cost_keys"]
+    assert "technologies.cellular_4g.opex_per_year_usd@KEN" in opts.loc[("ke", "cellular_4g"), "cost_keys"]
+    assert "technologies.cellular_4g.opex_per_year_usd@base" in opts.loc[("fr", "cellular_4g"), "cost_keys"]
+    leo = opts.xs("leo_satellite", level="technology")
+    assert not leo.loc["in", "eligible"] and leo.loc["in", "reason"].startswith("not offered in IND")
+    assert leo.loc["ke", "eligible"] and leo.loc["fr", "eligible"]
+    plan = solve_prepared(prepared).plan.set_index("office_id")
+    assert plan.loc["in", "technology"] != "leo_satellite"
+    chosen = {o: opts.loc[(o, plan.loc[o, "technology"]), "cost_keys"] for o in ["in", "ke", "fr"]}
+    assert chosen == plan["cost_keys"].to_dict()
+    with pytest.raises(InputError, match="Monte Carlo draws one catalogue"):
+        monte_carlo(prepared, samples=2)
+    raw["catalogue_region"] = "KEN"  # one overlay for every office
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    kenya = prepare(load_scenario(tmp_path / "s.yaml"))
+    assert not kenya.regional
+    assert set(kenya.options.query("technology == 'cellular_4g'")["opex_service_usd_per_year"]) == {344}
+
+
 def test_every_option_and_office_names_the_figures_that_priced_it(tmp_path: Path) -> None:
     """India's 4G row is priced by the IND overlay's service figure and grid electricity, the rest from the base;
     the plan carries the key of the chosen option; a quoted option says so."""

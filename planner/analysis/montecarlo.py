@@ -173,6 +173,13 @@ def monte_carlo(
         raise InputError(Issue("command line", None, "--samples", text))
     if seed < 0:
         raise InputError(Issue("command line", None, "--seed", f"expected a seed >= 0, got {seed}"))
+    if prepared.regional:  # one sampled catalogue cannot stand for several countries' figures
+        names = ", ".join(prepared.regional)
+        text = (
+            f"the offices of {names} are priced with their own overlays of the catalogue and Monte Carlo draws "
+            "one catalogue: name catalogue_region in the scenario to price every office with one overlay"
+        )
+        raise InputError(Issue("scenario", None, "catalogue_region", text))
     t0 = time.perf_counter()
     figures = uncertain_figures(prepared.catalogue)
     say(f"solving the central catalogue ({len(figures)} uncertain figures)")
