@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from planner.data import Inputs
 from planner.geo import PointIndex, haversine_km
 from planner.network import SharedInfra, build_fibre_graph, candidate_relays, candidate_sites
 from planner.scenario import Catalogue, Scenario, Technology
+from planner.terrain import line_of_sight
 
 OPTION_KEY = ["office_id", "technology"]
 # The options column that holds the economic cost of each cost_basis (what min_cost and tie-breaks minimise).
@@ -145,14 +147,12 @@ class _Anchors:
     distance_km: np.ndarray
     anchor_id: np.ndarray
     what: str
+    reason: np.ndarray | None = None  # why an office within reach has no usable anchor (hop rules), else ""
 
 
-def _nearest_anchor(tech: Technology, planned: pd.DataFrame, inputs: Inputs) -> _Anchors:
-    lat, lon = planned["lat"].to_numpy(float), planned["lon"].to_numpy(float)
-    n = len(planned)
+def _anchor_points(tech: Technology, inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """The anchors a technology's link may end at: lat, lon, id, and what they are (for reasons)."""
     reach = tech.reach
-    if reach.use_tower_range:
-        return _inside_tower_range(tech, lat, lon, inputs)
     pts_lat, pts_lon, ids, names = [], [], [], []
     if "fibre_node" in reach.anchors and len(inputs.fibre_nodes):
         pts_lat.append(inputs.fibre_nodes["lat"].to_numpy(float))
@@ -161,10 +161,14 @@ def _nearest_anchor(tech: Technology, planned: pd.DataFrame, inputs: Inputs) -> 
         names.append("fibre node")
     if "tower" in reach.anchors and len(inputs.towers):
         towers = inputs.towers[inputs.towers["generation"] >= (reach.min_tower_generation or 2)]
+        label = f"tower ({reach.min_tower_generation or 2}G+)"
+        if reach.backhauled_towers_only:
+            towers = towers[towers["backhaul"].astype(bool)]
+            label = f"backhauled tower ({reach.min_tower_generation or 2}G+)"
         pts_lat.append(towers["lat"].to_numpy(float))
         pts_lon.append(towers["lon"].to_numpy(float))
         ids.append(towers["tower_id"].astype(str).to_numpy())
-        names.append(f"tower ({reach.min_tower_generation or 2}G+)")
+        names.append(label)
     if "connected_office" in reach.anchors:
         hubs = inputs.offices[inputs.offices["status"] == "connected"]
         pts_lat.append(hubs["lat"].to_numpy(float))
@@ -172,11 +176,123 @@ def _nearest_anchor(tech: Technology, planned: pd.DataFrame, inputs: Inputs) -> 
         ids.append(hubs["office_id"].astype(str).to_numpy())
         names.append("connected office")
     what = " or ".join(names) if names else " or ".join(a.replace("_", " ") for a in reach.anchors)
-    if not pts_lat or sum(len(p) for p in pts_lat) == 0:
-        return _Anchors(np.full(n, np.inf), np.full(n, "", dtype=object), what)
-    all_ids = np.concatenate(ids).astype(object)
-    dist, idx = PointIndex(np.concatenate(pts_lat), np.concatenate(pts_lon)).nearest(lat, lon)
-    return _Anchors(dist * reach.route_factor, np.where(idx >= 0, all_ids[np.maximum(idx, 0)], ""), what)
+    if not pts_lat:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=object), what
+    return np.concatenate(pts_lat), np.concatenate(pts_lon), np.concatenate(ids).astype(object), what
+
+
+def _nearest_anchor(tech: Technology, planned: pd.DataFrame, inputs: Inputs) -> _Anchors:
+    """The anchor each office's link ends at.
+
+    The nearest; with a minimum hop length or line of sight, the nearest of the ``max_candidates`` nearest that
+    is long enough and clear (with a reason where none is).
+    """
+    lat, lon = planned["lat"].to_numpy(float), planned["lon"].to_numpy(float)
+    n = len(planned)
+    reach = tech.reach
+    if reach.use_tower_range:
+        return _inside_tower_range(tech, lat, lon, inputs)
+    a_lat, a_lon, all_ids, what = _anchor_points(tech, inputs)
+    none = np.full(n, "", dtype=object)
+    if len(a_lat) == 0:
+        return _Anchors(np.full(n, np.inf), none.copy(), what, none.copy())
+    index = PointIndex(a_lat, a_lon)
+    los = reach.line_of_sight if inputs.elevation is not None else None
+    if reach.min_distance_km <= 0 and los is None:
+        dist, idx = index.nearest(lat, lon)
+        return _Anchors(dist * reach.route_factor, np.where(idx >= 0, all_ids[np.maximum(idx, 0)], ""), what, none)
+    k = min(los.max_candidates if los is not None else 8, len(a_lat))
+    limit = reach.max_distance_km if reach.max_distance_km is not None else np.inf
+    dist, idx = index.nearest(lat, lon, k=k, max_km=None if not np.isfinite(limit) else limit / reach.route_factor)
+    if k == 1:
+        dist, idx = dist[:, None], idx[:, None]
+    dist = dist * reach.route_factor
+    usable = (idx >= 0) & (dist <= limit) & (dist >= reach.min_distance_km)
+    blocked = np.full(dist.shape, np.nan)  # worst margin (m) of each blocked candidate
+    blocked_at = np.full(dist.shape, np.nan)
+    if los is not None and inputs.elevation is not None:
+        o, c = np.nonzero(usable)
+        a = idx[o, c]
+        verdict = line_of_sight(
+            inputs.elevation, lon[o], lat[o], a_lon[a], a_lat[a], antenna_a_m=los.office_antenna_m,
+            antenna_b_m=los.anchor_antenna_m, frequency_ghz=los.frequency_ghz, k_factor=los.k_factor,
+            clearance=los.fresnel_clearance, step_m=los.step_m,
+        )  # fmt: skip
+        usable[o, c] = verdict.clear
+        blocked[o, c] = np.where(verdict.clear, np.nan, verdict.worst_m)
+        blocked_at[o, c] = verdict.worst_km
+    pick = np.where(usable.any(axis=1), usable.argmax(axis=1), -1)
+    rows = np.arange(n)
+    out_d = np.where(pick >= 0, dist[rows, np.maximum(pick, 0)], np.inf)
+    out_id = np.where(pick >= 0, all_ids[np.maximum(idx[rows, np.maximum(pick, 0)], 0)], "")
+    reasons = none.copy()
+    share = los.fresnel_clearance if los is not None else 0.0
+    for i in np.flatnonzero(pick < 0):
+        near = dist[i][np.isfinite(dist[i])]
+        in_reach = (dist[i] <= limit) & np.isfinite(dist[i])
+        if not in_reach.any():
+            continue  # the caller's reason: nothing within the maximum distance
+        long_enough = in_reach & (dist[i] >= reach.min_distance_km)
+        if not long_enough.any():
+            reasons[i] = (f"every {what} within {limit:g} km is nearer than the shortest hop of "
+                          f"{reach.min_distance_km:g} km (nearest {near.min():.2f} km)")  # fmt: skip
+            continue
+        j = int(np.flatnonzero(long_enough)[0])
+        if np.isnan(blocked[i, j]):
+            reasons[i] = (f"the elevation raster does not cover the hop to {all_ids[idx[i, j]]} "
+                          f"({dist[i, j]:.1f} km): line of sight unknown")  # fmt: skip
+        else:
+            reasons[i] = (f"no line of sight to the {int(long_enough.sum())} nearest {what} within {limit:g} km: "
+                          f"the nearest, {all_ids[idx[i, j]]} at {dist[i, j]:.1f} km, is blocked "
+                          f"{-blocked[i, j]:.0f} m below {share:.0%} of the Fresnel zone at "
+                          f"{blocked_at[i, j]:.1f} km")  # fmt: skip
+    return _Anchors(out_d, out_id, what, reasons)
+
+
+def _with_polygons(
+    name: str,
+    planned: pd.DataFrame,
+    inputs: Inputs,
+    scenario: Scenario,
+    distance: np.ndarray,
+    anchor: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cellular reach by the scenario's ``coverage.source``: towers' radii, published polygons, or either.
+
+    An office inside a polygon is anchored to it as ``layer#feature`` (distance NaN: no distance applies);
+    with ``either`` the polygon is named before a tower. Also returns the polygon's advertised Mbps (NaN where
+    not given or not covered by a polygon).
+    """
+    source = scenario.coverage.source
+    cov = inputs.coverage
+    speed = np.full(len(planned), np.nan)
+    if cov is None or source == "towers":
+        return distance, anchor, speed
+    distance, anchor = distance.copy(), anchor.copy()
+    if source == "polygons":
+        distance[:] = np.inf
+        anchor[:] = ""
+    mine = cov[cov["technology"] == name]
+    if len(mine):
+        pos = pd.Index(planned["office_id"]).get_indexer(mine["office_id"])
+        keep = pos >= 0
+        pos = pos[keep]
+        label = mine["layer"].astype(str).to_numpy()[keep] + "#" + mine["feature"].astype(str).to_numpy()[keep]
+        anchor[pos] = label
+        distance[pos] = np.nan
+        speed[pos] = mine["mbps"].astype(float).to_numpy()[keep]
+    return distance, anchor, speed
+
+
+def _not_covered_reason(what: str, inputs: Inputs, scenario: Scenario) -> str:
+    """Why an office has no cellular coverage, naming the sources the scenario consulted."""
+    layer = Path(scenario.data.coverage).name if scenario.data.coverage is not None else ""
+    source = scenario.coverage.source if inputs.coverage is not None else "towers"
+    if source == "polygons":
+        return f"not inside any coverage polygon of {layer}"
+    if source == "either":
+        return f"not inside any coverage polygon of {layer} nor the coverage radius of any {what}"
+    return f"not inside the coverage radius of any {what}"
 
 
 def _inside_tower_range(tech: Technology, lat: np.ndarray, lon: np.ndarray, inputs: Inputs) -> _Anchors:
@@ -283,6 +399,7 @@ def _tech_rows(
     n = len(planned)
     reach = tech.reach
     reasons = np.full(n, "", dtype=object)
+    polygon_mbps = np.full(n, np.nan)  # the speed a coverage polygon advertises where it covers the office
     distance = np.full(n, np.nan)
     anchor = np.full(n, "", dtype=object)
     km = np.zeros(n)
@@ -291,8 +408,9 @@ def _tech_rows(
         distance, anchor = found.distance_km, found.anchor_id
         limit = reach.max_distance_km if not reach.use_tower_range else None
         if reach.use_tower_range:
-            bad = ~np.isfinite(distance)
-            reasons[bad] = f"not inside the coverage radius of any {found.what}"
+            distance, anchor, polygon_mbps = _with_polygons(name, planned, inputs, scenario, distance, anchor)
+            bad = ~np.isfinite(distance) & (anchor == "")
+            reasons[bad] = _not_covered_reason(found.what, inputs, scenario)
         else:
             bad = ~(distance <= (limit if limit is not None else np.inf))
             shown = np.where(np.isfinite(distance), np.round(distance, 1), np.nan)
@@ -302,6 +420,9 @@ def _tech_rows(
                     if np.isfinite(shown[i])
                     else f"no {found.what} in the data"
                 )
+            if found.reason is not None:  # within reach, but no hop is long enough or clear
+                hop = found.reason != ""
+                reasons[hop] = found.reason[hop]
         if tech.kind == "fibre":
             km = np.where(np.isfinite(distance), distance, 0.0)
     if not tech.available:  # not on sale where the catalogue applies: ineligible, whatever its reach
@@ -317,6 +438,7 @@ def _tech_rows(
             service[on] = tier.opex_per_year_usd.value
             equipment[on] = (tier.capex_fixed_usd or tech.capex_fixed_usd).value
             mbps[on] = tier.mbps or tech.mbps
+    mbps = np.where(np.isfinite(polygon_mbps), np.minimum(mbps, polygon_mbps), mbps)
     no_grid = ~planned["grid_power"].to_numpy(bool)
     power = catalogue.power
     draw = tech.power_draw_w.value
@@ -637,7 +759,7 @@ def _share(
         needy_ids = table.loc[rows, "office_id"]
         needy = planned[planned["office_id"].isin(needy_ids)][["office_id", "lat", "lon"]]
         hop = techs[mw_name].reach.max_distance_km or np.inf
-        infra.relays = candidate_relays(needy, hubs, hop)
+        infra.relays = _physical_hops(candidate_relays(needy, hubs, hop), planned, techs[mw_name], inputs)
         relay = rows & table["office_id"].isin(set(infra.relays["office_id"]))
         table.loc[relay, ["reason", "shared", "anchor_id"]] = ["", "relay", "office connected by fibre in the plan"]
     site = catalogue.tower_site
@@ -648,6 +770,26 @@ def _share(
         served = rows & table["office_id"].isin(set(infra.site_cover["office_id"]))
         table.loc[served, ["reason", "shared", "anchor_id"]] = ["", "site", "new tower site in the plan"]
     return infra
+
+
+def _physical_hops(relays: pd.DataFrame, planned: pd.DataFrame, tech: Technology, inputs: Inputs) -> pd.DataFrame:
+    """The relay hops that respect the radio rules: at least the shortest hop, and clear when a raster is given.
+
+    Both ends of a relay are offices (masts of ``office_antenna_m``).
+    """
+    reach = tech.reach
+    relays = relays[relays["distance_km"] >= reach.min_distance_km]
+    los = reach.line_of_sight
+    if los is None or inputs.elevation is None or relays.empty:
+        return relays.reset_index(drop=True)
+    at = planned.set_index(planned["office_id"].astype(str))
+    a, b = at.loc[relays["office_id"].astype(str).tolist()], at.loc[relays["hub_office_id"].astype(str).tolist()]
+    verdict = line_of_sight(
+        inputs.elevation, a["lon"].to_numpy(float), a["lat"].to_numpy(float), b["lon"].to_numpy(float),
+        b["lat"].to_numpy(float), antenna_a_m=los.office_antenna_m, antenna_b_m=los.office_antenna_m,
+        frequency_ghz=los.frequency_ghz, k_factor=los.k_factor, clearance=los.fresnel_clearance, step_m=los.step_m,
+    )  # fmt: skip
+    return relays[verdict.clear].reset_index(drop=True)
 
 
 def _cost_infra(infra: SharedInfra, scenario: Scenario, catalogue: Catalogue) -> None:
@@ -731,3 +873,50 @@ def _apply_rules(table: pd.DataFrame, scenario: Scenario) -> None:
             preferred & ~table["technology"].str.contains("fibre"),
             f"fibre preferred: fibre costs within {policy.fibre_preference_pct:g} % of the cheapest option",
         )
+
+
+HOP_REASONS = (
+    ("not in reach", "no "),
+    ("shorter than the shortest hop", "every "),
+    ("no line of sight", "no line of sight"),
+    ("line of sight unknown (outside the raster)", "the elevation raster does not cover"),
+)
+
+
+def reach_summary(options: pd.DataFrame, inputs: Inputs, catalogue: Catalogue, scenario: Scenario) -> dict[str, Any]:
+    """How many planned offices each coverage source reaches, and why radio hops were rejected (``validate``).
+
+    ``coverage``: per cellular technology, offices inside a polygon, inside a tower's radius, either, and
+    eligible by the scenario's ``coverage.source`` rule. ``hops``: per technology with anchors (not cellular),
+    offices with a usable hop and the count of each reason of the rest; ``line_of_sight``: checked on which raster,
+    or not checked.
+    """
+    planned = inputs.planned.reset_index(drop=True)
+    lat, lon = planned["lat"].to_numpy(float), planned["lon"].to_numpy(float)
+    coverage: dict[str, Any] = {}
+    hops: dict[str, Any] = {}
+    for name, tech in catalogue.technologies.items():
+        rows = options[options["technology"] == name]
+        if tech.reach.use_tower_range:
+            towers = set(planned["office_id"][np.isfinite(_inside_tower_range(tech, lat, lon, inputs).distance_km)])
+            cov = inputs.coverage
+            polygons = set(cov.loc[cov["technology"] == name, "office_id"]) if cov is not None else set()
+            reached = rows["anchor_id"].astype(str) != ""
+            coverage[name] = {
+                "source": scenario.coverage.source if cov is not None else "towers",
+                "in_polygons": len(polygons),
+                "in_tower_radius": len(towers),
+                "in_both": len(polygons & towers),
+                "reached_by_the_rule": int(reached.sum()),
+            }
+        elif tech.reach.anchors:
+            reason = rows["reason"].astype(str)
+            counts: dict[str, int] = {}
+            rejected = pd.Series(False, index=rows.index)
+            for label, start in HOP_REASONS:
+                hit = reason.str.startswith(start) if start != "no " else reason.str.match(r"no (?!line of sight)")
+                counts[label] = int(hit.sum())
+                rejected |= hit
+            hops[name] = {"in_reach": int((~rejected).sum()), "rejected": counts}
+    los = f"checked on {inputs.elevation.file}" if inputs.elevation is not None else "not checked (no data.elevation)"
+    return {"coverage": coverage, "hops": hops, "line_of_sight": los}

@@ -29,6 +29,7 @@ import pandas as pd
 
 from planner.errors import InputError, Issue
 from planner.scenario import SERVICES, Scenario
+from planner.terrain import ElevationGrid
 
 STATUSES = ("unconnected", "underserved", "connected")
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -79,7 +80,10 @@ TOWER_COLUMNS = (
     Column("lon", "float", required=True, min=-180, max=180, expected="longitude in degrees, -180..180"),
     Column("generation", "int", required=True, min=2, max=5, expected="2, 3, 4 or 5 (G)"),
     Column("range_km", "float", required=True, min=0, max=100, expected="coverage radius in km, 0..100"),
+    Column("backhaul", "choice", default="", choices=("true", "false", "yes", "no", "1", "0")),
 )
+BACKHAUL_FROM_GENERATION = 4
+"""Towers whose ``backhaul`` is not given: of this generation or later they are taken as backhauled (an IP site)."""
 OPTION_COLUMNS = (
     Column("office_id", "str", required=True, expected="an office_id of the offices file"),
     Column("technology", "str", required=True, expected="a technology of the catalogue"),
@@ -99,6 +103,8 @@ class Inputs:
     quotes: pd.DataFrame | None = None
     fingerprints: dict[str, str] = field(default_factory=dict)
     roads: pd.DataFrame | None = None  # segments: road_id, lat0, lon0, lat1, lon1 (see read_roads)
+    coverage: pd.DataFrame | None = None  # planned offices inside coverage polygons (planner.layers.covered_offices)
+    elevation: ElevationGrid | None = None  # ground heights for microwave line of sight (planner.layers)
 
     @property
     def planned(self) -> pd.DataFrame:
@@ -501,7 +507,8 @@ def read_towers(path: Path | None) -> pd.DataFrame:
     """
     empty = pd.DataFrame(
         {"tower_id": pd.Series(dtype=str), "lat": pd.Series(dtype=float), "lon": pd.Series(dtype=float),
-         "generation": pd.Series(dtype=int), "range_km": pd.Series(dtype=float)}
+         "generation": pd.Series(dtype=int), "range_km": pd.Series(dtype=float), "backhaul": pd.Series(dtype=bool),
+         "backhaul_given": pd.Series(dtype=bool)}
     )  # fmt: skip
     if path is None:
         return empty
@@ -516,7 +523,12 @@ def read_towers(path: Path | None) -> pd.DataFrame:
     table, issues = validate_table(raw, TOWER_COLUMNS, str(path), row_of, "tower_id")
     if issues:
         raise InputError(issues)
-    return table.reset_index(drop=True) if len(table) else empty
+    if not len(table):
+        return empty
+    given = table["backhaul"].astype(str)
+    table["backhaul_given"] = given != ""
+    table["backhaul"] = np.where(given == "", table["generation"] >= BACKHAUL_FROM_GENERATION, given.isin(_TRUE))
+    return table.reset_index(drop=True)
 
 
 def _from_opencellid(raw: pd.DataFrame, file: str, row_of: Callable[[int], int]) -> tuple[pd.DataFrame, list[Issue]]:

@@ -14,6 +14,7 @@ from planner.costing import build_options_and_infra, office_weights
 from planner.countries.pool import solve_countries
 from planner.data import Inputs, data_fingerprints, load_inputs
 from planner.errors import InputError, Issue
+from planner.layers import load_layers
 from planner.optimize.solve import solve
 from planner.problem import ModelData, ModelSpec
 from planner.results import Plan, make_results
@@ -107,7 +108,7 @@ def prepare(scenario: Scenario, progress: Progress | None = None) -> Prepared:
     t0 = time.perf_counter()
     say("reading the technology catalogue and the data files")
     catalogue = catalogue_for(scenario)
-    inputs = load_inputs(scenario, catalogue.technologies)
+    inputs = load_layers(scenario, catalogue.technologies, load_inputs(scenario, catalogue.technologies))
     check_named_regions(scenario, inputs)
     region = regional_overlay(scenario, catalogue, inputs)
     if region is not None:  # price with the offices' country's figures; the plan's scenario says which

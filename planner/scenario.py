@@ -118,6 +118,30 @@ def _zero() -> Figure:
     return Figure(value=0, low=0, high=0, source="not applicable")
 
 
+class LineOfSight(_Strict):
+    """What a radio hop must clear: a share of the first Fresnel zone above the terrain and the earth's bulge.
+
+    At a point d1 km from one end and d2 km from the other of a hop D = d1 + d2 km long, at frequency f GHz:
+    first Fresnel radius F1 = 17.32 · sqrt(d1 · d2 / (f · D)) m; earth bulge h = 1000 · d1 · d2 / (2 · k · R) m with
+    R = 6,371 km and effective earth-radius factor k. The straight line between the antennas (ground + mast at each
+    end) must pass at least ``fresnel_clearance`` · F1 above ground + bulge at every point of the profile.
+    """
+
+    frequency_ghz: float = Field(default=7.0, gt=0, le=100, description="Link frequency, GHz.")
+    k_factor: float = Field(default=4 / 3, gt=0, description="Effective earth-radius factor k (4/3: standard air).")
+    fresnel_clearance: float = Field(
+        default=0.6, ge=0, le=2, description="Share of the first Fresnel zone that must be clear (0.6: 60 %)."
+    )
+    office_antenna_m: float = Field(default=10.0, ge=0, le=200, description="Antenna height at the office, m.")
+    anchor_antenna_m: float = Field(
+        default=30.0, ge=0, le=300, description="Antenna height at the far end (tower or fibre node), m."
+    )
+    step_m: float = Field(default=100.0, gt=0, description="Spacing of the profile's sample points, m.")
+    max_candidates: int = Field(
+        default=8, ge=1, le=64, description="Nearest backhauled anchors within reach tried, nearest first."
+    )
+
+
 class Reach(_Strict):
     """Where a technology can be used. Distances are great-circle km (fibre: times ``route_factor``)."""
 
@@ -140,6 +164,21 @@ class Reach(_Strict):
     )
     use_tower_range: bool = Field(
         default=False, description="The office must lie inside the tower's own coverage radius `range_km`."
+    )
+    min_distance_km: float = Field(
+        default=0.0,
+        ge=0,
+        description="Shortest link, km: a nearer anchor does not count (a radio hop of a few metres is a cable). "
+        "The nearest anchor at least this far away is taken.",
+    )
+    backhauled_towers_only: bool = Field(
+        default=False,
+        description="A tower counts as an anchor only when it has backhaul to carry the link (towers' `backhaul` "
+        "column; without it, towers of 4G or later are taken as backhauled).",
+    )
+    line_of_sight: LineOfSight | None = Field(
+        default=None,
+        description="Radio path clearance checked on the elevation raster (data.elevation) when one is given.",
     )
 
     @model_validator(mode="after")
@@ -346,6 +385,17 @@ class DataPaths(_Strict):
         default=None,
         description="Engineering quotes: CSV office_id,technology,capex_usd,opex_usd_per_year[,mbps].",
     )
+    coverage: Path | None = Field(
+        default=None,
+        description="Published cellular coverage: GeoJSON or GeoPackage (Multi)Polygons with a `technology` (a "
+        "catalogue technology, or 2G/3G/4G/LTE/5G/NR) or `generation` (2-5) property, optional `operator` and "
+        "`mbps`. See coverage.source.",
+    )
+    elevation: Path | None = Field(
+        default=None,
+        description="Elevation raster (GeoTIFF, metres above sea level, WGS 84 or any CRS rasterio reads) for "
+        "microwave line of sight; needs the terrain extra (rasterio). Without it line of sight is not checked.",
+    )
 
 
 class Horizon(_Strict):
@@ -461,6 +511,16 @@ class Demand(_Strict):
     def _known(self) -> Demand:
         check_services(self.service_mbps)
         return self
+
+
+class CoverageRules(_Strict):
+    """Where cellular coverage comes from: published polygons (data.coverage), towers' radii, or either."""
+
+    source: Literal["polygons", "towers", "either"] = Field(
+        default="either",
+        description="polygons: only data.coverage decides; towers: only the towers' coverage radii; either: an "
+        "office inside a polygon or inside a tower's radius is covered (the polygon is named first).",
+    )
 
 
 class Infrastructure(_Strict):
@@ -585,7 +645,8 @@ class Scenario(_Strict):
         default=None,
         pattern=r"^[A-Z]{3}$",
         description="Regional overlay of the catalogue (ISO 3166 alpha-3, e.g. IND, LKA, KEN) priced under the "
-        "scenario's overrides, for every office; default: each office's country's overlay (the base where it has none).",
+        "scenario's overrides, for every office; default: each office's country's overlay (the base where it has "
+        "none).",
     )
     objective: Literal["max_coverage", "min_cost"] = "max_coverage"
     coverage_metric: Literal["population", "offices", "communities"] = "population"
@@ -614,6 +675,9 @@ class Scenario(_Strict):
     infrastructure: Infrastructure = Field(
         default_factory=Infrastructure, description="Shared fibre trenches, new tower sites and radio relays."
     )
+    coverage: CoverageRules = Field(
+        default_factory=CoverageRules, description="Which source of cellular coverage decides 4G eligibility."
+    )
     countries: Countries | None = Field(
         default=None, description="Several countries: per-country budgets, or one global pool (budget_usd)."
     )
@@ -639,6 +703,12 @@ class Scenario(_Strict):
         named = sum(v for k, v in c.min_share.items() if k != "*")
         if named > 1 + 1e-12:
             raise ValueError(f"countries.min_share adds up to {named:.4g} of the pool (at most 1)")
+        return self
+
+    @model_validator(mode="after")
+    def _coverage_inputs(self) -> Scenario:
+        if self.coverage.source == "polygons" and self.data.coverage is None:
+            raise ValueError("coverage.source polygons needs data.coverage (a file of coverage polygons)")
         return self
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -288,6 +289,7 @@ def _summary(
         "total_opex_usd_per_year": float(con["opex_usd_per_year"].sum()),
         "total_tco_usd": float(con["tco_usd"].sum()),
         "cost_basis": scenario.cost_basis,
+        "line_of_sight": line_of_sight_note(scenario),
         "total_residual_value_usd": _num(economic["residual"]),
         "total_tco_residual_usd": _num(economic["tco_residual"]),
         "total_annualised_usd": _num(economic["annualised"]),
@@ -334,3 +336,10 @@ def _summary(
             for p in result.passes
         ],
     }
+
+
+def line_of_sight_note(scenario: Scenario) -> str:
+    """Whether microwave hops were checked for line of sight (a plan without an elevation raster says so)."""
+    if scenario.data.elevation is None:
+        return "not checked (no data.elevation)"
+    return f"checked on {Path(scenario.data.elevation).name} (the catalogue's Fresnel clearance rule)"

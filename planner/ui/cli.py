@@ -187,6 +187,7 @@ def solve(
 @app.command()
 def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
     """Check the scenario and its data files; print what they hold."""
+    from planner.costing import reach_summary
     from planner.data import summarise_inputs
     from planner.pipeline import prepare
 
@@ -197,6 +198,7 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file."
         _fail(exc)
     facts = summarise_inputs(prepared.inputs)
     opts = prepared.options
+    facts["reach"] = reach_summary(opts, prepared.inputs, prepared.catalogue, prepared.scenario)
     facts["eligible_options"] = int(opts["eligible"].sum())
     facts["eligible_by_technology"] = {
         k: int(v) for k, v in opts[opts["eligible"]]["technology"].value_counts().items()
