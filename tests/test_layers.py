@@ -6,7 +6,6 @@ Hand-built geometry: offices near (0, 0); a degree of latitude is 111.19 km, so 
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import struct
 from pathlib import Path
