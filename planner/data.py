@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputError, Issue
+from planner.geo import PointIndex
 from planner.scenario import SERVICES, Scenario
 from planner.terrain import ElevationGrid
 
@@ -516,7 +517,8 @@ def read_towers(path: Path | None) -> pd.DataFrame:
     if len(raw.columns) and str(raw.columns[0]).strip().upper() in _RADIO_GENERATION:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, header=None, names=_OPENCELLID)
         row_of = lambda i: i + 1  # noqa: E731 - no header line
-    if "radio" in raw.columns and "tower_id" not in raw.columns:
+    cells = "radio" in raw.columns and "tower_id" not in raw.columns
+    if cells:
         raw, issues = _from_opencellid(raw, str(path), row_of)
         if issues:
             raise InputError(issues)
@@ -525,6 +527,8 @@ def read_towers(path: Path | None) -> pd.DataFrame:
         raise InputError(issues)
     if not len(table):
         return empty
+    if cells:
+        table = merge_cells_into_sites(table)
     given = table["backhaul"].astype(str)
     table["backhaul_given"] = given != ""
     table["backhaul"] = np.where(given == "", table["generation"] >= BACKHAUL_FROM_GENERATION, given.isin(_TRUE))
@@ -545,8 +549,74 @@ def _from_opencellid(raw: pd.DataFrame, file: str, row_of: Callable[[int], int])
             issues.append(Issue(file, row_of(i), "range", f"'{rng}' is not a number; expected metres"))
             ranges.append("")
     ids = raw[["mcc", "net", "area", "cell"]].astype(str).agg("-".join, axis=1)
-    out = pd.DataFrame({"tower_id": ids, "lat": raw["lat"], "lon": raw["lon"], "generation": gens, "range_km": ranges})
+    # OpenCellID's range is the spread of the measurements (m), sometimes tens of km: capped at 100 km (the
+    # technology's own reach caps it further when costing).
+    ranges = [str(min(float(r), 100.0)) if r else r for r in ranges]
+    out = pd.DataFrame(
+        {"tower_id": ids, "lat": raw["lat"], "lon": raw["lon"], "generation": gens, "range_km": ranges,
+         "operator": raw["mcc"].astype(str) + "-" + raw["net"].astype(str), "cell": raw["cell"].astype(str),
+         "samples": raw["samples"].astype(str) if "samples" in raw else "1"}
+    )  # fmt: skip
     return out, issues
+
+
+SITE_RADIUS_KM = 0.15
+"""Cells of one operator (mcc-net) whose positions lie within this distance are one site (planner estimate:
+OpenCellID positions are averages of measurements, so the cells of one mast scatter by tens of metres)."""
+
+
+def merge_cells_into_sites(cells: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell site from OpenCellID cells.
+
+    Cells of one operator are one site when they are LTE cells of one eNodeB (E-UTRAN cell id // 256) or lie
+    within :data:`SITE_RADIUS_KM` of each other (chained). A site is at the samples-weighted mean position of its
+    cells, of their highest generation, covers the largest of their ranges and is named after its most measured
+    cell; ``cells`` counts them.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(cells)
+    op = cells["operator"].astype(str).to_numpy()
+    lat, lon = cells["lat"].to_numpy(float), cells["lon"].to_numpy(float)
+    a_parts, b_parts = [], []
+    for name in np.unique(op):
+        idx = np.flatnonzero(op == name)
+        pairs = PointIndex(lat[idx], lon[idx]).pairs_within(SITE_RADIUS_KM)
+        a_parts.append(idx[pairs[:, 0]])
+        b_parts.append(idx[pairs[:, 1]])
+    cell_id = pd.to_numeric(cells["cell"], errors="coerce").fillna(-1).to_numpy(np.int64)
+    lte = (cells["generation"].to_numpy(int) == 4) & (cell_id >= 0)
+    enb = pd.Series(op + ":" + (cell_id // 256).astype(str))[lte]
+    first = enb.groupby(enb).transform(lambda g: g.index[0])
+    a_parts.append(first.to_numpy(np.int64))
+    b_parts.append(enb.index.to_numpy(np.int64))
+    a, b = np.concatenate(a_parts), np.concatenate(b_parts)
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    _, site = connected_components(graph, directed=False)
+    weight = pd.to_numeric(cells["samples"], errors="coerce").fillna(1).clip(lower=1).to_numpy(float)
+    frame = pd.DataFrame(
+        {"site": site, "w": weight, "lat": lat, "lon": lon, "generation": cells["generation"],
+         "range_km": cells["range_km"], "tower_id": cells["tower_id"]}
+    )  # fmt: skip
+    named = frame.sort_values(["site", "w"], ascending=[True, False], kind="stable").drop_duplicates("site")
+    named = named.set_index("site").sort_index()
+    # weighted mean as an offset from the most measured cell: a one-cell site keeps its position exactly
+    ref_lat, ref_lon = named["lat"].to_numpy()[site], named["lon"].to_numpy()[site]
+    frame["dlat"], frame["dlon"] = weight * (lat - ref_lat), weight * (lon - ref_lon)
+    grouped = frame.groupby("site")
+    out = pd.DataFrame(
+        {
+            "tower_id": named["tower_id"],
+            "lat": named["lat"] + grouped["dlat"].sum() / grouped["w"].sum(),
+            "lon": named["lon"] + grouped["dlon"].sum() / grouped["w"].sum(),
+            "generation": grouped["generation"].max(),
+            "range_km": grouped["range_km"].max(),
+            "backhaul": "",
+            "cells": grouped.size(),
+        }
+    )
+    return out.reset_index(drop=True)
 
 
 def read_quotes(path: Path | None, technologies: Iterable[str]) -> pd.DataFrame | None:

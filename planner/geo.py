@@ -71,6 +71,13 @@ class PointIndex:
         dist[found] = chord_to_km(chord[found])
         return dist, idx
 
+    def pairs_within(self, radius_km: float) -> NDArray[np.int64]:
+        """Every pair (i, j), i < j, of the index's own points within ``radius_km`` of each other: shape (m, 2)."""
+        if self._tree is None:
+            return np.zeros((0, 2), dtype=np.int64)
+        found = self._tree.query_pairs(r=float(km_to_chord(radius_km)), output_type="ndarray")
+        return np.asarray(found, dtype=np.int64).reshape(-1, 2)
+
     def within(self, lat: ArrayLike, lon: ArrayLike, radius_km: float) -> list[list[int]]:
         """Indices of the points within ``radius_km`` of each query point."""
         if self._tree is None:
