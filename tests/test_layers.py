@@ -296,3 +296,30 @@ def test_relays_respect_the_hop_rules(tmp_path: Path) -> None:
     pairs = set(zip(infra.relays["office_id"], infra.relays["hub_office_id"], strict=True))
     assert {("o1", "o0"), ("o0", "o1"), ("o2", "o1"), ("o1", "o2")} <= pairs
     assert ("o2", "o0") not in pairs and ("o0", "o2") not in pairs
+
+
+# --------------------------------------------------------------------------------------------- OpenCellID
+OCID = Path(__file__).parent / "data" / "opencellid_sample.csv"
+
+
+def test_opencellid_cells_are_merged_into_sites_and_give_4g_reach(tmp_path: Path) -> None:
+    """The sample (real OpenCellID layout): eNodeB 100001 (cells 25600257-9 = 100001·256 + 1..3) with operator
+    404-10's GSM cell 3111 on the same mast 40 m away is one 4G site; eNodeB 100002's two cells 385 m apart are
+    one site by their eNodeB; 404-10's GSM cells 3112/3113 (85 m apart) are one 2G site; operator 404-20's UMTS cell
+    there is a site of its own. An office 2 km from the first site is 4G-covered by it (range 3.5 km)."""
+    from planner.data import read_towers
+
+    sites = read_towers(OCID).set_index("tower_id")
+    assert len(sites) == 4
+    assert sites["cells"].to_dict() == {"404-10-1101-3111": 4, "404-10-1101-25600513": 2,
+                                        "404-10-1102-3113": 2, "404-20-1102-77001": 1}  # fmt: skip
+    first = sites.loc["404-10-1101-3111"]  # the most measured cell (60 samples) names the site
+    assert first["generation"] == 4 and first["range_km"] == 5.0 and bool(first["backhaul"])
+    weights = np.array([40, 10, 25, 60])
+    assert first["lat"] == pytest.approx(np.average([30.1001, 30.1004, 30.0998, 30.1000], weights=weights))
+    assert first["lon"] == pytest.approx(np.average([79.0801, 79.0806, 79.0799, 79.0805], weights=weights))
+    assert sites.loc["404-10-1102-3113", "generation"] == 2 and not sites.loc["404-10-1102-3113", "backhaul"]
+    assert sites.loc["404-20-1102-77001", "lat"] == 30.3001  # one cell: its own position, exactly
+    fourg = rows(scenario(tmp_path, offices([30.118, 30.3], [79.08, 79.3]), towers=OCID), "cellular_4g")
+    assert fourg.loc["o0", "eligible"] and fourg.loc["o0", "anchor_id"] == "404-10-1101-3111"
+    assert not fourg.loc["o1", "eligible"]  # 2G and 3G sites only
