@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from planner.ui.cli import app as cli
+from planner.ui.safe import md
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 DEFAULT = "uttarakhand-budget"
@@ -169,8 +170,8 @@ def test_bad_upload_names_row_and_column():
     at.file_uploader(key="upload_offices").upload("my_offices.csv", bad, "text/csv").run()
     _clean(at)
     text = " ".join(e.value for e in at.error)
-    assert "my_offices.csv, row 3, column 'lat'" in text
-    assert "my_offices.csv, row 4, column 'population'" in text
+    assert md("my_offices.csv, row 3, column 'lat'") in text  # user text is escaped for Markdown
+    assert md("my_offices.csv, row 4, column 'population'") in text
     assert at.button(key="run").disabled
     table = next(d.value for d in at.dataframe if "problem" in d.value.columns)
     assert table[["row", "column"]].values.tolist() == [[3, "lat"], [4, "population"]]
@@ -184,7 +185,7 @@ def test_infeasible_scenario_suggests_relaxation():
     at.button(key="run").click().run()
     _clean(at)
     text = " ".join(e.value for e in at.error)
-    assert "Infeasible" in text and "coverage_target" in text
+    assert "Infeasible" in text and md("coverage_target") in text
     apply = at.button(key="apply_coverage_target")
     apply.click().run()
     _clean(at)

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from planner.pipeline import run
 from planner.store import RunStore
 from planner.ui.cli import app as cli
+from planner.ui.safe import md
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120
@@ -65,7 +66,7 @@ def test_runs_page_lists_shows_and_reopens_a_run(store):
     listed = _frame(at, "population coverage %")
     assert listed["id"].tolist() == [2, 1]
     assert listed["scenario"].tolist() == ["uttarakhand-95pct", "uttarakhand-budget"]
-    assert str(store.path) in " ".join(c.value for c in at.caption)
+    assert md(store.path) in " ".join(c.value for c in at.caption)
 
     at.selectbox(key="runs_pick").set_value(1).run()
     _clean(at)

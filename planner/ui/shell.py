@@ -21,6 +21,7 @@ from planner.ui.pages.export import page_export
 from planner.ui.pages.results import page_results
 from planner.ui.pages.runs import page_runs
 from planner.ui.pages.scenario import page_scenario
+from planner.ui.safe import md
 from planner.ui.state import bundled, keep_form_state, load_base
 
 DEFAULT_SCENARIO = "uttarakhand-budget"
@@ -41,10 +42,10 @@ def main() -> None:
     page = st.sidebar.radio("Page", PAGES, key="page")
     st.sidebar.markdown("**Bundled scenarios**")
     for n, raw in bundled().items():
-        st.sidebar.caption(f"`{n}` — {raw.get('objective')}, data {Path(raw['data']['offices']).parent.name}")
+        st.sidebar.caption(f"{md(n)} — {md(raw.get('objective'))}, data {md(Path(raw['data']['offices']).parent.name)}")
     runs = ss.get("runs", {})
     if runs:
-        st.sidebar.markdown("**Plans this session:** " + ", ".join(f"`{n}`" for n in runs))
+        st.sidebar.markdown("**Plans this session:** " + ", ".join(md(n) for n in runs))
     {
         "Scenario": page_scenario,
         "Results": page_results,

@@ -1,7 +1,8 @@
 """Session state and process-wide caches of the app.
 
-Bundled scenarios, costed options and plans (cached process-wide), the scenario form's state, uploads, and
-running a scenario into the session. Costed options (``prepare``) are cached by everything costing depends on;
+Bundled scenarios, costed options and plans (cached process-wide), the scenario form's state, uploads (one
+folder per session, files under generated names, removed with the session), and running a scenario into the
+session. Costed options (``prepare``) are cached by everything costing depends on;
 a change of objective, budget, target, regional minimums, technology caps, roadmap or solver settings only
 re-solves.
 """
@@ -11,23 +12,31 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import re
+import shlex
+import shutil
+import stat
 import tempfile
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psutil
 import streamlit as st
 import yaml
 
-from planner.data import read_fibre_nodes, read_offices, read_quotes, read_towers
+from planner.data import max_input_bytes, read_fibre_nodes, read_offices, read_quotes, read_towers
 from planner.errors import InfeasibleError, InputError, Issue, PlannerError
 from planner.pipeline import Prepared, costing_key, prepare, solve_prepared
 from planner.results import Plan
 from planner.scenario import Scenario, catalogue_for, load_catalogue, scenario_from_dict
+from planner.ui.safe import md
 
 # The repository root (bundled scenarios in scenarios/): the folder the app starts in (``streamlit run app.py``
 # from the repository root, as .streamlit/config.toml needs) when it has scenarios/, else the checkout this
@@ -170,18 +179,160 @@ def keep_form_state() -> None:
             ss[key] = ss[key]
 
 
-def save_upload(kind: str, upload: Any) -> Path:
-    """Save an uploaded file in this session's temp folder.
+# --------------------------------------------------------------------------------------------- uploads
+# The file types each upload takes (its reader chooses CSV, GeoJSON or GeoPackage by the suffix).
+UPLOAD_SUFFIXES = {
+    "offices": (".csv", ".geojson", ".json", ".gpkg"),
+    "fibre_nodes": (".csv",),
+    "towers": (".csv",),
+    "options": (".csv",),
+}
+_FOLDER_NAME = re.compile(r"^(\d+)-(\d+)-")  # <pid>-<process start time, s>-<random>
 
-    The name carries a content hash so costing caches see a new file as new data.
+
+def upload_root() -> Path:
+    """The folder that holds every session's upload folder: ``planner-uploads-<uid>`` in the system temp folder."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"planner-uploads-{uid}"
+
+
+def _own_folder(path: Path) -> bool:
+    """Whether ``path`` is a real folder (not a link) of this user that no one else can write to."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    if not stat.S_ISDIR(info.st_mode):
+        return False
+    return not hasattr(os, "getuid") or (info.st_uid == os.getuid() and not info.st_mode & 0o022)
+
+
+def _alive(pid: int, started: int) -> bool:
+    """Whether the process that made an upload folder still runs (the same pid with the same start time)."""
+    try:
+        return abs(psutil.Process(pid).create_time() - started) <= 2
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:  # access denied: someone's process, keep its folder
+        return True
+
+
+@st.cache_resource(show_spinner=False)
+def prepared_upload_root(root: str) -> str | None:
+    """Create the uploads root (once per process) and remove the folders of processes that are gone.
+
+    Returns:
+        The root, or None when it is not a private folder of this user (then each session's folder is made
+        directly in the temp folder, and folders of dead processes are not cleaned up).
     """
-    folder = Path(st.session_state.setdefault("upload_dir", tempfile.mkdtemp(prefix="planner-upload-")))
+    path = Path(root)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if not _own_folder(path):
+        return None
+    for child in path.iterdir():
+        m = _FOLDER_NAME.match(child.name)
+        if m and child.is_dir() and not child.is_symlink() and not _alive(int(m[1]), int(m[2])):
+            shutil.rmtree(child, ignore_errors=True)
+    return root
+
+
+class UploadFolder:
+    """One session's upload folder, made once per session and kept in ``st.session_state["upload_folder"]``.
+
+    It is removed (with whatever it holds) when the session's state is garbage-collected, which Streamlit does
+    some time after the browser tab is closed (it keeps a closed session a while for a reconnect), and at the
+    latest when the app's process exits normally (``weakref.finalize`` runs at exit). A folder left by a process
+    that was killed is removed by the next app process (:func:`prepared_upload_root`).
+    """
+
+    def __init__(self) -> None:
+        """Make the folder.
+
+        Raises:
+            OSError: the temp folder cannot take it.
+        """
+        me = psutil.Process()
+        root = prepared_upload_root(str(upload_root()))
+        if root:
+            Path(root).mkdir(mode=0o700, parents=True, exist_ok=True)  # a temp cleaner may have removed it
+        prefix = f"{me.pid}-{int(me.create_time())}-" if root else "planner-upload-"
+        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), True)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the folder is still there."""
+        return self._finalizer.alive and self.path.is_dir()
+
+
+def upload_folder() -> Path:
+    """This session's upload folder (made at the first upload of the session)."""
+    ss = st.session_state
+    folder = ss.get("upload_folder")
+    if folder is None or not folder.alive:  # duck-typed: after a code reload the kept one has the old class
+        folder = UploadFolder()
+        ss["upload_folder"] = folder
+    return Path(folder.path)
+
+
+def upload_limit_mb() -> float:
+    """The largest upload the app takes, MB.
+
+    Streamlit's ``server.maxUploadSize`` (.streamlit/config.toml) or the data layer's ``PLANNER_MAX_INPUT_MB``,
+    whichever is smaller.
+
+    Raises:
+        InputError: ``PLANNER_MAX_INPUT_MB`` is not a number.
+    """
+    return min(float(st.get_option("server.maxUploadSize")), max_input_bytes() / 2**20)
+
+
+def upload_key(kind: str) -> str:
+    """The key of the file-upload widget of ``kind``: a new key after 'Remove', so the widget forgets the file."""
+    n = st.session_state.get("upload_versions", {}).get(kind, 0)
+    return f"upload_{kind}" if n == 0 else f"upload_{kind}_{n}"
+
+
+def _refused(upload: Any) -> Issue | None:
+    """Why an upload is not saved at all (over the size limit), or None.
+
+    The file type is the widget's ``type`` list (:data:`UPLOAD_SUFFIXES`), which Streamlit enforces.
+    """
+    try:
+        limit = upload_limit_mb()
+    except InputError as exc:
+        return exc.issues[0]
+    if upload.size > limit * 2**20:
+        text = (
+            f"is {upload.size / 2**20:,.1f} MB, over the app's upload limit of {limit:,.0f} MB "
+            "(server.maxUploadSize in .streamlit/config.toml, PLANNER_MAX_INPUT_MB); use `planner solve` for it"
+        )
+        return Issue(upload.name, None, None, text)
+    return None
+
+
+def save_upload(kind: str, upload: Any) -> Path:
+    """Save an uploaded file in this session's upload folder under a generated name.
+
+    The name is ``<kind>-<content hash><suffix>``: costing caches see new content as new data, and the original
+    name (which may hold ``#``, ``%``, spaces or any character) never reaches a path; it is kept for display.
+
+    Raises:
+        OSError: the file cannot be written (nothing is left behind).
+    """
     content = upload.getvalue()
-    digest = hashlib.sha256(content).hexdigest()[:12]
-    name = Path(upload.name).name
-    path = folder / f"{kind}-{digest}-{name}"
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    path = upload_folder() / f"{kind}-{digest}{Path(upload.name).suffix.lower()}"
     if not path.exists():
-        path.write_bytes(content)
+        part = path.with_name(path.name + ".part")
+        try:
+            part.write_bytes(content)
+            part.replace(path)
+        finally:
+            part.unlink(missing_ok=True)
     return path
 
 
@@ -200,16 +351,67 @@ def check_upload(kind: str, path: Path) -> list[Issue]:
     return []
 
 
+def _saved_and_checked(kind: str, upload: Any) -> tuple[str | None, list[Issue]]:
+    """The saved file of a valid upload and no issues, or None and the issues (then nothing is kept on disk)."""
+    refused = _refused(upload)
+    if refused is not None:
+        return None, [refused]
+    try:
+        path = save_upload(kind, upload)
+    except OSError as exc:
+        return None, [Issue(upload.name, None, None, f"cannot be saved: {exc.strerror or exc}")]
+    saved = str(path)
+    issues = [
+        Issue(upload.name, i.row, i.column, i.message.replace(saved, upload.name)) for i in check_upload(kind, path)
+    ]
+    if issues:
+        path.unlink(missing_ok=True)
+        return None, issues
+    return saved, []
+
+
+def _forget_file(entry: dict[str, Any] | None) -> None:
+    if entry and entry.get("path"):
+        Path(entry["path"]).unlink(missing_ok=True)
+
+
+def take_upload(kind: str, upload: Any) -> dict[str, Any]:
+    """Record a new upload of ``kind`` in the session (the file the widget holds); the previous file is deleted.
+
+    Returns:
+        The session's entry: ``name`` (as uploaded), ``file_id`` (the widget's), ``path`` (the saved file; None
+        if the file was refused or has problems, and then nothing is left on disk) and ``issues`` (which name
+        the file as uploaded).
+    """
+    uploads = st.session_state.setdefault("uploads", {})
+    old = uploads.get(kind)
+    if old is not None and old.get("file_id") == upload.file_id:
+        return old
+    path, issues = _saved_and_checked(kind, upload)
+    if old is not None and old.get("path") != path:
+        _forget_file(old)
+    entry = {"name": upload.name, "file_id": upload.file_id, "path": path, "issues": issues}
+    uploads[kind] = entry
+    return entry
+
+
 def remove_upload(kind: str) -> None:
-    """Forget an upload of this session (callback of its 'Remove' button)."""
-    st.session_state.get("uploads", {}).pop(kind, None)
+    """Forget an upload of this session and delete its file (callback of its 'Remove' button).
+
+    The upload widget gets a new key, so it no longer holds the file either.
+    """
+    ss = st.session_state
+    _forget_file(ss.get("uploads", {}).pop(kind, None))
+    versions = ss.setdefault("upload_versions", {})
+    versions[kind] = versions.get(kind, 0) + 1
 
 
 def scenario_yaml(raw: dict[str, Any]) -> str:
     """The scenario as YAML for ``planner solve`` (data paths are absolute on the machine that ran the app)."""
+    name = " ".join(str(raw["name"]).split())  # a line break in the name must not end the comment
     head = (
         "# Connect.Post Planner scenario saved by the app. Reproduce the plan with:\n"
-        f"#   planner solve {raw['name']}.yaml --out out/{raw['name']}\n"
+        f"#   planner solve {shlex.quote(name + '.yaml')} --out {shlex.quote('out/' + name)}\n"
     )
     return head + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
 
@@ -252,9 +454,9 @@ def run_and_store(raw: dict[str, Any]) -> bool:
     """Run with a progress box; store the result in the session, or the error to show."""
     ss = st.session_state
     ss.pop("last_error", None)
-    with st.status(f"Costing and solving '{raw['name']}'…", expanded=True) as status:
+    with st.status(f"Costing and solving '{md(raw['name'])}'…", expanded=True) as status:
         try:
-            plan, coords, times = solve_raw(raw, say=st.write)
+            plan, coords, times = solve_raw(raw, say=lambda m: st.write(md(m)))
         except InputError as exc:
             status.update(label="Bad input: nothing was solved", state="error", expanded=False)
             ss["last_error"] = {"kind": "input", "issues": exc.issues}
@@ -279,7 +481,8 @@ def run_and_store(raw: dict[str, Any]) -> bool:
             return False
         s = plan.summary
         status.update(
-            label=f"Solved '{s['scenario']}': {s['status']}, gap {s['mip_gap'] or 0:.2e}, {times['total_s']:.1f} s",
+            label=f"Solved '{md(s['scenario'])}': {md(s['status'])}, gap {s['mip_gap'] or 0:.2e}, "
+            f"{times['total_s']:.1f} s",
             state="complete",
             expanded=False,
         )

@@ -1,4 +1,7 @@
-"""Display helpers shared by the pages: KPI cards, the office map, technology charts, amounts, issues."""
+"""Display helpers shared by the pages: KPI cards, the office map, technology charts, amounts, issues.
+
+Text from users (file names, cells, names, messages) is escaped with :mod:`planner.ui.safe` before it is shown.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from planner.errors import Issue
+from planner.errors import MAX_MESSAGE_CHARS, Issue
 from planner.results import Plan
+from planner.ui.safe import md, plot_frame, plot_text
 
 # plotly.js fetches <topojsonURL><scope>_<resolution>m.json; Streamlit serves ./static/ at app/static/.
 PLOT_CONFIG = {"topojsonURL": "app/static/", "displaylogo": False}
@@ -39,9 +43,21 @@ def money_short(x: float | None) -> str:
     return f"{x:,.0f} USD"
 
 
+def _line(issue: Issue) -> str:
+    text = str(issue)
+    if len(text) > MAX_MESSAGE_CHARS:  # a 20 MB cell must not become a 20 MB message
+        text = text[: MAX_MESSAGE_CHARS - 40] + f" ... ({len(text):,} characters)"
+    return md(text)
+
+
 def show_issues(issues: list[Issue], title: str) -> None:
-    """An error box with the first issues, then a table of all of them (file, row, column, problem)."""
-    st.error(title + "\n\n" + "\n".join(f"- {i}" for i in issues[:25]))
+    """An error box with the first issues, then a table of all of them (file, row, column, problem).
+
+    Args:
+        issues: the problems found; their text is escaped here.
+        title: the box's first line, Markdown (escape any user text in it with :func:`~planner.ui.safe.md`).
+    """
+    st.error(title + "\n\n" + "\n".join(f"- {_line(i)}" for i in issues[:25]))
     if issues:
         st.dataframe(
             pd.DataFrame(
@@ -67,7 +83,7 @@ def show_last_error() -> None:
     if err["kind"] == "input":
         show_issues(err["issues"], f"Bad input ({len(err['issues'])} problem(s)); fix these and run again:")
     elif err["kind"] == "infeasible":
-        st.error(f"**Infeasible** ({err['constraint']}): {err['message']}")
+        st.error(f"**Infeasible** ({md(err['constraint'])}): {md(err['message'])}")
         for key, value in err["suggestions"].items():
             text = f"{value:,.0f} USD" if key == "budget_usd" else f"{value:.4f}"
             if key in ("budget_usd", "coverage_target"):
@@ -78,9 +94,9 @@ def show_last_error() -> None:
                     args=(key, value),
                 )
             else:
-                st.info(f"Suggested: {key} = {text}")
+                st.info(f"Suggested: {md(key)} = {text}")
     else:
-        st.error(err["message"])
+        st.error(md(err["message"]))
 
 
 def kpi_cards(plan: Plan) -> None:
@@ -110,14 +126,15 @@ def office_map(table: pd.DataFrame, colour: str, colours: dict[str, str] | None 
         st.info("No offices to show on the map.")
         return
     hover = [c for c in ("office_id", "region", "population", "cost_usd") if c in table.columns]
+    name = "name" if "name" in table else None
     fig = px.scatter_geo(
-        table,
+        plot_frame(table, [colour, name, *hover]),
         lat="lat",
         lon="lon",
         color=colour,
-        hover_name="name" if "name" in table else None,
+        hover_name=name,
         hover_data=hover,
-        color_discrete_map=colours or TECH_COLOURS,
+        color_discrete_map={plot_text(k): v for k, v in (colours or TECH_COLOURS).items()},
     )
     fig.update_traces(marker={"size": 5, "opacity": 0.85})
     fig.update_geos(
@@ -143,7 +160,9 @@ def office_map(table: pd.DataFrame, colour: str, colours: dict[str, str] | None 
 
 def tech_bar(table: pd.DataFrame, x: str, y: str, title: str, key: str, hover: list[str] | None = None) -> None:
     """A bar chart of ``y`` by ``x`` stacked and coloured by technology (the app's technology colours)."""
-    fig = px.bar(table, x=x, y=y, color="technology", color_discrete_map=TECH_COLOURS, title=title, hover_data=hover)
+    shown = plot_frame(table, [x, "technology", *(hover or [])])
+    colours = {plot_text(k): v for k, v in TECH_COLOURS.items()}
+    fig = px.bar(shown, x=x, y=y, color="technology", color_discrete_map=colours, title=title, hover_data=hover)
     st.plotly_chart(fig, config=PLOT_CONFIG, key=key, width="stretch")
 
 
@@ -165,7 +184,7 @@ def solve_summary(entry: dict[str, Any]) -> None:
     t = entry["times"]
     gap = s["mip_gap"]
     st.caption(
-        f"Solver: **{s['status']}** by {s['method']}, gap {0 if gap is None else gap:.2e}; "
+        f"Solver: **{md(s['status'])}** by {md(s['method'])}, gap {0 if gap is None else gap:.2e}; "
         f"costing {s['timings_seconds'].get('costing', 0):.2f} s, solve {s['solve_seconds']:.2f} s; "
         f"this run {t['total_s']:.2f} s" + (" (costed options from the cache)" if t["costing_cached"] else "")
     )

@@ -10,6 +10,7 @@ import streamlit as st
 
 from planner.results import report
 from planner.results.compare import kpi_table
+from planner.ui.safe import md
 from planner.ui.state import bundled, run_and_store
 from planner.ui.widgets import office_map, show_last_error, tech_bar
 
@@ -51,7 +52,7 @@ def page_compare() -> None:
         st.info("Choose two different plans.")
         return
     diff = report.changed_offices(plans[a], plans[b], "A", "B")
-    st.caption(f"{len(diff):,} offices differ between A = {a} and B = {b}")
+    st.caption(f"{len(diff):,} offices differ between A = {md(a)} and B = {md(b)}")
     if len(diff):
         coords = pd.concat([runs[a]["coords"], runs[b]["coords"]]).drop_duplicates("office_id")
         st.dataframe(diff, hide_index=True, key="cmp_diff")

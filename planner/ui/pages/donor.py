@@ -11,6 +11,7 @@ import streamlit as st
 
 from planner.results import report
 from planner.scenario import catalogue_for, catalogue_table
+from planner.ui.safe import md, plot_frame
 from planner.ui.widgets import PLOT_CONFIG, money, plan_choice
 
 
@@ -29,7 +30,7 @@ def page_donor() -> None:
     c[2].metric("Offices left unserved", f"{s['offices_unserved']:,}")
     c[3].metric("… with no eligible technology", f"{s['offices_without_eligible_option']:,}")
     st.caption(
-        f"Costs are on the {s['budget_basis']} basis; capex {money(s['total_capex_usd'])}, "
+        f"Costs are on the {md(s['budget_basis'])} basis; capex {money(s['total_capex_usd'])}, "
         f"opex {money(s['total_opex_usd_per_year'])}/year, TCO {money(s['total_tco_usd'])}."
     )
     cols = ["offices", "population", "communities", "cost_usd", "cost_per_community_usd", "cost_per_person_usd"]
@@ -51,7 +52,8 @@ def page_donor() -> None:
         c1, c2 = st.columns(2)
         for col, kind in ((c1, "capex"), (c2, "opex per year")):
             part = comp[comp["kind"] == kind]
-            fig = px.bar(part, x="technology", y="usd", color="component", title=f"{kind} (USD)")
+            shown = plot_frame(part, ["technology", "component"])
+            fig = px.bar(shown, x="technology", y="usd", color="component", title=f"{kind} (USD)")
             col.plotly_chart(fig, config=PLOT_CONFIG, key=f"donor_comp_{kind}", width="stretch")
     st.dataframe(report.cost_components(plan), hide_index=True, key="donor_components")
     st.subheader("Why this technology?")
@@ -62,7 +64,7 @@ def page_donor() -> None:
     label_of = cast(Callable[[Any], str], labels.get)  # every option has its label
     office = st.selectbox("Office", list(labels), format_func=label_of, key="donor_office")
     row = p[p["office_id"] == office].iloc[0]
-    st.markdown(f"**{row['technology']}** — {row['why']}")
+    st.markdown(f"**{md(row['technology'])}** — {md(row['why'])}")
     st.dataframe(report.office_alternatives(plan, office), hide_index=True, key="donor_alternatives")
     lines = report.office_cost_sources(plan, office)
     if len(lines):

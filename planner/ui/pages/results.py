@@ -8,6 +8,7 @@ import streamlit as st
 from planner.errors import PlannerError
 from planner.pipeline import costing_key, prepare
 from planner.results import Plan
+from planner.ui.safe import md
 from planner.ui.state import store
 from planner.ui.widgets import PLOT_CONFIG, kpi_cards, money, office_map, plan_choice, solve_summary, tech_bar
 
@@ -119,7 +120,7 @@ def frontier_section(plan: Plan) -> None:
                     budgets = [low + (high - low) * i / (points - 1) for i in range(points)]
                     st.session_state["frontier"] = (plan.scenario.name, sweep(prepared, "budget", budgets, "serial"))
             except PlannerError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
                 return
         name, frontier = st.session_state.get("frontier", (None, None))
         if frontier is None or name != plan.scenario.name:

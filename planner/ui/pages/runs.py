@@ -17,6 +17,7 @@ from planner.data import fingerprint, read_offices
 from planner.errors import PlannerError
 from planner.results import report
 from planner.store import RunStore, compare_summaries, data_drift
+from planner.ui.safe import md
 from planner.ui.state import scenario_yaml
 from planner.ui.widgets import kpi_cards, money_short, tech_bar
 
@@ -91,17 +92,17 @@ def page_runs() -> None:
     ss = st.session_state
     store = RunStore()
     st.caption(
-        f"Run store `{store.path}` (the `PLANNER_STORE` environment variable chooses another). Every "
+        f"Run store {md(store.path)} (the `PLANNER_STORE` environment variable chooses another). Every "
         "`planner solve` is recorded here with its scenario, data fingerprints, catalogue, versions and outputs; "
         "`planner runs list | show | export | compare | delete` reads the same store."
     )
     for key, show in (("runs_error", st.error), ("runs_recorded", st.success)):
         if key in ss:
-            show(ss.pop(key))
+            show(md(ss.pop(key)))
     try:
         table = store.list_runs()
     except (PlannerError, sqlite3.Error) as exc:
-        st.error(f"Cannot read the run store: {exc}")
+        st.error(f"Cannot read the run store: {md(exc)}")
         return
     if table.empty:
         st.info(
@@ -119,12 +120,12 @@ def page_runs() -> None:
         try:
             record = store.get(run_id)
         except PlannerError as exc:  # deleted by another process since the list was read
-            st.error(str(exc))
+            st.error(md(exc))
             return
         st.markdown(
-            f"**{record.scenario}** — `{record.command}` at {record.created_at} UTC, status **{record.status}**, "
-            f"package {record.package_version}"
-            + (f"; scenario file `{record.scenario_path}`" if record.scenario_path else "")
+            f"**{md(record.scenario)}** — {md(record.command)} at {md(record.created_at)} UTC, status "
+            f"**{md(record.status)}**, package {md(record.package_version)}"
+            + (f"; scenario file {md(record.scenario_path)}" if record.scenario_path else "")
         )
         if "plan.csv" in record.files:
             plan = store.load_plan(run_id, options=False)
@@ -137,11 +138,11 @@ def page_runs() -> None:
             )
             st.dataframe(plan.plan, hide_index=True, key="runs_plan")
         elif record.summary.get("message"):
-            st.warning(record.summary["message"])
+            st.warning(md(record.summary["message"]))
         else:
-            st.info(f"A `{record.command}` run has no per-office plan; its summary and files are below.")
+            st.info(f"A {md(record.command)} run has no per-office plan; its summary and files are below.")
             st.json(record.summary, expanded=False)
-            st.caption("Files: " + ", ".join(f"`{n}` ({size:,} bytes)" for n, size in record.files.items()))
+            st.caption("Files: " + ", ".join(f"{md(n)} ({size:,} bytes)" for n, size in record.files.items()))
         with st.expander("Scenario, data fingerprints and versions of this run"):
             st.code(record.scenario_yaml or json.dumps(record.scenario_json, indent=2), language="yaml")
             drift = data_drift(record)

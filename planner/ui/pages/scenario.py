@@ -11,19 +11,22 @@ from typing import Any, cast
 import pandas as pd
 import streamlit as st
 
-from planner.errors import Issue
+from planner.errors import InputError
+from planner.ui.safe import md
 from planner.ui.state import (
     COST_FIELDS,
+    UPLOAD_SUFFIXES,
     bundled,
-    check_upload,
     default_catalogue_rows,
     load_base,
     regions,
     remove_upload,
     run_and_store,
-    save_upload,
     scenario_yaml,
     stamp,
+    take_upload,
+    upload_key,
+    upload_limit_mb,
 )
 from planner.ui.widgets import kpi_cards, show_issues, show_last_error, solve_summary
 
@@ -66,40 +69,47 @@ def _h(value: Any) -> str:
 def data_section(base: dict[str, Any]) -> tuple[dict[str, str], bool]:
     """Upload widgets; returns the data paths (uploads replace the base scenario's) and whether all are valid.
 
-    Uploads are kept in the session (not only in the widget), so they survive a visit to another page.
+    Uploads are kept in the session (not only in the widget), so they survive a visit to another page; 'Remove'
+    deletes the file. Names are shown as uploaded (escaped); the files are saved under generated names.
     """
     paths = dict(base.get("data", {}))
     uploads = st.session_state.setdefault("uploads", {})
     ok = True
+    shown = {k: md(Path(v).name) if v else "none" for k, v in paths.items()}
     with st.expander("Data: use your own files (optional)", expanded=bool(uploads)):
         st.caption(
             "Uploads replace the base scenario's files; they are checked with the same rules and messages "
-            "as `planner validate` (file, row, column)."
+            f"as `planner validate` (file, row, column). Up to {upload_limit_text()} per file."
         )
         for kind in DATA_KEYS:
             upload = st.file_uploader(
                 DATA_LABELS[kind],
-                key=f"upload_{kind}",
-                type=["csv", "geojson", "json", "gpkg"] if kind == "offices" else ["csv"],
+                key=upload_key(kind),
+                type=[s.lstrip(".") for s in UPLOAD_SUFFIXES[kind]],
             )
-            if upload is not None:
-                path = save_upload(kind, upload)
-                if uploads.get(kind, {}).get("path") != str(path):
-                    issues = [Issue(upload.name, i.row, i.column, i.message) for i in check_upload(kind, path)]
-                    uploads[kind] = {"path": str(path), "name": upload.name, "issues": issues}
-            entry = uploads.get(kind)
+            entry = take_upload(kind, upload) if upload is not None else uploads.get(kind)
             if entry is None:
                 continue
+            name = md(entry["name"])
             if entry["issues"]:
                 ok = False
-                show_issues(entry["issues"], f"{entry['name']} cannot be used ({len(entry['issues'])} problem(s)):")
+                show_issues(entry["issues"], f"{name} cannot be used ({len(entry['issues'])} problem(s)):")
+                shown[kind] = f"{name} (rejected)"
             else:
-                st.success(f"{entry['name']}: valid, used instead of the bundled file")
-            st.button(f"Remove {entry['name']}", key=f"remove_{kind}", on_click=remove_upload, args=(kind,))
-            paths[kind] = entry["path"]
-    shown = {k: (Path(v).name if v else "none") for k, v in paths.items()}
-    st.caption("Data in use: " + ", ".join(f"{k} = `{v}`" for k, v in shown.items()))
+                st.success(f"{name}: valid, used instead of the bundled file")
+                paths[kind] = entry["path"]
+                shown[kind] = f"{name} (uploaded)"
+            st.button(f"Remove {name}", key=f"remove_{kind}", on_click=remove_upload, args=(kind,))
+    st.caption("Data in use: " + ", ".join(f"{k} = {v}" for k, v in shown.items()))
     return paths, ok
+
+
+def upload_limit_text() -> str:
+    """The upload limit for the caption ("?" if ``PLANNER_MAX_INPUT_MB`` is not a number: each upload says so)."""
+    try:
+        return f"{upload_limit_mb():,.0f} MB"
+    except InputError:
+        return "? MB"
 
 
 def _objective_section() -> None:
@@ -166,7 +176,7 @@ def _technology_section(techs: list[str], over: dict[str, Any], v: int) -> tuple
         shown = _effective_costs(over)
         edited = st.data_editor(shown, key=f"costs_{v}_{_h(over)}", disabled=["technology"], width="stretch")
         if over:
-            st.caption("Overrides: `" + json.dumps(over) + "`")
+            st.caption("Overrides: " + md(json.dumps(over)))
     return shown, edited
 
 
@@ -363,7 +373,7 @@ def page_scenario() -> None:
     )
     base = st.session_state["base_raw"]
     if base.get("description"):
-        st.caption(base["description"])
+        st.caption(md(base["description"]))
     raw, data_ok = scenario_form()
     b1, b2 = st.columns([1, 1])
     run = b1.button("Run scenario", type="primary", key="run", disabled=not data_ok)
@@ -385,7 +395,7 @@ def page_scenario() -> None:
     current = st.session_state.get("current")
     runs = st.session_state.get("runs", {})
     if current in runs and not st.session_state.get("last_error"):
-        st.subheader(f"Plan: {current}")
+        st.subheader(f"Plan: {md(current)}")
         solve_summary(runs[current])
         kpi_cards(runs[current]["plan"])
         st.caption("See **Results** for the map, charts and the per-office table.")
