@@ -328,7 +328,8 @@ def _gpkg_point(blob: bytes) -> tuple[float, float]:
 
 def _read_geopackage_points(path: Path) -> pd.DataFrame:
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # a file: URI percent-encoded by pathlib: a name with "#", "%" or "?" opens exactly this file, read-only
+        con = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         table, geom_col = con.execute(
             "SELECT table_name, column_name FROM gpkg_geometry_columns ORDER BY table_name LIMIT 1"
         ).fetchone()

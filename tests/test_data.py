@@ -694,3 +694,13 @@ def test_default_scenario_inputs_load():
     assert inputs.offices["office_id"].is_unique
     assert len(inputs.offices) == 2560
     assert len(inputs.fibre_nodes) == 6446 and len(inputs.towers) == 916  # backbone 136 + 6,310 BharatNet GP PoPs
+
+
+@pytest.mark.parametrize("name", ["a#b.gpkg", "x%41.gpkg", "ü b?.gpkg"])
+def test_a_geopackage_name_with_uri_characters_reads_that_file(tmp_path, name):
+    """'x%41' once read 'xA', and 'a#b' opened (and created) a read-write file 'a': the path is now a URI."""
+    path = _write_gpkg(tmp_path / name, [(_gpkg_point_blob(79.25, 29.75), "P1", 10.0, "c", "unconnected")])
+    _write_gpkg(tmp_path / "xA.gpkg", [(_gpkg_point_blob(1.0, 2.0), "WRONG", 1.0, "c", "unconnected")])
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert read_offices(path)["office_id"].tolist() == ["P1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no stray file
