@@ -90,6 +90,8 @@ def test_results_page_map_charts_and_filters(ran):
     charts = ran.get("plotly_chart")
     assert len(charts) == 4  # map, technology mix, cost by region, required Mbps
     assert any(c.value.startswith("Demand model **planner**") for c in ran.caption)
+    assert any("line of sight: not checked" in c.value for c in ran.caption)  # no elevation raster in the data
+    assert any(i.value.startswith("Line of sight not checked") for i in ran.info)
     figure = json.loads(charts[0].proto.spec)
     assert figure["data"][0]["type"] == "scattergeo"
     assert charts[0].proto.config and "app/static/" in charts[0].proto.config

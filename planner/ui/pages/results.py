@@ -52,8 +52,24 @@ def page_results() -> None:
     st.caption(f"{len(shown):,} of {len(table):,} offices")
     st.dataframe(shown, hide_index=True, key="plan_table")
     demand_section(plan)
+    reach_section(plan)
     shared_section(plan)
     frontier_section(plan)
+
+
+def reach_section(plan: Plan) -> None:
+    """Where cellular coverage came from and whether microwave hops were checked for line of sight."""
+    sc = plan.scenario
+    source = (
+        f"coverage polygons of {md(sc.data.coverage.name)} ({sc.coverage.source})"
+        if sc.data.coverage is not None and sc.coverage.source != "towers"
+        else "the towers' coverage radii"
+    )
+    los = plan.summary.get("line_of_sight", "not checked (no data.elevation)")
+    st.caption(f"Cellular coverage from {source}. Microwave line of sight: {md(los)}.")
+    if str(los).startswith("not checked"):
+        st.info("Line of sight not checked: microwave hops are judged by distance and backhaul only. Give an "
+                "elevation raster (data.elevation) to check each hop against the terrain.")  # fmt: skip
 
 
 def demand_section(plan: Plan) -> None:
