@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.data import Inputs
+from planner.data import BACKHAUL_FROM_GENERATION, Inputs
 from planner.geo import PointIndex, haversine_km
 from planner.network import SharedInfra, build_fibre_graph, candidate_relays, candidate_sites
 from planner.scenario import Catalogue, Scenario, Technology
@@ -163,7 +163,13 @@ def _anchor_points(tech: Technology, inputs: Inputs) -> tuple[np.ndarray, np.nda
         towers = inputs.towers[inputs.towers["generation"] >= (reach.min_tower_generation or 2)]
         label = f"tower ({reach.min_tower_generation or 2}G+)"
         if reach.backhauled_towers_only:
-            towers = towers[towers["backhaul"].astype(bool)]
+            # towers built in memory may lack the column: the reader's rule for an empty cell applies
+            has = (
+                towers["backhaul"].astype(bool)
+                if "backhaul" in towers
+                else towers["generation"] >= BACKHAUL_FROM_GENERATION
+            )
+            towers = towers[has]
             label = f"backhauled tower ({reach.min_tower_generation or 2}G+)"
         pts_lat.append(towers["lat"].to_numpy(float))
         pts_lon.append(towers["lon"].to_numpy(float))
