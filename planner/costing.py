@@ -643,6 +643,10 @@ def build_options_and_infra(
         keep = ~table.duplicated(subset=OPTION_KEY, keep="last").to_numpy()
         table, pos, code = table[keep], pos[keep], code[keep]
     table = table.reset_index(drop=True)
+    if scenario.unknown_status.action == "survey_cost":  # a site survey before building, on every option
+        unknown = planned["status"].to_numpy()[pos] == "unknown"
+        table.loc[unknown, "capex_civil_usd"] += scenario.unknown_status.survey_cost_usd
+        table.loc[unknown, "cost_keys"] = table.loc[unknown, "cost_keys"] + "; scenario.unknown_status.survey_cost_usd"
     table["shared"] = ""
     table["trench_capex_usd"] = 0.0
     table["trench_opex_usd_per_year"] = 0.0

@@ -32,7 +32,9 @@ from planner.geo import PointIndex
 from planner.scenario import SERVICES, Scenario
 from planner.terrain import ElevationGrid
 
-STATUSES = ("unconnected", "underserved", "connected")
+STATUSES = ("unconnected", "underserved", "connected", "unknown")
+"""``unknown``: not surveyed, or the survey could not tell (``planner survey``); the scenario's ``unknown_status``
+decides whether such offices are planned."""
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 _OPENCELLID = ["radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples", "changeable",
@@ -107,10 +109,13 @@ class Inputs:
     coverage: pd.DataFrame | None = None  # planned offices inside coverage polygons (planner.layers.covered_offices)
     elevation: ElevationGrid | None = None  # ground heights for microwave line of sight (planner.layers)
 
+    skip_unknown: bool = False  # scenario unknown_status.action == "skip": offices of unknown status are not planned
+
     @property
     def planned(self) -> pd.DataFrame:
-        """Offices to plan: unconnected and underserved."""
-        return self.offices[self.offices["status"] != "connected"]
+        """Offices to plan: unconnected, underserved and (unless skipped) of unknown status."""
+        left_out = ["connected", "unknown"] if self.skip_unknown else ["connected"]
+        return self.offices[~self.offices["status"].isin(left_out)]
 
 
 # --------------------------------------------------------------------------------------------- parsing
@@ -749,7 +754,10 @@ def load_inputs(scenario: Scenario, technologies: Iterable[str]) -> Inputs:
         if issues:
             raise InputError(issues)
     prints = data_fingerprints(scenario)
-    return Inputs(offices, tables["fibre_nodes"], tables["towers"], quotes, prints, tables["roads"])
+    return Inputs(
+        offices, tables["fibre_nodes"], tables["towers"], quotes, prints, tables["roads"],
+        skip_unknown=scenario.unknown_status.action == "skip",
+    )  # fmt: skip
 
 
 def read_scenario_offices(scenario: Scenario) -> pd.DataFrame:

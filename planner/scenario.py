@@ -513,6 +513,23 @@ class Demand(_Strict):
         return self
 
 
+class UnknownStatus(_Strict):
+    """What planning does with offices whose connectivity is unknown (not surveyed, or the survey could not tell).
+
+    Such offices are never taken as connected: ``plan`` plans them as unconnected; ``skip`` leaves them out of
+    the plan (they are counted, and listed with technology ``none`` nowhere: the plan says how many were skipped);
+    ``survey_cost`` plans them and adds a site survey to each of their options' capex.
+    """
+
+    action: Literal["plan", "skip", "survey_cost"] = "plan"
+    survey_cost_usd: float = Field(
+        default=150.0,
+        ge=0,
+        description="Site survey before building, USD per office of unknown status (survey_cost). Planner "
+        "estimate: a technician's day visit with transport; no published figure.",
+    )
+
+
 class CoverageRules(_Strict):
     """Where cellular coverage comes from: published polygons (data.coverage), towers' radii, or either."""
 
@@ -677,6 +694,9 @@ class Scenario(_Strict):
     )
     coverage: CoverageRules = Field(
         default_factory=CoverageRules, description="Which source of cellular coverage decides 4G eligibility."
+    )
+    unknown_status: UnknownStatus = Field(
+        default_factory=UnknownStatus, description="Offices of unknown connectivity: plan, skip, or survey first."
     )
     countries: Countries | None = Field(
         default=None, description="Several countries: per-country budgets, or one global pool (budget_usd)."

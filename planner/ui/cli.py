@@ -653,6 +653,37 @@ def runs_delete(run_ids: RunIds, store: StoreOption = None) -> None:
     _guard(action, st)
 
 
+@app.command()
+def survey(
+    register: Annotated[Path, typer.Argument(help="Office register: an offices file (CSV, GeoJSON or GeoPackage).")],
+    survey_file: Annotated[
+        Path, typer.Argument(metavar="SURVEY", help="Connectivity survey: CSV or Excel .xlsx, one row per office.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the merged offices and the reports.")],
+) -> None:
+    """Merge a connectivity survey into the office register; report matches, data quality and status by region."""
+    from planner.survey import ingest_survey, write_survey
+
+    _check_out(out)
+    try:
+        result = ingest_survey(register, survey_file)
+    except PlannerError as exc:
+        _fail(exc)
+    written = write_survey(result, out)
+    total = result.status.iloc[-1]
+    matched = int((result.matches["office_id"] != "").sum())
+    typer.echo(
+        f"survey: {matched} of {len(result.matches)} rows matched to {len(result.offices)} offices "
+        f"({int((result.matches['rule'] == 'postcode+name').sum())} by postcode + name); "
+        f"{int(total['connected'])} connected, {int(total['underserved'])} underserved, "
+        f"{int(total['unconnected'])} unconnected, {int(total['unknown'])} unknown; "
+        f"{len(result.quality)} data-quality findings"
+    )
+    for kind, n in result.quality["kind"].value_counts().sort_index().items():
+        typer.echo(f"  {kind}: {n}")
+    typer.echo("wrote " + ", ".join(str(p) for p in written))
+
+
 def main() -> None:  # pragma: no cover - console entry
     """Entry point that never lets an input error escape as a traceback."""
     try:
