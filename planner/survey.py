@@ -407,3 +407,68 @@ def write_survey(result: SurveyResult, out: Path) -> list[Path]:
         table.to_csv(path, index=False, lineterminator="\n")
         written.append(path)
     return written
+
+
+ACTUAL_ALIASES: dict[str, tuple[str, ...]] = {
+    "office_id": ("office_id", "office", "id", "office_code"),
+    "technology": ("technology", "link", "connection_type"),
+    "date": ("date", "connected_on", "completed", "completion_date", "survey_date"),
+    "cost_usd": ("cost_usd", "cost", "spend_usd", "actual_cost_usd", "amount_usd"),
+    "connected": ("connected", "is_connected"),
+}
+
+
+def read_actual(path: Path) -> pd.DataFrame:
+    """What was actually connected: an implementation log or a later survey (CSV or .xlsx).
+
+    One row per office: ``office_id`` (required), ``technology``, ``date`` (YYYY-MM-DD or a year), ``cost_usd``
+    (money spent), ``connected`` (yes / no; default yes, so a log lists only what was built). Returns
+    ``office_id, technology, year, cost_usd, row`` for the connected rows; a bad cell is an error naming its row.
+    """
+    check_regular_file(path)
+    header, rows, numbers = _read_xlsx(path) if path.suffix.lower() in (".xlsx", ".xlsm") else _read_csv(path)
+    file = str(path)
+    names = []
+    for h in header:
+        key = _column_key(h)
+        names.append(next((c for c, spellings in ACTUAL_ALIASES.items() if key in spellings), key))
+    if "office_id" not in names:
+        raise InputError(Issue(file, 1, None, "no office_id column: expected office_id[,technology,date,cost_usd]"))
+    width = len(names)
+    frame = pd.DataFrame([(r + [""] * width)[:width] for r in rows], columns=names, dtype=object).fillna("")
+    frame = frame.loc[:, ~pd.Index(names).duplicated()].astype(str)
+    issues: list[Issue] = []
+    out = []
+    seen: dict[str, int] = {}
+    for i, row in enumerate(frame.to_dict("records")):
+        line = numbers[i]
+        office = row["office_id"].strip()
+        if not office:
+            issues.append(Issue(file, line, "office_id", "empty; expected an office_id of the plan"))
+            continue
+        said = _yes_no(row.get("connected", "yes") or "yes")
+        if said == "invalid":
+            issues.append(Issue(file, line, "connected", f"'{row['connected']}': expected yes or no"))
+            continue
+        if said != "yes":
+            continue
+        if office in seen:
+            issues.append(Issue(file, line, "office_id", f"office {office} listed again (first in row {seen[office]})"))
+            continue
+        seen[office] = line
+        date = row.get("date", "").strip()
+        year = None
+        if date:
+            match = re.match(r"^(\d{4})(?:-\d{2}(?:-\d{2})?)?$", date)
+            if match is None:
+                issues.append(Issue(file, line, "date", f"'{date}': expected YYYY-MM-DD or a year"))
+                continue
+            year = int(match.group(1))
+        cost = _speed(row.get("cost_usd", ""))
+        if cost is not None and not (cost >= 0 and np.isfinite(cost)):
+            issues.append(Issue(file, line, "cost_usd", f"'{row['cost_usd']}': expected USD, a number >= 0"))
+            continue
+        out.append((office, row.get("technology", "").strip(), year, cost, line))
+    if issues:
+        raise InputError(issues[:20])
+    return pd.DataFrame(out, columns=["office_id", "technology", "year", "cost_usd", "row"])

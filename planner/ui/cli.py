@@ -684,6 +684,59 @@ def survey(
     typer.echo("wrote " + ", ".join(str(p) for p in written))
 
 
+@app.command()
+def progress(
+    run_id: Annotated[int, typer.Argument(help="The stored run of the plan (planner runs list).")],
+    actual: Annotated[Path, typer.Option("--actual", help="What was connected: office_id[,technology,date,cost_usd].")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the progress tables and the re-plan.")],
+    replan: Annotated[bool, typer.Option("--replan/--no-replan", help="Re-plan what is left.")] = True,
+    store: StoreOption = None,
+) -> None:
+    """Compare a stored plan with what was actually connected, and re-plan the rest as a new linked run."""
+    from planner.analysis.progress import compare_progress, replan_scenario
+    from planner.pipeline import run
+    from planner.results import write_outputs
+    from planner.survey import read_actual
+
+    _check_out(out)
+    st = RunStore(store)
+    try:
+        plan = st.load_plan(run_id, options=False)
+        prog = compare_progress(plan, read_actual(actual), str(actual))
+    except PlannerError as exc:
+        _fail(exc)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {"progress_offices.csv": prog.offices, "progress_by_year.csv": prog.by_year,
+              "progress_by_region.csv": prog.by_region, "progress_by_technology.csv": prog.by_technology}  # fmt: skip
+    for name, table in tables.items():
+        table.to_csv(out / name, index=False, lineterminator="\n")
+    (out / "progress.json").write_text(json.dumps(prog.summary, indent=2) + "\n", encoding="utf-8")
+    s = prog.summary
+    typer.echo(
+        f"run {run_id}: {s['offices_connected']:,} of {s['offices_planned']:,} planned offices connected "
+        f"({s['offices_connected_as_planned']:,} as planned, {s['offices_connected_with_another_technology']:,} "
+        f"with another technology, {s['offices_connected_outside_the_plan']:,} outside the plan); "
+        f"{s['people_connected']:,.0f} of {s['people_planned']:,.0f} people; spent {s['spend_usd']:,.0f} USD"
+        + (f" of {s['budget_usd']:,.0f}" if s["budget_usd"] is not None else "")
+    )
+    if not replan:
+        return
+    try:
+        scenario, changes = replan_scenario(plan.scenario, prog, out / "replan")
+        new = run(scenario)
+    except PlannerError as exc:
+        _fail(exc)
+    files = write_outputs(new, out / "replan")
+    n = new.summary
+    typer.echo(
+        f"re-plan of the rest ({', '.join(f'{k} {v:,.6g}' for k, v in changes.items())}): {n['status']}, "
+        f"{n['offices_connected']:,} more offices, {n['population_covered']:,.0f} more people, "
+        f"cost {n['total_cost_usd']:,.0f} USD; written to {out / 'replan'}"
+    )
+    extra = {"replan_of": run_id, "actual_file": str(actual), "changes": changes}
+    _record(st, lambda rs: rs.record_plan(new, command="progress", files=files, out_dir=out / "replan", extra=extra))
+
+
 def main() -> None:  # pragma: no cover - console entry
     """Entry point that never lets an input error escape as a traceback."""
     try:
