@@ -27,7 +27,9 @@ REGISTER = pd.DataFrame(
     }
 )
 HEADER = "office_id,postcode,name,connected,technology,down_mbps,up_mbps,power,services,incident_response_plan,"
-SURVEY = HEADER + """post_domain
+SURVEY = (
+    HEADER
+    + """post_domain
 A1,,,yes,fibre,25,10,grid,mail;financial,yes,no
 ,111,sitapur s.o.,Yes,4G,4,1,solar,mail,no,no
 ,222,Dev Prayag,no,,,,grid,,unknown,
@@ -36,6 +38,7 @@ D1,,,yes,4G,30,5,grid,mail,,
 D1,,,no,,,,grid,mail,,
 F1,,,yes,4G,-5,1,,mail,maybe,
 """
+)
 
 
 def files(tmp: Path, survey: str = SURVEY) -> tuple[Path, Path]:
