@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -392,8 +393,27 @@ def status_by_region(offices: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def status_geojson(offices: pd.DataFrame) -> dict[str, Any]:
+    """The surveyed offices as GeoJSON points with their status, speed, services and security answers."""
+    props = ["office_id", "name", "region", "status", "current_mbps", "services", *SECURITY]
+    features = []
+    for row in offices.to_dict("records"):
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [float(row["lon"]), float(row["lat"])]},
+                "properties": {k: (row[k].item() if hasattr(row[k], "item") else row[k]) for k in props if k in row},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
 def write_survey(result: SurveyResult, out: Path) -> list[Path]:
-    """offices.csv (ready to plan), matches.csv, quality.csv and status_by_region.csv in ``out``."""
+    """The survey's outputs in ``out``.
+
+    ``offices.csv`` (ready to plan), ``matches.csv``, ``quality.csv``, ``status_by_region.csv``,
+    ``status.geojson`` (the connectivity map layer) and ``survey.xlsx`` (one sheet per table).
+    """
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "offices.csv": result.offices,
@@ -406,7 +426,14 @@ def write_survey(result: SurveyResult, out: Path) -> list[Path]:
         path = out / name
         table.to_csv(path, index=False, lineterminator="\n")
         written.append(path)
-    return written
+    geo = out / "status.geojson"
+    geo.write_text(json.dumps(status_geojson(result.offices)) + "\n", encoding="utf-8")
+    book = out / "survey.xlsx"
+    with pd.ExcelWriter(book, engine="openpyxl") as writer:
+        for name, table in (("status by region", result.status), ("offices", result.offices),
+                            ("data quality", result.quality), ("matches", result.matches)):  # fmt: skip
+            table.to_excel(writer, sheet_name=name, index=False)
+    return [*written, geo, book]
 
 
 ACTUAL_ALIASES: dict[str, tuple[str, ...]] = {

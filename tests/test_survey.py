@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -131,6 +132,13 @@ def test_the_cli_writes_the_merged_register_and_unknown_status_is_planned_by_the
     assert "6 of 7 rows matched" in out.output and "2 unknown" in out.output
     for name in ("offices.csv", "matches.csv", "quality.csv", "status_by_region.csv"):
         assert (tmp_path / "s" / name).exists()
+    layer = json.loads((tmp_path / "s" / "status.geojson").read_text())
+    props = {f["properties"]["office_id"]: f["properties"] for f in layer["features"]}
+    assert props["B1"]["status"] == "underserved" and props["A1"]["incident_response_plan"] == "yes"
+    assert layer["features"][0]["geometry"]["coordinates"] == [79.0, 30.0]
+    sheets = pd.read_excel(tmp_path / "s" / "survey.xlsx", sheet_name=None)
+    assert list(sheets) == ["status by region", "offices", "data quality", "matches"]
+    assert len(sheets["data quality"]) == len(pd.read_csv(tmp_path / "s" / "quality.csv"))
     planned = {}
     options = {}
     for action in ("plan", "skip", "survey_cost"):
