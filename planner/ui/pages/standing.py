@@ -110,10 +110,10 @@ def page_standing() -> None:
         shown = [type(i)(saved.get(i.file, i.file), i.row, i.column, i.message) for i in exc.issues]
         show_issues(shown, "The files cannot be matched")
         return
-    total = result.status.set_index("region").loc["all"]
+    total = {k: int(v) for k, v in result.status.set_index("region").loc["all"].items() if k != "region"}
     cols = st.columns(5)
     for col, key in zip(cols, ("offices", "connected", "underserved", "unconnected", "unknown"), strict=True):
-        col.metric(key.capitalize(), f"{int(total[key]):,}")
+        col.metric(key.capitalize(), f"{total[key]:,}")
     matched = int((result.matches["office_id"] != "").sum())
     st.caption(
         md(f"{matched:,} of {len(result.matches):,} survey rows matched to {len(result.offices):,} offices "
