@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
@@ -18,7 +19,9 @@ from streamlit.testing.v1 import AppTest
 from planner.errors import InputError
 from planner.pipeline import run
 from planner.scenario import scenario_from_dict
+from planner.ui.pages.countries import countries_mapping, country_table, robustness, single_country
 from planner.ui.pages.roadmap import form_defaults, phased, roadmap_section, technology_years, year_table
+from planner.ui.safe import md
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -40,6 +43,11 @@ def _page(at: AppTest, name: str) -> AppTest:
     at.sidebar.radio(key="page").set_value(name).run()
     _clean(at)
     return at
+
+
+def _table(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table shown with ``column``."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
 def _values(data: list | dict) -> list[float]:
@@ -232,3 +240,156 @@ def test_roadmap_page_phases_a_plan_and_refuses_an_invalid_roadmap():
     phased_plan = at.session_state["runs"][f"{name}-roadmap"]["plan"]
     assert phased_plan.roadmap is not None and phased_plan.scenario.budget_usd is None
     assert phased_plan.scenario.roadmap.annual_budget_usd == pytest.approx(budget / 5)
+
+
+# --------------------------------------------------------------------------------------------- countries
+POOL = "himalaya-pool"  # 502 offices of IND, NPL and BTN: about a second per solve
+
+
+def _pool_raw() -> dict:
+    path = ROOT / "scenarios" / f"{POOL}.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["data"] = {k: str((path.parent / v).resolve()) for k, v in raw["data"].items()}
+    raw["countries"]["files"] = {k: str((path.parent / v).resolve()) for k, v in raw["countries"]["files"].items()}
+    return raw
+
+
+def test_countries_mapping_pool_and_budgets_follow_the_schema():
+    raw = _pool_raw()
+    budgets = countries_mapping(raw, "budgets", 0.0, {}, {"IND": 1e5, "NPL": 2e5, "BTN": 5e4}, "per-country")
+    assert "budget_usd" not in budgets and "min_share" not in budgets["countries"]
+    assert budgets["countries"]["budgets"] == {"IND": 1e5, "NPL": 2e5, "BTN": 5e4}
+    assert scenario_from_dict(budgets, base_dir=ROOT).countries.budgets["NPL"] == 2e5
+    pool = countries_mapping(budgets, "pool", 7e5, {"IND": None, "NPL": 0.5, "BTN": 0.0}, {}, "pool", "auto")
+    assert pool["budget_usd"] == 7e5 and "budgets" not in pool["countries"]
+    assert pool["countries"]["min_share"] == {"NPL": 0.5} and pool["countries"]["method"] == "auto"
+    assert scenario_from_dict(pool, base_dir=ROOT).countries.min_share == {"NPL": 0.5}
+    assert raw["countries"]["min_share"] == {"NPL": 0.25, "BTN": 0.10}  # the base mapping is left alone
+    over = countries_mapping(raw, "pool", 5e5, {"NPL": 0.7, "BTN": 0.5}, {}, "over")
+    with pytest.raises(InputError, match=r"adds up to 1\.2 of the pool"):
+        scenario_from_dict(over, base_dir=ROOT)
+
+
+def test_single_country_and_robustness_bands():
+    raw = _pool_raw()
+    alone = single_country(raw, "NPL", 123_000.0)
+    assert "countries" not in alone and alone["data"]["offices"].endswith("offices_NPL.csv")
+    assert alone["budget_usd"] == 123_000.0 and alone["name"] == f"{POOL}-NPL"
+    assert scenario_from_dict(alone, base_dir=ROOT).countries is None
+    with pytest.raises(ValueError, match="LKA has no offices file"):
+        single_country(raw, "LKA", 1.0)
+    shares = pd.DataFrame({"base_choice_share": [1.0, 0.9, 0.89, 0.5, 0.2, np.nan]})
+    assert robustness(shares).tolist() == [
+        "same in ≥ 90 % of samples", "same in ≥ 90 % of samples", "same in 50-90 %", "same in 50-90 %",
+        "same in under 50 %", "no feasible sample",
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def countries_session() -> AppTest:
+    """A session that ran the bundled three-country pool on the Countries page."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    _page(at, "Countries")
+    at.selectbox(key="ct_pick").set_value(POOL).run()
+    at.button(key="ct_run").click().run()
+    _clean(at)
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def test_countries_page_runs_the_pool_and_shows_each_country(countries_session):
+    at = countries_session
+    plan = at.session_state["runs"][POOL]["plan"]
+    s = plan.summary
+    table = country_table(plan)
+    assert table["country"].tolist() == ["BTN", "IND", "NPL"]
+    assert table["offices_connected"].sum() == s["offices_connected"]
+    assert table["population_covered"].sum() == pytest.approx(s["population_covered"])
+    assert table["cost_usd"].sum() == pytest.approx(s["total_cost_usd"])
+    for row in table.itertuples():
+        by = s["by_country"][row.country]
+        assert (row.offices_planned, row.offices_connected) == (by["offices_planned"], by["offices_connected"])
+        assert row.coverage_share == pytest.approx(by["population_covered"] / by["population_planned"])
+        assert row.cost_per_person_usd == pytest.approx(by["cost_usd"] / by["population_covered"])
+    reserved = table.set_index("country")["reserved_usd"]
+    assert reserved.to_dict() == pytest.approx({"BTN": 50_000.0, "IND": 0.0, "NPL": 125_000.0})
+    assert table["cost_usd"].sum() <= 500_000 + 1.0  # the pool
+    shown = _table(at, "offices connected")
+    assert shown["offices connected"].tolist() == table["offices_connected"].tolist()
+    assert "ct_map" in _charts(at)
+    # Colour the map by country: one trace per country.
+    at.radio(key="ct_colour").set_value("country").run()
+    _clean(at)
+    assert sorted(t["name"] for t in _charts(at)["ct_map"]["data"]) == ["BTN", "IND", "NPL"]
+
+
+def test_countries_page_budgets_per_country_and_schema_errors(countries_session):
+    at = countries_session
+    # Shares adding up to more than the pool: the schema's message, escaped, and nothing is run.
+    at.number_input(key=f"ct_share_{POOL}_NPL").set_value(0.7)
+    at.number_input(key=f"ct_share_{POOL}_BTN").set_value(0.5)
+    at.button(key="ct_run").click().run()
+    _clean(at)
+    body = at.error[0].value
+    assert md("countries.min_share adds up to 1.2 of the pool (at most 1)") in body, body
+    assert list(at.session_state["runs"]) == [POOL]
+    # A budget per country, under a new name: each country planned within its own budget.
+    at.radio(key=f"ct_mode_{POOL}").set_value("budgets")
+    budgets = {"BTN": 0.02, "IND": 0.1, "NPL": 0.15}
+    for iso, m in budgets.items():
+        at.number_input(key=f"ct_budget_{POOL}_{iso}").set_value(m)
+    at.text_input(key=f"ct_name_{POOL}").set_value("pool-per-country")
+    at.button(key="ct_run").click().run()
+    _clean(at)
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="ct_pick").value == "pool-per-country"
+    plan = at.session_state["runs"]["pool-per-country"]["plan"]
+    assert plan.scenario.countries.budgets == pytest.approx({k: v * 1e6 for k, v in budgets.items()})
+    assert plan.scenario.budget_usd is None and plan.summary["countries"]["mode"] != "pool"
+    table = country_table(plan).set_index("country")
+    assert table["budget_usd"].to_dict() == pytest.approx({k: v * 1e6 for k, v in budgets.items()})
+    assert (table["cost_usd"] <= table["budget_usd"] + 1e-6).all()
+    at.selectbox(key="ct_pick").set_value(POOL).run()  # back to the pool for the next tests
+    _clean(at)
+
+
+def test_monte_carlo_from_the_app_refuses_mixed_overlays_then_runs(countries_session):
+    at = countries_session
+    at.selectbox(key="ct_pick").set_value(POOL).run()
+    at.number_input(key="mc_n").set_value(3)
+    at.number_input(key="mc_seed").set_value(1)
+    at.button(key="mc_run").click().run()
+    _clean(at)
+    body = at.error[0].value
+    assert "Monte Carlo refused" in body and md("name catalogue_region in the scenario") in body, body
+    assert any("one overlay" in i.value for i in at.info)
+    assert "mc_result" not in at.session_state
+    # Every office priced with the IND overlay: three seeded samples.
+    at.selectbox(key=f"mc_overlay_{POOL}").set_value("IND")
+    at.button(key="mc_run").click().run()
+    _clean(at)
+    assert not at.error, [e.value for e in at.error]
+    result = at.session_state["mc_result"]
+    mc = result["mc"]
+    assert mc.summary["samples"] == 3 and mc.summary["seed"] == 1 and result["label"] == "every country, IND overlay"
+    assert mc.samples["sample"].tolist() == [0, 1, 2]
+    table = _table(at, "P50").set_index("figure")
+    cost = table.loc["total cost (USD, budget basis)"]
+    assert cost["P10"] <= cost["P50"] <= cost["P90"] <= 500_000 + 1.0  # within the pool
+    assert cost["P50"] == pytest.approx(float(np.percentile(mc.samples["total_cost_usd"], 50)))
+    robust = _charts(at)["mc_map"]["data"]
+    counts = robustness(mc.offices).value_counts().to_dict()
+    assert {t["name"]: len(_values(t["lat"])) for t in robust} == counts
+    assert at.get("status")[-1].proto.label.startswith("Monte Carlo done: ")
+    # One country alone (Nepal's file, its own budget): two samples.
+    at.radio(key=f"mc_scope_{POOL}").set_value("NPL")
+    at.run()
+    at.number_input(key=f"mc_budget_{POOL}_NPL").set_value(0.1)
+    at.number_input(key="mc_n").set_value(2)
+    at.button(key="mc_run").click().run()
+    _clean(at)
+    assert not at.error, [e.value for e in at.error]
+    mc = at.session_state["mc_result"]["mc"]
+    assert mc.summary["samples"] == 2 and mc.summary["scenario"] == f"{POOL}-NPL"
+    assert mc.offices["office_id"].str.startswith("NPL-").all()
+    assert mc.summary["total_cost_usd"]["p90"] <= 100_000 + 1.0

@@ -16,6 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from planner.ui.pages.compare import page_compare
+from planner.ui.pages.countries import page_countries
 from planner.ui.pages.donor import page_donor
 from planner.ui.pages.export import page_export
 from planner.ui.pages.results import page_results
@@ -26,7 +27,7 @@ from planner.ui.safe import md
 from planner.ui.state import bundled, keep_form_state, load_base
 
 DEFAULT_SCENARIO = "uttarakhand-budget"
-PAGES = ["Scenario", "Results", "Roadmap", "Compare", "Donor view", "Export", "Runs"]
+PAGES = ["Scenario", "Results", "Roadmap", "Countries", "Compare", "Donor view", "Export", "Runs"]
 
 
 def main() -> None:
@@ -51,6 +52,7 @@ def main() -> None:
         "Scenario": page_scenario,
         "Results": page_results,
         "Roadmap": page_roadmap,
+        "Countries": page_countries,
         "Compare": page_compare,
         "Donor view": page_donor,
         "Export": page_export,
