@@ -16,16 +16,18 @@ from pathlib import Path
 import streamlit as st
 
 from planner.ui.pages.compare import page_compare
+from planner.ui.pages.countries import page_countries
 from planner.ui.pages.donor import page_donor
 from planner.ui.pages.export import page_export
 from planner.ui.pages.results import page_results
+from planner.ui.pages.roadmap import page_roadmap
 from planner.ui.pages.runs import page_runs
 from planner.ui.pages.scenario import page_scenario
 from planner.ui.safe import md
 from planner.ui.state import bundled, keep_form_state, load_base
 
 DEFAULT_SCENARIO = "uttarakhand-budget"
-PAGES = ["Scenario", "Results", "Compare", "Donor view", "Export", "Runs"]
+PAGES = ["Scenario", "Results", "Roadmap", "Countries", "Compare", "Donor view", "Export", "Runs"]
 
 
 def main() -> None:
@@ -49,6 +51,8 @@ def main() -> None:
     {
         "Scenario": page_scenario,
         "Results": page_results,
+        "Roadmap": page_roadmap,
+        "Countries": page_countries,
         "Compare": page_compare,
         "Donor view": page_donor,
         "Export": page_export,
