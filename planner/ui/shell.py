@@ -23,11 +23,12 @@ from planner.ui.pages.results import page_results
 from planner.ui.pages.roadmap import page_roadmap
 from planner.ui.pages.runs import page_runs
 from planner.ui.pages.scenario import page_scenario
+from planner.ui.pages.standing import page_standing
 from planner.ui.safe import md
 from planner.ui.state import bundled, keep_form_state, load_base
 
 DEFAULT_SCENARIO = "uttarakhand-budget"
-PAGES = ["Scenario", "Results", "Roadmap", "Countries", "Compare", "Donor view", "Export", "Runs"]
+PAGES = ["Scenario", "Results", "Roadmap", "Countries", "Where we stand", "Compare", "Donor view", "Export", "Runs"]
 
 
 def main() -> None:
@@ -53,6 +54,7 @@ def main() -> None:
         "Results": page_results,
         "Roadmap": page_roadmap,
         "Countries": page_countries,
+        "Where we stand": page_standing,
         "Compare": page_compare,
         "Donor view": page_donor,
         "Export": page_export,

@@ -110,7 +110,8 @@ def page_standing() -> None:
         shown = [type(i)(saved.get(i.file, i.file), i.row, i.column, i.message) for i in exc.issues]
         show_issues(shown, "The files cannot be matched")
         return
-    total = {k: int(v) for k, v in result.status.set_index("region").loc["all"].items() if k != "region"}
+    last = result.status[result.status["region"] == "all"].iloc[0]
+    total = {k: int(last[k]) for k in ("offices", "connected", "underserved", "unconnected", "unknown")}
     cols = st.columns(5)
     for col, key in zip(cols, ("offices", "connected", "underserved", "unconnected", "unknown"), strict=True):
         col.metric(key.capitalize(), f"{total[key]:,}")
