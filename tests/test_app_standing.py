@@ -41,3 +41,41 @@ def test_uploaded_files_with_a_bad_survey_name_the_uploaded_file(tmp_path: Path)
     good = example_survey(EXAMPLE_REGISTER, n=20).encode()
     at.file_uploader(key="stand_survey").upload("survey.csv", good, "text/csv").run()
     assert not at.exception and {m.label for m in at.metric} >= {"Connected", "Unknown"}
+
+
+def _progress_page() -> None:
+    from planner.ui.pages.progress import page_progress
+
+    page_progress()
+
+
+def test_the_progress_page_compares_a_stored_run_and_replans(tmp_path: Path, monkeypatch) -> None:
+    """A run recorded by `planner solve`; two of its offices connected: the page counts them, draws planned vs
+    connected and re-plans the rest as a new linked run."""
+    import pandas as pd
+    import yaml
+    from typer.testing import CliRunner
+
+    from planner.store import RunStore
+    from planner.ui.cli import app
+
+    pd.DataFrame({"office_id": [f"o{i}" for i in range(4)], "lat": [0.0] * 4, "lon": [0.1 * i for i in range(4)],
+                  "population": [400, 300, 200, 100]}).to_csv(tmp_path / "offices.csv", index=False)  # fmt: skip
+    raw = {"name": "p", "data": {"offices": "offices.csv"}, "budget_usd": 1500.0, "budget_basis": "capex"}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    db = tmp_path / "runs.sqlite"
+    monkeypatch.setenv("PLANNER_STORE", str(db))
+    out = CliRunner().invoke(app, ["solve", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "o")])
+    assert out.exit_code == 0, out.output
+    plan = pd.read_csv(tmp_path / "o" / "plan.csv")
+    built = plan[plan["technology"] != "none"]["office_id"].tolist()[:2]
+    at = AppTest.from_function(_progress_page, default_timeout=120).run()
+    body = ("office_id,date,cost_usd\n" + "".join(f"{o},2026-03-01,500\n" for o in built)).encode()
+    at.file_uploader(key="prog_actual").upload("done.csv", body, "text/csv").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Offices connected"].startswith(f"{len(built)} of ")
+    assert len(at.get("plotly_chart")) == 2
+    at.button(key="prog_replan").click().run()
+    assert not at.exception and any("Re-plan recorded as run 2" in s.value for s in at.success)
+    assert RunStore(db).get(2).extra["replan_of"] == 1

@@ -19,6 +19,7 @@ from planner.ui.pages.compare import page_compare
 from planner.ui.pages.countries import page_countries
 from planner.ui.pages.donor import page_donor
 from planner.ui.pages.export import page_export
+from planner.ui.pages.progress import page_progress
 from planner.ui.pages.results import page_results
 from planner.ui.pages.roadmap import page_roadmap
 from planner.ui.pages.runs import page_runs
@@ -28,7 +29,18 @@ from planner.ui.safe import md
 from planner.ui.state import bundled, keep_form_state, load_base
 
 DEFAULT_SCENARIO = "uttarakhand-budget"
-PAGES = ["Scenario", "Results", "Roadmap", "Countries", "Where we stand", "Compare", "Donor view", "Export", "Runs"]
+PAGES = [
+    "Scenario",
+    "Results",
+    "Roadmap",
+    "Countries",
+    "Where we stand",
+    "Progress",
+    "Compare",
+    "Donor view",
+    "Export",
+    "Runs",
+]
 
 
 def main() -> None:
@@ -55,6 +67,7 @@ def main() -> None:
         "Roadmap": page_roadmap,
         "Countries": page_countries,
         "Where we stand": page_standing,
+        "Progress": page_progress,
         "Compare": page_compare,
         "Donor view": page_donor,
         "Export": page_export,
