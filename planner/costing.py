@@ -647,25 +647,28 @@ def build_options_and_infra(
         unknown = planned["status"].to_numpy()[pos] == "unknown"
         table.loc[unknown, "capex_civil_usd"] += scenario.unknown_status.survey_cost_usd
         table.loc[unknown, "cost_keys"] = table.loc[unknown, "cost_keys"] + "; scenario.unknown_status.survey_cost_usd"
+    _add_security(table, planned["services"].astype(str).to_numpy()[pos], catalogue, scenario)
     table["shared"] = ""
     table["trench_capex_usd"] = 0.0
     table["trench_opex_usd_per_year"] = 0.0
     infra = _share(table, planned, inputs, catalogue, scenario) if scenario.infrastructure.enabled else None
-    table["capex_usd"] = table[["capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd"]].sum(
-        axis=1
-    )
+    table["capex_usd"] = table[
+        ["capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd", "capex_security_usd"]
+    ].sum(axis=1)
     paid = scenario.policy.opex_paid_by
-    post = table["opex_service_usd_per_year"] + table["opex_power_usd_per_year"]
+    post = table["opex_service_usd_per_year"] + table["opex_power_usd_per_year"] + table["opex_security_usd_per_year"]
     operator = table["opex_network_usd_per_year"]
     table["opex_total_usd_per_year"] = post + operator
     table["opex_usd_per_year"] = {"post": post, "operator": operator, "both": post + operator}[paid]
     years, rate = scenario.horizon.years, scenario.discount_rate
     life = table["lifetime_years"]
     replace = life.map({v: replacement_factor(rate, years, float(v)) for v in life.unique()})
+    security_life = catalogue.security.firewall_lifetime_years if catalogue.security is not None else float(years)
     table["tco_usd"] = (
         table["capex_usd"]
         + table["opex_usd_per_year"] * annuity_factor(rate, years)
         + table["capex_equipment_usd"] * replace
+        + table["capex_security_usd"] * replacement_factor(rate, years, security_life)
     )
     table["cost_usd"] = table["capex_usd"] if scenario.budget_basis == "capex" else table["tco_usd"]
     capex_parts = {
@@ -673,12 +676,14 @@ def build_options_and_infra(
         "civil": table["capex_civil_usd"],
         "licence": table["capex_licence_usd"],
         "power": table["capex_power_usd"],
+        "security": table["capex_security_usd"],
     }
     lives = {
         "equipment": life,
         "civil": table["civil_lifetime_years"],
         "licence": table["civil_lifetime_years"],
         "power": table["power_lifetime_years"],
+        "security": pd.Series(security_life, index=table.index),
     }
     residual, annualised = lifecycle_costs(capex_parts, table["opex_usd_per_year"], lives, rate, years)
     table["residual_value_usd"] = residual
@@ -717,8 +722,9 @@ def build_options_and_infra(
     table["eligible"] = table["reason"] == ""
     cols = ["office_id", "technology", "eligible", "reason", "source", "anchor_id", "distance_km",
             "power_draw_w", "tier", "cost_keys", "capex_equipment_usd", "capex_civil_usd", "capex_licence_usd",
-            "capex_power_usd", "capex_usd",
+            "capex_power_usd", "capex_security_usd", "capex_usd",
             "opex_service_usd_per_year", "opex_network_usd_per_year", "opex_power_usd_per_year",
+            "opex_security_usd_per_year",
             "opex_usd_per_year", "opex_total_usd_per_year", "tco_usd", "residual_value_usd", "tco_residual_usd",
             "annualised_usd", "econ_cost_usd", "cost_usd", "mbps", "required_mbps", "weight", "shared",
             "standalone_cost_usd", "standalone_econ_usd"]  # fmt: skip
@@ -729,6 +735,34 @@ def build_options_and_infra(
     tech_rank = np.argsort(np.argsort(np.array(names, dtype=object), kind="stable"), kind="stable")[code]
     order = np.argsort(office_rank[pos] * len(names) + tech_rank, kind="stable")
     return table[cols].take(order).reset_index(drop=True), infra
+
+
+SECURITY_OPEX_FIELDS = (
+    "endpoint_protection_usd_per_year", "secure_dns_usd_per_year", "post_domain_and_mail_usd_per_year",
+    "training_usd_per_year",
+)  # fmt: skip
+
+
+def _add_security(table: pd.DataFrame, services: np.ndarray, catalogue: Catalogue, scenario: Scenario) -> None:
+    """The security baseline as its own cost lines, on every option of an office that must have it (in place).
+
+    An office offering any of ``security.required_for_services`` pays the catalogue's security gateway (capex,
+    ``capex_security_usd``) and the yearly endpoint protection, protective DNS, .post mail and training
+    (``opex_security_usd_per_year``, paid by the post) whatever its link; the figures are named in ``cost_keys``.
+    """
+    table["capex_security_usd"] = 0.0
+    table["opex_security_usd_per_year"] = 0.0
+    base = catalogue.security
+    required = set(scenario.security.required_for_services)
+    if base is None or not required:
+        return
+    needs = np.fromiter((bool(set(s.split(";")) & required) for s in services), dtype=bool, count=len(services))
+    if not needs.any():
+        return
+    table.loc[needs, "capex_security_usd"] = base.firewall_capex_usd.value
+    table.loc[needs, "opex_security_usd_per_year"] = base.office_usd_per_year()
+    keys = "; ".join(f"security.{f}@base" for f in ("firewall_capex_usd", *SECURITY_OPEX_FIELDS))
+    table.loc[needs, "cost_keys"] = table.loc[needs, "cost_keys"] + "; " + keys
 
 
 def _share(

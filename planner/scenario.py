@@ -328,6 +328,37 @@ class TowerSite(_Strict):
     )
 
 
+class SecurityBaseline(_Strict):
+    """The security an office handling money or citizens' data needs, and what a country needs once.
+
+    Per office (own cost lines ``capex_security_usd`` and ``opex_security_usd_per_year`` in every output): a small
+    security gateway (capex, replaced after ``firewall_lifetime_years``) and, each year, managed endpoint
+    protection, protective DNS, mail on the national ``.post`` domain and staff training. Per country
+    (reported in the plan's ``security`` section): setting up an incident-response capability (CSIRT) once, running
+    it, and membership of an information-sharing community.
+    """
+
+    endpoint_protection_usd_per_year: Figure = Field(description="Managed endpoint protection, USD/year per office.")
+    secure_dns_usd_per_year: Figure = Field(description="Protective DNS, USD/year per office.")
+    post_domain_and_mail_usd_per_year: Figure = Field(description="Mail on the .post domain, USD/year per office.")
+    training_usd_per_year: Figure = Field(description="Staff security-awareness training, USD/year per office.")
+    firewall_capex_usd: Figure = Field(description="Small security gateway, USD per office, once.")
+    firewall_lifetime_years: float = Field(
+        default=5.0,
+        gt=0,
+        description="Life of the gateway, years (planner estimate: a small appliance's support life).",
+    )
+    incident_response_plan_usd: Figure = Field(description="Setting up an incident-response capability, USD, once.")
+    incident_response_usd_per_year: Figure = Field(description="Running it, USD/year per country.")
+    information_sharing_usd_per_year: Figure = Field(description="Information-sharing membership, USD/year.")
+    information_sharing_one_off_usd: Figure = Field(description="Its one-off application fee, USD.")
+
+    def office_usd_per_year(self) -> float:
+        """The recurring per-office lines, USD/year."""
+        return (self.endpoint_protection_usd_per_year.value + self.secure_dns_usd_per_year.value
+                + self.post_domain_and_mail_usd_per_year.value + self.training_usd_per_year.value)  # fmt: skip
+
+
 class Region(_Strict):
     """A regional overlay: figures that differ in one country, merged over the global base catalogue.
 
@@ -354,6 +385,9 @@ class Catalogue(_Strict):
     technologies: dict[str, Technology]
     power: PowerKit
     tower_site: TowerSite | None = Field(default=None, description="New tower sites (infrastructure.new_towers).")
+    security: SecurityBaseline | None = Field(
+        default=None, description="The security baseline (scenario security.required_for_services)."
+    )
 
     @model_validator(mode="after")
     def _names(self) -> Catalogue:
@@ -510,6 +544,27 @@ class Demand(_Strict):
     @model_validator(mode="after")
     def _known(self) -> Demand:
         check_services(self.service_mbps)
+        return self
+
+
+class SecurityRules(_Strict):
+    """Which offices must have the catalogue's security baseline, and what is done with the country costs."""
+
+    required_for_services: list[str] = Field(
+        default_factory=lambda: ["financial", "e_government"],
+        description="Offices offering any of these services get the per-office baseline in their costs (empty: none).",
+    )
+    country_costs: Literal["report", "none"] = Field(
+        default="report",
+        description="report: the per-country incident-response and information-sharing costs are listed in the "
+        "plan (summary.security), outside the offices' budget; none: left out.",
+    )
+
+    @model_validator(mode="after")
+    def _known(self) -> SecurityRules:
+        bad = [s for s in self.required_for_services if s not in SERVICES]
+        if bad:
+            raise ValueError(f"unknown service(s) {bad}; expected some of {list(SERVICES)}")
         return self
 
 
@@ -694,6 +749,9 @@ class Scenario(_Strict):
     )
     coverage: CoverageRules = Field(
         default_factory=CoverageRules, description="Which source of cellular coverage decides 4G eligibility."
+    )
+    security: SecurityRules = Field(
+        default_factory=SecurityRules, description="The security baseline for offices handling money or citizens' data."
     )
     unknown_status: UnknownStatus = Field(
         default_factory=UnknownStatus, description="Offices of unknown connectivity: plan, skip, or survey first."
@@ -1023,10 +1081,12 @@ def write_json_schema(path: Path) -> None:
 
 
 def catalogue_figures(catalogue: Catalogue) -> list[tuple[str, str, Figure]]:
-    """Every figure of the catalogue as (entry, field, figure): technologies, power, then the new tower site."""
+    """Every figure of the catalogue as (entry, field, figure): technologies, power, the new tower site, security."""
     entries: list[tuple[str, BaseModel]] = [*catalogue.technologies.items(), ("power", catalogue.power)]
     if catalogue.tower_site is not None:
         entries.append(("tower_site", catalogue.tower_site))
+    if catalogue.security is not None:
+        entries.append(("security", catalogue.security))
     out: list[tuple[str, str, Figure]] = []
     for name, entry in entries:
         for key in type(entry).model_fields:
