@@ -14,7 +14,9 @@ import codecs
 import contextlib
 import csv
 import difflib
+import functools
 import hashlib
+import importlib.resources
 import itertools
 import json
 import math
@@ -31,9 +33,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from planner.errors import InputError, Issue
-from planner.geo import PointIndex
+from planner.geo import Box, PointIndex
 from planner.scenario import SERVICES, Scenario
 from planner.terrain import ElevationGrid
 
@@ -734,6 +737,126 @@ def data_fingerprints(scenario: Scenario, missing: str | None = None) -> dict[st
     return prints
 
 
+# --------------------------------------------------------------------------------------------- plausibility
+BOX_MARGIN_DEG = 0.5  # planner estimate: about 55 km, well above the 1:50m outlines' error and 0.036° grid
+
+
+@functools.cache
+def country_boxes() -> dict[str, Box]:
+    """Bounding box of every country by ISO 3166 alpha-3 code (``planner/country_bbox.csv``).
+
+    Built by ``scripts/build_country_bbox.py`` from the Natural Earth 1:50m outlines of the app's map.
+    """
+    text = importlib.resources.files("planner").joinpath("country_bbox.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    return {
+        r["iso3"]: Box(float(r["lat_min"]), float(r["lat_max"]), float(r["lon_west"]), float(r["lon_east"]))
+        for r in rows
+    }
+
+
+def _swap_hint(geojson: bool) -> str:
+    return "GeoJSON Point coordinates as [lon, lat]" if geojson else "latitudes in column lat and longitudes in lon"
+
+
+def office_location_issues(table: pd.DataFrame, file: str, row_of: Callable[[int], int], geojson: bool) -> list[Issue]:
+    """Offices whose coordinates lie outside the bounding box of their ``country`` (widened by BOX_MARGIN_DEG).
+
+    Each such office is an error naming its row (and whether lat and lon exchanged would lie inside: swapped?).
+    When most offices checked look swapped, one more issue names the file. Offices whose country has no known
+    box are not checked here (the -90..90 / -180..180 ranges still apply; see :func:`swapped_file_issues`).
+    """
+    boxes = country_boxes()
+    codes = table["country"].astype(str).str.strip().str.upper().to_numpy()
+    lat, lon = table["lat"].to_numpy(dtype=float), table["lon"].to_numpy(dtype=float)
+    issues: list[Issue] = []
+    checked = swapped_count = 0
+    for code in dict.fromkeys(codes.tolist()):
+        box = boxes.get(code)
+        if box is None:
+            continue
+        idx = np.flatnonzero(codes == code)
+        checked += len(idx)
+        outside = ~box.contains(lat[idx], lon[idx], BOX_MARGIN_DEG)
+        swapped = outside & box.contains(lon[idx], lat[idx], BOX_MARGIN_DEG)
+        swapped_count += int(swapped.sum())
+        for i, flipped in zip(idx[outside].tolist(), swapped[outside].tolist(), strict=True):
+            where = f"(lat, lon) = ({lat[i]:g}, {lon[i]:g}) lies outside {code} ({box}, ±{BOX_MARGIN_DEG:g}°)"
+            why = (f"with lat and lon exchanged it lies inside: swapped? expected {_swap_hint(geojson)}" if flipped
+                   else f"expected a location in {code}: check the coordinates or the country code")  # fmt: skip
+            issues.append(Issue(file, row_of(i), "lat/lon", f"{where}; {why}"))
+    if swapped_count and swapped_count * 2 > checked:
+        text = (f"{swapped_count:,} of {checked:,} offices lie outside their country but inside it with lat and lon "
+                f"exchanged: the coordinates look swapped; expected {_swap_hint(geojson)}")  # fmt: skip
+        issues.insert(0, Issue(file, None, "lat/lon", text))
+    return issues
+
+
+def swapped_share(lat: ArrayLike, lon: ArrayLike, area: list[Box]) -> tuple[int, int]:
+    """(points outside ``area`` that lie inside it with lat and lon exchanged, points), widened by BOX_MARGIN_DEG."""
+    lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
+    inside = np.zeros(len(lat), dtype=bool)
+    flipped = np.zeros(len(lat), dtype=bool)
+    for box in area:
+        inside |= box.contains(lat, lon, BOX_MARGIN_DEG)
+        flipped |= box.contains(lon, lat, BOX_MARGIN_DEG)
+    return int((~inside & flipped).sum()), len(lat)
+
+
+def _mostly_swapped(lat: ArrayLike, lon: ArrayLike, area: list[Box]) -> tuple[int, int] | None:
+    """(swapped, points) when more than half the points look swapped against ``area``, else None.
+
+    A minority is not reported: near the lat = lon diagonal a real point outside the area can fall inside it
+    when exchanged.
+    """
+    swapped, n = swapped_share(lat, lon, area) if area else (0, 0)
+    return (swapped, n) if swapped and swapped * 2 > n else None
+
+
+def _cross_file_location_issues(scenario: Scenario, tables: dict[str, Any]) -> list[Issue]:
+    """Fibre nodes, towers and road vertices whose coordinates look swapped against the offices' area.
+
+    The area is the bounding boxes of the offices' countries. When every office has a known country its box is
+    trusted and the other file is named as swapped; offices without one are compared through their own extent,
+    and then either file may be the swapped one, so the issue names both.
+    """
+    offices, boxes = tables["offices"], country_boxes()
+    codes = offices["country"].astype(str).str.strip().str.upper()
+    known = codes.isin(list(boxes)).to_numpy()
+    area = [boxes[c] for c in dict.fromkeys(codes[known].tolist())]
+    unknown = offices[~known]
+    if len(unknown):
+        area.append(Box.around(unknown["lat"], unknown["lon"]))
+    paths = scenario.data
+    files = scenario.countries.files if scenario.countries is not None and scenario.countries.files else {}
+    offices_file = ", ".join(map(str, files.values())) if files else str(paths.offices)
+    layers = [
+        ("fibre nodes", paths.fibre_nodes, tables["fibre_nodes"], "lat", "lon"),
+        ("towers", paths.towers, tables["towers"], "lat", "lon"),
+        ("road vertices", paths.roads, tables["roads"], "lat0", "lon0"),
+    ]
+    issues: list[Issue] = []
+    for what, path, table, lat, lon in layers:
+        if path is None or table is None or not len(table):
+            continue
+        geojson = Path(path).suffix.lower() in (".geojson", ".json")
+        found = _mostly_swapped(table[lat], table[lon], area)
+        if found and not len(unknown):
+            text = (f"{found[0]:,} of {found[1]:,} {what} lie outside the offices' countries "
+                    f"({'; '.join(map(str, area[:3]))}{'; ...' if len(area) > 3 else ''}) but inside them with lat "
+                    f"and lon exchanged: the coordinates look swapped; expected {_swap_hint(geojson)}")  # fmt: skip
+            issues.append(Issue(str(path), None, "lat/lon", text))
+            continue
+        back = _mostly_swapped(unknown["lat"], unknown["lon"], [Box.around(table[lat], table[lon])])
+        if len(unknown) and (found or back):
+            text = (f"the offices ({offices_file}) and the {what} ({path}) lie far apart, but together with lat and "
+                    "lon exchanged in one of the two files: one has its coordinates swapped; expected latitudes in "
+                    "column lat and longitudes in lon, GeoJSON Point coordinates as [lon, lat] (a 'country' column "
+                    "with ISO3 codes lets the planner tell which file is wrong)")  # fmt: skip
+            issues.append(Issue(offices_file, None, "lat/lon", text))
+    return issues
+
+
 # --------------------------------------------------------------------------------------------- readers
 def read_offices(path: Path, country: str | None = None, require_country: bool = False) -> pd.DataFrame:
     """Offices (CSV / GeoJSON / GeoPackage) with DESIGN §3 defaults; ``community`` defaults to ``office_id``.
@@ -752,6 +875,9 @@ def read_offices(path: Path, country: str | None = None, require_country: bool =
         raise InputError(Issue(str(path), None, None, "no offices: expected at least one data row"))
     if country is not None:
         table["country"] = country
+    geojson = path.suffix.lower() in (".geojson", ".json")
+    if issues := office_location_issues(table, str(path), row_of, geojson):
+        raise InputError(issues)
     table["community"] = table["community"].where(table["community"].notna(), table["office_id"])
     for col in ("office_id", "name", "country", "region", "community", "services", "status"):
         table[col] = table[col].astype(str)
@@ -1033,6 +1159,8 @@ def load_inputs(scenario: Scenario, technologies: Iterable[str]) -> Inputs:
         except InputError as exc:
             issues.extend(exc.issues)
     if issues:
+        raise InputError(issues)
+    if issues := _cross_file_location_issues(scenario, tables):
         raise InputError(issues)
     offices, quotes = tables["offices"], tables["quotes"]
     if quotes is not None:

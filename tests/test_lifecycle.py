@@ -274,7 +274,8 @@ def test_a_figure_citing_an_unknown_record_is_refused() -> None:
 
 # --------------------------------------------------------------------------------------------- regional overlays
 def one_office(tmp: Path, country: str, **top: object) -> Path:
-    pd.DataFrame({"office_id": ["A"], "lat": [0.0], "lon": [0.0], "population": [1000], "country": [country]}).to_csv(
+    lat, lon = (29.0, 79.0) if country == "IND" else (0.0, 0.0)  # a location inside the country's bounding box
+    pd.DataFrame({"office_id": ["A"], "lat": [lat], "lon": [lon], "population": [1000], "country": [country]}).to_csv(
         tmp / "offices.csv", index=False
     )
     raw = {"name": "region", "data": {"offices": "offices.csv"}, "budget_usd": 1e6, **top}
