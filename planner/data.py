@@ -4,8 +4,34 @@ Every rejected value becomes an :class:`~planner.errors.Issue` naming file, row,
 all issues of a file are collected before one :class:`~planner.errors.InputError` is raised, so a user fixes
 them in one pass. Rows are either used or reported: nothing is dropped silently.
 
-Row numbers: for CSV the line number in the file (the header is row 1, the first data row is row 2); for
-GeoJSON the 1-based feature number; for GeoPackage the 1-based row of the feature table.
+Row numbers: for CSV the line number in the file, as a text editor or spreadsheet shows it (the header is row 1,
+the first data row is row 2, blank lines count); for GeoJSON the 1-based feature number; for GeoPackage the
+1-based row of the feature table.
+
+Rules for the files (each refusal is an InputError, exit 2, naming file and line):
+
+* **Encoding**: UTF-8, with or without a byte-order mark, any line ending (LF, CRLF, CR); UTF-16 only with its
+  byte-order mark. Anything else (a Windows-1252 / Latin-1 export) is refused at its first bad line rather
+  than guessed: a wrong guess would silently change names and ids. An Excel workbook or an SQLite file given as
+  text is named as such.
+* **Delimiter** (CSV): ',', ';' or tab, whichever makes the header line name the most known columns (',' on a
+  tie). In a ';' or tab file numbers may use a decimal comma (``29,39``); a '.' in a number of such a file is
+  then ambiguous (``10.928``: ten thousand?) and refused. Quotes follow RFC 4180; a quote never closed is refused.
+* **Ragged rows**: a data row with more or fewer fields than the header is refused (a trailing delimiter used to
+  shift every column; a missing one to default the rest silently). A line of only delimiters is blank.
+* **GeoJSON**: a FeatureCollection whose features are objects with object ``properties`` and Point (offices,
+  nodes, towers) or LineString/MultiLineString (roads) geometry of numeric ``[lon, lat]``; a key given twice in
+  an object, nesting too deep for the decoder and numbers of more than 4,300 digits are refused.
+* **GeoPackage**: a valid SQLite file with exactly one layer in ``gpkg_geometry_columns``.
+* **Plausibility**: latitudes -90..90 and longitudes -180..180 always. An office whose ``country`` is an ISO3
+  code of ``planner/country_bbox.csv`` (Natural Earth 1:50m outlines, ``scripts/build_country_bbox.py``) must lie
+  in that country's bounding box widened by :data:`BOX_MARGIN_DEG`: each office outside is an error with its
+  row (saying when lat/lon exchanged would lie inside), and a file whose offices mostly look swapped gets one more
+  error naming the file. Fibre nodes, towers and roads are not checked one by one (a real site outside the
+  offices' area is harmless); a file of them that mostly lies outside the offices' area but inside it with
+  lat/lon exchanged is an error (see :func:`_cross_file_location_issues`).
+* **Size**: every file is checked against ``PLANNER_MAX_INPUT_MB`` before it is read; CSV files are streamed
+  record by record (the whole text is never held in memory besides the table).
 """
 
 from __future__ import annotations
@@ -212,6 +238,9 @@ def validate_table(
     missing = [c.name for c in columns if c.required and c.name not in raw.columns]
     if missing:
         found = ", ".join(map(str, raw.columns)) or "none"
+        separators = [d for d in "|:" if len(raw.columns) == 1 and d in str(raw.columns[0])]
+        if separators:
+            found += f"; columns separated by '{separators[0]}'? expected ',', ';' or tab"
         return raw, [Issue(file, None, m, f"required column is missing (columns found: {found})") for m in missing]
     out = raw.copy()
     bad_rows: set[int] = set()
@@ -284,18 +313,17 @@ def _decoding_issue(path: Path, encoding: str) -> Issue:
     """Where a file stops being valid text in ``encoding``: the first bad line (1-based) and what it looks like."""
     if encoding != "utf-8-sig":
         return Issue(str(path), None, None, f"not valid {encoding.upper()} text; expected UTF-8 text")
-    with path.open("rb") as fh:
-        for number, line in enumerate(fh, start=1):  # b"\n" never occurs inside a UTF-8 multi-byte character
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                bad = line[exc.start : exc.start + 1].hex()
-                where = f"character {len(line[: exc.start].decode('utf-8', errors='replace')) + 1}"
-                shown = line[max(0, exc.start - 25) : exc.start + 25].decode("cp1252", errors="replace").strip()
-                save = "'CSV UTF-8'" if path.suffix.lower() not in (".geojson", ".json") else "UTF-8"
-                text = (f"not UTF-8 text: line {number}, {where}, has the byte 0x{bad} (in '{shown}': a Windows-1252 "
-                        f"or Latin-1 file?); expected UTF-8: save the file as {save}")  # fmt: skip
-                return Issue(str(path), number, None, text)
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):  # \n, \r\n or \r: never inside
+        try:  # a UTF-8 multi-byte character
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = line[exc.start : exc.start + 1].hex()
+            where = f"character {len(line[: exc.start].decode('utf-8', errors='replace')) + 1}"
+            shown = line[max(0, exc.start - 25) : exc.start + 25].decode("cp1252", errors="replace").strip()
+            save = "'CSV UTF-8'" if path.suffix.lower() not in (".geojson", ".json") else "UTF-8"
+            text = (f"not UTF-8 text: line {number}, {where}, has the byte 0x{bad} (in '{shown}': a Windows-1252 "
+                    f"or Latin-1 file?); expected UTF-8: save the file as {save}")  # fmt: skip
+            return Issue(str(path), number, None, text)
     return Issue(str(path), None, None, "not UTF-8 text; expected UTF-8")
 
 
@@ -969,6 +997,11 @@ def _opencellid_without_header(first: list[str]) -> list[str] | None:
 
 
 def _from_opencellid(raw: pd.DataFrame, file: str, row_of: Callable[[int], int]) -> tuple[pd.DataFrame, list[Issue]]:
+    missing = [c for c in ("mcc", "net", "area", "cell", "lon", "lat") if c not in raw.columns]
+    if missing:
+        found = ", ".join(map(str, raw.columns))
+        text = f"required column of the OpenCellID layout is missing (columns found: {found})"
+        return raw, [Issue(file, None, c, text) for c in missing]
     issues = []
     gens, ranges = [], []
     for i, (radio, rng) in enumerate(zip(raw["radio"], raw.get("range", pd.Series([""] * len(raw))), strict=True)):
@@ -1058,6 +1091,8 @@ def read_quotes(path: Path | None, technologies: Iterable[str]) -> pd.DataFrame 
         return None
     raw, row_of = _read_any(path, OPTION_COLUMNS)
     table, issues = validate_table(raw, OPTION_COLUMNS, str(path), row_of, None)
+    if issues and not {"office_id", "technology"} <= set(table.columns):
+        raise InputError(issues)
     known = set(technologies)
     seen: dict[tuple[str, str], int] = {}
     for i, (office, tech) in enumerate(

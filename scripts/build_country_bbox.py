@@ -51,7 +51,8 @@ def box(points: np.ndarray) -> tuple[float, float, float, float]:
     return float(points[:, 1].min()), float(points[:, 1].max()), west, east
 
 
-def main() -> None:
+def build(out: Path = OUT) -> int:
+    """Write the table to ``out``; the number of countries."""
     topo = json.loads(SOURCE.read_text(encoding="utf-8"))
     arcs = decode_arcs(topo)
     geoms = topo["objects"]["countries"]["geometries"]
@@ -71,12 +72,12 @@ def main() -> None:
     for iso3 in sorted(members):
         lat_min, lat_max, west, east = box(np.concatenate([arcs[i] for i in sorted(members[iso3])]))
         rows.append([iso3, f"{lat_min:.3f}", f"{lat_max:.3f}", f"{west:.3f}", f"{east:.3f}"])
-    with OUT.open("w", newline="", encoding="utf-8") as fh:
+    with out.open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(["iso3", "lat_min", "lat_max", "lon_west", "lon_east"])
         out.writerows(rows)
-    print(f"wrote {OUT.relative_to(REPO)}: {len(rows)} countries")
+    return len(rows)
 
 
 if __name__ == "__main__":
-    main()
+    print(f"wrote {OUT.relative_to(REPO)}: {build()} countries")
