@@ -739,8 +739,9 @@ def _read_by_suffix(
 
 
 def fingerprint(path: Path) -> str:
-    """SHA-256 of a file, to record exactly which data a run used."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of a file, to record exactly which data a run used (streamed: a large file is not held in memory)."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def data_fingerprints(scenario: Scenario, missing: str | None = None) -> dict[str, str]:
