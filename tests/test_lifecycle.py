@@ -331,7 +331,7 @@ def test_offices_of_several_countries_are_priced_by_their_own_overlays(tmp_path:
     from planner.scenario import load_catalogue
 
     pd.DataFrame(
-        {"office_id": ["in", "ke", "fr"], "lat": [0.0, 0.0, 0.0], "lon": [0.0, 0.01, 0.02],
+        {"office_id": ["in", "ke", "fr"], "lat": [29.0, -1.3, 48.9], "lon": [79.0, 36.8, 2.3],  # in each country
          "population": [1000] * 3, "country": ["IND", "KEN", "FRA"]}
     ).to_csv(tmp_path / "offices.csv", index=False)  # fmt: skip
     raw = {"name": "mixed", "data": {"offices": "offices.csv"}, "budget_usd": 1e6}

@@ -285,7 +285,7 @@ def test_the_bundled_data_passes_the_checks(scenario: Path) -> None:
 
     sc = load_scenario(scenario)
     inputs = load_inputs(sc, catalogue_for(sc).technologies)
-    assert len(inputs.offices) and set(inputs.offices["country"]) <= {"IND", "NPL", "BTN"}
+    assert len(inputs.offices) and set(inputs.offices["country"]) <= {"IND", "NPL", "BTN", "LKA"}
 
 
 def test_boxes_cross_the_antimeridian_and_are_reproducible(tmp_path: Path) -> None:
