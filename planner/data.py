@@ -4,21 +4,54 @@ Every rejected value becomes an :class:`~planner.errors.Issue` naming file, row,
 all issues of a file are collected before one :class:`~planner.errors.InputError` is raised, so a user fixes
 them in one pass. Rows are either used or reported: nothing is dropped silently.
 
-Row numbers: for CSV the line number in the file (the header is row 1, the first data row is row 2); for
-GeoJSON the 1-based feature number; for GeoPackage the 1-based row of the feature table.
+Row numbers: for CSV the line number in the file, as a text editor or spreadsheet shows it (the header is row 1,
+the first data row is row 2, blank lines count); for GeoJSON the 1-based feature number; for GeoPackage the
+1-based row of the feature table.
+
+Rules for the files (each refusal is an InputError, exit 2, naming file and line):
+
+* **Encoding**: UTF-8, with or without a byte-order mark, any line ending (LF, CRLF, CR); UTF-16 only with its
+  byte-order mark. Anything else (a Windows-1252 / Latin-1 export) is refused at its first bad line rather
+  than guessed: a wrong guess would silently change names and ids. An Excel workbook or an SQLite file given as
+  text is named as such.
+* **Delimiter** (CSV): ',', ';' or tab, whichever makes the header line name the most known columns (',' on a
+  tie). In a ';' or tab file numbers may use a decimal comma (``29,39``); a '.' in a number of such a file is
+  then ambiguous (``10.928``: ten thousand?) and refused. Quotes follow RFC 4180; a quote never closed is refused.
+* **Ragged rows**: a data row with more or fewer fields than the header is refused (a trailing delimiter used to
+  shift every column; a missing one to default the rest silently). A line of only delimiters is blank.
+* **GeoJSON**: a FeatureCollection whose features are objects with object ``properties`` and Point (offices,
+  nodes, towers) or LineString/MultiLineString (roads) geometry of numeric ``[lon, lat]``; a key given twice in
+  an object, nesting too deep for the decoder and numbers of more than 4,300 digits are refused.
+* **GeoPackage**: a valid SQLite file with exactly one layer in ``gpkg_geometry_columns``.
+* **Plausibility**: latitudes -90..90 and longitudes -180..180 always. An office whose ``country`` is an ISO3
+  code of ``planner/country_bbox.csv`` (Natural Earth 1:50m outlines, ``scripts/build_country_bbox.py``) must lie
+  in that country's bounding box widened by :data:`BOX_MARGIN_DEG`: each office outside is an error with its
+  row (saying when lat/lon exchanged would lie inside), and a file whose offices mostly look swapped gets one more
+  error naming the file. Fibre nodes, towers and roads are not checked one by one (a real site outside the
+  offices' area is harmless); a file of them that mostly lies outside the offices' area but inside it with
+  lat/lon exchanged is an error (see :func:`_cross_file_location_issues`).
+* **Size**: every file is checked against ``PLANNER_MAX_INPUT_MB`` before it is read; CSV files are streamed
+  record by record (the whole text is never held in memory besides the table).
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import csv
 import difflib
+import functools
 import hashlib
+import importlib.resources
 import itertools
 import json
 import math
 import os
+import re
 import sqlite3
 import stat
 import struct
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +59,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from planner.errors import InputError, Issue
-from planner.geo import PointIndex
+from planner.geo import Box, PointIndex
 from planner.scenario import SERVICES, Scenario
 from planner.terrain import ElevationGrid
 
@@ -204,6 +238,9 @@ def validate_table(
     missing = [c.name for c in columns if c.required and c.name not in raw.columns]
     if missing:
         found = ", ".join(map(str, raw.columns)) or "none"
+        separators = [d for d in "|:" if len(raw.columns) == 1 and d in str(raw.columns[0])]
+        if separators:
+            found += f"; columns separated by '{separators[0]}'? expected ',', ';' or tab"
         return raw, [Issue(file, None, m, f"required column is missing (columns found: {found})") for m in missing]
     out = raw.copy()
     bad_rows: set[int] = set()
@@ -247,60 +284,325 @@ def validate_table(
     return out, issues
 
 
-# --------------------------------------------------------------------------------------------- file formats
-def _read_csv_strings(path: Path) -> pd.DataFrame:
-    """The CSV as text; the index holds each record's line number (header = 1), blank lines skipped."""
+# --------------------------------------------------------------------------------------------- text files
+_DELIMITERS = (",", ";", "\t")
+_DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tab"}
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?")
+
+
+def _text_encoding(path: Path, head: bytes) -> str:
+    """The codec of a text file: UTF-16 when it starts with a UTF-16 byte-order mark, else UTF-8 (BOM optional).
+
+    Binary files that often get a text suffix (an Excel workbook saved as ``.csv``, a GeoPackage) are refused here.
+    """
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if head.startswith(b"PK\x03\x04"):
+        text = "is a zip archive (an Excel .xlsx workbook?); expected a text file: save it as 'CSV UTF-8'"
+        raise InputError(Issue(str(path), None, None, text))
+    if head.startswith(b"SQLite format 3\x00"):
+        raise InputError(Issue(str(path), None, None, "is an SQLite database; a GeoPackage needs the suffix .gpkg"))
+    if b"\x00" in head:
+        line = head[: head.index(b"\x00")].count(b"\n") + 1
+        text = "contains NUL bytes: not a text file (UTF-16 without a byte-order mark?); expected UTF-8 text"
+        raise InputError(Issue(str(path), line, None, text))
+    return "utf-8-sig"
+
+
+def _decoding_issue(path: Path, encoding: str) -> Issue:
+    """Where a file stops being valid text in ``encoding``: the first bad line (1-based) and what it looks like."""
+    if encoding != "utf-8-sig":
+        return Issue(str(path), None, None, f"not valid {encoding.upper()} text; expected UTF-8 text")
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):  # \n, \r\n or \r: never inside
+        try:  # a UTF-8 multi-byte character
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = line[exc.start : exc.start + 1].hex()
+            where = f"character {len(line[: exc.start].decode('utf-8', errors='replace')) + 1}"
+            shown = line[max(0, exc.start - 25) : exc.start + 25].decode("cp1252", errors="replace").strip()
+            save = "'CSV UTF-8'" if path.suffix.lower() not in (".geojson", ".json") else "UTF-8"
+            text = (f"not UTF-8 text: line {number}, {where}, has the byte 0x{bad} (in '{shown}': a Windows-1252 "
+                    f"or Latin-1 file?); expected UTF-8: save the file as {save}")  # fmt: skip
+            return Issue(str(path), number, None, text)
+    return Issue(str(path), None, None, "not UTF-8 text; expected UTF-8")
+
+
+def _read_text(path: Path) -> str:
+    """A whole text file (GeoJSON): UTF-8 with an optional BOM, or UTF-16 with a BOM; else a located error."""
+    data = path.read_bytes()
+    encoding = _text_encoding(path, data[:65536])
     try:
-        frame = pd.read_csv(
-            path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig", skip_blank_lines=False
-        )
-        blank = (frame == "").all(axis=1) if len(frame.columns) else pd.Series(False, index=frame.index)
-        frame = frame[~blank]
-        frame.index = frame.index + 2
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        raise InputError(_decoding_issue(path, encoding)) from None
+
+
+@dataclass
+class _CsvText:
+    """The records of a CSV file as text: header, data records and the line each record starts on (header = 1)."""
+
+    header: list[str]
+    records: list[list[str]]
+    lines: list[int]
+    delimiter: str
+
+
+def _choose_delimiter(first_line: str, known: Iterable[str]) -> str:
+    """The delimiter (',', ';' or tab) under which the header line names the most known columns; ',' on a tie."""
+    names = set(known)
+
+    def score(delimiter: str) -> tuple[int, int]:
+        fields = next(csv.reader([first_line], delimiter=delimiter, skipinitialspace=True), [])
+        return sum(f.strip() in names for f in fields), len(fields)
+
+    return max(_DELIMITERS, key=lambda d: (score(d)[0], score(d)[1] > 1, d == ","))
+
+
+def _csv_records(path: Path, known: Iterable[str]) -> _CsvText:
+    """Stream a CSV file's records (no second copy of the file is held); blank lines keep their line numbers."""
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    encoding = _text_encoding(path, head)
+    csv.field_size_limit(max(csv.field_size_limit(), min(max_input_bytes(), 2**31 - 1)))
+    records: list[list[str]] = []
+    lines: list[int] = []
+    start = 1
+    try:
+        with path.open(encoding=encoding, newline="") as fh:
+            first = fh.readline()
+            delimiter = _choose_delimiter(first, known)
+            fh.seek(0)
+            reader = csv.reader(fh, delimiter=delimiter, skipinitialspace=True, strict=True)
+            for fields in reader:
+                records.append(fields)
+                lines.append(start)
+                start = reader.line_num + 1
+    except UnicodeDecodeError:
+        raise InputError(_decoding_issue(path, encoding)) from None
+    except csv.Error as exc:
+        text = f"not a readable CSV file from line {start}: {exc} (a '\"' that is never closed?)"
+        raise InputError(Issue(str(path), start, None, text)) from None
+    while records and not any(f.strip() for f in records[0]):  # blank lines above the header
+        records.pop(0)
+        lines.pop(0)
+    if not records:
+        raise InputError(Issue(str(path), None, None, "file is empty; expected a header row and data rows"))
+    return _CsvText(records[0], records[1:], lines[1:], delimiter)
+
+
+def _column_names(fields: list[str]) -> list[str]:
+    """Header names, stripped; an empty name becomes ``unnamed_<n>``, a repeated one ``<name>.1`` (flagged later)."""
+    names: list[str] = []
+    for n, field_ in enumerate(fields, start=1):
+        name = field_.strip() or f"unnamed_{n}"
+        base, k = name, 0
+        while name in names:
+            k += 1
+            name = f"{base}.{k}"
+        names.append(name)
+    return names
+
+
+def _csv_frame(text: _CsvText, path: Path, names: list[str], numeric: Iterable[str]) -> pd.DataFrame:
+    """The records as a table of strings indexed by line number; ragged rows and ambiguous decimals are errors."""
+    file, width = str(path), len(names)
+    issues: list[Issue] = []
+    keep: list[list[str]] = []
+    index: list[int] = []
+    for fields, line in zip(text.records, text.lines, strict=True):
+        if not any(f.strip() for f in fields):
+            continue  # a blank line (or only delimiters): nothing to lose
+        if len(fields) != width:
+            extra = len(fields) > width
+            why = ("a trailing delimiter or an unquoted delimiter inside a value?" if extra
+                   else "a missing value? write an empty cell between delimiters")  # fmt: skip
+            sep = _DELIMITER_NAMES[text.delimiter]
+            msg = f"{len(fields)} fields separated by {sep}, but the header has {width} ({why}); expected {width}"
+            issues.append(Issue(file, line, None, msg))
+            continue
+        keep.append(fields)
+        index.append(line)
+    if issues:
+        raise InputError(issues)
+    frame = pd.DataFrame(keep, columns=names, index=index, dtype=object) if keep else pd.DataFrame(columns=names)
+    if text.delimiter != ",":
+        frame = _decimal_commas(frame, file, numeric)
+    return frame
+
+
+def _decimal_commas(frame: pd.DataFrame, file: str, numeric: Iterable[str]) -> pd.DataFrame:
+    """In a ';' or tab file, numeric cells written with a decimal comma (``29,39``) are read as 29.39.
+
+    Then '.' in a number of the same file is ambiguous (a thousands separator, as in ``10.928``?) and an error.
+    """
+    cols = [c for c in numeric if c in frame.columns]
+    lines = [int(r) for r in frame.index]
+    cells = {c: [str(v).strip() for v in frame[c].tolist()] for c in cols}
+    comma = {c: [bool(_DECIMAL_COMMA.fullmatch(v)) for v in cells[c]] for c in cols}
+    first = next(((c, k) for c in cols for k, hit in enumerate(comma[c]) if hit), None)
+    if first is None:
         return frame
-    except FileNotFoundError:
-        raise InputError(Issue(str(path), None, None, "file not found")) from None
-    except pd.errors.EmptyDataError:
-        raise InputError(Issue(str(path), None, None, "file is empty; expected a header row and data rows")) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(Issue(str(path), None, None, f"not a readable CSV file: {exc}")) from None
+    example = f"'{cells[first[0]][first[1]]}' in row {lines[first[1]]}, column '{first[0]}'"
+    issues = [
+        Issue(file, lines[k], c, f"'{v}': this file writes decimals with ',' ({example}), so '.' is ambiguous "
+              "(a thousands separator?); expected one decimal mark: write the number without '.'")
+        for c in cols for k, v in enumerate(cells[c]) if "." in v
+    ]  # fmt: skip
+    if issues:
+        raise InputError(issues)
+    out = frame.copy()
+    for c in cols:
+        out[c] = [v.replace(",", ".") if hit else v for v, hit in zip(cells[c], comma[c], strict=True)]
+    return out
 
 
-def _read_geojson_points(path: Path) -> pd.DataFrame:
+def _read_csv_strings(
+    path: Path, columns: Iterable[Column], headerless: Callable[[list[str]], list[str] | None] | None = None
+) -> pd.DataFrame:
+    """The CSV as text; the index holds each record's line number (header = 1), blank lines skipped.
+
+    ``headerless(first_record)`` returns column names when the first record is data rather than a header.
+    """
+    columns = list(columns)
+    known = [c.name for c in columns] + (_OPENCELLID if headerless else [])
+    text = _csv_records(path, known)
+    names = headerless(text.header) if headerless else None
+    if names is not None:
+        text = _CsvText(names, [text.header, *text.records], [1, *text.lines], text.delimiter)
+    else:
+        names = _column_names(text.header)
+    numeric = [c.name for c in columns if c.kind in ("float", "int")]
+    return _csv_frame(text, path, names, numeric)
+
+
+# --------------------------------------------------------------------------------------------- GeoJSON
+class _RepeatedKeys(dict[str, Any]):
+    """A JSON object that gave a key more than once: ``json`` keeps the last value, silently; we report it."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    out = _RepeatedKeys(obj)
+    out.repeated = tuple(sorted(k for k, count in Counter(k for k, _ in pairs).items() if count > 1))
+    return out
+
+
+def _json_kind(value: Any) -> str:
+    """How JSON calls a decoded value's type."""
+    kinds = ((bool, "boolean"), (dict, "object"), (list, "array"), (str, "string"), ((int, float), "number"))
+    return "null" if value is None else next((name for t, name in kinds if isinstance(value, t)), type(value).__name__)
+
+
+def _load_json(path: Path) -> Any:
+    """Decode a JSON file (UTF-8); every failure, nesting depth and giant numbers included, is a located error."""
+    text = _read_text(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(text, object_pairs_hook=_json_object)
     except json.JSONDecodeError as exc:
-        raise InputError(Issue(str(path), exc.lineno, None, f"not valid JSON: {exc.msg}")) from None
+        raise InputError(
+            Issue(str(path), exc.lineno, None, f"not valid JSON: {exc.msg} (column {exc.colno})")
+        ) from None
+    except RecursionError:
+        msg = "not readable: JSON arrays or objects nested too deeply; expected a GeoJSON FeatureCollection"
+        raise InputError(Issue(str(path), None, None, msg)) from None
+    except ValueError:  # the only other failure of json.loads on text: an integer of more than 4,300 digits
+        msg = "not readable JSON: a number has more than 4,300 digits; expected a GeoJSON FeatureCollection"
+        raise InputError(Issue(str(path), None, None, msg)) from None
+
+
+def _repeated_issue(obj: Any, file: str, n: int | None, what: str) -> list[Issue]:
+    if not isinstance(obj, _RepeatedKeys):
+        return []
+    where = f"feature {n}: " if n is not None else ""
+    keys = ", ".join(f"'{k}'" for k in obj.repeated)
+    return [Issue(file, n, obj.repeated[0], f"{where}{what} gives key {keys} more than once; expected each once")]
+
+
+def _features(doc: Any, path: Path, what: str) -> list[Any]:
+    """The ``features`` list of a GeoJSON FeatureCollection."""
+    file = str(path)
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise InputError(Issue(str(path), None, None, "expected a GeoJSON FeatureCollection"))
-    records, issues = [], []
-    features = doc.get("features") or []
+        got = f"type {doc.get('type')!r}" if isinstance(doc, dict) else f"a JSON {_json_kind(doc)}"
+        raise InputError(Issue(file, None, None, f"expected a GeoJSON FeatureCollection of {what}, got {got}"))
+    if issues := _repeated_issue(doc, file, None, "the FeatureCollection"):
+        raise InputError(issues)
+    features = doc.get("features")
+    if features is None:
+        return []
     if not isinstance(features, list):
-        raise InputError(Issue(str(path), None, "features", "expected 'features' to be a list of Feature objects"))
-    for n, feature in enumerate(features, start=1):
-        if not isinstance(feature, dict):
-            issues.append(
-                Issue(str(path), n, None, f"feature {n}: expected a Feature object, got {type(feature).__name__}")
-            )
+        text = f"expected 'features' to be a list of Feature objects, got a JSON {_json_kind(features)}"
+        raise InputError(Issue(file, None, "features", text))
+    return features
+
+
+def _feature_parts(feature: Any, file: str, n: int) -> tuple[dict[str, Any], dict[str, Any]] | Issue:
+    """(properties, geometry) of feature ``n``, or the issue that makes it unreadable."""
+    if not isinstance(feature, dict):
+        return Issue(file, n, None, f"feature {n}: expected a Feature object, got a JSON {_json_kind(feature)}")
+    props = {} if feature.get("properties") is None else feature["properties"]
+    geom = {} if feature.get("geometry") is None else feature["geometry"]
+    for key, value in (("properties", props), ("geometry", geom)):
+        if not isinstance(value, dict):
+            return Issue(file, n, key, f"feature {n}: expected '{key}' to be an object, got a JSON {_json_kind(value)}")
+    repeated = [*_repeated_issue(feature, file, n, "the Feature"), *_repeated_issue(props, file, n, "properties")]
+    return repeated[0] if repeated else (props, geom)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _cell_text(value: Any) -> str:
+    """A property value as the reader's text: null is empty, booleans are true/false, arrays and objects JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _read_geojson_points(path: Path, columns: Iterable[Column]) -> pd.DataFrame:
+    file, known = str(path), {c.name for c in columns}
+    records, issues = [], []
+    for n, feature in enumerate(_features(_load_json(path), path, "points"), start=1):
+        parts = _feature_parts(feature, file, n)
+        if isinstance(parts, Issue):
+            issues.append(parts)
             continue
-        raw_props = feature.get("properties") or {}
-        geom = feature.get("geometry") or {}
-        if not isinstance(raw_props, dict) or not isinstance(geom, dict):
-            issues.append(Issue(str(path), n, None, f"feature {n}: properties and geometry must be objects"))
-            continue
-        props = dict(raw_props)
+        props, geom = dict(parts[0]), parts[1]
         coords = geom.get("coordinates")
         if geom.get("type") != "Point" or not isinstance(coords, list) or len(coords) < 2:
-            issues.append(Issue(str(path), n, "geometry", f"expected a Point geometry, got {geom.get('type')!r}"))
+            issues.append(Issue(file, n, "geometry", f"expected a Point geometry, got {geom.get('type')!r}"))
+            continue
+        if not (_is_number(coords[0]) and _is_number(coords[1])):
+            text = f"feature {n}: expected Point coordinates [lon, lat] as numbers, got {_shown(coords)}"
+            issues.append(Issue(file, n, "geometry", text))
             continue
         for key, value in (("lon", coords[0]), ("lat", coords[1])):
             given = props.get(key)
             if given not in (None, "") and not _same_number(given, value):
                 text = (f"feature {n}: property {key} = {given} disagrees with the Point geometry's {value} "
                         "(GeoJSON coordinates are [lon, lat]): remove one")  # fmt: skip
-                issues.append(Issue(str(path), n, key, text))
+                issues.append(Issue(file, n, key, text))
             props[key] = value
-        records.append({k: "" if v is None else str(v) for k, v in props.items()})
+        for key, value in props.items():
+            if key in known and isinstance(value, dict | list):
+                text = (
+                    f"feature {n}: property {key} is a JSON {_json_kind(value)} ({_shown(value)}); expected one value"
+                )
+                issues.append(Issue(file, n, key, text))
+        records.append({k: _cell_text(v) for k, v in props.items()})
     if issues:
         raise InputError(issues)
     return pd.DataFrame.from_records(records).fillna("")
@@ -310,10 +612,11 @@ def _same_number(a: Any, b: Any) -> bool:
     """Whether two coordinate values are the same number (within 1e-7 degrees, about a centimetre)."""
     try:
         return abs(float(a) - float(b)) <= 1e-7
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
 
 
+# --------------------------------------------------------------------------------------------- GeoPackage
 def _gpkg_point(blob: bytes) -> tuple[float, float]:
     """(lon, lat) of a GeoPackage point geometry blob: 'GP' header, optional envelope, then WKB."""
     if blob[:2] != b"GP":
@@ -331,29 +634,48 @@ def _gpkg_point(blob: bytes) -> tuple[float, float]:
     return x, y
 
 
+def _gpkg_layer(con: sqlite3.Connection, file: str) -> tuple[str, str, pd.DataFrame]:
+    """(table, geometry column, rows) of the GeoPackage's one feature layer."""
+    layers = con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns ORDER BY table_name").fetchall()
+    if len(layers) != 1:
+        found = ", ".join(str(t) for t, _ in layers) or "none"
+        raise InputError(Issue(file, None, None, f"has {len(layers)} feature layers ({found}); expected exactly one"))
+    table, geom_col = (str(v) for v in layers[0])
+    quoted = '"' + table.replace('"', '""') + '"'
+    frame = pd.read_sql_query(f"SELECT * FROM {quoted}", con)  # the name quoted; the connection is read-only
+    if geom_col not in frame.columns:
+        raise InputError(Issue(file, None, geom_col, f"layer '{table}' has no geometry column '{geom_col}'"))
+    return table, geom_col, frame
+
+
 def _read_geopackage_points(path: Path) -> pd.DataFrame:
+    file = str(path)
     try:
         # a file: URI percent-encoded by pathlib: a name with "#", "%" or "?" opens exactly this file, read-only
-        con = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-        table, geom_col = con.execute(
-            "SELECT table_name, column_name FROM gpkg_geometry_columns ORDER BY table_name LIMIT 1"
-        ).fetchone()
-        frame = pd.read_sql_query(f'SELECT * FROM "{table}"', con)
-        con.close()
-    except (sqlite3.Error, TypeError) as exc:
-        raise InputError(Issue(str(path), None, None, f"not a readable GeoPackage with a point layer: {exc}")) from None
+        with contextlib.closing(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)) as con:
+            _, geom_col, frame = _gpkg_layer(con, file)
+    except (sqlite3.Error, pd.errors.DatabaseError) as exc:
+        raise InputError(Issue(file, None, None, f"not a readable GeoPackage with a point layer: {exc}")) from None
     issues, lons, lats = [], [], []
     for n, blob in enumerate(frame[geom_col].tolist(), start=1):
         try:
+            if not isinstance(blob, bytes | bytearray | memoryview):
+                raise TypeError(f"got {type(blob).__name__}, not a geometry blob")
             lon, lat = _gpkg_point(bytes(blob))
         except (ValueError, struct.error, TypeError, IndexError) as exc:
-            issues.append(Issue(str(path), n, geom_col, f"expected a Point geometry ({exc})"))
+            issues.append(Issue(file, n, geom_col, f"expected a Point geometry ({exc})"))
             lon = lat = float("nan")
         lons.append(lon)
         lats.append(lat)
+    frame = frame.drop(columns=[geom_col])
+    for key, values in (("lon", lons), ("lat", lats)):
+        if key in frame.columns:
+            for n, (given, value) in enumerate(zip(frame[key].tolist(), values, strict=True), start=1):
+                if not pd.isna(given) and given != "" and not _same_number(given, value):
+                    text = f"column {key} = {given} disagrees with the Point geometry's {value}: remove one"
+                    issues.append(Issue(file, n, key, text))
     if issues:
         raise InputError(issues)
-    frame = frame.drop(columns=[geom_col])
     frame["lon"], frame["lat"] = lons, lats
     return frame.astype(object).where(frame.notna(), "").astype(str)
 
@@ -384,33 +706,42 @@ def check_regular_file(path: Path) -> None:
         raise InputError(Issue(str(path), None, None, text))
 
 
-def _read_any(path: Path) -> tuple[pd.DataFrame, Callable[[int], int]]:
-    """Read a CSV, GeoJSON or GeoPackage file as a table of strings with its row numbering."""
+def _read_any(
+    path: Path, columns: Iterable[Column], headerless: Callable[[list[str]], list[str] | None] | None = None
+) -> tuple[pd.DataFrame, Callable[[int], int]]:
+    """Read a CSV, GeoJSON or GeoPackage file as a table of strings with its row numbering.
+
+    The size and file-type guard runs before any byte is read. ``headerless`` is for CSV (see
+    :func:`_read_csv_strings`).
+    """
     if path.is_dir():
         raise InputError(Issue(str(path), None, None, "is a folder; expected a data file"))
     check_regular_file(path)
     try:
-        return _read_by_suffix(path)
+        return _read_by_suffix(path, columns, headerless)
     except FileNotFoundError:
         raise InputError(Issue(str(path), None, None, "file not found")) from None
     except OSError as exc:  # permissions, a file vanishing while read: the user's to fix, named
         raise InputError(Issue(str(path), None, None, f"cannot read the file: {exc.strerror or exc}")) from None
 
 
-def _read_by_suffix(path: Path) -> tuple[pd.DataFrame, Callable[[int], int]]:
+def _read_by_suffix(
+    path: Path, columns: Iterable[Column], headerless: Callable[[list[str]], list[str] | None] | None
+) -> tuple[pd.DataFrame, Callable[[int], int]]:
     suffix = path.suffix.lower()
     if suffix in (".geojson", ".json"):
-        return _read_geojson_points(path), lambda i: i + 1
+        return _read_geojson_points(path, columns), lambda i: i + 1
     if suffix == ".gpkg":
         return _read_geopackage_points(path), lambda i: i + 1
-    frame = _read_csv_strings(path)
+    frame = _read_csv_strings(path, columns, headerless)
     lines = frame.index.to_numpy()
     return frame.reset_index(drop=True), lambda i: int(lines[i])
 
 
 def fingerprint(path: Path) -> str:
-    """SHA-256 of a file, to record exactly which data a run used."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of a file, to record exactly which data a run used (streamed: a large file is not held in memory)."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def data_fingerprints(scenario: Scenario, missing: str | None = None) -> dict[str, str]:
@@ -435,6 +766,126 @@ def data_fingerprints(scenario: Scenario, missing: str | None = None) -> dict[st
     return prints
 
 
+# --------------------------------------------------------------------------------------------- plausibility
+BOX_MARGIN_DEG = 0.5  # planner estimate: about 55 km, well above the 1:50m outlines' error and 0.036° grid
+
+
+@functools.cache
+def country_boxes() -> dict[str, Box]:
+    """Bounding box of every country by ISO 3166 alpha-3 code (``planner/country_bbox.csv``).
+
+    Built by ``scripts/build_country_bbox.py`` from the Natural Earth 1:50m outlines of the app's map.
+    """
+    text = importlib.resources.files("planner").joinpath("country_bbox.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    return {
+        r["iso3"]: Box(float(r["lat_min"]), float(r["lat_max"]), float(r["lon_west"]), float(r["lon_east"]))
+        for r in rows
+    }
+
+
+def _swap_hint(geojson: bool) -> str:
+    return "GeoJSON Point coordinates as [lon, lat]" if geojson else "latitudes in column lat and longitudes in lon"
+
+
+def office_location_issues(table: pd.DataFrame, file: str, row_of: Callable[[int], int], geojson: bool) -> list[Issue]:
+    """Offices whose coordinates lie outside the bounding box of their ``country`` (widened by BOX_MARGIN_DEG).
+
+    Each such office is an error naming its row (and whether lat and lon exchanged would lie inside: swapped?).
+    When most offices checked look swapped, one more issue names the file. Offices whose country has no known
+    box are not checked here (the -90..90 / -180..180 ranges still apply; see :func:`swapped_file_issues`).
+    """
+    boxes = country_boxes()
+    codes = table["country"].astype(str).str.strip().str.upper().to_numpy()
+    lat, lon = table["lat"].to_numpy(dtype=float), table["lon"].to_numpy(dtype=float)
+    issues: list[Issue] = []
+    checked = swapped_count = 0
+    for code in dict.fromkeys(codes.tolist()):
+        box = boxes.get(code)
+        if box is None:
+            continue
+        idx = np.flatnonzero(codes == code)
+        checked += len(idx)
+        outside = ~box.contains(lat[idx], lon[idx], BOX_MARGIN_DEG)
+        swapped = outside & box.contains(lon[idx], lat[idx], BOX_MARGIN_DEG)
+        swapped_count += int(swapped.sum())
+        for i, flipped in zip(idx[outside].tolist(), swapped[outside].tolist(), strict=True):
+            where = f"(lat, lon) = ({lat[i]:g}, {lon[i]:g}) lies outside {code} ({box}, ±{BOX_MARGIN_DEG:g}°)"
+            why = (f"with lat and lon exchanged it lies inside: swapped? expected {_swap_hint(geojson)}" if flipped
+                   else f"expected a location in {code}: check the coordinates or the country code")  # fmt: skip
+            issues.append(Issue(file, row_of(i), "lat/lon", f"{where}; {why}"))
+    if swapped_count and swapped_count * 2 > checked:
+        text = (f"{swapped_count:,} of {checked:,} offices lie outside their country but inside it with lat and lon "
+                f"exchanged: the coordinates look swapped; expected {_swap_hint(geojson)}")  # fmt: skip
+        issues.insert(0, Issue(file, None, "lat/lon", text))
+    return issues
+
+
+def swapped_share(lat: ArrayLike, lon: ArrayLike, area: list[Box]) -> tuple[int, int]:
+    """(points outside ``area`` that lie inside it with lat and lon exchanged, points), widened by BOX_MARGIN_DEG."""
+    lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
+    inside = np.zeros(len(lat), dtype=bool)
+    flipped = np.zeros(len(lat), dtype=bool)
+    for box in area:
+        inside |= box.contains(lat, lon, BOX_MARGIN_DEG)
+        flipped |= box.contains(lon, lat, BOX_MARGIN_DEG)
+    return int((~inside & flipped).sum()), len(lat)
+
+
+def _mostly_swapped(lat: ArrayLike, lon: ArrayLike, area: list[Box]) -> tuple[int, int] | None:
+    """(swapped, points) when more than half the points look swapped against ``area``, else None.
+
+    A minority is not reported: near the lat = lon diagonal a real point outside the area can fall inside it
+    when exchanged.
+    """
+    swapped, n = swapped_share(lat, lon, area) if area else (0, 0)
+    return (swapped, n) if swapped and swapped * 2 > n else None
+
+
+def _cross_file_location_issues(scenario: Scenario, tables: dict[str, Any]) -> list[Issue]:
+    """Fibre nodes, towers and road vertices whose coordinates look swapped against the offices' area.
+
+    The area is the bounding boxes of the offices' countries. When every office has a known country its box is
+    trusted and the other file is named as swapped; offices without one are compared through their own extent,
+    and then either file may be the swapped one, so the issue names both.
+    """
+    offices, boxes = tables["offices"], country_boxes()
+    codes = offices["country"].astype(str).str.strip().str.upper()
+    known = codes.isin(list(boxes)).to_numpy()
+    area = [boxes[c] for c in dict.fromkeys(codes[known].tolist())]
+    unknown = offices[~known]
+    if len(unknown):
+        area.append(Box.around(unknown["lat"], unknown["lon"]))
+    paths = scenario.data
+    files = scenario.countries.files if scenario.countries is not None and scenario.countries.files else {}
+    offices_file = ", ".join(map(str, files.values())) if files else str(paths.offices)
+    layers = [
+        ("fibre nodes", paths.fibre_nodes, tables["fibre_nodes"], "lat", "lon"),
+        ("towers", paths.towers, tables["towers"], "lat", "lon"),
+        ("road vertices", paths.roads, tables["roads"], "lat0", "lon0"),
+    ]
+    issues: list[Issue] = []
+    for what, path, table, lat, lon in layers:
+        if path is None or table is None or not len(table):
+            continue
+        geojson = Path(path).suffix.lower() in (".geojson", ".json")
+        found = _mostly_swapped(table[lat], table[lon], area)
+        if found and not len(unknown):
+            text = (f"{found[0]:,} of {found[1]:,} {what} lie outside the offices' countries "
+                    f"({'; '.join(map(str, area[:3]))}{'; ...' if len(area) > 3 else ''}) but inside them with lat "
+                    f"and lon exchanged: the coordinates look swapped; expected {_swap_hint(geojson)}")  # fmt: skip
+            issues.append(Issue(str(path), None, "lat/lon", text))
+            continue
+        back = _mostly_swapped(unknown["lat"], unknown["lon"], [Box.around(table[lat], table[lon])])
+        if len(unknown) and (found or back):
+            text = (f"the offices ({offices_file}) and the {what} ({path}) lie far apart, but together with lat and "
+                    "lon exchanged in one of the two files: one has its coordinates swapped; expected latitudes in "
+                    "column lat and longitudes in lon, GeoJSON Point coordinates as [lon, lat] (a 'country' column "
+                    "with ISO3 codes lets the planner tell which file is wrong)")  # fmt: skip
+            issues.append(Issue(offices_file, None, "lat/lon", text))
+    return issues
+
+
 # --------------------------------------------------------------------------------------------- readers
 def read_offices(path: Path, country: str | None = None, require_country: bool = False) -> pd.DataFrame:
     """Offices (CSV / GeoJSON / GeoPackage) with DESIGN §3 defaults; ``community`` defaults to ``office_id``.
@@ -443,7 +894,7 @@ def read_offices(path: Path, country: str | None = None, require_country: bool =
     empty ``country`` cell takes it, another code is an error); ``require_country`` asks every row of a
     shared file for an ISO 3166 alpha-3 code.
     """
-    raw, row_of = _read_any(path)
+    raw, row_of = _read_any(path, OFFICE_COLUMNS)
     table, issues = validate_table(raw, OFFICE_COLUMNS, str(path), row_of, "office_id")
     if not issues and (country is not None or require_country):
         issues = _country_issues(table, str(path), row_of, country)
@@ -453,6 +904,9 @@ def read_offices(path: Path, country: str | None = None, require_country: bool =
         raise InputError(Issue(str(path), None, None, "no offices: expected at least one data row"))
     if country is not None:
         table["country"] = country
+    geojson = path.suffix.lower() in (".geojson", ".json")
+    if issues := office_location_issues(table, str(path), row_of, geojson):
+        raise InputError(issues)
     table["community"] = table["community"].where(table["community"].notna(), table["office_id"])
     for col in ("office_id", "name", "country", "region", "community", "services", "status"):
         table[col] = table[col].astype(str)
@@ -500,7 +954,7 @@ def read_fibre_nodes(path: Path | None) -> pd.DataFrame:
         return pd.DataFrame(
             {"node_id": pd.Series(dtype=str), "lat": pd.Series(dtype=float), "lon": pd.Series(dtype=float)}
         )
-    raw, row_of = _read_any(path)
+    raw, row_of = _read_any(path, NODE_COLUMNS)
     table, issues = validate_table(raw, NODE_COLUMNS, str(path), row_of, "node_id")
     if issues:
         raise InputError(issues)
@@ -519,10 +973,7 @@ def read_towers(path: Path | None) -> pd.DataFrame:
     )  # fmt: skip
     if path is None:
         return empty
-    raw, row_of = _read_any(path)
-    if len(raw.columns) and str(raw.columns[0]).strip().upper() in _RADIO_GENERATION:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, header=None, names=_OPENCELLID)
-        row_of = lambda i: i + 1  # noqa: E731 - no header line
+    raw, row_of = _read_any(path, TOWER_COLUMNS, _opencellid_without_header)
     cells = "radio" in raw.columns and "tower_id" not in raw.columns
     if cells:
         raw, issues = _from_opencellid(raw, str(path), row_of)
@@ -541,7 +992,17 @@ def read_towers(path: Path | None) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def _opencellid_without_header(first: list[str]) -> list[str] | None:
+    """OpenCellID's column names when the file's first record is a cell (``LTE,404,...``), not a header."""
+    return _OPENCELLID if first and first[0].strip().upper() in _RADIO_GENERATION else None
+
+
 def _from_opencellid(raw: pd.DataFrame, file: str, row_of: Callable[[int], int]) -> tuple[pd.DataFrame, list[Issue]]:
+    missing = [c for c in ("mcc", "net", "area", "cell", "lon", "lat") if c not in raw.columns]
+    if missing:
+        found = ", ".join(map(str, raw.columns))
+        text = f"required column of the OpenCellID layout is missing (columns found: {found})"
+        return raw, [Issue(file, None, c, text) for c in missing]
     issues = []
     gens, ranges = [], []
     for i, (radio, rng) in enumerate(zip(raw["radio"], raw.get("range", pd.Series([""] * len(raw))), strict=True)):
@@ -629,8 +1090,10 @@ def read_quotes(path: Path | None, technologies: Iterable[str]) -> pd.DataFrame 
     """Engineering quotes: for each office listed, the complete set of its candidate technologies."""
     if path is None:
         return None
-    raw, row_of = _read_any(path)
+    raw, row_of = _read_any(path, OPTION_COLUMNS)
     table, issues = validate_table(raw, OPTION_COLUMNS, str(path), row_of, None)
+    if issues and not {"office_id", "technology"} <= set(table.columns):
+        raise InputError(issues)
     known = set(technologies)
     seen: dict[tuple[str, str], int] = {}
     for i, (office, tech) in enumerate(
@@ -670,31 +1133,35 @@ def read_roads(path: Path | None) -> pd.DataFrame | None:
     """
     if path is None:
         return None
-    check_regular_file(Path(path))
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(Issue(str(path), None, None, "is a folder; expected a GeoJSON file of road lines"))
+    check_regular_file(path)
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(Issue(str(path), exc.lineno, None, f"not valid JSON: {exc.msg}")) from None
+        features = _features(_load_json(path), path, "road lines")
     except OSError as exc:
-        raise InputError(Issue(str(path), None, None, f"cannot read the file: {exc.strerror}")) from None
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise InputError(Issue(str(path), None, None, "expected a GeoJSON FeatureCollection of road lines"))
+        raise InputError(Issue(str(path), None, None, f"cannot read the file: {exc.strerror or exc}")) from None
     rows: list[tuple[str, float, float, float, float]] = []
     issues: list[Issue] = []
-    for n, feature in enumerate(doc.get("features") or [], start=1):
-        geom = (feature or {}).get("geometry") or {}
+    for n, feature in enumerate(features, start=1):
+        parts = _feature_parts(feature, str(path), n)
+        if isinstance(parts, Issue):
+            issues.append(parts)
+            continue
+        props, geom = parts
         kind, coords = geom.get("type"), geom.get("coordinates")
         lines = [coords] if kind == "LineString" else coords if kind == "MultiLineString" else None
         if not isinstance(lines, list):
             issues.append(Issue(str(path), n, "geometry", f"expected a LineString or MultiLineString, got {kind!r}"))
             continue
-        road_id = str(((feature.get("properties") or {}).get("road_id")) or n)
+        road_id = _cell_text(props.get("road_id")) or str(n)
         for line in lines:
-            try:
-                pts = [(float(c[1]), float(c[0])) for c in line]
-            except (TypeError, ValueError, IndexError):
-                issues.append(Issue(str(path), n, "geometry", "expected coordinates [lon, lat] as numbers"))
+            if not (isinstance(line, list) and all(isinstance(c, list) and len(c) >= 2 for c in line)
+                    and all(_is_number(c[0]) and _is_number(c[1]) for c in line)):  # fmt: skip
+                text = f"feature {n}: expected coordinates [lon, lat] as numbers, got {_shown(line)}"
+                issues.append(Issue(str(path), n, "geometry", text))
                 break
+            pts = [(float(c[1]), float(c[0])) for c in line]
             bad = [p for p in pts if not (-90 <= p[0] <= 90 and -180 <= p[1] <= 180)]
             if bad:
                 issues.append(Issue(str(path), n, "geometry", f"coordinate out of range (lat, lon) = {bad[0]}"))
@@ -728,6 +1195,8 @@ def load_inputs(scenario: Scenario, technologies: Iterable[str]) -> Inputs:
         except InputError as exc:
             issues.extend(exc.issues)
     if issues:
+        raise InputError(issues)
+    if issues := _cross_file_location_issues(scenario, tables):
         raise InputError(issues)
     offices, quotes = tables["offices"], tables["quotes"]
     if quotes is not None:

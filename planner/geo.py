@@ -8,6 +8,8 @@ Euclidean nearest neighbour is the great-circle nearest neighbour, and it works 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
@@ -91,3 +93,32 @@ def nearest_km(
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Distance (km) to and index of the nearest reference point for each point (inf / -1 if none)."""
     return PointIndex(ref_lat, ref_lon).nearest(lat, lon)
+
+
+@dataclass(frozen=True)
+class Box:
+    """A latitude-longitude box, degrees. ``lon_west > lon_east`` when it spans the antimeridian (180°)."""
+
+    lat_min: float
+    lat_max: float
+    lon_west: float
+    lon_east: float
+
+    def contains(self, lat: ArrayLike, lon: ArrayLike, margin_deg: float = 0.0) -> NDArray[np.bool_]:
+        """Which points (degrees) lie in the box widened by ``margin_deg`` on every side."""
+        lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
+        span = self.lon_east - self.lon_west
+        span = span if span >= 0 else span + 360.0
+        in_lat = (lat >= self.lat_min - margin_deg) & (lat <= self.lat_max + margin_deg)
+        with np.errstate(invalid="ignore"):
+            east_of_west = np.mod(lon - (self.lon_west - margin_deg), 360.0)
+        return in_lat & (east_of_west <= span + 2 * margin_deg) & np.isfinite(lon)
+
+    @classmethod
+    def around(cls, lat: ArrayLike, lon: ArrayLike) -> Box:
+        """The smallest ordinary box (not across 180°) holding the points."""
+        lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
+        return cls(float(lat.min()), float(lat.max()), float(lon.min()), float(lon.max()))
+
+    def __str__(self) -> str:
+        return f"lat {self.lat_min:g}..{self.lat_max:g}, lon {self.lon_west:g}..{self.lon_east:g}"

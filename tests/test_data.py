@@ -288,8 +288,8 @@ def test_default_data_nothing_dropped():
 
 
 def test_rows_in_equal_rows_out(tmp_path):
-    rows = "".join(f"O{i},{29 + i / 100},{79 + i / 100},{i * 10}\n" for i in range(57))
-    path = write(tmp_path, "offices.csv", f"{OFFICE_HEADER},status\n" + rows.replace("\n", ",connected\n", 5))
+    rows = "".join(f"O{i},{29 + i / 100},{79 + i / 100},{i * 10},\n" for i in range(57))  # status empty
+    path = write(tmp_path, "offices.csv", f"{OFFICE_HEADER},status\n" + rows.replace(",\n", ",connected\n", 5))
     table = read_offices(path)
     assert len(table) == 57
     assert table["office_id"].tolist() == [f"O{i}" for i in range(57)]

@@ -274,7 +274,8 @@ def test_a_figure_citing_an_unknown_record_is_refused() -> None:
 
 # --------------------------------------------------------------------------------------------- regional overlays
 def one_office(tmp: Path, country: str, **top: object) -> Path:
-    pd.DataFrame({"office_id": ["A"], "lat": [0.0], "lon": [0.0], "population": [1000], "country": [country]}).to_csv(
+    lat, lon = (29.0, 79.0) if country == "IND" else (0.0, 0.0)  # a location inside the country's bounding box
+    pd.DataFrame({"office_id": ["A"], "lat": [lat], "lon": [lon], "population": [1000], "country": [country]}).to_csv(
         tmp / "offices.csv", index=False
     )
     raw = {"name": "region", "data": {"offices": "offices.csv"}, "budget_usd": 1e6, **top}
@@ -330,7 +331,7 @@ def test_offices_of_several_countries_are_priced_by_their_own_overlays(tmp_path:
     from planner.scenario import load_catalogue
 
     pd.DataFrame(
-        {"office_id": ["in", "ke", "fr"], "lat": [0.0, 0.0, 0.0], "lon": [0.0, 0.01, 0.02],
+        {"office_id": ["in", "ke", "fr"], "lat": [29.0, -1.3, 48.9], "lon": [79.0, 36.8, 2.3],  # in each country
          "population": [1000] * 3, "country": ["IND", "KEN", "FRA"]}
     ).to_csv(tmp_path / "offices.csv", index=False)  # fmt: skip
     raw = {"name": "mixed", "data": {"offices": "offices.csv"}, "budget_usd": 1e6}
