@@ -77,13 +77,18 @@ def residual_fraction(years: int, life: float, replaced: bool) -> float:
     return max(0.0, (life - years) / life)
 
 
+REPLACED = ("equipment", "security")
+"""Capex components re-bought at the end of their life within the horizon (TCO counts the replacements)."""
+
+
 def lifecycle_costs(
     capex_parts: dict[str, pd.Series], opex: pd.Series, lives: dict[str, pd.Series], rate: float, years: int
 ) -> tuple[pd.Series, pd.Series]:
     """(residual value, annualised cost) in USD of options with capex components, yearly opex and lives.
 
-    ``capex_parts`` and ``lives`` are keyed by component (``equipment`` is replaced within the horizon, the
-    others are bought once), ``opex`` is the counted opex (USD/year), ``rate`` r the discount rate, ``years`` H:
+    ``capex_parts`` and ``lives`` are keyed by component (``equipment`` and ``security`` are replaced within the
+    horizon, the others are bought once), ``opex`` is the counted opex (USD/year), ``rate`` r the discount rate,
+    ``years`` H:
 
     * residual value ``RV = Σ_c capex_c · residual_fraction(H, L_c) · (1+r)^-H`` (discounted to the start);
     * annualised ``EAC·AF(r, H)`` with ``EAC = Σ_c capex_c · CRF(r, L_c) + opex`` and ``AF(r, H) =
@@ -96,7 +101,7 @@ def lifecycle_costs(
     eac = opex.astype(float).copy()
     for part, capex in capex_parts.items():
         life = lives[part].astype(float)
-        frac = life.map({v: residual_fraction(years, float(v), replaced=part == "equipment") for v in life.unique()})
+        frac = life.map({v: residual_fraction(years, float(v), replaced=part in REPLACED) for v in life.unique()})
         crf = life.map({v: capital_recovery_factor(rate, float(v)) for v in life.unique()})
         residual += capex.astype(float) * frac.astype(float) * disc_end
         eac += capex.astype(float) * crf.astype(float)

@@ -18,8 +18,9 @@ PLAN_COLUMNS = [
     "office_id", "technology", "year", "capex_usd", "opex_usd_per_year", "cost_usd", "mbps", "population",
     "region", "community", "name", "status", "tco_usd", "residual_value_usd", "annualised_usd", "required_mbps",
     "capex_equipment_usd", "capex_civil_usd",
-    "capex_licence_usd", "capex_power_usd", "opex_service_usd_per_year", "opex_network_usd_per_year",
-    "opex_power_usd_per_year", "eligible_technologies", "shared_asset", "shared_cost_usd", "cost_keys", "why",
+    "capex_licence_usd", "capex_power_usd", "capex_security_usd", "opex_service_usd_per_year",
+    "opex_network_usd_per_year", "opex_power_usd_per_year", "opex_security_usd_per_year",
+    "eligible_technologies", "shared_asset", "shared_cost_usd", "cost_keys", "why",
 ]  # fmt: skip
 
 

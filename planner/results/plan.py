@@ -24,8 +24,8 @@ from planner.scenario import Scenario
 
 _MONEY = ["capex_usd", "opex_usd_per_year", "cost_usd", "tco_usd", "residual_value_usd", "annualised_usd",
           "capex_equipment_usd", "capex_civil_usd",
-          "capex_licence_usd", "capex_power_usd", "opex_service_usd_per_year", "opex_network_usd_per_year",
-          "opex_power_usd_per_year"]  # fmt: skip
+          "capex_licence_usd", "capex_power_usd", "capex_security_usd", "opex_service_usd_per_year",
+          "opex_network_usd_per_year", "opex_power_usd_per_year", "opex_security_usd_per_year"]  # fmt: skip
 
 
 @dataclass
@@ -195,7 +195,8 @@ def _phase(plan: pd.DataFrame, data: ModelData, result: SolveResult, rm: Roadmap
         ],
         index=plan.index,
     )
-    for col in ("capex_usd", "capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd"):
+    for col in ("capex_usd", "capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd",
+                "capex_security_usd"):  # fmt: skip
         plan[col] = plan[col] * factor
     years_paid = (rm.years[-1] - plan["year"].fillna(rm.years[-1]).astype(int) + 1).where(con, 0)
     plan["cost_usd"] = plan["capex_usd"] + (plan["opex_usd_per_year"] * years_paid if rm.count_opex else 0.0)
@@ -290,6 +291,7 @@ def _summary(
         "total_tco_usd": float(con["tco_usd"].sum()),
         "cost_basis": scenario.cost_basis,
         "line_of_sight": line_of_sight_note(scenario),
+        "security": security_summary(scenario, con),
         "total_residual_value_usd": _num(economic["residual"]),
         "total_tco_residual_usd": _num(economic["tco_residual"]),
         "total_annualised_usd": _num(economic["annualised"]),
@@ -343,3 +345,43 @@ def line_of_sight_note(scenario: Scenario) -> str:
     if scenario.data.elevation is None:
         return "not checked (no data.elevation)"
     return f"checked on {Path(scenario.data.elevation).name} (the catalogue's Fresnel clearance rule)"
+
+
+def security_summary(scenario: Scenario, connected: pd.DataFrame) -> dict[str, Any]:
+    """The security baseline in the plan: the offices' own lines, and the per-country costs outside their budget.
+
+    Per country: the catalogue's incident-response set-up and information-sharing application (once) and their
+    yearly running costs; ``horizon_usd`` = once + yearly · AF(r, H). Countries: those of ``countries`` in a
+    multi-country scenario, else one.
+    """
+    from planner.scenario import load_catalogue
+
+    with_baseline = connected[connected.get("capex_security_usd", pd.Series(0.0, index=connected.index)) > 0]
+    out: dict[str, Any] = {
+        "required_for_services": list(scenario.security.required_for_services),
+        "offices_with_baseline": len(with_baseline),
+        "office_capex_usd": float(with_baseline["capex_security_usd"].sum()) if len(with_baseline) else 0.0,
+        "office_opex_usd_per_year": float(with_baseline["opex_security_usd_per_year"].sum())
+        if len(with_baseline)
+        else 0.0,
+        "country": None,
+    }
+    if scenario.security.country_costs == "none" or not len(with_baseline):
+        return out
+    sec = load_catalogue(scenario.technologies, region=scenario.catalogue_region).security
+    if sec is None:
+        return out
+    c = scenario.countries
+    n = len(c.files or c.budgets or {}) if c is not None else 1
+    once = sec.incident_response_plan_usd.value + sec.information_sharing_one_off_usd.value
+    yearly = sec.incident_response_usd_per_year.value + sec.information_sharing_usd_per_year.value
+    af = sum((1 + scenario.discount_rate) ** -k for k in range(1, scenario.horizon.years + 1))
+    out["country"] = {
+        "countries": max(n, 1),
+        "one_off_usd": once,
+        "per_year_usd": yearly,
+        "horizon_usd": once + yearly * af,
+        "counted": "per country, outside the offices' budget (catalogue security.incident_response_* and "
+        "information_sharing_*)",
+    }
+    return out

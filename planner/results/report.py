@@ -29,11 +29,13 @@ CAPEX_COMPONENTS = [
     ("capex_civil_usd", "civil works"),
     ("capex_licence_usd", "licences"),
     ("capex_power_usd", "power (solar)"),
+    ("capex_security_usd", "security gateway"),
 ]
 OPEX_COMPONENTS = [
     ("opex_service_usd_per_year", "service fees"),
     ("opex_network_usd_per_year", "network upkeep"),
     ("opex_power_usd_per_year", "power upkeep"),
+    ("opex_security_usd_per_year", "security (endpoint, DNS, .post mail, training)"),
 ]
 #: Columns of an office's alternatives (from ``Plan.options``).
 OPTION_VIEW = ["technology", "chosen", "eligible", "reason", "capex_usd", "opex_usd_per_year", "tco_usd",
