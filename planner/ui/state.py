@@ -36,6 +36,7 @@ from planner.errors import InfeasibleError, InputError, Issue, PlannerError
 from planner.pipeline import Prepared, costing_key, prepare, solve_prepared
 from planner.results import Plan
 from planner.scenario import Scenario, catalogue_for, load_catalogue, scenario_from_dict
+from planner.ui.format import gap_words, proven, seconds
 from planner.ui.safe import md
 
 # The repository root (bundled scenarios in scenarios/): the folder the app starts in (``streamlit run app.py``
@@ -454,7 +455,8 @@ def run_and_store(raw: dict[str, Any]) -> bool:
     """Run with a progress box; store the result in the session, or the error to show."""
     ss = st.session_state
     ss.pop("last_error", None)
-    with st.status(f"Costing and solving '{md(raw['name'])}'…", expanded=True) as status:
+    box = st.empty()
+    with box.status(f"Costing and solving '{md(raw['name'])}'…", expanded=True) as status:
         try:
             plan, coords, times = solve_raw(raw, say=lambda m: st.write(md(m)))
         except InputError as exc:
@@ -479,13 +481,12 @@ def run_and_store(raw: dict[str, Any]) -> bool:
             status.update(label="Unexpected error", state="error", expanded=False)
             ss["last_error"] = {"kind": "other", "message": f"{type(exc).__name__}: {exc}"}
             return False
-        s = plan.summary
-        status.update(
-            label=f"Solved '{md(s['scenario'])}': {md(s['status'])}, gap {s['mip_gap'] or 0:.2e}, "
-            f"{times['total_s']:.1f} s",
-            state="complete",
-            expanded=False,
-        )
+    s = plan.summary
+    text = f"Solved '{md(s['scenario'])}' in {seconds(times['total_s'])}: {gap_words(s)}"
+    if proven(s["status"]):
+        box.success(text)
+    else:  # a plan without its proof is no success: say how much better one may be
+        box.warning(text)
     ss.setdefault("runs", {})[raw["name"]] = {"plan": plan, "coords": coords, "raw": copy.deepcopy(raw), "times": times}
     ss["current"] = raw["name"]
     return True

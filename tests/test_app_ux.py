@@ -1,0 +1,140 @@
+"""The app's user experience: one formatting layer (planner.ui.format), amounts entered in millions, the first
+five minutes (intro, Run at the top, the sidebar picker, opening a scenario YAML, templates to download) and the
+HTML report to hand over.
+
+Formatting tests are plain unit tests with hand-written expectations; the app tests use
+``streamlit.testing.v1.AppTest`` (one session runs the default scenario once: module fixture).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from planner.ui import format as fmt
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+DEFAULT = "uttarakhand-budget"
+TIMEOUT = 180
+_SCALE = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+
+
+# --------------------------------------------------------------------------------------------- format.py
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (None, "–"),
+        (float("nan"), "–"),
+        (0, "0 USD"),
+        (0.300056, "0.30 USD"),
+        (856, "856 USD"),
+        (1_200, "1.2 K USD"),
+        (7_687.99, "7.7 K USD"),
+        (856_000, "856 K USD"),
+        (999_999, "1.00 M USD"),  # the scale is chosen after rounding
+        (3_753_180.543162626, "3.75 M USD"),
+        (37_531_805, "37.5 M USD"),
+        (1_200_000_000, "1.20 B USD"),
+        (-2_500_000, "−2.50 M USD"),
+    ],
+)
+def test_money_compact(amount, text):
+    assert fmt.money(amount) == text
+
+
+def test_money_exact_and_signed():
+    assert fmt.money(2_000_000, exact=True) == "2,000,000 USD"
+    assert fmt.money(1737.3756, exact=True) == "1,737 USD"
+    assert fmt.money(0.3, exact=True) == "0.30 USD"
+    assert fmt.money(1_500_000, signed=True) == "+1.50 M USD"
+    assert fmt.money(-999, signed=True) == "−999 USD"
+
+
+def test_shares_people_units():
+    assert fmt.share(0.9509869257442432) == "95.1 %"
+    assert fmt.share(6.352610226428457e-05, digits=3) == "0.006 %"
+    assert fmt.points(0.012) == "+1.2 pp"
+    assert fmt.people(6_050_000) == "6.05 M people"
+    assert fmt.people(12_345) == "12,345 people"
+    assert fmt.people(6_661_674, exact=True) == "6,661,674 people"
+    assert fmt.count(2194) == "2,194"
+    assert fmt.mbps(12.49) == "12.5 Mbps" and fmt.mbps(250) == "250 Mbps"
+    assert fmt.km(21.04) == "21.0 km" and fmt.km(1234.5) == "1,234 km"
+
+
+def test_gap_in_words():
+    assert fmt.gap_words({"status": "optimal", "mip_gap": 5.4e-06}) == "proven optimal (within 0.01 %)"
+    assert fmt.gap_words({"status": "optimal", "mip_gap": 0.0}) == "proven optimal (within 0.01 %)"
+    assert fmt.gap_words({"status": "time_limit", "mip_gap": 0.523}) == (
+        "not proven optimal: up to 52 % better may exist"
+    )
+    # With objective and bound the improvement is relative to the plan: 90 covered, at most 100 → 11 % more.
+    summary = {"status": "time_limit", "mip_gap": 0.1, "objective": "max_coverage", "objective_value": 90.0,
+               "objective_bound": 100.0}  # fmt: skip
+    assert fmt.gap_words(summary) == "not proven optimal: up to 11 % better may exist"
+    cheaper = {"status": "time_limit", "objective": "min_cost", "objective_value": 200.0, "objective_bound": 150.0}
+    assert fmt.gap_words(cheaper) == "not proven optimal: up to 25 % better may exist"
+    assert fmt.gap_words({"status": "time_limit", "mip_gap": None}) == "not proven optimal: no bound known"
+    assert not fmt.proven("time_limit") and fmt.proven("optimal")
+
+
+def test_names_of_technologies_and_columns():
+    assert fmt.tech_label("cellular_4g") == "4G cellular"
+    assert fmt.tech_label("none") == "Not connected"
+    assert fmt.tech_label("my_own_tech") == "my_own_tech"
+    assert fmt.tech_labels_in("fibre;cellular_4g") == "Fibre, 4G cellular"
+    assert fmt.tech_labels_in("fibre → none") == "Fibre → Not connected"
+    assert fmt.column_label("cost_usd") == "Cost (USD)"
+    assert fmt.column_label("opex_usd_per_year") == "Opex (USD/year)"
+    assert fmt.column_label("capex_civil_usd") == "Capex civil (USD)"
+    assert fmt.column_label("technology_A") == "Technology A"
+
+
+def test_display_table_is_a_renamed_rounded_copy():
+    raw = pd.DataFrame(
+        {"technology": ["cellular_4g", "none"], "cost_usd": [1737.3756, 0.0], "coverage_share_population": [0.95098, 0]}
+    )
+    shown = fmt.display_table(raw)
+    assert list(shown.columns) == ["Technology", "Cost (USD)", "Population covered (%)"]
+    assert shown["Technology"].tolist() == ["4G cellular", "Not connected"]
+    assert shown["Cost (USD)"].tolist() == [1737.0, 0.0]
+    assert shown["Population covered (%)"].tolist() == [95.1, 0.0]
+    assert raw["cost_usd"].iloc[0] == 1737.3756 and "cost_usd" in raw.columns  # the original is unchanged
+
+
+def test_kpi_display_formats_every_cell():
+    a = {"scenario": "a", "status": "optimal", "mip_gap": 6.352610226428457e-05, "total_cost_usd": 3753180.543162626,
+         "coverage_share_population": 0.9509869257442432, "offices_connected": 1200, "population_covered": 6.05e6,
+         "by_technology": {"cellular_4g": {"offices": 1000}}}  # fmt: skip
+    b = {**a, "scenario": "b", "total_cost_usd": 2_000_000.0, "coverage_share_population": 0.9}
+    table = fmt.kpi_display([a, b])
+    assert table.loc["Cost (budget basis)", "a"] == "3.75 M USD"
+    assert table.loc["Population covered (share)", "a"] == "95.1 %"
+    assert table.loc["Solver proof", "a"] == "proven optimal (within 0.01 %)"
+    assert table.loc["Offices by 4G cellular", "b"] == "1,000"
+    assert table.loc["Cost (budget basis)", "b − a"] == "−1.75 M USD"
+    assert table.loc["Population covered (share)", "b − a"] == "−5.1 pp"
+    text = " ".join(table.to_numpy().ravel())
+    assert not re.search(r"\d\.\d{4,}|e-0\d", text), text  # no raw floats left
+
+
+def _parse(text: str) -> tuple[float, int, float]:
+    """The number, its decimals and its scale of a compact amount like ``3.75 M USD``."""
+    m = re.fullmatch(r"(−?)([\d,]+)(?:\.(\d+))? ?([KMBT]?) ?USD", text)
+    assert m, text
+    decimals = len(m.group(3) or "")
+    value = float(m.group(2).replace(",", "") + ("." + m.group(3) if m.group(3) else ""))
+    return (-value if m.group(1) else value), decimals, _SCALE[m.group(4)]
+
+
+@given(st.floats(min_value=-1e14, max_value=1e14, allow_nan=False))
+def test_money_round_trips_the_magnitude(x):
+    value, decimals, scale = _parse(fmt.money(x))
+    assert abs(value * scale - x) <= 0.5 * 10**-decimals * scale * (1 + 1e-9) + 1e-9
+    if abs(x) >= 1000:  # three significant figures at most, never "1000 K"
+        assert abs(value) < 1000 or scale == 1e12
