@@ -128,7 +128,7 @@ def test_export_page(ran):
 def test_budget_change_resolves_only_and_cli_reproduces_saved_yaml(ran, tmp_path):
     _page(ran, "Scenario")
     ran.text_input(key="f_name").set_value("budget-1.5m")
-    ran.number_input(key="f_budget").set_value(1_500_000).run()
+    ran.number_input(key="f_budget_m").set_value(1.5).run()
     saved = _yaml(ran)
     assert saved["budget_usd"] == 1_500_000 and saved["name"] == "budget-1.5m"
     ran.button(key="run").click().run()

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from streamlit.testing.v1 import AppTest
 
 from planner.ui import format as fmt
 
@@ -138,3 +140,42 @@ def test_money_round_trips_the_magnitude(x):
     assert abs(value * scale - x) <= 0.5 * 10**-decimals * scale * (1 + 1e-9) + 1e-9
     if abs(x) >= 1000:  # three significant figures at most, never "1000 K"
         assert abs(value) < 1000 or scale == 1e12
+
+
+# --------------------------------------------------------------------------------------------- the app
+def _clean(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _new() -> AppTest:
+    return _clean(AppTest.from_file(APP, default_timeout=TIMEOUT).run())
+
+
+def _saved(at: AppTest) -> dict:
+    return yaml.safe_load(at.code[0].value)
+
+
+def test_budget_is_entered_in_millions_and_saved_in_usd():
+    at = _new()
+    assert at.number_input(key="f_budget_m").value == pytest.approx(2.0)
+    assert at.number_input(key="f_budget_m").label == "Budget (M USD)"
+    assert "= 2,000,000 USD" in [c.value for c in at.caption]
+    at.number_input(key="f_budget_m").set_value(20.0).run()
+    _clean(at)
+    assert _saved(at)["budget_usd"] == 20_000_000
+    assert "= 20,000,000 USD" in [c.value for c in at.caption]
+    at.number_input(key="f_max_cost_k").set_value(50.0).run()
+    assert _saved(_clean(at))["policy"]["max_cost_per_office_usd"] == 50_000
+    assert "= 50,000 USD" in [c.value for c in at.caption]
+
+
+def test_roadmap_annual_budget_in_millions():
+    at = _new()
+    at.selectbox(key="f_base").set_value("uttarakhand-roadmap").run()
+    _clean(at)
+    assert at.number_input(key="f_annual_m").value == pytest.approx(0.4)
+    at.number_input(key="f_annual_m").set_value(0.75).run()
+    saved = _saved(_clean(at))
+    assert saved["roadmap"]["annual_budget_usd"] == 750_000 and saved["roadmap"]["carry_over"] is True
+    assert "= 750,000 USD per year" in [c.value for c in at.caption]

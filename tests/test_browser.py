@@ -124,8 +124,8 @@ def test_default_scenario_in_browser(app_url):
             page.screenshot(path=str(ARTIFACTS / "app-run.png"), full_page=True)
 
             # Re-run after a budget change: costed options come from the cache, only the solver runs.
-            budget = page.get_by_role("spinbutton", name="Budget (USD)")
-            budget.fill("1500000")
+            budget = page.get_by_role("spinbutton", name="Budget (M USD)")
+            budget.fill("1.5")
             budget.press("Enter")
             page.wait_for_selector(IDLE, timeout=60_000)
             before = offices.split("\n", 1)[1].strip()

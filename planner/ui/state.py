@@ -142,7 +142,7 @@ def load_base() -> None:
     ss["f_name"] = raw["name"]
     ss["f_objective"] = raw.get("objective", "max_coverage")
     ss["f_metric"] = raw.get("coverage_metric", "population")
-    ss["f_budget"] = float(raw.get("budget_usd") or 0.0)
+    ss["f_budget_m"] = float(raw.get("budget_usd") or 0.0) / 1e6  # entered in M USD, saved in USD
     ss["f_basis"] = raw.get("budget_basis", "capex")
     ss["f_target"] = float(raw.get("coverage_target") or 0.95)
     hz = raw.get("horizon", {})
@@ -153,7 +153,9 @@ def load_base() -> None:
     ss["f_demand_model"] = (raw.get("demand") or {}).get("model", "planner")
     pol = raw.get("policy", {}) or {}
     ss["f_allowed"] = list(pol.get("allowed_technologies") or default_catalogue_rows().keys())
-    ss["f_max_cost"] = float(pol.get("max_cost_per_office_usd") or 0.0)
+    ss["f_max_cost_k"] = float(pol.get("max_cost_per_office_usd") or 0.0) / 1e3  # entered in K USD
+    annual = (raw.get("roadmap") or {}).get("annual_budget_usd")
+    ss["f_annual_m"] = float(annual) / 1e6 if isinstance(annual, int | float) else 0.0
     ss["f_fibre_pref_on"] = pol.get("fibre_preference_pct") is not None
     ss["f_fibre_pref"] = float(pol.get("fibre_preference_pct") or 0.0)
     ss["f_opex_paid_by"] = pol.get("opex_paid_by", "both")

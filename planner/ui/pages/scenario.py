@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from planner.errors import InputError
+from planner.ui.format import money
 from planner.ui.safe import md
 from planner.ui.state import (
     COST_FIELDS,
@@ -50,6 +51,10 @@ def _effective_costs(overrides: dict[str, dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(base, orient="index")[COST_FIELDS].rename_axis("technology")
 
 
+#: Top-level scenario keys the form sets (or drops on purpose); any other key of the base scenario is kept as is.
+FORM_KEYS = {"name", "description", "data", "technologies", "objective", "coverage_metric", "budget_usd",
+             "budget_basis", "coverage_target", "horizon", "discount_rate", "cost_basis", "policy", "demand",
+             "roadmap", "infrastructure", "solver"}  # fmt: skip
 COST_BASIS_LABELS = {
     "tco": "TCO over the horizon",
     "tco_residual": "TCO less residual value at the horizon end",
@@ -60,6 +65,11 @@ DEMAND_LABELS = {
     "itu_cpp": "ITU CPP: people x 25 % x 10 % x 2 Mbps, floor 20",
     "giga": "Giga: 20 Mbps per site, 50 kbps per user above 400",
 }
+
+
+def usd(amount: float, unit: float = 1e6) -> float:
+    """An amount entered in millions (or ``unit``) of USD, in USD to the cent (what the scenario file holds)."""
+    return round(float(amount) * unit, 2)
 
 
 def _h(value: Any) -> str:
@@ -128,13 +138,15 @@ def _objective_section() -> None:
         st.selectbox("Coverage metric", ["population", "offices", "communities"], key="f_metric")
     with c2:
         st.number_input(
-            "Budget (USD)",
+            "Budget (M USD)",
             min_value=0.0,
-            step=100_000.0,
-            format="%.0f",
-            key="f_budget",
-            help="Required for 'most coverage'. With 'least cost', 0 means no budget limit.",
+            step=0.1,
+            format="%.3f",
+            key="f_budget_m",
+            help="Millions of USD: 2 means 2,000,000 USD. Required for 'most coverage'. With 'least cost', 0 means "
+            "no budget limit.",
         )
+        st.caption(f"= {money(usd(st.session_state['f_budget_m']), exact=True)}")
         st.radio(
             "Budget basis",
             ["capex", "tco"],
@@ -218,14 +230,29 @@ def _policy_section(base: dict[str, Any], techs: list[str], v: int) -> tuple[pd.
             )
         q1, q2, q3 = st.columns(3)
         q1.number_input(
-            "Cost ceiling per office (USD, 0 = none)", min_value=0.0, step=5_000.0, format="%.0f", key="f_max_cost"
+            "Cost ceiling per office (K USD, 0 = none)",
+            min_value=0.0,
+            step=5.0,
+            format="%.1f",
+            key="f_max_cost_k",
+            help="Thousands of USD: 50 means 50,000 USD per office.",
         )
+        ceiling = usd(ss["f_max_cost_k"], 1e3)
+        q1.caption(f"= {money(ceiling, exact=True)}" if ceiling > 0 else "no ceiling")
         with q2:
             st.checkbox("Prefer fibre when within", key="f_fibre_pref_on")
             st.number_input("% of the cheapest option", min_value=0.0, step=5.0, key="f_fibre_pref")
         q3.selectbox("Opex paid by", ["both", "post", "operator"], key="f_opex_paid_by")
         if base.get("roadmap"):
-            st.info("This scenario phases the plan year by year (roadmap from the base scenario, kept as is).")
+            annual = base["roadmap"].get("annual_budget_usd")
+            if isinstance(annual, dict):
+                per_year = ", ".join(f"{md(y)}: {money(v)}" for y, v in annual.items())
+                st.info(f"This scenario phases the plan year by year; annual budgets kept as given ({per_year}).")
+            else:
+                st.info("This scenario phases the plan year by year (other roadmap settings kept as given).")
+                st.number_input("Roadmap: annual budget (M USD)", min_value=0.0, step=0.1, format="%.3f",
+                                key="f_annual_m", help="Millions of USD available each year.")  # fmt: skip
+                st.caption(f"= {money(usd(ss['f_annual_m']), exact=True)} per year")
     return region_edit, caps_edit
 
 
@@ -284,8 +311,8 @@ def _policy(techs: list[str], region_edit: pd.DataFrame, caps_edit: pd.DataFrame
         policy["technology_max_share"] = caps_new
     if ss["f_fibre_pref_on"]:
         policy["fibre_preference_pct"] = float(ss["f_fibre_pref"])
-    if ss["f_max_cost"] > 0:
-        policy["max_cost_per_office_usd"] = float(ss["f_max_cost"])
+    if ss["f_max_cost_k"] > 0:
+        policy["max_cost_per_office_usd"] = usd(ss["f_max_cost_k"], 1e3)
     if ss["f_opex_paid_by"] != "both":
         policy["opex_paid_by"] = ss["f_opex_paid_by"]
     return policy
@@ -299,11 +326,13 @@ def _scenario_mapping(
     raw: dict[str, Any] = {"name": ss["f_name"].strip() or "scenario"}
     if base.get("description"):
         raw["description"] = base["description"]
-    raw["data"] = {k: paths[k] for k in DATA_KEYS if paths.get(k)}
-    raw["technologies"] = overrides or "default"
+    keys = [*DATA_KEYS, *(k for k in paths if k not in DATA_KEYS)]  # coverage, elevation, roads kept as given
+    raw["data"] = {k: paths[k] for k in keys if paths.get(k)}
+    given = base.get("technologies")
+    raw["technologies"] = overrides or (given if isinstance(given, str) else "default")  # a catalogue path is kept
     raw["objective"] = ss["f_objective"]
     raw["coverage_metric"] = ss["f_metric"]
-    budget = float(ss["f_budget"])
+    budget = usd(ss["f_budget_m"])
     if budget > 0 or (ss["f_objective"] == "max_coverage" and not base.get("roadmap")):
         raw["budget_usd"] = budget
     raw["budget_basis"] = ss["f_basis"]
@@ -318,6 +347,8 @@ def _scenario_mapping(
     for key in ("demand", "roadmap"):
         if base.get(key):
             raw[key] = copy.deepcopy(base[key])
+    if isinstance((raw.get("roadmap") or {}).get("annual_budget_usd"), int | float):
+        raw["roadmap"]["annual_budget_usd"] = usd(ss["f_annual_m"])
     model = ss.get("f_demand_model", "planner")
     if model != (raw.get("demand") or {}).get("model", "planner"):
         raw["demand"] = {**(raw.get("demand") or {}), "model": model}
@@ -330,7 +361,15 @@ def _scenario_mapping(
         infra = {**copy.deepcopy(base.get("infrastructure") or {}), **shares}
         infra["method"] = ss.get("f_share_method", "auto")
         raw["infrastructure"] = infra
-    raw["solver"] = {"time_limit_s": float(ss["f_time_limit"]), "mip_gap": float(ss["f_gap"]), "method": ss["f_method"]}
+    raw["solver"] = {
+        **copy.deepcopy(base.get("solver") or {}),
+        "time_limit_s": float(ss["f_time_limit"]),
+        "mip_gap": float(ss["f_gap"]),
+        "method": ss["f_method"],
+    }
+    for key, value in base.items():  # what the form has no field for (coverage rules, catalogue region) is kept
+        if key not in raw and key not in FORM_KEYS:
+            raw[key] = copy.deepcopy(value)
     return raw
 
 
