@@ -57,15 +57,14 @@ def ran() -> AppTest:
 
 def test_start_on_default_data_with_bundled_scenarios():
     at = _new()
-    assert at.selectbox(key="f_base").value == DEFAULT
-    assert {"uttarakhand-budget", "uttarakhand-95pct", "uttarakhand-policy"} <= set(at.selectbox(key="f_base").options)
-    sidebar = " ".join(c.value for c in at.sidebar.caption)
-    assert "uttarakhand-policy" in sidebar
+    picker = at.sidebar.radio(key="f_base")
+    assert picker.value == DEFAULT
+    assert {"uttarakhand-budget", "uttarakhand-95pct", "uttarakhand-policy"} <= set(picker.options)
     saved = _yaml(at)
     assert saved["name"] == DEFAULT and saved["budget_usd"] == 2_000_000
     assert saved["data"]["offices"].endswith("data/uttarakhand/offices.csv")
     # Choosing another bundled scenario fills the form from it.
-    at.selectbox(key="f_base").set_value("uttarakhand-95pct").run()
+    at.sidebar.radio(key="f_base").set_value("uttarakhand-95pct").run()
     assert at.radio(key="f_objective").value == "min_cost"
     assert _yaml(at)["coverage_target"] == 0.95
 

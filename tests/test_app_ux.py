@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from planner.ui import format as fmt
+from planner.ui.safe import md
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 DEFAULT = "uttarakhand-budget"
@@ -172,10 +173,85 @@ def test_budget_is_entered_in_millions_and_saved_in_usd():
 
 def test_roadmap_annual_budget_in_millions():
     at = _new()
-    at.selectbox(key="f_base").set_value("uttarakhand-roadmap").run()
+    at.sidebar.radio(key="f_base").set_value("uttarakhand-roadmap").run()
     _clean(at)
     assert at.number_input(key="f_annual_m").value == pytest.approx(0.4)
     at.number_input(key="f_annual_m").set_value(0.75).run()
     saved = _saved(_clean(at))
     assert saved["roadmap"]["annual_budget_usd"] == 750_000 and saved["roadmap"]["carry_over"] is True
     assert "= 750,000 USD per year" in [c.value for c in at.caption]
+
+
+def test_first_screen_intro_run_at_the_top_and_sidebar_picker():
+    at = _new()
+    intro = next(m.value for m in at.markdown if m.value.startswith("**Which technology"))
+    assert "1. **Choose a scenario**" in intro and "3. **Run scenario**" in intro
+    # Run comes before every input of the form (it used to be below the whole form).
+    order = [getattr(e, "key", None) for e in at.main.get("button") + at.main.get("number_input")]
+    assert order.index("run") < order.index("f_budget_m")
+    # The sidebar's list is the picker: choosing a scenario from another page loads it and shows the form.
+    at.sidebar.radio(key="page").set_value("Donor view").run()
+    at.sidebar.radio(key="f_base").set_value("uttarakhand-95pct").run()
+    _clean(at)
+    assert at.sidebar.radio(key="page").value == "Scenario"
+    assert at.radio(key="f_objective").value == "min_cost" and _saved(at)["name"] == "uttarakhand-95pct"
+
+
+@pytest.mark.parametrize("kind", ["offices", "fibre_nodes", "towers", "options", "coverage"])
+def test_templates_and_examples_pass_the_readers(kind, tmp_path):
+    from planner.ui.state import UPLOAD_COLUMNS, check_upload, template_bytes
+
+    name, content, _ = template_bytes(kind, example=True)
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert check_upload(kind, path) == []
+    empty_name, empty, _ = template_bytes(kind)
+    if kind in UPLOAD_COLUMNS:
+        header = empty.decode().strip().split(",")
+        assert header == [c.name for c in UPLOAD_COLUMNS[kind]]
+        assert header[: sum(c.required for c in UPLOAD_COLUMNS[kind])] == [
+            c.name for c in UPLOAD_COLUMNS[kind] if c.required
+        ]
+    if kind == "towers":
+        assert "backhaul" in header and "true" in content.decode() and "false" in content.decode()
+
+
+def test_template_downloads_on_the_page():
+    at = _new()
+    keys = {b.key for b in at.get("download_button")}
+    for kind in ("offices", "fibre_nodes", "towers", "options", "coverage"):
+        assert {f"tpl_{kind}_empty", f"tpl_{kind}_example"} <= keys, kind
+
+
+def test_open_a_scenario_yaml(tmp_path):
+    at = _new()
+    text = (
+        (Path(APP).parent / "scenarios" / "uttarakhand-policy.yaml")
+        .read_text()
+        .replace("name: uttarakhand-policy", "name: my <b>plan</b>")
+    )
+    at.file_uploader(key="upload_scenario").upload("mine.yaml", text.encode(), "application/x-yaml").run()
+    _clean(at)
+    assert at.sidebar.radio(key="f_base").value == "my <b>plan</b>"
+    saved = _saved(at)
+    assert saved["name"] == "my <b>plan</b>" and saved["data"]["offices"].endswith("data/uttarakhand/offices.csv")
+    assert Path(saved["data"]["offices"]).is_absolute()
+    assert saved["policy"] == yaml.safe_load(text)["policy"]
+    assert any(md("my <b>plan</b>") in m.value for m in at.success)
+
+
+def test_open_a_bad_scenario_yaml_names_line_and_key():
+    at = _new()
+    bad = b"name: x\nobjective: max_coverage\nbudget_usd: -5\ndata: {offices: ../data/uttarakhand/offices.csv}\n"
+    at.file_uploader(key="upload_scenario").upload("bad [x](http://e.com).yaml", bad, "application/x-yaml").run()
+    _clean(at)
+    text = " ".join(e.value for e in at.error)
+    assert md("bad [x](http://e.com).yaml") in text and md("budget_usd") in text
+    table = next(d.value for d in at.dataframe if "problem" in d.value.columns)
+    assert table["column"].tolist() == ["budget_usd"]
+    dup = b"name: x\nname: y\n"
+    at.file_uploader(key="upload_scenario").upload("dup.yaml", dup, "application/x-yaml").run()
+    _clean(at)
+    table = next(d.value for d in at.dataframe if "problem" in d.value.columns)
+    assert table["row"].tolist() == [2] and "duplicate key" in table["problem"].iloc[0]
+    assert at.sidebar.radio(key="f_base").value == DEFAULT  # nothing was opened

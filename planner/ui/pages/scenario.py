@@ -16,28 +16,40 @@ from planner.ui.format import money
 from planner.ui.safe import md
 from planner.ui.state import (
     COST_FIELDS,
+    UPLOAD_COLUMNS,
     UPLOAD_SUFFIXES,
     bundled,
     default_catalogue_rows,
     load_base,
+    open_scenario,
     regions,
     remove_upload,
     run_and_store,
     scenario_yaml,
     stamp,
     take_upload,
+    template_bytes,
     upload_key,
     upload_limit_mb,
 )
 from planner.ui.widgets import kpi_cards, show_issues, show_last_error, solve_summary
 
-DATA_KEYS = ["offices", "fibre_nodes", "towers", "options"]
+DATA_KEYS = ["offices", "fibre_nodes", "towers", "options", "coverage"]
 DATA_LABELS = {
     "offices": "Offices (CSV, GeoJSON or GeoPackage)",
     "fibre_nodes": "Fibre nodes (CSV node_id, lat, lon)",
-    "towers": "Towers (CSV tower_id, lat, lon, generation, range_km, or OpenCellID)",
+    "towers": "Towers (CSV tower_id, lat, lon, generation, range_km[, backhaul], or OpenCellID)",
     "options": "Engineering quotes (CSV office_id, technology, capex_usd, opex_usd_per_year[, mbps])",
+    "coverage": "Cellular coverage polygons (GeoJSON or GeoPackage; property technology or generation)",
 }
+INTRO = """**Which technology should connect each unconnected post office, and what will it cost?** The planner prices
+every office's options (fibre, 4G, microwave radio, satellite) from published figures and picks the plan with the
+most coverage within a budget, or the least cost reaching a coverage target, and says how close to the best
+possible plan it is.
+
+1. **Choose a scenario** in the sidebar (bundled examples), or open your own scenario YAML below.
+2. **Adjust** the objective, budget and policy rules; replace the data with your files (templates below).
+3. **Run scenario**, then read **Results** and the **Donor view**, and download the report on **Export**."""
 
 
 # --------------------------------------------------------------------------------------------- scenario form
@@ -97,6 +109,7 @@ def data_section(base: dict[str, Any]) -> tuple[dict[str, str], bool]:
                 key=upload_key(kind),
                 type=[s.lstrip(".") for s in UPLOAD_SUFFIXES[kind]],
             )
+            _templates(kind)
             entry = take_upload(kind, upload) if upload is not None else uploads.get(kind)
             if entry is None:
                 continue
@@ -112,6 +125,29 @@ def data_section(base: dict[str, Any]) -> tuple[dict[str, str], bool]:
             st.button(f"Remove {name}", key=f"remove_{kind}", on_click=remove_upload, args=(kind,))
     st.caption("Data in use: " + ", ".join(f"{k} = {v}" for k, v in shown.items()))
     return paths, ok
+
+
+def _templates(kind: str) -> None:
+    """Download buttons of an upload's empty template and small example file, and its columns."""
+    t1, t2, t3 = st.columns([1, 1, 3])
+    for col, example in ((t1, False), (t2, True)):
+        name, content, mime = template_bytes(kind, example)
+        col.download_button(
+            "Example file" if example else "Template",
+            content,
+            file_name=name,
+            mime=mime,
+            key=f"tpl_{kind}_{'example' if example else 'empty'}",
+            on_click="ignore",
+        )
+    if kind in UPLOAD_COLUMNS:
+        cols = UPLOAD_COLUMNS[kind]
+        need = ", ".join(f"`{c.name}`" for c in cols if c.required)
+        optional = ", ".join(f"`{c.name}`" for c in cols if not c.required)
+        t3.caption(f"Required: {need}. Optional: {optional}.")
+    else:
+        t3.caption("(Multi)Polygons in WGS 84 with `technology` (e.g. `cellular_4g`, `3G`, `LTE`) or `generation` "
+                   "(2-5); optional `operator`, `mbps`.")  # fmt: skip
 
 
 def upload_limit_text() -> str:
@@ -399,42 +435,78 @@ def scenario_form() -> tuple[dict[str, Any], bool]:
 
 
 # --------------------------------------------------------------------------------------------- page
+def _opened() -> None:
+    """Callback of 'Open a scenario YAML': validate the file and, if it is valid, load it into the form."""
+    ss = st.session_state
+    upload = ss.get(upload_key("scenario"))
+    ss.pop("open_issues", None)
+    if upload is None:
+        return
+    raw, issues = open_scenario(upload)
+    if raw is None:
+        ss["open_issues"] = {"name": upload.name, "issues": issues}
+        return
+    key = str(raw["name"]) if raw["name"] not in bundled() else f"{raw['name']} (opened)"
+    ss.setdefault("opened", {})[key] = raw
+    ss["f_base"] = key
+    load_base()
+    ss["open_ok"] = f"Opened {upload.name}: scenario '{raw['name']}' is in the form."
+
+
+def _open_section() -> None:
+    """'Open a scenario YAML': the same checks as ``planner validate``, problems shown with line and key."""
+    ss = st.session_state
+    with st.expander("Open a scenario YAML", expanded="open_issues" in ss):
+        st.file_uploader(
+            "Scenario file (.yaml), e.g. one saved with 'Save scenario as YAML'",
+            type=["yaml", "yml"],
+            key=upload_key("scenario"),
+            on_change=_opened,
+            help="Checked like `planner validate`. Relative data paths are read from the bundled scenarios' folder.",
+        )
+        bad = ss.get("open_issues")
+        if bad:
+            show_issues(bad["issues"], f"{md(bad['name'])} cannot be opened ({len(bad['issues'])} problem(s)):")
+    if "open_ok" in ss:
+        st.success(md(ss.pop("open_ok")))
+
+
 def page_scenario() -> None:
-    """The Scenario page: the form, save and run buttons, errors and the headline figures of the plan."""
+    """The Scenario page: intro, Run and Save at the top, the form and uploads, errors, the headline figures."""
+    ss = st.session_state
     st.header("Build and run a scenario")
-    names = list(bundled())
-    st.selectbox(
-        "Start from a bundled scenario",
-        names,
-        key="f_base",
-        on_change=load_base,
-        help="The form below starts from this scenario; edit any field, then run.",
+    st.markdown(INTRO)
+    base = ss["base_raw"]
+    st.markdown(
+        f"**Scenario: {md(base['name'])}**" + (f" — {md(base['description'])}" if base.get("description") else "")
     )
-    base = st.session_state["base_raw"]
-    if base.get("description"):
-        st.caption(md(base["description"]))
+    bar = st.container()  # Run and Save: drawn after the form (they need it) but shown here, above the fold
+    out = st.container()  # the run's progress, errors and headline figures
+    _open_section()
     raw, data_ok = scenario_form()
-    b1, b2 = st.columns([1, 1])
-    run = b1.button("Run scenario", type="primary", key="run", disabled=not data_ok)
-    b2.download_button(
-        "Save scenario as YAML",
-        scenario_yaml(raw),
-        file_name=f"{raw['name']}.yaml",
-        mime="application/x-yaml",
-        key="save_yaml",
-        on_click="ignore",
-    )
+    with bar:
+        b1, b2, b3 = st.columns([1, 1, 2])
+        run = b1.button("Run scenario", type="primary", key="run", disabled=not data_ok)
+        b2.download_button(
+            "Save scenario as YAML",
+            scenario_yaml(raw),
+            file_name=f"{raw['name']}.yaml",
+            mime="application/x-yaml",
+            key="save_yaml",
+            on_click="ignore",
+        )
+        if not data_ok:
+            b3.warning("Fix the uploaded files below before running.")
     with st.expander("Scenario YAML (what 'Save' downloads; `planner solve` on it gives the same plan)"):
         st.code(scenario_yaml(raw), language="yaml")
-    if not data_ok:
-        st.warning("Fix the uploaded files above before running.")
-    if run and data_ok:
-        run_and_store(raw)
-    show_last_error()
-    current = st.session_state.get("current")
-    runs = st.session_state.get("runs", {})
-    if current in runs and not st.session_state.get("last_error"):
-        st.subheader(f"Plan: {md(current)}")
-        solve_summary(runs[current])
-        kpi_cards(runs[current]["plan"])
-        st.caption("See **Results** for the map, charts and the per-office table.")
+    with out:
+        if run and data_ok:
+            run_and_store(raw)
+        show_last_error()
+        current = ss.get("current")
+        runs = ss.get("runs", {})
+        if current in runs and not ss.get("last_error"):
+            st.subheader(f"Plan: {md(current)}")
+            solve_summary(runs[current])
+            kpi_cards(runs[current]["plan"])
+            st.caption("See **Results** for the map, charts and the per-office table; **Export** for the report.")
