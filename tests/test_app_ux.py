@@ -205,7 +205,7 @@ def test_templates_and_examples_pass_the_readers(kind, tmp_path):
     path = tmp_path / name
     path.write_bytes(content)
     assert check_upload(kind, path) == []
-    empty_name, empty, _ = template_bytes(kind)
+    _, empty, _ = template_bytes(kind)
     if kind in UPLOAD_COLUMNS:
         header = empty.decode().strip().split(",")
         assert header == [c.name for c in UPLOAD_COLUMNS[kind]]
