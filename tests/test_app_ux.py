@@ -255,3 +255,100 @@ def test_open_a_bad_scenario_yaml_names_line_and_key():
     table = next(d.value for d in at.dataframe if "problem" in d.value.columns)
     assert table["row"].tolist() == [2] and "duplicate key" in table["problem"].iloc[0]
     assert at.sidebar.radio(key="f_base").value == DEFAULT  # nothing was opened
+
+
+# --------------------------------------------------------------------------------------------- the report
+@pytest.fixture(scope="module")
+def solved():
+    from planner.pipeline import run
+    from planner.results import report
+
+    plan = run(Path(APP).parent / "scenarios" / f"{DEFAULT}.yaml")
+    return plan, report.office_coordinates(plan)
+
+
+def _without_attributions(page: str) -> str:
+    return re.sub(r'<td class="attribution">.*?</td>', "", page, flags=re.S)
+
+
+def test_report_has_every_section(solved):
+    from planner.ui.report_html import report_html
+
+    plan, coords = solved
+    page = report_html(plan, coords)
+    s = plan.summary
+    for section in ("question", "kpis", "proof", "map", "mix", "unit-costs", "sources", "conventions"):
+        assert f'<section id="{section}">' in page, section
+    assert DEFAULT in page and "most coverage within a budget" in page
+    assert "2.00 M USD (2,000,000 USD)" in page  # the budget asked
+    assert fmt.money(s["total_cost_usd"]) in page and fmt.money(s["cost_per_person_usd"]) in page
+    assert "<svg" in page and page.count("<circle") == len(plan.plan)  # one dot per office
+    assert "4G cellular" in page and "cellular_4g" not in _without_attributions(page).split("<h2>Where")[0]
+    assert "Cost per community" in page
+    assert "proven optimal (within 0.01 %)" in page.lower() and "6,805,692" in page  # the bound in words
+    assert "Microwave line of sight" in page and str(s["line_of_sight"]) in page
+    assert "Discount rate" in page and "8.0 %" in page and "TCO over the horizon" in page
+    sources = page.split('<section id="sources">')[1].split("</section>")[0]
+    assert sources.count('<td class="attribution">') >= 5 and "planner estimate" in sources
+
+
+def test_report_is_self_contained(solved):
+    from planner.ui.report_html import report_html
+
+    page = report_html(*solved)
+    for fetch in ("<script", "<link", "<img", "<iframe", "src=", "href=", "url(", "@import"):
+        assert fetch not in page.lower(), fetch
+    assert not re.search(r"https?://", _without_attributions(page))
+    assert re.search(r"https://", page)  # sources do carry their addresses, as plain text
+
+
+def test_report_escapes_user_text_and_warns_without_proof(solved):
+    import dataclasses
+
+    from planner.ui.report_html import report_html
+
+    plan, coords = solved
+    evil = "<script>alert(1)</script>"
+    hostile = dataclasses.replace(
+        plan,
+        scenario=plan.scenario.model_copy(update={"name": evil, "description": '<img src="http://e.com/x.png">'}),
+        summary={**plan.summary, "scenario": evil, "status": "time_limit", "mip_gap": 0.523, "objective_value": None},
+        by_region=plan.by_region.assign(region="<b onmouseover=x>R</b>"),
+    )
+    page = report_html(hostile, coords)
+    assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img" not in page and "<b onmouseover" not in page and "&lt;b onmouseover=x&gt;R&lt;/b&gt;" in page
+    proof = page.split('<section id="proof">')[1]
+    assert '<p class="warn">' in proof and "Not proven optimal: up to 52 % better may exist" in proof
+
+
+def test_export_page_offers_the_report(solved):
+    plan, coords = solved
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.session_state["runs"] = {DEFAULT: {"plan": plan, "coords": coords, "raw": {"name": DEFAULT},
+                                          "times": {"total_s": 1.0, "costing_cached": False}}}  # fmt: skip
+    at.sidebar.radio(key="page").set_value("Export").run()
+    _clean(at)
+    assert "dl_report" in {b.key for b in at.get("download_button")}
+
+
+def test_cli_report_of_a_recorded_run(solved, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from planner.results import write_outputs
+    from planner.store import RunStore
+    from planner.ui.cli import app as cli
+
+    monkeypatch.setenv("PLANNER_STORE", str(tmp_path / "runs.sqlite"))
+    plan, _ = solved
+    files = write_outputs(plan, tmp_path / "out")
+    run_id = RunStore().record_plan(plan, command="test", files=files, scenario_yaml="", timings={})
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["report", str(run_id), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert '<section id="sources">' in page and "<svg" in page and DEFAULT in page
+    missing = CliRunner().invoke(cli, ["report", "999", "--out", str(out)])
+    assert missing.exit_code == 2 and "no run 999" in missing.output
+    bad = CliRunner().invoke(cli, ["report", str(run_id), "--out", str(tmp_path / "no" / "such" / "r.html")])
+    assert bad.exit_code == 2 and "cannot be written" in bad.output
