@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from planner.errors import InputError
-from planner.ui.format import money
+from planner.ui.format import column_label, money
 from planner.ui.safe import md
 from planner.ui.state import (
     COST_FIELDS,
@@ -222,7 +222,16 @@ def _technology_section(techs: list[str], over: dict[str, Any], v: int) -> tuple
     st.multiselect("Allowed technologies", techs, key="f_allowed")
     with st.expander("Key costs (USD; edits become overrides in the scenario's `technologies` mapping)"):
         shown = _effective_costs(over)
-        edited = st.data_editor(shown, key=f"costs_{v}_{_h(over)}", disabled=["technology"], width="stretch")
+        edited = st.data_editor(
+            shown,
+            key=f"costs_{v}_{_h(over)}",
+            disabled=["technology"],
+            width="stretch",
+            column_config={
+                "technology": st.column_config.TextColumn("Technology"),
+                **{f: st.column_config.NumberColumn(column_label(f), format="localized") for f in COST_FIELDS},
+            },
+        )
         if over:
             st.caption("Overrides: " + md(json.dumps(over)))
     return shown, edited
