@@ -990,13 +990,17 @@ def load_catalogue(
         raise InputError(_issues_from(exc, file)) from None
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML; data paths become absolute (relative to the scenario's folder)."""
+def load_scenario(path: str | Path, base_dir: Path | None = None) -> Scenario:
+    """Read and validate a scenario YAML; data paths become absolute.
+
+    Relative paths are resolved against ``base_dir`` (default: the scenario's folder; the app passes the bundled
+    scenarios' folder for an uploaded file, whose own folder is a temporary one).
+    """
     path = Path(path)
     raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise InputError(Issue(str(path), None, None, "expected a mapping of scenario keys at the top level"))
-    return scenario_from_dict(raw, base_dir=path.resolve().parent, file=str(path))
+    return scenario_from_dict(raw, base_dir=base_dir or path.resolve().parent, file=str(path))
 
 
 def scenario_from_dict(raw: dict[str, Any], base_dir: Path, file: str = "scenario") -> Scenario:

@@ -63,9 +63,9 @@ def store(recorded, monkeypatch) -> RunStore:
 
 def test_runs_page_lists_shows_and_reopens_a_run(store):
     at = _runs_page()
-    listed = _frame(at, "population coverage %")
-    assert listed["id"].tolist() == [2, 1]
-    assert listed["scenario"].tolist() == ["uttarakhand-95pct", "uttarakhand-budget"]
+    listed = _frame(at, "Population coverage (%)")
+    assert listed["ID"].tolist() == [2, 1]
+    assert listed["Scenario"].tolist() == ["uttarakhand-95pct", "uttarakhand-budget"]
     assert md(store.path) in " ".join(c.value for c in at.caption)
 
     at.selectbox(key="runs_pick").set_value(1).run()
@@ -73,7 +73,7 @@ def test_runs_page_lists_shows_and_reopens_a_run(store):
     summary = store.get(1).summary
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Offices connected"] == f"{summary['offices_connected']:,}"
-    assert len(_frame(at, "why")) == summary["offices_planned"]
+    assert len(_frame(at, "Why this technology")) == summary["offices_planned"]
 
     data = _frame(at, "sha256")
     assert set(data["file"]) >= {"offices", "towers"} and set(data["today"]) == {"unchanged"}
@@ -95,7 +95,8 @@ def test_runs_page_compares_stored_runs(store):
     assert at.multiselect(key="runs_cmp").value == [2, 1]
     kpis = _frame(at, "#1 uttarakhand-budget")
     assert "#2 uttarakhand-95pct" in kpis.columns
-    assert str(store.get(2).summary["offices_connected"]) == kpis.loc["offices connected", "#2 uttarakhand-95pct"]
+    connected = f"{store.get(2).summary['offices_connected']:,}"
+    assert connected == kpis.loc["Offices connected", "#2 uttarakhand-95pct"]
     assert at.get("plotly_chart"), "no technology-mix chart"
     at.multiselect(key="runs_cmp").set_value([1]).run()
     _clean(at)

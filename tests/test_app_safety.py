@@ -132,7 +132,8 @@ def test_hostile_office_and_scenario_names_are_escaped_in_labels_and_the_map() -
     _clean(at)
     name = at.session_state["current"]
     assert name == f"{IMAGE} {TAG}"
-    _shown_as_text(at.status[0].label, f"Solved '{name}'")
+    solved = next(m.value for m in [*at.success, *at.warning] if m.value.startswith("Solved"))
+    _shown_as_text(solved, f"Solved '{name}'")
     _shown_as_text(next(h.value for h in at.subheader if h.value.startswith("Plan:")), name)
     at.sidebar.radio(key="page").set_value("Results").run()
     _clean(at)

@@ -7,6 +7,8 @@ from pathlib import Path
 import yaml
 from streamlit.testing.v1 import AppTest
 
+from planner.ui.format import km
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
@@ -37,4 +39,4 @@ def test_sharing_toggles_reach_the_scenario_and_the_results() -> None:
     assert not at.exception
     assert "Shared infrastructure" in [h.value for h in at.subheader]
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Fibre trench built"] == f"{info['fibre_km_built']:,.1f} km"
+    assert metrics["Fibre trench built"] == km(info["fibre_km_built"])

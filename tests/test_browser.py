@@ -112,6 +112,13 @@ def test_default_scenario_in_browser(app_url):
             page.goto(app_url)
             page.wait_for_selector(IDLE, timeout=60_000)
             assert page.get_by_text("Build and run a scenario").is_visible()
+            # The first screen says what the app answers and has the Run button, without scrolling.
+            for target in (page.get_by_text("Which technology should connect"),
+                           page.get_by_role("button", name="Run scenario")):  # fmt: skip
+                target.wait_for(timeout=30_000)
+                box = target.bounding_box()
+                assert box and box["y"] + box["height"] <= 1000, box
+            page.screenshot(path=str(ARTIFACTS / "app-first-screen.png"))
 
             page.get_by_role("button", name="Run scenario").click()
             page.wait_for_selector('[data-testid="stMetric"]', timeout=120_000)
@@ -124,8 +131,8 @@ def test_default_scenario_in_browser(app_url):
             page.screenshot(path=str(ARTIFACTS / "app-run.png"), full_page=True)
 
             # Re-run after a budget change: costed options come from the cache, only the solver runs.
-            budget = page.get_by_role("spinbutton", name="Budget (USD)")
-            budget.fill("1500000")
+            budget = page.get_by_role("spinbutton", name="Budget (M USD)")
+            budget.fill("1.5")
             budget.press("Enter")
             page.wait_for_selector(IDLE, timeout=60_000)
             before = offices.split("\n", 1)[1].strip()
@@ -157,6 +164,20 @@ def test_default_scenario_in_browser(app_url):
             chart.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "app-results-map.png"), full_page=True)
             chart.screenshot(path=str(ARTIFACTS / "app-map.png"))
+
+            # The report downloads from the Export page and loads nothing from elsewhere when opened.
+            page.locator('[data-testid="stSidebar"]').get_by_text("Export", exact=True).click()
+            page.wait_for_selector(IDLE, timeout=60_000)
+            with page.expect_download(timeout=60_000) as download:
+                page.get_by_role("button", name="Download the report (HTML, printable to PDF)").click()
+            report = ARTIFACTS / "app-report.html"
+            download.value.save_as(str(report))
+            text = report.read_text(encoding="utf-8")
+            assert '<section id="proof">' in text and '<section id="sources">' in text
+            opened = browser.new_page(viewport={"width": 1100, "height": 900})
+            opened.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else guard(r))
+            opened.goto(report.as_uri())
+            opened.screenshot(path=str(ARTIFACTS / "app-report.png"), full_page=True)
         finally:
             browser.close()
     assert not external, f"the page tried to reach the internet: {external[:5]}"

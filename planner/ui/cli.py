@@ -737,6 +737,33 @@ def progress(
     _record(st, lambda rs: rs.record_plan(new, command="progress", files=files, out_dir=out / "replan", extra=extra))
 
 
+def report(
+    run_id: Annotated[int, typer.Argument(help="A recorded run (see `planner runs list`).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
+    store: StoreOption = None,
+) -> None:
+    """Write the plan report of a recorded run: one self-contained HTML page, printable to PDF."""
+    from planner.results.report import office_coordinates
+    from planner.ui.report_html import report_html
+
+    st = RunStore(store)
+
+    def action() -> None:
+        plan = st.load_plan(run_id, options=False)
+        try:
+            coords = office_coordinates(plan)
+        except (PlannerError, OSError) as exc:  # the offices file moved or changed: a report without a map
+            typer.echo(f"warning: no map, the offices file cannot be read: {exc}", err=True)
+            coords = None
+        try:
+            out.write_text(report_html(plan, coords), encoding="utf-8")
+        except OSError as exc:
+            raise InputError(Issue(str(out), None, None, f"cannot be written: {exc.strerror or exc}")) from None
+        typer.echo(f"wrote {out} (run {run_id}: {plan.summary['scenario']})")
+
+    _guard(action, st)
+
+
 def main() -> None:  # pragma: no cover - console entry
     """Entry point that never lets an input error escape as a traceback."""
     try:

@@ -12,9 +12,11 @@ regional minimums, technology caps, roadmap or solver settings only re-solves.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
+from planner.ui.format import OBJECTIVE_WORDS, money, share
 from planner.ui.pages.compare import page_compare
 from planner.ui.pages.countries import page_countries
 from planner.ui.pages.donor import page_donor
@@ -26,7 +28,7 @@ from planner.ui.pages.runs import page_runs
 from planner.ui.pages.scenario import page_scenario
 from planner.ui.pages.standing import page_standing
 from planner.ui.safe import md
-from planner.ui.state import bundled, keep_form_state, load_base
+from planner.ui.state import bundled, keep_form_state, load_base, scenarios
 
 DEFAULT_SCENARIO = "uttarakhand-budget"
 PAGES = [
@@ -43,6 +45,27 @@ PAGES = [
 ]
 
 
+def _caption(name: str, raw: dict[str, Any], is_bundled: bool) -> str:
+    """One line under a scenario of the picker: what it asks, on which data (escaped)."""
+    objective = raw.get("objective", "max_coverage")
+    if objective == "min_cost":
+        ask = f"least cost to {share(raw.get('coverage_target'), digits=0)}"
+    elif raw.get("budget_usd"):
+        ask = f"most coverage for {money(raw.get('budget_usd'))}"
+    else:
+        ask = OBJECTIVE_WORDS.get(str(objective), str(objective))
+    if raw.get("roadmap"):
+        ask += ", year by year"
+    data = Path(str((raw.get("data") or {}).get("offices", ""))).parent.name
+    return md(f"{ask}; data {data}" + ("" if is_bundled else " (opened file)"))
+
+
+def _picked() -> None:
+    """Load the scenario chosen in the sidebar and show the Scenario page."""
+    load_base()
+    st.session_state["page"] = "Scenario"
+
+
 def main() -> None:
     """Draw the app: page config, the session's first form, the sidebar and the chosen page."""
     st.set_page_config(page_title="Connect.Post Planner", page_icon="📮", layout="wide")
@@ -55,9 +78,16 @@ def main() -> None:
     keep_form_state()
     st.sidebar.title("Connect.Post Planner")
     page = st.sidebar.radio("Page", PAGES, key="page")
-    st.sidebar.markdown("**Bundled scenarios**")
-    for n, raw in bundled().items():
-        st.sidebar.caption(f"{md(n)} — {md(raw.get('objective'))}, data {md(Path(raw['data']['offices']).parent.name)}")
+    options = scenarios()
+    st.sidebar.radio(
+        "Scenario",
+        list(options),
+        key="f_base",
+        on_change=_picked,
+        format_func=md,
+        captions=[_caption(n, raw, n in bundled()) for n, raw in options.items()],
+        help="Fills the Scenario page's form from this scenario (bundled examples, and those opened this session).",
+    )
     runs = ss.get("runs", {})
     if runs:
         st.sidebar.markdown("**Plans this session:** " + ", ".join(md(n) for n in runs))

@@ -31,11 +31,24 @@ import psutil
 import streamlit as st
 import yaml
 
-from planner.data import max_input_bytes, read_fibre_nodes, read_offices, read_quotes, read_towers
+from planner.data import (
+    NODE_COLUMNS,
+    OFFICE_COLUMNS,
+    OPTION_COLUMNS,
+    TOWER_COLUMNS,
+    Column,
+    max_input_bytes,
+    read_fibre_nodes,
+    read_offices,
+    read_quotes,
+    read_towers,
+)
 from planner.errors import InfeasibleError, InputError, Issue, PlannerError
+from planner.layers import read_coverage
 from planner.pipeline import Prepared, costing_key, prepare, solve_prepared
 from planner.results import Plan
-from planner.scenario import Scenario, catalogue_for, load_catalogue, scenario_from_dict
+from planner.scenario import Scenario, catalogue_for, load_catalogue, load_scenario, scenario_from_dict
+from planner.ui.format import gap_words, proven, seconds
 from planner.ui.safe import md
 
 # The repository root (bundled scenarios in scenarios/): the folder the app starts in (``streamlit run app.py``
@@ -133,15 +146,20 @@ def stamp(path: str | None) -> str:
 
 
 # --------------------------------------------------------------------------------------------- form state
+def scenarios() -> dict[str, dict[str, Any]]:
+    """The scenarios the form can start from: the bundled ones, then those opened (uploaded) in this session."""
+    return {**bundled(), **st.session_state.get("opened", {})}
+
+
 def load_base() -> None:
-    """Fill the form from the chosen bundled scenario (callback of the 'Start from' box)."""
-    raw = copy.deepcopy(bundled()[st.session_state["f_base"]])
+    """Fill the form from the chosen scenario, bundled or opened (callback of the sidebar's scenario picker)."""
+    raw = copy.deepcopy(scenarios()[st.session_state["f_base"]])
     ss = st.session_state
     ss["base_raw"] = raw
     ss["f_name"] = raw["name"]
     ss["f_objective"] = raw.get("objective", "max_coverage")
     ss["f_metric"] = raw.get("coverage_metric", "population")
-    ss["f_budget"] = float(raw.get("budget_usd") or 0.0)
+    ss["f_budget_m"] = float(raw.get("budget_usd") or 0.0) / 1e6  # entered in M USD, saved in USD
     ss["f_basis"] = raw.get("budget_basis", "capex")
     ss["f_target"] = float(raw.get("coverage_target") or 0.95)
     hz = raw.get("horizon", {})
@@ -152,7 +170,9 @@ def load_base() -> None:
     ss["f_demand_model"] = (raw.get("demand") or {}).get("model", "planner")
     pol = raw.get("policy", {}) or {}
     ss["f_allowed"] = list(pol.get("allowed_technologies") or default_catalogue_rows().keys())
-    ss["f_max_cost"] = float(pol.get("max_cost_per_office_usd") or 0.0)
+    ss["f_max_cost_k"] = float(pol.get("max_cost_per_office_usd") or 0.0) / 1e3  # entered in K USD
+    annual = (raw.get("roadmap") or {}).get("annual_budget_usd")
+    ss["f_annual_m"] = float(annual) / 1e6 if isinstance(annual, int | float) else 0.0
     ss["f_fibre_pref_on"] = pol.get("fibre_preference_pct") is not None
     ss["f_fibre_pref"] = float(pol.get("fibre_preference_pct") or 0.0)
     ss["f_opex_paid_by"] = pol.get("opex_paid_by", "both")
@@ -186,7 +206,51 @@ UPLOAD_SUFFIXES = {
     "fibre_nodes": (".csv",),
     "towers": (".csv",),
     "options": (".csv",),
+    "coverage": (".geojson", ".json", ".gpkg"),
 }
+#: The columns of each CSV upload, as the data layer reads them (required ones first).
+UPLOAD_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "offices": OFFICE_COLUMNS,
+    "fibre_nodes": NODE_COLUMNS,
+    "towers": TOWER_COLUMNS,
+    "options": OPTION_COLUMNS,
+}
+# Small example files (three offices near Dehradun, Uttarakhand): made up to show the layout, not real sites.
+_EXAMPLE_ROWS: dict[str, list[dict[str, Any]]] = {
+    "offices": [
+        {"office_id": "EX-01", "lat": 30.3165, "lon": 78.0322, "population": 12000, "name": "Example BO 1",
+         "country": "IND", "region": "Dehradun", "community": "248001", "status": "unconnected", "current_mbps": 0,
+         "grid_power": "true", "services": "mail;financial", "priority": 1},
+        {"office_id": "EX-02", "lat": 30.4010, "lon": 78.0750, "population": 3500, "name": "Example BO 2",
+         "country": "IND", "region": "Dehradun", "community": "248003", "status": "underserved", "current_mbps": 2,
+         "grid_power": "false", "services": "mail", "priority": 1},
+        {"office_id": "EX-03", "lat": 30.4550, "lon": 78.0800, "population": 800, "name": "Example BO 3",
+         "country": "IND", "region": "Tehri Garhwal", "community": "248179", "status": "unconnected",
+         "current_mbps": 0, "grid_power": "true", "services": "mail;e_commerce;financial;e_government",
+         "priority": 2},
+    ],
+    "fibre_nodes": [
+        {"node_id": "FN-01", "lat": 30.3200, "lon": 78.0400, "name": "Example PoP 1"},
+        {"node_id": "FN-02", "lat": 30.4400, "lon": 78.0900, "name": "Example PoP 2"},
+    ],
+    "towers": [
+        {"tower_id": "T-01", "lat": 30.3300, "lon": 78.0500, "generation": 4, "range_km": 5, "backhaul": "true"},
+        {"tower_id": "T-02", "lat": 30.3900, "lon": 78.0700, "generation": 3, "range_km": 8, "backhaul": "false"},
+        {"tower_id": "T-03", "lat": 30.4600, "lon": 78.0700, "generation": 4, "range_km": 4, "backhaul": ""},
+    ],
+    "options": [
+        {"office_id": "EX-03", "technology": "fibre", "capex_usd": 42000, "opex_usd_per_year": 1200, "mbps": 100},
+        {"office_id": "EX-03", "technology": "leo_satellite", "capex_usd": 900, "opex_usd_per_year": 1000,
+         "mbps": 50},
+    ],
+}  # fmt: skip
+_EXAMPLE_COVERAGE = [  # (technology, operator, mbps, ring of (lon, lat))
+    ("cellular_4g", "Example operator", 20,
+     [(78.00, 30.28), (78.10, 30.28), (78.10, 30.36), (78.00, 30.36), (78.00, 30.28)]),
+    ("3G", "Example operator", None,
+     [(78.05, 30.38), (78.12, 30.38), (78.12, 30.43), (78.05, 30.43), (78.05, 30.38)]),
+]  # fmt: skip
+
 _FOLDER_NAME = re.compile(r"^(\d+)-(\d+)-")  # <pid>-<process start time, s>-<random>
 
 
@@ -336,6 +400,27 @@ def save_upload(kind: str, upload: Any) -> Path:
     return path
 
 
+def template_bytes(kind: str, example: bool = False) -> tuple[str, bytes, str]:
+    """An empty template (the header row; for coverage one feature to fill in) or a small example file of an upload.
+
+    Returns:
+        (file name, content, MIME type). Made from the data layer's column lists (:data:`UPLOAD_COLUMNS`).
+    """
+    if kind == "coverage":
+        rows = _EXAMPLE_COVERAGE if example else _EXAMPLE_COVERAGE[:1]
+        features = [
+            {"type": "Feature",
+             "properties": {"technology": tech, "operator": op, **({"mbps": mbps} if mbps is not None else {})},
+             "geometry": {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}}
+            for tech, op, mbps, ring in rows
+        ]  # fmt: skip
+        text = json.dumps({"type": "FeatureCollection", "features": features}, indent=1)
+        return f"coverage-{'example' if example else 'template'}.geojson", text.encode(), "application/geo+json"
+    columns = [c.name for c in UPLOAD_COLUMNS[kind]]
+    table = pd.DataFrame(_EXAMPLE_ROWS[kind] if example else [], columns=columns)
+    return f"{kind}-{'example' if example else 'template'}.csv", table.to_csv(index=False).encode(), "text/csv"
+
+
 def check_upload(kind: str, path: Path) -> list[Issue]:
     """Read an uploaded file with the CLI's readers; the issues name file, row and column."""
     readers: dict[str, Callable[[Path], object]] = {
@@ -343,6 +428,7 @@ def check_upload(kind: str, path: Path) -> list[Issue]:
         "fibre_nodes": read_fibre_nodes,
         "towers": read_towers,
         "options": lambda p: read_quotes(p, list(default_catalogue_rows())),
+        "coverage": lambda p: read_coverage(p, load_catalogue().technologies),
     }
     try:
         readers[kind](path)
@@ -368,6 +454,39 @@ def _saved_and_checked(kind: str, upload: Any) -> tuple[str | None, list[Issue]]
         path.unlink(missing_ok=True)
         return None, issues
     return saved, []
+
+
+def open_scenario(upload: Any) -> tuple[dict[str, Any] | None, list[Issue]]:
+    """Read an uploaded scenario YAML with the CLI's loader (``planner.scenario.load_scenario``).
+
+    Relative data paths are taken from the bundled scenarios' folder (``scenarios/``); absolute ones as they are.
+
+    Returns:
+        The scenario mapping with absolute data paths (for the form) and no issues, or None and the issues
+        (naming the file as uploaded, with the YAML line or the scenario key).
+    """
+    refused = _refused(upload)
+    if refused is not None:
+        return None, [refused]
+    try:
+        path = save_upload("scenario", upload)
+    except OSError as exc:
+        return None, [Issue(upload.name, None, None, f"cannot be saved: {exc.strerror or exc}")]
+    saved = str(path)
+    try:
+        scenario = load_scenario(path, base_dir=SCENARIO_DIR)
+        if scenario.data.offices is None:
+            raise InputError(Issue(saved, None, "data.offices", "no offices file: a scenario with one offices "
+                                   "file per country (countries.files) runs with `planner solve` only"))  # fmt: skip
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))  # checked above: a mapping, no duplicate keys or bombs
+    except InputError as exc:
+        return None, [Issue(upload.name, i.row, i.column, i.message.replace(saved, upload.name)) for i in exc.issues]
+    finally:
+        path.unlink(missing_ok=True)
+    raw["data"] = {k: str(v) for k, v in scenario.data.model_dump().items() if v is not None}
+    if isinstance(scenario.technologies, Path):
+        raw["technologies"] = str(scenario.technologies)
+    return raw, []
 
 
 def _forget_file(entry: dict[str, Any] | None) -> None:
@@ -454,7 +573,8 @@ def run_and_store(raw: dict[str, Any]) -> bool:
     """Run with a progress box; store the result in the session, or the error to show."""
     ss = st.session_state
     ss.pop("last_error", None)
-    with st.status(f"Costing and solving '{md(raw['name'])}'…", expanded=True) as status:
+    box = st.empty()
+    with box.status(f"Costing and solving '{md(raw['name'])}'…", expanded=True) as status:
         try:
             plan, coords, times = solve_raw(raw, say=lambda m: st.write(md(m)))
         except InputError as exc:
@@ -479,13 +599,12 @@ def run_and_store(raw: dict[str, Any]) -> bool:
             status.update(label="Unexpected error", state="error", expanded=False)
             ss["last_error"] = {"kind": "other", "message": f"{type(exc).__name__}: {exc}"}
             return False
-        s = plan.summary
-        status.update(
-            label=f"Solved '{md(s['scenario'])}': {md(s['status'])}, gap {s['mip_gap'] or 0:.2e}, "
-            f"{times['total_s']:.1f} s",
-            state="complete",
-            expanded=False,
-        )
+    s = plan.summary
+    text = f"Solved '{md(s['scenario'])}' in {seconds(times['total_s'])}: {gap_words(s)}"
+    if proven(s["status"]):
+        box.success(text)
+    else:  # a plan without its proof is no success: say how much better one may be
+        box.warning(text)
     ss.setdefault("runs", {})[raw["name"]] = {"plan": plan, "coords": coords, "raw": copy.deepcopy(raw), "times": times}
     ss["current"] = raw["name"]
     return True

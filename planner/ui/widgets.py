@@ -14,6 +14,7 @@ import streamlit as st
 
 from planner.errors import MAX_MESSAGE_CHARS, Issue
 from planner.results import Plan
+from planner.ui.format import count, display_table, gap_words, money, people, proven, seconds, share, tech_label
 from planner.ui.safe import md, plot_frame, plot_text
 
 # plotly.js fetches <topojsonURL><scope>_<resolution>m.json; Streamlit serves ./static/ at app/static/.
@@ -29,18 +30,18 @@ TECH_COLOURS = {
 }
 
 
-def money(x: float | None) -> str:
-    """An amount in whole USD ("–" for none)."""
-    return "–" if x is None else f"{x:,.0f} USD"
+def show_table(frame: pd.DataFrame, key: str, **kwargs: Any) -> None:
+    """A table as the app shows tables: :func:`~planner.ui.format.display_table` (names, units, rounding).
 
-
-def money_short(x: float | None) -> str:
-    """Compact amount for KPI cards (the card truncates long numbers)."""
-    if x is None:
-        return "–"
-    if abs(x) >= 1e6:
-        return f"{x / 1e6:,.2f} M USD"
-    return f"{x:,.0f} USD"
+    Numbers get thousands separators; the frame itself (what downloads hold) is not changed.
+    """
+    shown = display_table(frame)
+    config = {
+        c: st.column_config.NumberColumn(format="localized")
+        for c in shown.columns
+        if pd.api.types.is_numeric_dtype(shown[c]) and not pd.api.types.is_bool_dtype(shown[c])
+    }
+    st.dataframe(shown, key=key, column_config=config, **{"hide_index": True, **kwargs})
 
 
 def _line(issue: Issue) -> str:
@@ -69,7 +70,7 @@ def show_issues(issues: list[Issue], title: str) -> None:
 
 def _apply_suggestion(key: str, value: float) -> None:
     if key == "budget_usd":
-        st.session_state["f_budget"] = float(value) * 1.000001
+        st.session_state["f_budget_m"] = float(value) * 1.000001 / 1e6
     elif key == "coverage_target":
         st.session_state["f_target"] = max(0.01, float(value) - 1e-6)
     st.session_state.pop("last_error", None)
@@ -84,11 +85,17 @@ def show_last_error() -> None:
         show_issues(err["issues"], f"Bad input ({len(err['issues'])} problem(s)); fix these and run again:")
     elif err["kind"] == "infeasible":
         st.error(f"**Infeasible** ({md(err['constraint'])}): {md(err['message'])}")
+        words = {"budget_usd": "budget", "coverage_target": "coverage target"}
         for key, value in err["suggestions"].items():
-            text = f"{value:,.0f} USD" if key == "budget_usd" else f"{value:.4f}"
+            if key == "budget_usd":
+                text = f"{money(value)} ({money(value, exact=True)})"
+            elif key == "coverage_target":
+                text = share(value, digits=2)
+            else:
+                text = f"{value:,.4g}"
             if key in ("budget_usd", "coverage_target"):
                 st.button(
-                    f"Apply the suggested relaxation: {key} = {text}",
+                    f"Apply the suggested relaxation: {words[key]} = {text}",
                     key=f"apply_{key}",
                     on_click=_apply_suggestion,
                     args=(key, value),
@@ -100,23 +107,41 @@ def show_last_error() -> None:
 
 
 def kpi_cards(plan: Plan) -> None:
-    """The plan's headline figures: offices and population connected, total cost, cost per community and person."""
+    """The plan's headline figures: offices and population connected, total cost, cost per community and person.
+
+    Compact figures (``856 K USD``, ``6.66 M people``); the exact ones are in each card's help.
+    """
     s = plan.summary
     c = st.columns(5)
-    c[0].metric("Offices connected", f"{s['offices_connected']:,}", help=f"of {s['offices_planned']:,} planned")
+    c[0].metric("Offices connected", count(s["offices_connected"]), help=f"of {count(s['offices_planned'])} planned")
     c[1].metric(
         "Population connected",
-        f"{s['population_covered']:,.0f}",
-        help=f"{100 * s['coverage_share_population']:.1f} % of the planned offices' population",
+        people(s["population_covered"]),
+        help=f"{people(s['population_covered'], exact=True)}: {share(s['coverage_share_population'])} of the "
+        "planned offices' population",
     )
     c[2].metric(
         "Total cost",
-        money_short(s["total_cost_usd"]),
-        help=f"{money(s['total_cost_usd'])}, {s['budget_basis']} basis",
+        money(s["total_cost_usd"]),
+        help=f"{money(s['total_cost_usd'], exact=True)}, {s['budget_basis']} basis",
     )
-    c[3].metric("Cost per community", money(s["cost_per_community_usd"]))
-    per_person = s["cost_per_person_usd"]
-    c[4].metric("Cost per person", "–" if per_person is None else f"{per_person:,.2f} USD")
+    c[3].metric(
+        "Cost per community",
+        money(s["cost_per_community_usd"]),
+        help=f"{money(s['cost_per_community_usd'], exact=True)}: plan cost / communities with a connected office",
+    )
+    c[4].metric(
+        "Cost per person",
+        money(s["cost_per_person_usd"]),
+        help=f"{money(s['cost_per_person_usd'], exact=True)}: plan cost / population covered",
+    )
+
+
+def _labelled(table: pd.DataFrame, colour: str, colours: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Technology keys of the ``colour`` column (and the colour map) as display names."""
+    if colour != "technology":
+        return table, colours
+    return table.assign(technology=table["technology"].map(tech_label)), {tech_label(k): v for k, v in colours.items()}
 
 
 def office_map(table: pd.DataFrame, colour: str, colours: dict[str, str] | None = None, key: str = "map") -> None:
@@ -127,6 +152,7 @@ def office_map(table: pd.DataFrame, colour: str, colours: dict[str, str] | None 
         return
     hover = [c for c in ("office_id", "region", "population", "cost_usd") if c in table.columns]
     name = "name" if "name" in table else None
+    table, colours = _labelled(table, colour, colours or TECH_COLOURS)
     fig = px.scatter_geo(
         plot_frame(table, [colour, name, *hover]),
         lat="lat",
@@ -134,7 +160,8 @@ def office_map(table: pd.DataFrame, colour: str, colours: dict[str, str] | None 
         color=colour,
         hover_name=name,
         hover_data=hover,
-        color_discrete_map={plot_text(k): v for k, v in (colours or TECH_COLOURS).items()},
+        color_discrete_map={plot_text(k): v for k, v in colours.items()},
+        labels={"cost_usd": "cost (USD)", "office_id": "office"},
     )
     fig.update_traces(marker={"size": 5, "opacity": 0.85})
     fig.update_geos(
@@ -154,15 +181,18 @@ def office_map(table: pd.DataFrame, colour: str, colours: dict[str, str] | None 
         rivercolor="#bcd8ec",
         projection_type="mercator",
     )
-    fig.update_layout(height=520, margin={"l": 0, "r": 0, "t": 10, "b": 0}, legend_title_text=colour)
+    fig.update_layout(height=520, margin={"l": 0, "r": 0, "t": 10, "b": 0}, legend_title_text=colour.capitalize())
     st.plotly_chart(fig, config=PLOT_CONFIG, key=key, width="stretch")
 
 
 def tech_bar(table: pd.DataFrame, x: str, y: str, title: str, key: str, hover: list[str] | None = None) -> None:
     """A bar chart of ``y`` by ``x`` stacked and coloured by technology (the app's technology colours)."""
+    table, named = _labelled(table, "technology", TECH_COLOURS)
     shown = plot_frame(table, [x, "technology", *(hover or [])])
-    colours = {plot_text(k): v for k, v in TECH_COLOURS.items()}
-    fig = px.bar(shown, x=x, y=y, color="technology", color_discrete_map=colours, title=title, hover_data=hover)
+    colours = {plot_text(k): v for k, v in named.items()}
+    axis = {c: c.replace("_usd", " (USD)").replace("_", " ") for c in {x, y, *(hover or [])}}
+    fig = px.bar(shown, x=x, y=y, color="technology", color_discrete_map=colours, title=title, hover_data=hover,
+                 labels={**axis, "technology": "Technology"})  # fmt: skip
     st.plotly_chart(fig, config=PLOT_CONFIG, key=key, width="stretch")
 
 
@@ -179,12 +209,18 @@ def plan_choice(label: str, key: str) -> str | None:
 
 
 def solve_summary(entry: dict[str, Any]) -> None:
-    """A caption on how a session plan was solved: status, method, gap and timings."""
+    """How a session plan was solved: the proof in words (a warning when not proven optimal), method, timings."""
     s = entry["plan"].summary
     t = entry["times"]
-    gap = s["mip_gap"]
-    st.caption(
-        f"Solver: **{md(s['status'])}** by {md(s['method'])}, gap {0 if gap is None else gap:.2e}; "
-        f"costing {s['timings_seconds'].get('costing', 0):.2f} s, solve {s['solve_seconds']:.2f} s; "
-        f"this run {t['total_s']:.2f} s" + (" (costed options from the cache)" if t["costing_cached"] else "")
+    detail = (
+        f"by {md(s['method'])}; costing {seconds(s['timings_seconds'].get('costing', 0))}, "
+        f"solve {seconds(s['solve_seconds'])}; this run {seconds(t['total_s'])}"
+        + (" (costed options from the cache)" if t["costing_cached"] else "")
     )
+    if proven(s["status"]):
+        st.caption(f"Solver: **{gap_words(s)}** {detail}")
+    else:
+        st.warning(
+            f"Solver: **{gap_words(s)}** (status {md(s['status'])}) {detail}. Raise the time limit under "
+            "**Solver** and run again for a proven plan."
+        )

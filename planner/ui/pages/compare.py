@@ -9,10 +9,10 @@ import plotly.express as px
 import streamlit as st
 
 from planner.results import report
-from planner.results.compare import kpi_table
+from planner.ui.format import kpi_display
 from planner.ui.safe import md
 from planner.ui.state import bundled, run_and_store
-from planner.ui.widgets import office_map, show_last_error, tech_bar
+from planner.ui.widgets import office_map, show_last_error, show_table, tech_bar
 
 
 def _solve_bundled(names: list[str]) -> None:
@@ -41,8 +41,7 @@ def page_compare() -> None:
         return
     plans = {n: runs[n]["plan"] for n in names}
     st.subheader("KPIs (differences to the first)")
-    kpis = kpi_table([p.summary for p in plans.values()])
-    st.dataframe(kpis.astype(str), key="cmp_kpis")
+    st.dataframe(kpi_display([p.summary for p in plans.values()], names=list(plans)), key="cmp_kpis")
     tech_bar(report.technology_mix(plans), "scenario", "offices", "Technology mix (offices connected)", "cmp_mix")
     st.subheader("Offices whose technology differs")
     c1, c2 = st.columns(2)
@@ -55,7 +54,7 @@ def page_compare() -> None:
     st.caption(f"{len(diff):,} offices differ between A = {md(a)} and B = {md(b)}")
     if len(diff):
         coords = pd.concat([runs[a]["coords"], runs[b]["coords"]]).drop_duplicates("office_id")
-        st.dataframe(diff, hide_index=True, key="cmp_diff")
+        show_table(diff, key="cmp_diff")
         changes = sorted(diff["change"].unique())
         palette = px.colors.qualitative.Dark24
         colours = {c: palette[i % len(palette)] for i, c in enumerate(changes)}

@@ -1,10 +1,11 @@
-"""The Export page: the files of a plan (CSV, JSON, Excel workbook, GeoJSON) and its scenario (YAML)."""
+"""The Export page: the report of a plan (HTML), its files (CSV, JSON, Excel workbook, GeoJSON) and scenario (YAML)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from planner.results import report
+from planner.ui.report_html import report_html
 from planner.ui.state import scenario_yaml
 from planner.ui.widgets import plan_choice
 
@@ -17,6 +18,22 @@ def page_export() -> None:
         return
     entry = st.session_state["runs"][name]
     plan, coords = entry["plan"], entry["coords"]
+    st.subheader("Report to hand over")
+    st.download_button(
+        "Download the report (HTML, printable to PDF)",
+        lambda: report_html(plan, coords).encode("utf-8"),
+        file_name=f"{name}-report.html",
+        mime="text/html",
+        key="dl_report",
+        type="primary",
+        on_click="ignore",
+    )
+    st.caption(
+        "One self-contained page: the question asked, the headline figures, a map, the technology mix, cost per "
+        "community and person, the source of every cost figure, the conventions and the solver's proof. It "
+        "loads nothing from the internet; open it in a browser and print it to PDF."
+    )
+    st.subheader("Data files")
     st.caption(
         "Files of the selected plan. The workbook has one sheet per table (summary, plan, by technology, "
         "by region, cost components, options, sources)."

@@ -8,9 +8,10 @@ import streamlit as st
 from planner.errors import PlannerError
 from planner.pipeline import costing_key, prepare
 from planner.results import Plan
+from planner.ui.format import column_label, count, km, mbps, money, tech_label
 from planner.ui.safe import md
 from planner.ui.state import store
-from planner.ui.widgets import PLOT_CONFIG, kpi_cards, money, office_map, plan_choice, solve_summary, tech_bar
+from planner.ui.widgets import PLOT_CONFIG, kpi_cards, office_map, plan_choice, show_table, solve_summary, tech_bar
 
 
 def page_results() -> None:
@@ -39,7 +40,7 @@ def page_results() -> None:
     st.subheader("Per-office plan")
     f1, f2, f3 = st.columns(3)
     regions = f1.multiselect("Region", sorted(table["region"].astype(str).unique()), key="flt_region")
-    techs = f2.multiselect("Technology", sorted(table["technology"].unique()), key="flt_tech")
+    techs = f2.multiselect("Technology", sorted(table["technology"].unique()), key="flt_tech", format_func=tech_label)
     text = f3.text_input("Name or office id contains", key="flt_text")
     shown = table
     if regions:
@@ -49,8 +50,8 @@ def page_results() -> None:
     if text:
         m = shown["name"].str.contains(text, case=False, na=False) | shown["office_id"].str.contains(text, case=False)
         shown = shown[m]
-    st.caption(f"{len(shown):,} of {len(table):,} offices")
-    st.dataframe(shown, hide_index=True, key="plan_table")
+    st.caption(f"{len(shown):,} of {len(table):,} offices (the plan CSV on **Export** has the raw columns)")
+    show_table(shown, key="plan_table")
     demand_section(plan)
     reach_section(plan)
     shared_section(plan)
@@ -86,8 +87,8 @@ def demand_section(plan: Plan) -> None:
     }[demand.model]
     st.subheader("Required bandwidth")
     st.caption(
-        f"Demand model **{demand.model}**: {params}. Median {need.median():,.1f} Mbps, 90th percentile "
-        f"{need.quantile(0.9):,.1f} Mbps, largest {need.max():,.1f} Mbps; "
+        f"Demand model **{demand.model}**: {params}. Median {mbps(need.median())}, 90th percentile "
+        f"{mbps(need.quantile(0.9))}, largest {mbps(need.max())}; "
         f"{int((plan.plan['eligible_technologies'] == '').sum()):,} offices have no option fast enough or in reach."
     )
     fig = px.histogram(plan.plan, x="required_mbps", nbins=40, labels={"required_mbps": "required Mbps"})
@@ -102,18 +103,20 @@ def shared_section(plan: Plan) -> None:
         return
     st.subheader("Shared infrastructure")
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Fibre trench built", f"{info['fibre_km_built']:,.1f} km", f"{info['fibre_offices']} offices on fibre")
-    c2.metric("New tower sites", f"{info['sites_built']}", f"{info['site_offices']} offices served")
-    c3.metric("Radio relays", f"{info['relay_offices']}")
-    c4.metric("Shared cost allocated", money(info["shared_cost_usd"]))
+    c1.metric("Fibre trench built", km(info["fibre_km_built"]), f"{count(info['fibre_offices'])} offices on fibre",
+              delta_color="off")  # fmt: skip
+    c2.metric("New tower sites", count(info["sites_built"]), f"{count(info['site_offices'])} offices served",
+              delta_color="off")  # fmt: skip
+    c3.metric("Radio relays", count(info["relay_offices"]))
+    c4.metric("Shared cost allocated", money(info["shared_cost_usd"]), help=money(info["shared_cost_usd"], exact=True))
     st.caption(
         "Shared costs are allocated to offices: a trench segment is split among the fibre offices behind it, a site "
         "among the offices on it; office costs add up to the plan's total (docs/shared-infrastructure.md)."
     )
     if plan.fibre_routes is not None and len(plan.fibre_routes):
-        st.dataframe(plan.fibre_routes, hide_index=True, key="routes_table")
+        show_table(plan.fibre_routes, key="routes_table")
     if plan.sites is not None and len(plan.sites):
-        st.dataframe(plan.sites, hide_index=True, key="sites_table")
+        show_table(plan.sites, key="sites_table")
 
 
 def frontier_section(plan: Plan) -> None:
@@ -123,8 +126,12 @@ def frontier_section(plan: Plan) -> None:
     with st.expander("Coverage–cost frontier (budget sweep)"):
         budget = float(plan.scenario.budget_usd or plan.summary.get("total_cost_usd") or 1e6)
         c1, c2, c3 = st.columns(3)
-        low = c1.number_input("From (USD)", min_value=0.0, value=round(budget / 4, -3), step=1e5, key="fr_low")
-        high = c2.number_input("To (USD)", min_value=0.0, value=round(budget * 2, -3), step=1e5, key="fr_high")
+        low = 1e6 * c1.number_input("From (M USD)", min_value=0.0, value=round(budget / 4e6, 3), step=0.1,
+                                    format="%.3f", key="fr_low_m")  # fmt: skip
+        high = 1e6 * c2.number_input("To (M USD)", min_value=0.0, value=round(budget * 2 / 1e6, 3), step=0.1,
+                                     format="%.3f", key="fr_high_m")  # fmt: skip
+        c1.caption(f"= {money(low, exact=True)}")
+        c2.caption(f"= {money(high, exact=True)}")
         points = int(c3.number_input("Points", min_value=2, max_value=40, value=8, key="fr_points"))
         if st.button("Sweep budgets", key="fr_run"):
             cache = store()
@@ -144,8 +151,9 @@ def frontier_section(plan: Plan) -> None:
         table = frontier.table
         fig = px.line(table, x="total_cost_usd", y="population_covered", markers=True,
                       hover_data=["budget_usd", "coverage_share", "marginal_cost_per_person_usd"],
+                      labels={c: column_label(c) for c in table.columns},
                       title="Population covered against total cost (USD)")  # fmt: skip
         st.plotly_chart(fig, config=PLOT_CONFIG, key="frontier_chart", width="stretch")
         st.caption(f"{len(table)} points in {frontier.seconds:.1f} s; marginal cost = extra USD per extra person.")
-        st.dataframe(table, hide_index=True, key="frontier_table")
+        show_table(table, key="frontier_table")
         st.download_button("frontier.csv", table.to_csv(index=False), "frontier.csv", "text/csv", key="fr_dl")

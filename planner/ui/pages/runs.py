@@ -16,14 +16,15 @@ import streamlit as st
 from planner.data import fingerprint, read_offices
 from planner.errors import PlannerError
 from planner.results import report
-from planner.store import RunStore, compare_summaries, data_drift
+from planner.store import RunStore, data_drift
+from planner.ui.format import gap_words, kpi_display, money
 from planner.ui.safe import md
 from planner.ui.state import scenario_yaml
-from planner.ui.widgets import kpi_cards, money_short, tech_bar
+from planner.ui.widgets import kpi_cards, show_table, tech_bar
 
 
 def _run_label(row: Any) -> str:
-    cost = "" if pd.isna(row.total_cost_usd) else f", {money_short(row.total_cost_usd)}"
+    cost = "" if pd.isna(row.total_cost_usd) else f", {money(row.total_cost_usd)}"
     return f"#{row.id} {row.scenario} — {row.status}{cost}, {str(row.created_at)[:16].replace('T', ' ')} UTC"
 
 
@@ -111,9 +112,11 @@ def page_runs() -> None:
     else:
         shown = table.assign(
             created_at=table["created_at"].str.slice(0, 19).str.replace("T", " "),
-            coverage_share=(100 * table["coverage_share"]).round(1),
-        ).rename(columns={"created_at": "time (UTC)", "coverage_share": "population coverage %"})
-        st.dataframe(shown, hide_index=True, key="runs_table")
+            mip_gap=[gap_words({"status": st_, "mip_gap": g}) for st_, g in zip(table["status"], table["mip_gap"],
+                                                                               strict=True)],
+        ).rename(columns={"created_at": "time_(UTC)", "coverage_share": "population_coverage_share",
+                          "mip_gap": "solver_proof"})  # fmt: skip
+        show_table(shown, key="runs_table")
         labels = {int(r.id): _run_label(r) for r in cast(Iterator[Any], table.itertuples(index=False))}
         label_of = cast(Callable[[Any], str], labels.get)  # every option has its label
         run_id = st.selectbox("Run", list(labels), format_func=label_of, key="runs_pick")
@@ -136,7 +139,7 @@ def page_runs() -> None:
                 on_click=reopen_run,
                 args=(run_id,),
             )
-            st.dataframe(plan.plan, hide_index=True, key="runs_plan")
+            show_table(plan.plan, key="runs_plan")
         elif record.summary.get("message"):
             st.warning(md(record.summary["message"]))
         else:
@@ -165,7 +168,9 @@ def page_runs() -> None:
             key="runs_cmp",
         )
         if len(pick) >= 2:
-            st.dataframe(compare_summaries(store, pick).astype(str), key="runs_kpis")
+            records = [store.get(i) for i in pick]
+            names = [f"#{r.id} {r.scenario}" for r in records]
+            st.dataframe(kpi_display([r.summary for r in records], names=names), key="runs_kpis")
             mix = {
                 f"#{i} {store.get(i).scenario}": store.read_table(i, "by_technology.csv")
                 for i in pick

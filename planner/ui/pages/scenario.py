@@ -12,31 +12,44 @@ import pandas as pd
 import streamlit as st
 
 from planner.errors import InputError
+from planner.ui.format import column_label, money
 from planner.ui.safe import md
 from planner.ui.state import (
     COST_FIELDS,
+    UPLOAD_COLUMNS,
     UPLOAD_SUFFIXES,
     bundled,
     default_catalogue_rows,
     load_base,
+    open_scenario,
     regions,
     remove_upload,
     run_and_store,
     scenario_yaml,
     stamp,
     take_upload,
+    template_bytes,
     upload_key,
     upload_limit_mb,
 )
 from planner.ui.widgets import kpi_cards, show_issues, show_last_error, solve_summary
 
-DATA_KEYS = ["offices", "fibre_nodes", "towers", "options"]
+DATA_KEYS = ["offices", "fibre_nodes", "towers", "options", "coverage"]
 DATA_LABELS = {
     "offices": "Offices (CSV, GeoJSON or GeoPackage)",
     "fibre_nodes": "Fibre nodes (CSV node_id, lat, lon)",
-    "towers": "Towers (CSV tower_id, lat, lon, generation, range_km, or OpenCellID)",
+    "towers": "Towers (CSV tower_id, lat, lon, generation, range_km[, backhaul], or OpenCellID)",
     "options": "Engineering quotes (CSV office_id, technology, capex_usd, opex_usd_per_year[, mbps])",
+    "coverage": "Cellular coverage polygons (GeoJSON or GeoPackage; property technology or generation)",
 }
+INTRO = """**Which technology should connect each unconnected post office, and what will it cost?** The planner prices
+every office's options (fibre, 4G, microwave radio, satellite) from published figures and picks the plan with the
+most coverage within a budget, or the least cost reaching a coverage target, and says how close to the best
+possible plan it is.
+
+1. **Choose a scenario** in the sidebar (bundled examples), or open your own scenario YAML below.
+2. **Adjust** the objective, budget and policy rules; replace the data with your files (templates below).
+3. **Run scenario**, then read **Results** and the **Donor view**, and download the report on **Export**."""
 
 
 # --------------------------------------------------------------------------------------------- scenario form
@@ -50,6 +63,10 @@ def _effective_costs(overrides: dict[str, dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(base, orient="index")[COST_FIELDS].rename_axis("technology")
 
 
+#: Top-level scenario keys the form sets (or drops on purpose); any other key of the base scenario is kept as is.
+FORM_KEYS = {"name", "description", "data", "technologies", "objective", "coverage_metric", "budget_usd",
+             "budget_basis", "coverage_target", "horizon", "discount_rate", "cost_basis", "policy", "demand",
+             "roadmap", "infrastructure", "solver"}  # fmt: skip
 COST_BASIS_LABELS = {
     "tco": "TCO over the horizon",
     "tco_residual": "TCO less residual value at the horizon end",
@@ -60,6 +77,11 @@ DEMAND_LABELS = {
     "itu_cpp": "ITU CPP: people x 25 % x 10 % x 2 Mbps, floor 20",
     "giga": "Giga: 20 Mbps per site, 50 kbps per user above 400",
 }
+
+
+def usd(amount: float, unit: float = 1e6) -> float:
+    """An amount entered in millions (or ``unit``) of USD, in USD to the cent (what the scenario file holds)."""
+    return round(float(amount) * unit, 2)
 
 
 def _h(value: Any) -> str:
@@ -87,6 +109,7 @@ def data_section(base: dict[str, Any]) -> tuple[dict[str, str], bool]:
                 key=upload_key(kind),
                 type=[s.lstrip(".") for s in UPLOAD_SUFFIXES[kind]],
             )
+            _templates(kind)
             entry = take_upload(kind, upload) if upload is not None else uploads.get(kind)
             if entry is None:
                 continue
@@ -102,6 +125,29 @@ def data_section(base: dict[str, Any]) -> tuple[dict[str, str], bool]:
             st.button(f"Remove {name}", key=f"remove_{kind}", on_click=remove_upload, args=(kind,))
     st.caption("Data in use: " + ", ".join(f"{k} = {v}" for k, v in shown.items()))
     return paths, ok
+
+
+def _templates(kind: str) -> None:
+    """Download buttons of an upload's empty template and small example file, and its columns."""
+    t1, t2, t3 = st.columns([1, 1, 3])
+    for col, example in ((t1, False), (t2, True)):
+        name, content, mime = template_bytes(kind, example)
+        col.download_button(
+            "Example file" if example else "Template",
+            content,
+            file_name=name,
+            mime=mime,
+            key=f"tpl_{kind}_{'example' if example else 'empty'}",
+            on_click="ignore",
+        )
+    if kind in UPLOAD_COLUMNS:
+        cols = UPLOAD_COLUMNS[kind]
+        need = ", ".join(f"`{c.name}`" for c in cols if c.required)
+        optional = ", ".join(f"`{c.name}`" for c in cols if not c.required)
+        t3.caption(f"Required: {need}. Optional: {optional}.")
+    else:
+        t3.caption("(Multi)Polygons in WGS 84 with `technology` (e.g. `cellular_4g`, `3G`, `LTE`) or `generation` "
+                   "(2-5); optional `operator`, `mbps`.")  # fmt: skip
 
 
 def upload_limit_text() -> str:
@@ -128,13 +174,15 @@ def _objective_section() -> None:
         st.selectbox("Coverage metric", ["population", "offices", "communities"], key="f_metric")
     with c2:
         st.number_input(
-            "Budget (USD)",
+            "Budget (M USD)",
             min_value=0.0,
-            step=100_000.0,
-            format="%.0f",
-            key="f_budget",
-            help="Required for 'most coverage'. With 'least cost', 0 means no budget limit.",
+            step=0.1,
+            format="%.3f",
+            key="f_budget_m",
+            help="Millions of USD: 2 means 2,000,000 USD. Required for 'most coverage'. With 'least cost', 0 means "
+            "no budget limit.",
         )
+        st.caption(f"= {money(usd(st.session_state['f_budget_m']), exact=True)}")
         st.radio(
             "Budget basis",
             ["capex", "tco"],
@@ -174,7 +222,16 @@ def _technology_section(techs: list[str], over: dict[str, Any], v: int) -> tuple
     st.multiselect("Allowed technologies", techs, key="f_allowed")
     with st.expander("Key costs (USD; edits become overrides in the scenario's `technologies` mapping)"):
         shown = _effective_costs(over)
-        edited = st.data_editor(shown, key=f"costs_{v}_{_h(over)}", disabled=["technology"], width="stretch")
+        edited = st.data_editor(
+            shown,
+            key=f"costs_{v}_{_h(over)}",
+            disabled=["technology"],
+            width="stretch",
+            column_config={
+                "technology": st.column_config.TextColumn("Technology"),
+                **{f: st.column_config.NumberColumn(column_label(f), format="localized") for f in COST_FIELDS},
+            },
+        )
         if over:
             st.caption("Overrides: " + md(json.dumps(over)))
     return shown, edited
@@ -218,14 +275,29 @@ def _policy_section(base: dict[str, Any], techs: list[str], v: int) -> tuple[pd.
             )
         q1, q2, q3 = st.columns(3)
         q1.number_input(
-            "Cost ceiling per office (USD, 0 = none)", min_value=0.0, step=5_000.0, format="%.0f", key="f_max_cost"
+            "Cost ceiling per office (K USD, 0 = none)",
+            min_value=0.0,
+            step=5.0,
+            format="%.1f",
+            key="f_max_cost_k",
+            help="Thousands of USD: 50 means 50,000 USD per office.",
         )
+        ceiling = usd(ss["f_max_cost_k"], 1e3)
+        q1.caption(f"= {money(ceiling, exact=True)}" if ceiling > 0 else "no ceiling")
         with q2:
             st.checkbox("Prefer fibre when within", key="f_fibre_pref_on")
             st.number_input("% of the cheapest option", min_value=0.0, step=5.0, key="f_fibre_pref")
         q3.selectbox("Opex paid by", ["both", "post", "operator"], key="f_opex_paid_by")
         if base.get("roadmap"):
-            st.info("This scenario phases the plan year by year (roadmap from the base scenario, kept as is).")
+            annual = base["roadmap"].get("annual_budget_usd")
+            if isinstance(annual, dict):
+                per_year = ", ".join(f"{md(y)}: {money(v)}" for y, v in annual.items())
+                st.info(f"This scenario phases the plan year by year; annual budgets kept as given ({per_year}).")
+            else:
+                st.info("This scenario phases the plan year by year (other roadmap settings kept as given).")
+                st.number_input("Roadmap: annual budget (M USD)", min_value=0.0, step=0.1, format="%.3f",
+                                key="f_annual_m", help="Millions of USD available each year.")  # fmt: skip
+                st.caption(f"= {money(usd(ss['f_annual_m']), exact=True)} per year")
     return region_edit, caps_edit
 
 
@@ -284,8 +356,8 @@ def _policy(techs: list[str], region_edit: pd.DataFrame, caps_edit: pd.DataFrame
         policy["technology_max_share"] = caps_new
     if ss["f_fibre_pref_on"]:
         policy["fibre_preference_pct"] = float(ss["f_fibre_pref"])
-    if ss["f_max_cost"] > 0:
-        policy["max_cost_per_office_usd"] = float(ss["f_max_cost"])
+    if ss["f_max_cost_k"] > 0:
+        policy["max_cost_per_office_usd"] = usd(ss["f_max_cost_k"], 1e3)
     if ss["f_opex_paid_by"] != "both":
         policy["opex_paid_by"] = ss["f_opex_paid_by"]
     return policy
@@ -299,11 +371,13 @@ def _scenario_mapping(
     raw: dict[str, Any] = {"name": ss["f_name"].strip() or "scenario"}
     if base.get("description"):
         raw["description"] = base["description"]
-    raw["data"] = {k: paths[k] for k in DATA_KEYS if paths.get(k)}
-    raw["technologies"] = overrides or "default"
+    keys = [*DATA_KEYS, *(k for k in paths if k not in DATA_KEYS)]  # coverage, elevation, roads kept as given
+    raw["data"] = {k: paths[k] for k in keys if paths.get(k)}
+    given = base.get("technologies")
+    raw["technologies"] = overrides or (given if isinstance(given, str) else "default")  # a catalogue path is kept
     raw["objective"] = ss["f_objective"]
     raw["coverage_metric"] = ss["f_metric"]
-    budget = float(ss["f_budget"])
+    budget = usd(ss["f_budget_m"])
     if budget > 0 or (ss["f_objective"] == "max_coverage" and not base.get("roadmap")):
         raw["budget_usd"] = budget
     raw["budget_basis"] = ss["f_basis"]
@@ -318,6 +392,8 @@ def _scenario_mapping(
     for key in ("demand", "roadmap"):
         if base.get(key):
             raw[key] = copy.deepcopy(base[key])
+    if isinstance((raw.get("roadmap") or {}).get("annual_budget_usd"), int | float):
+        raw["roadmap"]["annual_budget_usd"] = usd(ss["f_annual_m"])
     model = ss.get("f_demand_model", "planner")
     if model != (raw.get("demand") or {}).get("model", "planner"):
         raw["demand"] = {**(raw.get("demand") or {}), "model": model}
@@ -330,7 +406,15 @@ def _scenario_mapping(
         infra = {**copy.deepcopy(base.get("infrastructure") or {}), **shares}
         infra["method"] = ss.get("f_share_method", "auto")
         raw["infrastructure"] = infra
-    raw["solver"] = {"time_limit_s": float(ss["f_time_limit"]), "mip_gap": float(ss["f_gap"]), "method": ss["f_method"]}
+    raw["solver"] = {
+        **copy.deepcopy(base.get("solver") or {}),
+        "time_limit_s": float(ss["f_time_limit"]),
+        "mip_gap": float(ss["f_gap"]),
+        "method": ss["f_method"],
+    }
+    for key, value in base.items():  # what the form has no field for (coverage rules, catalogue region) is kept
+        if key not in raw and key not in FORM_KEYS:
+            raw[key] = copy.deepcopy(value)
     return raw
 
 
@@ -360,42 +444,78 @@ def scenario_form() -> tuple[dict[str, Any], bool]:
 
 
 # --------------------------------------------------------------------------------------------- page
+def _opened() -> None:
+    """Callback of 'Open a scenario YAML': validate the file and, if it is valid, load it into the form."""
+    ss = st.session_state
+    upload = ss.get(upload_key("scenario"))
+    ss.pop("open_issues", None)
+    if upload is None:
+        return
+    raw, issues = open_scenario(upload)
+    if raw is None:
+        ss["open_issues"] = {"name": upload.name, "issues": issues}
+        return
+    key = str(raw["name"]) if raw["name"] not in bundled() else f"{raw['name']} (opened)"
+    ss.setdefault("opened", {})[key] = raw
+    ss["f_base"] = key
+    load_base()
+    ss["open_ok"] = f"Opened {upload.name}: scenario '{raw['name']}' is in the form."
+
+
+def _open_section() -> None:
+    """'Open a scenario YAML': the same checks as ``planner validate``, problems shown with line and key."""
+    ss = st.session_state
+    with st.expander("Open a scenario YAML", expanded="open_issues" in ss):
+        st.file_uploader(
+            "Scenario file (.yaml), e.g. one saved with 'Save scenario as YAML'",
+            type=["yaml", "yml"],
+            key=upload_key("scenario"),
+            on_change=_opened,
+            help="Checked like `planner validate`. Relative data paths are read from the bundled scenarios' folder.",
+        )
+        bad = ss.get("open_issues")
+        if bad:
+            show_issues(bad["issues"], f"{md(bad['name'])} cannot be opened ({len(bad['issues'])} problem(s)):")
+    if "open_ok" in ss:
+        st.success(md(ss.pop("open_ok")))
+
+
 def page_scenario() -> None:
-    """The Scenario page: the form, save and run buttons, errors and the headline figures of the plan."""
+    """The Scenario page: intro, Run and Save at the top, the form and uploads, errors, the headline figures."""
+    ss = st.session_state
     st.header("Build and run a scenario")
-    names = list(bundled())
-    st.selectbox(
-        "Start from a bundled scenario",
-        names,
-        key="f_base",
-        on_change=load_base,
-        help="The form below starts from this scenario; edit any field, then run.",
+    st.markdown(INTRO)
+    base = ss["base_raw"]
+    st.markdown(
+        f"**Scenario: {md(base['name'])}**" + (f" — {md(base['description'])}" if base.get("description") else "")
     )
-    base = st.session_state["base_raw"]
-    if base.get("description"):
-        st.caption(md(base["description"]))
+    bar = st.container()  # Run and Save: drawn after the form (they need it) but shown here, above the fold
+    out = st.container()  # the run's progress, errors and headline figures
+    _open_section()
     raw, data_ok = scenario_form()
-    b1, b2 = st.columns([1, 1])
-    run = b1.button("Run scenario", type="primary", key="run", disabled=not data_ok)
-    b2.download_button(
-        "Save scenario as YAML",
-        scenario_yaml(raw),
-        file_name=f"{raw['name']}.yaml",
-        mime="application/x-yaml",
-        key="save_yaml",
-        on_click="ignore",
-    )
+    with bar:
+        b1, b2, b3 = st.columns([1, 1, 2])
+        run = b1.button("Run scenario", type="primary", key="run", disabled=not data_ok)
+        b2.download_button(
+            "Save scenario as YAML",
+            scenario_yaml(raw),
+            file_name=f"{raw['name']}.yaml",
+            mime="application/x-yaml",
+            key="save_yaml",
+            on_click="ignore",
+        )
+        if not data_ok:
+            b3.warning("Fix the uploaded files below before running.")
     with st.expander("Scenario YAML (what 'Save' downloads; `planner solve` on it gives the same plan)"):
         st.code(scenario_yaml(raw), language="yaml")
-    if not data_ok:
-        st.warning("Fix the uploaded files above before running.")
-    if run and data_ok:
-        run_and_store(raw)
-    show_last_error()
-    current = st.session_state.get("current")
-    runs = st.session_state.get("runs", {})
-    if current in runs and not st.session_state.get("last_error"):
-        st.subheader(f"Plan: {md(current)}")
-        solve_summary(runs[current])
-        kpi_cards(runs[current]["plan"])
-        st.caption("See **Results** for the map, charts and the per-office table.")
+    with out:
+        if run and data_ok:
+            run_and_store(raw)
+        show_last_error()
+        current = ss.get("current")
+        runs = ss.get("runs", {})
+        if current in runs and not ss.get("last_error"):
+            st.subheader(f"Plan: {md(current)}")
+            solve_summary(runs[current])
+            kpi_cards(runs[current]["plan"])
+            st.caption("See **Results** for the map, charts and the per-office table; **Export** for the report.")
