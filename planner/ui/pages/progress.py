@@ -21,9 +21,10 @@ from planner.pipeline import run
 from planner.results import write_outputs
 from planner.store import RunStore
 from planner.survey import read_actual
+from planner.ui.format import money
 from planner.ui.safe import md, plot_frame
 from planner.ui.state import upload_folder, upload_limit_mb
-from planner.ui.widgets import PLOT_CONFIG, money, show_issues
+from planner.ui.widgets import PLOT_CONFIG, show_issues
 
 
 def planned_vs_actual(table: pd.DataFrame, key: str) -> pd.DataFrame:

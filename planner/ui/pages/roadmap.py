@@ -21,9 +21,10 @@ import streamlit as st
 from planner.errors import InputError
 from planner.results import Plan
 from planner.scenario import scenario_from_dict
+from planner.ui.format import money
 from planner.ui.safe import md
 from planner.ui.state import ROOT, bundled, default_catalogue_rows, run_and_store
-from planner.ui.widgets import PLOT_CONFIG, money, money_short, show_issues, solve_summary, tech_bar
+from planner.ui.widgets import PLOT_CONFIG, show_issues, solve_summary, tech_bar
 
 USD_PER_M = 1e6
 # The target line's default when the scenario has no coverage_target: the target of the bundled 95 % scenarios
@@ -358,8 +359,8 @@ def _show_plan(entry: dict[str, Any]) -> None:
     c[0].metric("Offices connected", f"{int(last['offices_cumulative']):,}", help=f"by {int(last['year'])}")
     c[1].metric("People covered", f"{last['population_cumulative']:,.0f}", help=f"by {int(last['year'])}")
     c[2].metric("Population coverage", f"{100 * last['coverage_share_population']:.1f} %")
-    c[3].metric("Capex", money_short(float(years["capex_usd"].sum())), help="at each year's prices, all years")
-    c[4].metric("Budget left", money_short(float(last["budget_left_usd"])), help=f"at the end of {int(last['year'])}")
+    c[3].metric("Capex", money(float(years["capex_usd"].sum())), help="at each year's prices, all years")
+    c[4].metric("Budget left", money(float(last["budget_left_usd"])), help=f"at the end of {int(last['year'])}")
     _coverage_chart(plan, years)
     c1, c2 = st.columns(2)
     with c1:
