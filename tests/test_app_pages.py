@@ -160,7 +160,7 @@ def test_form_defaults_from_the_bundled_roadmap_and_from_a_total_budget():
 def roadmap_session() -> AppTest:
     """A session that ran the bundled roadmap scenario's settings on 25 uploaded offices."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.selectbox(key="f_base").set_value("uttarakhand-roadmap").run()
+    at.sidebar.radio(key="f_base").set_value("uttarakhand-roadmap").run()
     at.file_uploader(key="upload_offices").upload("small.csv", _small_offices(), "text/csv").run()
     at.button(key="run").click().run()
     _clean(at)
