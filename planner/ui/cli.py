@@ -737,6 +737,7 @@ def progress(
     _record(st, lambda rs: rs.record_plan(new, command="progress", files=files, out_dir=out / "replan", extra=extra))
 
 
+@app.command()
 def report(
     run_id: Annotated[int, typer.Argument(help="A recorded run (see `planner runs list`).", show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),

@@ -434,3 +434,14 @@ def kpi_display(summaries: Iterable[dict[str, Any]], names: list[str] | None = N
             col.append("" if fmt is None else _difference(fmt, values[0], values[j]))
         table[f"{name} {MINUS} {names[0]}"] = col
     return pd.DataFrame(table, index=list(rows))
+
+
+#: The colour of each technology on maps and charts (the app and the report).
+TECH_COLOURS = {
+    "fibre": "#1f77b4",
+    "cellular_4g": "#2ca02c",
+    "microwave": "#ff7f0e",
+    "geo_satellite": "#9467bd",
+    "leo_satellite": "#d62728",
+    "none": "#b0b0b0",
+}

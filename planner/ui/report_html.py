@@ -33,6 +33,7 @@ from planner.ui.format import (
     BUDGET_BASIS_WORDS,
     COST_BASIS_WORDS,
     OBJECTIVE_WORDS,
+    TECH_COLOURS,
     count,
     display_table,
     gap_words,
@@ -48,14 +49,6 @@ STATIC = Path(__file__).resolve().parents[2] / "static"
 WORLD = STATIC / "world_50m.json"
 MAP_WIDTH = 900  # px of the SVG's coordinate system
 MAX_POINTS = 20_000  # offices drawn on the map at most (every k-th beyond)
-TECH_COLOURS = {
-    "fibre": "#1f77b4",
-    "cellular_4g": "#2ca02c",
-    "microwave": "#ff7f0e",
-    "geo_satellite": "#9467bd",
-    "leo_satellite": "#d62728",
-    "none": "#9a9a9a",
-}  # fmt: skip  (the app's colours, widgets.TECH_COLOURS)
 _OTHER = ["#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1d1d1f;margin:2em auto;

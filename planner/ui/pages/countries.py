@@ -30,7 +30,7 @@ from planner.results import Plan
 from planner.scenario import scenario_from_dict
 from planner.ui.safe import md
 from planner.ui.state import ROOT, SCENARIO_DIR, run_and_store, stamp, store
-from planner.ui.widgets import PLOT_CONFIG, kpi_cards, money, office_map, show_issues, solve_summary
+from planner.ui.widgets import PLOT_CONFIG, kpi_cards, money, office_map, show_error, solve_summary
 
 USD_PER_M = 1e6
 MAX_APP_SAMPLES = 200  # Monte Carlo samples the app runs (each is a solve); `planner montecarlo` for more
@@ -289,19 +289,7 @@ def _store_error(key: str, err: dict[str, Any] | None) -> None:
 
 def _show_error(key: str, title: str) -> None:
     """The error kept under ``key``, if any; ``title`` (Markdown) heads a list of input problems."""
-    err = st.session_state.get(key)
-    if not err:
-        return
-    if err["kind"] == "input":
-        show_issues(err["issues"], f"{title} ({len(err['issues'])} problem(s)):")
-    elif err["kind"] == "infeasible":
-        hints = "; ".join(f"{md(k)} = {v:,.4g}" for k, v in err["suggestions"].items())
-        st.error(
-            f"**Infeasible** ({md(err['constraint'])}): {md(err['message'])}"
-            + (f" Suggested: {hints}" if hints else "")
-        )
-    else:
-        st.error(md(err["message"]))
+    show_error(st.session_state.get(key), title)
 
 
 def _run(raw: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from planner.scenario import scenario_from_dict
 from planner.ui.format import money
 from planner.ui.safe import md
 from planner.ui.state import ROOT, bundled, default_catalogue_rows, run_and_store
-from planner.ui.widgets import PLOT_CONFIG, show_issues, solve_summary, tech_bar
+from planner.ui.widgets import PLOT_CONFIG, show_error, solve_summary, tech_bar
 
 USD_PER_M = 1e6
 # The target line's default when the scenario has no coverage_target: the target of the bundled 95 % scenarios
@@ -296,19 +296,7 @@ def _run(raw: dict[str, Any]) -> None:
 
 
 def _show_error() -> None:
-    err = st.session_state.get("rm_error")
-    if not err:
-        return
-    if err["kind"] == "input":
-        show_issues(err["issues"], f"The roadmap is not valid ({len(err['issues'])} problem(s)); nothing was run:")
-    elif err["kind"] == "infeasible":
-        hints = "; ".join(f"{md(k)} = {v:,.4g}" for k, v in err["suggestions"].items())
-        st.error(
-            f"**Infeasible** ({md(err['constraint'])}): {md(err['message'])}"
-            + (f" Suggested: {hints}" if hints else "")
-        )
-    else:
-        st.error(md(err["message"]))
+    show_error(st.session_state.get("rm_error"), "The roadmap is not valid; nothing was run")
 
 
 def page_roadmap() -> None:
