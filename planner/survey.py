@@ -137,7 +137,7 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
         raise InputError(Issue(str(path), line, None, "not UTF-8 text: save the survey as UTF-8 CSV")) from None
     sample = text[:4096]
     delimiter = ";" if sample.count(";") > sample.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[list[str]] = []
     numbers: list[int] = []
     header: list[str] | None = None

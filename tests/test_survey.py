@@ -155,3 +155,9 @@ def test_the_cli_writes_the_merged_register_and_unknown_status_is_planned_by_the
     assert "scenario.unknown_status.survey_cost_usd" in options["survey_cost"].loc[("D1", "leo_satellite"), "cost_keys"]
     plan = solve_prepared(prepare(load_scenario(tmp_path / "skip.yaml")))
     assert plan.summary["offices_planned"] == 3
+
+
+def test_an_unclosed_quote_is_refused_with_its_line(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not a readable CSV") as err:
+        ingest_survey(*files(tmp_path, 'office_id,connected\nA1,yes\n"B1,no\n'))
+    assert err.value.issues[0].row is not None
