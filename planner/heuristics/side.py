@@ -21,6 +21,7 @@ tightened by the sum of the regions' own least-cost LP bounds: proven, though lo
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,7 @@ class _State:
         )
         frame = frame[allowed].sort_values(["office", "rank", "cost", "pair"])
         self.options: dict[int, np.ndarray] = {
-            int(o): g.to_numpy(np.int64) for o, g in frame.groupby("office", sort=False)["pair"]
+            int(cast(int, o)): g.to_numpy(np.int64) for o, g in frame.groupby("office", sort=False)["pair"]
         }
         self.best = np.full(len(self.w), -1, dtype=np.int64)
         for o, pairs in self.options.items():
