@@ -68,6 +68,7 @@ class Relaxation:
 
     changes: dict[str, float]
     note: str = ""  # why it works, e.g. "the least budget found"
+    proven: bool = False  # a plan meeting every row with these changes was found (no further check needed)
 
     def __str__(self) -> str:
         parts = [f"{k} = {_number(k, v)}" for k, v in self.changes.items()]

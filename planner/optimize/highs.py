@@ -97,6 +97,7 @@ class GuardedHighs(Highs):
     """
 
     interrupt: Interrupt | None = None
+    stale: bool = False  # a cancelled call may still run on this instance: the next pass loads a fresh one
     deadline: float | None = None  # time.monotonic() by which the next solve must end (its time_limit)
 
     def set_instance(self, model: pyo.ConcreteModel) -> None:
@@ -265,7 +266,8 @@ def milp_pass(
 ) -> tuple[PassInfo, bool, GuardedHighs]:
     """One guarded HiGHS pass on the active objective of ``m``; its plan is loaded into ``m`` when one is found.
 
-    Returns the pass, whether a plan was loaded, and the solver to use from now on. HiGHS's plan is checked
+    Returns the pass, whether a plan was loaded, and the solver to use from now on (after a call the guard cancelled,
+    ``opt`` is marked stale and the next pass on it loads a fresh HiGHS instance first). HiGHS's plan is checked
     before it is loaded (:func:`plan_defect`): HiGHS 1.16.0 may return its MIP start as the plan while
     reporting the optimum's objective (seen as a tie-break returning the primary plan, and as a priced country
     returning its plan at the previous price; ``tests/test_optimality.py`` holds a 6-office instance that shows
@@ -274,13 +276,15 @@ def milp_pass(
     plan is certified with a value it does not have.
     """
     t0 = time.perf_counter()
+    if opt.stale:
+        opt = new_solver(m, opt.config.mip_gap, limit_s, warmstart=opt.config.warmstart)
     for attempt in range(2):
         opt.config.time_limit = limit_s
         results, note = solve_guarded(opt, m, limit_s)
         secs = time.perf_counter() - t0
         if results is None:
             if note.startswith("guard"):  # the cancelled call may still run on this instance: never reuse it
-                opt = new_solver(m, opt.config.mip_gap, limit_s)
+                opt.stale = True  # replaced by a fresh instance if it is used again (a load costs seconds)
             return PassInfo(name, "milp", note, None, None, secs), False, opt
         tc = results.termination_condition
         has_sol = results.best_feasible_objective is not None

@@ -23,13 +23,13 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from planner.errors import Diagnosis, InfeasibleError, Relaxation, SolverTimeoutError
-from planner.heuristics.greedy import economic_swap, greedy_max_coverage, greedy_min_cost, office_hull
+from planner.heuristics.greedy import Hull, economic_swap, greedy_max_coverage, greedy_min_cost, office_hull
 from planner.heuristics.phasing import rolling_horizon
 from planner.heuristics.sharing import ExactSolvers, shared_heuristic
 from planner.heuristics.side import handles as side_handles
-from planner.heuristics.side import side_greedy
+from planner.heuristics.side import region_needs, side_greedy
 from planner.optimize.highs import MIN_RUN_S, GuardedHighs, milp_pass, new_solver
-from planner.optimize.model import build_model, chosen_pairs, chosen_years, hold_primary, set_start
+from planner.optimize.model import BuildTimeout, build_model, chosen_pairs, chosen_years, hold_primary, set_start
 from planner.optimize.steiner import steiner_tree
 from planner.problem import (
     ModelData,
@@ -49,9 +49,9 @@ MILP_MAX_PAIRS = 400_000  # above this the Pyomo/HiGHS path is not attempted for
 
 # Seconds to build the Pyomo model and load it into HiGHS, per pair (per pair-year in a roadmap): 20,000 offices,
 # 74,665 pairs with regional minimums and caps took 4.4-8.8 s here (Pyomo 2.1-2.7 s, appsi load 2.3-2.9 s, more
-# under load), 6-12e-5 s per pair (planner estimate from that measurement; the low end, so a build is only skipped
-# when it surely cannot finish in time).
-BUILD_S_PER_PAIR = 5e-5
+# under load, up to 12 s), 6-16e-5 s per pair (planner estimate from those measurements: a build is skipped when
+# it would likely not finish in time; one that runs late stops between constraint families).
+BUILD_S_PER_PAIR = 1e-4
 
 ROLLING_HORIZON_MIN_PAIR_YEARS = 50_000  # above this the full roadmap MILP takes > 45 s here (measured)
 
@@ -185,23 +185,30 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
         status = "feasible" if greedy is not None else "no plan"
         value_s, bound_s = (greedy[1], greedy[2]) if greedy is not None else (None, None)
         passes.append(PassInfo("side greedy", "greedy", status, value_s, bound_s, time.perf_counter() - g0))
-        # as for the hull greedy; min_cost: its plan need not have the most coverage at its cost (the tie-break)
-        tie_break_needed = (
-            spec.objective == "min_cost" or not data.economic_is_budget_cost() or settings.method != "auto"
-        )
-        if greedy is not None and relative_gap(greedy[1], greedy[2]) <= settings.mip_gap and not tie_break_needed:
-            return greedy_result(data, spec, settings, greedy, "side greedy", t0, 0.0, passes)
     if spec.objective == "min_cost" and spec.coverage_target is not None and hull is not None:
         reach = float(hull.weight.sum()) if spec.metric != "communities" else None
         if reach is not None and reach < spec.coverage_target * data.total_weight(spec.metric) * (1 - 1e-12):
             raise NoFeasiblePlan("coverage_target")
+    proven_infeasible(data, spec)
     pair_years = len(data.options) * (len(spec.roadmap.years) if spec.roadmap is not None else 1)
     if greedy is not None and pair_years * BUILD_S_PER_PAIR > time_left(deadline):
         # the Pyomo model would not even be built in time: the greedy plan stands, with its proven gap
         passes.append(PassInfo("primary", "milp", "skipped: no time to build the model", None, None, 0.0))
-        return greedy_result(data, spec, settings, greedy, greedy_name, t0, 0.0, passes, proven=False)
+        return greedy_result(data, spec, settings, greedy, greedy_name, t0, 0.0, passes)
     b0 = time.perf_counter()
-    m = build_model(data, spec)
+    try:
+        m = build_model(data, spec, deadline)
+    except BuildTimeout:
+        m = None
+    build_s = time.perf_counter() - b0
+    # loading the model into HiGHS takes about as long as building it (measured): with less left, HiGHS gets no turn
+    late = time_left(deadline) < (build_s if greedy is not None else MIN_RUN_S)
+    if m is None or late:
+        passes.append(PassInfo("primary", "milp", "skipped: the time limit was spent building the model", None,
+                               None, 0.0))  # fmt: skip
+        if greedy is not None:
+            return greedy_result(data, spec, settings, greedy, greedy_name, t0, build_s, passes)
+        raise no_plan_within(settings, "not run: the model took the whole limit to build")
     opt = new_solver(m, settings.mip_gap, time_left(deadline))
     build_s = time.perf_counter() - b0
     heuristic = None
@@ -257,6 +264,39 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
     method = f"milp+{start}-start" if start else "milp"
     return SolveResult(status, method, chosen, value, bound, gap, cov, cost, build_s,
                        time.perf_counter() - t0 - build_s, passes, years, arcs, sites)  # fmt: skip
+
+
+def proven_infeasible(data: ModelData, spec: ModelSpec) -> None:
+    """Raise ``NoFeasiblePlan`` when a relaxation already proves a single-year spec infeasible (no solver needed).
+
+    A region whose offices with an eligible option weigh less than its minimum; or, with a budget, a least budget
+    (the LP bound of the hull greedy on the budget cost) above it: for the coverage target, or summed over the
+    regions' minimums.
+    """
+    if spec.roadmap is not None or data.infra is not None or spec.metric == "communities":
+        return
+    needs = region_needs(data, spec)
+    if needs:
+        reach_ids = set(data.options["office_id"])
+        reached = data.offices[data.offices["office_id"].isin(reach_ids)].groupby("region")["weight"].sum()
+        if any(float(reached.get(r, 0.0)) < need * (1 - 1e-12) for r, need in needs.items()):
+            raise NoFeasiblePlan("region_min_coverage")
+    if spec.budget_usd is None or not (needs or spec.coverage_target):
+        return
+    hull = office_hull(data)
+    if spec.coverage_target:
+        g = greedy_min_cost(hull, spec.coverage_target * data.total_weight(spec.metric))
+        if g is None or g[2] > spec.budget_usd * (1 + 1e-9) + 1e-6:
+            raise NoFeasiblePlan("budget_usd")
+    region_of = data.offices.set_index("office_id")["region"].astype(str)
+    hull_region = region_of.reindex(data.options["office_id"].to_numpy()[hull.pair]).to_numpy(object)
+    least = 0.0
+    for r, need in needs.items():
+        keep = hull_region == r
+        g = greedy_min_cost(Hull(hull.pair[keep], hull.cost[keep], hull.weight[keep]), need)
+        least += g[2] if g is not None else math.inf
+    if least > spec.budget_usd * (1 + 1e-9) + 1e-6:
+        raise NoFeasiblePlan("budget_usd")
 
 
 def greedy_result(
@@ -411,6 +451,9 @@ def diagnose(
     d = first_diagnosis(data, spec, settings, deadline)
     checked: list[Relaxation] = []
     for r in d.relaxations:
+        if r.proven:
+            checked.append(r)
+            continue
         relaxed = relaxed_spec(spec, r.changes)
         quick = within(settings, deadline).model_copy(update={"method": "fast"})
         try:
@@ -419,11 +462,11 @@ def diagnose(
         except NoFeasiblePlan:
             if depth < DIAGNOSIS_DEPTH and time_left(deadline) > MIN_RUN_S:
                 more = diagnose(data, relaxed, settings, deadline, depth + 1)
-                checked += [Relaxation({**r.changes, **r2.changes}, r2.note or r.note) for r2 in more.relaxations]
+                checked += [Relaxation({**r.changes, **r2.changes}, r2.note or r.note, True) for r2 in more.relaxations]
             continue
         except SolverTimeoutError:
             continue  # not confirmed within the time limit: not offered
-        checked.append(r)
+        checked.append(replace(r, proven=True))
     unique: list[Relaxation] = []
     for r in checked:
         if all(r.changes != u.changes for u in unique):
@@ -455,7 +498,10 @@ def first_diagnosis(data: ModelData, spec: ModelSpec, settings: SolverSettings, 
         return policy_diagnosis(data, spec, side, attempt)
     reach_share = best.coverage / W if W else 0.0
     if spec.coverage_target is not None and best.coverage < spec.coverage_target * W * (1 - 1e-12):
-        relaxations = [Relaxation({"coverage_target": share_down(reach_share)}, "the highest reachable coverage")]
+        proven = spec.budget_usd is None  # the plan reaching it meets every other row
+        relaxations = [
+            Relaxation({"coverage_target": share_down(reach_share)}, "the highest reachable coverage", proven)
+        ]
         relaxations += annual_budget_relaxations(data, spec, attempt)
         return Diagnosis(
             "coverage_target",
@@ -474,13 +520,14 @@ def first_diagnosis(data: ModelData, spec: ModelSpec, settings: SolverSettings, 
         if least is not None:
             proven = least.status == "optimal"
             note = "the least budget" if proven else "a budget that suffices; the least may be lower"
-            relaxations.append(Relaxation({"budget_usd": usd_up(least.cost_usd)}, note))
+            relaxations.append(Relaxation({"budget_usd": usd_up(least.cost_usd)}, note, True))
             text += f": {'the least budget that meets it is' if proven else 'a plan meeting it costs'} "
             text += f"{usd_up(least.cost_usd):,.0f} USD"
         if spec.coverage_target is not None:
             got = attempt(replace(spec, objective="max_coverage", coverage_target=None))
             if got is not None:
-                relaxations.append(Relaxation({"coverage_target": share_down(got.coverage / W)}, "within this budget"))
+                cut = share_down(got.coverage / W)
+                relaxations.append(Relaxation({"coverage_target": cut}, "within this budget", True))
         return Diagnosis("budget_usd", text + ".", relaxations=relaxations)
     if spec.roadmap is not None:
         relaxations = annual_budget_relaxations(data, spec, attempt)
@@ -553,7 +600,7 @@ def annual_budget_relaxations(
     spend = year_spend(data, probe, plan)
     changes = {f"roadmap.annual_budget_usd.{y}": usd_up(spend[y]) for y in rm.years
                if spend[y] > rm.annual_budget_usd[y]}  # fmt: skip
-    return [Relaxation(changes, "the yearly spend of a plan that meets the other rows")] if changes else []
+    return [Relaxation(changes, "the yearly spend of a plan that meets the other rows", True)] if changes else []
 
 
 def solve(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> SolveResult:
