@@ -372,9 +372,9 @@ def test_warm_start_returned_as_the_optimum_is_caught_and_re_solved() -> None:
 
 
 def test_pass_cancelled_by_the_guard_hands_back_a_fresh_solver(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A call the guard cancelled may still be running on its HiGHS instance: the pass must not hand that
-    instance back for the next call (the sweep's model series reuses what it gets), and the next pass on the
-    fresh one solves the model (max x0 + 2 x1, x0 + x1 <= 1: objective 2)."""
+    """A call the guard cancelled may still be running on its HiGHS instance: the pass marks it stale, so the
+    next pass (the sweep's model series reuses what it gets) loads a fresh instance, and that one solves the model
+    (max x0 + 2 x1, x0 + x1 <= 1: objective 2). Loading lazily keeps a cancelled last pass from costing a load."""
     m = pyo.ConcreteModel()
     m.x = pyo.Var([0, 1], domain=pyo.Binary)
     m.row = pyo.Constraint(expr=m.x[0] + m.x[1] <= 1)
@@ -383,9 +383,10 @@ def test_pass_cancelled_by_the_guard_hands_back_a_fresh_solver(monkeypatch: pyte
     real = highs_module.solve_guarded
     monkeypatch.setattr(highs_module, "solve_guarded", lambda *a: (None, "guard: cancelled after overrunning"))
     info, ok, fresh = highs_module.milp_pass(opt, m, "primary", 10.0)
-    assert not ok and info.status.startswith("guard") and fresh is not opt
+    assert not ok and info.status.startswith("guard") and fresh.stale
     monkeypatch.setattr(highs_module, "solve_guarded", real)
-    info, ok, _ = highs_module.milp_pass(fresh, m, "primary", 10.0)
+    info, ok, after = highs_module.milp_pass(fresh, m, "primary", 10.0)
+    assert after is not opt and not after.stale
     assert ok and info.objective == pytest.approx(2.0)
 
 
