@@ -7,6 +7,11 @@ public interrupt callbacks (:class:`Interrupt`). The planner's passes run in a w
 ignores the interrupt is abandoned and the best plan known stands; the Steiner rounds run in the calling thread
 under a watchdog timer (their caller reads the same HiGHS object right after).
 
+Why no output capture and one run at a time. appsi's output capture swaps process-wide streams, and HiGHS's
+task scheduler is process-wide too: :class:`GuardedHighs` loads and solves with HiGHS's output off and no
+capture, and every run holds one lock (see ``_RUN_LOCK``), so solves in several threads (the app, Dask's
+threaded workers) queue instead of crashing the process.
+
 Why a plan check. HiGHS 1.16.0 (not 1.15.1) has a warm-start defect: when a MIP start, mapped into the presolved
 model, is already optimal there, HiGHS reports that objective but returns the original start rather than its
 postsolved completion. pyproject.toml excludes that version; :func:`milp_pass` and the Steiner MIP still check
