@@ -453,7 +453,14 @@ class Horizon(_Strict):
 class SolverSettings(_Strict):
     """HiGHS settings and the choice of method."""
 
-    time_limit_s: float = Field(default=60.0, gt=0, description="Wall-clock limit per solver call, seconds.")
+    time_limit_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=604_800,
+        allow_inf_nan=False,
+        description="Wall-clock limit of the whole solve (heuristics, every HiGHS pass and the diagnosis of an "
+        "infeasible scenario share it), seconds; at most one week (604800).",
+    )
     mip_gap: float = Field(default=1e-4, ge=0, lt=1, description="Relative optimality gap accepted.")
     method: Literal["auto", "milp", "fast"] = Field(
         default="auto",

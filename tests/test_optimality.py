@@ -372,9 +372,9 @@ def test_warm_start_returned_as_the_optimum_is_caught_and_re_solved() -> None:
 
 
 def test_pass_cancelled_by_the_guard_hands_back_a_fresh_solver(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A call the guard cancelled may still be running on its HiGHS instance: the pass must not hand that
-    instance back for the next call (the sweep's model series reuses what it gets), and the next pass on the
-    fresh one solves the model (max x0 + 2 x1, x0 + x1 <= 1: objective 2)."""
+    """A call the guard cancelled may still be running on its HiGHS instance: the pass marks it stale, so the
+    next pass (the sweep's model series reuses what it gets) loads a fresh instance, and that one solves the model
+    (max x0 + 2 x1, x0 + x1 <= 1: objective 2). Loading lazily keeps a cancelled last pass from costing a load."""
     m = pyo.ConcreteModel()
     m.x = pyo.Var([0, 1], domain=pyo.Binary)
     m.row = pyo.Constraint(expr=m.x[0] + m.x[1] <= 1)
@@ -383,9 +383,10 @@ def test_pass_cancelled_by_the_guard_hands_back_a_fresh_solver(monkeypatch: pyte
     real = highs_module.solve_guarded
     monkeypatch.setattr(highs_module, "solve_guarded", lambda *a: (None, "guard: cancelled after overrunning"))
     info, ok, fresh = highs_module.milp_pass(opt, m, "primary", 10.0)
-    assert not ok and info.status.startswith("guard") and fresh is not opt
+    assert not ok and info.status.startswith("guard") and fresh.stale
     monkeypatch.setattr(highs_module, "solve_guarded", real)
-    info, ok, _ = highs_module.milp_pass(fresh, m, "primary", 10.0)
+    info, ok, after = highs_module.milp_pass(fresh, m, "primary", 10.0)
+    assert after is not opt and not after.stale
     assert ok and info.objective == pytest.approx(2.0)
 
 
@@ -583,7 +584,7 @@ def test_diagnosis_region_minimum_unreachable(method: str) -> None:
     assert diagnosis.constraint == "region_min_coverage"
     assert "hills" in diagnosis.message
     assert "plains" not in diagnosis.message
-    assert diagnosis.suggestions == {"region_min_coverage.hills": pytest.approx(0.6)}
+    assert diagnosis.suggestions == {"policy.region_min_coverage.hills": pytest.approx(0.6)}
 
 
 @pytest.mark.parametrize("method", ["auto", "milp"])
@@ -594,7 +595,7 @@ def test_diagnosis_region_with_no_option_at_all(method: str) -> None:
     with pytest.raises(InfeasibleError) as info:
         run(data, spec, method)
     assert info.value.diagnosis.constraint == "region_min_coverage"
-    assert info.value.diagnosis.suggestions == {"region_min_coverage.hills": pytest.approx(0.0)}
+    assert info.value.diagnosis.suggestions == {"policy.region_min_coverage.hills": pytest.approx(0.0)}
 
 
 @pytest.mark.parametrize("method", ["auto", "milp", "fast"])
@@ -664,7 +665,7 @@ def expected_diagnosis(data: ModelData, spec: ModelSpec) -> tuple[str, dict[str,
                 total = group["weight"].sum()
                 share = ok["weight"].sum() / total if total else 1.0
             if share < need - 1e-12:
-                short[f"region_min_coverage.{region}"] = share
+                short[f"policy.region_min_coverage.{region}"] = share
         return ("region_min_coverage", short) if short else ("region_min_coverage + technology_max_share", {})
     if spec.coverage_target is not None and reach.coverage < spec.coverage_target * W - 1e-9:
         return "coverage_target", {"coverage_target": reach.coverage / W}
@@ -685,8 +686,16 @@ def check_against_brute_force(data: ModelData, spec: ModelSpec, methods: tuple[s
             with pytest.raises(InfeasibleError) as info:
                 run(data, spec, method)
             constraint, suggestions = expected_diagnosis(data, spec)
-            assert info.value.diagnosis.constraint == constraint
-            assert info.value.diagnosis.suggestions == pytest.approx(suggestions, abs=1e-9)
+            diagnosis = info.value.diagnosis
+            assert diagnosis.constraint == constraint
+            for key, value in suggestions.items():  # the brute-force values, rounded the safe way
+                got = diagnosis.suggestions[key]
+                if key == "budget_usd":
+                    assert got == math.ceil(value - 1e-9)
+                else:
+                    assert value - 1e-4 - 1e-12 <= got <= value + 1e-12
+            for relaxation in diagnosis.relaxations:  # each one alone makes the instance feasible
+                assert brute_force(data, solve_module.relaxed_spec(spec, relaxation.changes)) is not None
             continue
         result = run(data, spec, method)
         if method == "fast" and spec.is_plain:

@@ -52,14 +52,7 @@ def raise_country_errors(countries: list[Country], outcomes: list[Outcome]) -> N
         return
     c, o = issues[0]
     if o.diagnosis is not None:
-        d = o.diagnosis
-        raise InfeasibleError(
-            Diagnosis(
-                f"{c.iso3}: {d.constraint}",
-                f"country {c.iso3}: {d.message}",
-                {f"{c.iso3}.{k}": v for k, v in d.suggestions.items()},
-            )
-        )
+        raise InfeasibleError(o.diagnosis.for_country(c.iso3))
     if all(o.exit_code == InputError.exit_code for _, o in issues):
         raise InputError([Issue("scenario", None, f"countries.{c.iso3}", o.error or "") for c, o in issues])
     raise PlannerError("; ".join(f"country {c.iso3}: {o.error}" for c, o in issues))
@@ -139,10 +132,4 @@ def infeasible_countries(instance: GlobalInstance, isos: list[str], settings: So
     by_iso = {c.iso3: c for c in instance.countries}
     c = by_iso[isos[0]]
     d = diagnose(c.data, replace(c.spec, budget_usd=None), settings)
-    raise InfeasibleError(
-        Diagnosis(
-            f"{c.iso3}: {d.constraint}",
-            f"country {c.iso3}: {d.message}",
-            {f"{c.iso3}.{k}": v for k, v in d.suggestions.items()},
-        )
-    )
+    raise InfeasibleError(d.for_country(c.iso3))

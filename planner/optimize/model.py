@@ -12,6 +12,7 @@ those with no eligible option, so coverage shares are shares of everything that 
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 
 import numpy as np
@@ -179,7 +180,7 @@ def add_expressions(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> N
     ``discounted_cost = Σ_{p,y} dc[p,y]·x[p,y]`` (see :class:`RoadmapSpec`).
     """
     if spec.roadmap is None:
-        pairs = pyo.quicksum(m.pair_cost[p] * m.x[p] for p in m.P)
+        pairs = pyo.quicksum(float(m.pair_cost[p]) * m.x[p] for p in m.P)  # floats: numpy scalars build slowly
         m.cost = pyo.Expression(expr=pairs + m.fibre_cost + m.site_cost)
         if not data.economic_is_budget_cost():  # else the objectives use ``cost`` itself: the same model
             econ = pyo.quicksum(float(m.pair_econ[p]) * m.x[p] for p in m.P)
@@ -203,7 +204,7 @@ def add_expressions(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> N
     if spec.metric == "communities":
         m.coverage = pyo.Expression(expr=pyo.quicksum(m.u[k] for k in m.K))
     else:
-        m.coverage = pyo.Expression(expr=pyo.quicksum(m.pair_weight[p] * m.sel[p] for p in m.P))
+        m.coverage = pyo.Expression(expr=pyo.quicksum(float(m.pair_weight[p]) * m.sel[p] for p in m.P))
 
 
 def add_one_technology(m: pyo.ConcreteModel, data: ModelData, spec: ModelSpec) -> None:
@@ -374,11 +375,20 @@ FAMILIES = (
 )
 
 
-def build_model(data: ModelData, spec: ModelSpec) -> pyo.ConcreteModel:
-    """Build the model: every constraint family in a fixed order."""
+class BuildTimeout(Exception):
+    """The model was not built by its deadline (raised between constraint families)."""
+
+
+def build_model(data: ModelData, spec: ModelSpec, deadline: float | None = None) -> pyo.ConcreteModel:
+    """Build the model: every constraint family in a fixed order.
+
+    ``deadline`` (:func:`time.monotonic`): raise :class:`BuildTimeout` when it has passed after a family.
+    """
     m = pyo.ConcreteModel(name="connect_post_plan")
     for family in FAMILIES:
         family(m, data, spec)
+        if deadline is not None and time.monotonic() > deadline:
+            raise BuildTimeout(family.__name__)
     return m
 
 

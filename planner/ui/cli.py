@@ -1,7 +1,8 @@
 """The ``planner`` command (typer): solve, validate, compare, schema.
 
-Exit codes (DESIGN §6): 0 a plan was found; 2 bad input (the message names file, row and column); 3
-infeasible (the message names the constraint and a relaxation). No input error ever shows a traceback.
+Exit codes (DESIGN §6): 0 a plan was found; 1 no plan within solver.time_limit_s (or another solver failure);
+2 bad input (the message names file, row and column); 3 infeasible (the message names the constraint and the
+relaxations that make it feasible). No input error ever shows a traceback.
 """
 
 from __future__ import annotations
@@ -40,13 +41,16 @@ class _Clock:
 
 
 def _fail(exc: PlannerError) -> None:
-    kind = (
-        "infeasible scenario"
-        if isinstance(exc, InfeasibleError)
-        else "run store"
-        if isinstance(exc, StoreError)
-        else "bad input"
-    )
+    if isinstance(exc, InfeasibleError):
+        kind = "infeasible scenario"
+    elif isinstance(exc, SolverTimeoutError):
+        kind = "no plan within the time limit"
+    elif isinstance(exc, StoreError):
+        kind = "run store"
+    elif exc.exit_code == InputError.exit_code:
+        kind = "bad input"
+    else:
+        kind = "no plan"
     typer.echo(f"error: {kind}:\n{exc}", err=True)
     raise typer.Exit(exc.exit_code)
 
