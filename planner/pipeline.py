@@ -63,6 +63,26 @@ def check_named_regions(scenario: Scenario, inputs: Inputs) -> None:
     raise InputError(issues)
 
 
+def check_named_countries(scenario: Scenario, inputs: Inputs) -> None:
+    """Every country ``countries.budgets`` or ``countries.min_share`` names must hold planned offices.
+
+    Checked when the data is read (``planner validate`` too), not only when the pool is solved.
+    """
+    c = scenario.countries
+    if c is None:
+        return
+    known = office_countries(inputs)
+    issues = [
+        Issue("scenario", None, f"countries.{field}.{name}", f"unknown country '{name}': the offices hold "
+              f"{', '.join(sorted(known)) or 'no country'}")
+        for field, names in (("budgets", c.budgets), ("min_share", c.min_share))
+        for name in names
+        if name != "*" and name not in known
+    ]  # fmt: skip
+    if issues:
+        raise InputError(issues)
+
+
 def regional_overlay(scenario: Scenario, catalogue: Catalogue, inputs: Inputs) -> str | None:
     """The overlay to price every office with when the scenario names none.
 
@@ -110,6 +130,7 @@ def prepare(scenario: Scenario, progress: Progress | None = None) -> Prepared:
     catalogue = catalogue_for(scenario)
     inputs = load_layers(scenario, catalogue.technologies, load_inputs(scenario, catalogue.technologies))
     check_named_regions(scenario, inputs)
+    check_named_countries(scenario, inputs)
     region = regional_overlay(scenario, catalogue, inputs)
     if region is not None:  # price with the offices' country's figures; the plan's scenario says which
         say(f"pricing with the {region} overlay of the catalogue")

@@ -791,6 +791,15 @@ class Scenario(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _ignored_keys(self) -> Scenario:
+        if self.objective == "max_coverage" and self.coverage_target is not None:
+            raise ValueError(
+                "coverage_target is ignored by objective max_coverage (it maximises coverage within budget_usd): "
+                "remove coverage_target, or set objective: min_cost to reach it at least cost"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _coverage_inputs(self) -> Scenario:
         if self.coverage.source == "polygons" and self.data.coverage is None:
             raise ValueError("coverage.source polygons needs data.coverage (a file of coverage polygons)")

@@ -179,3 +179,24 @@ def test_an_output_path_that_is_a_file_stops_before_solving(tmp_path: Path, comm
     assert res.exit_code == 2 and "is a file; expected a folder" in res.output
     assert time.perf_counter() - t0 < 5  # refused before reading the data or solving
     assert out.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_a_key_the_objective_ignores_is_an_error(tmp_path: Path) -> None:
+    """coverage_target with max_coverage used to be dropped without a word."""
+    with pytest.raises(InputError, match="coverage_target is ignored by objective max_coverage"):
+        load_scenario(write(tmp_path, "budget_usd: 100000\ncoverage_target: 0.5\n"))
+
+
+@pytest.mark.parametrize("section", ["min_share: {XXX: 0.2}", "budgets: {IND: 5, XXX: 3}"])
+def test_a_country_no_office_is_in_is_an_error_at_validate(tmp_path: Path, section: str) -> None:
+    """countries.min_share / budgets naming a country of no office: exit 2 from validate, not only from solve."""
+    (tmp_path / "ind.csv").write_text("office_id,lat,lon,population\na,29,80.5,10\n", encoding="utf-8")
+    (tmp_path / "npl.csv").write_text("office_id,lat,lon,population\nb,28,84,10\n", encoding="utf-8")
+    money = "" if "budgets" in section else "budget_usd: 100\n"
+    (tmp_path / "c.yaml").write_text(
+        f"name: c\ndata: {{}}\ncountries: {{files: {{IND: ind.csv, NPL: npl.csv}}, {section}}}\n{money}",
+        encoding="utf-8",
+    )
+    out = CliRunner().invoke(app, ["validate", str(tmp_path / "c.yaml")])
+    assert out.exit_code == 2, out.output
+    assert "unknown country 'XXX'" in out.output and "IND, NPL" in out.output
