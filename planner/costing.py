@@ -724,6 +724,13 @@ def build_options_and_infra(
         infra.relays = infra.relays[infra.relays["hub_office_id"].isin(can_fibre)].reset_index(drop=True)
         orphan = (table["shared"] == "relay") & ~table["office_id"].isin(set(infra.relays["office_id"]))
         _add_reason(table, orphan, "no office within hop range can take fibre under the policy rules")
+    table["backup_technology"] = ""
+    table["backup_cost_usd"] = 0.0
+    needs = set(scenario.policy.backup_link_for_services)
+    if needs:
+        services = planned["services"].astype(str).str.split(";")
+        must = set(planned["office_id"][services.map(lambda s: bool(set(s) & needs))])
+        _add_backups(table, must, {k: t.kind for k, t in catalogue.technologies.items()}, scenario)
     table["eligible"] = table["reason"] == ""
     cols = ["office_id", "technology", "eligible", "reason", "source", "anchor_id", "distance_km",
             "power_draw_w", "tier", "cost_keys", "capex_equipment_usd", "capex_civil_usd", "capex_licence_usd",
@@ -732,7 +739,7 @@ def build_options_and_infra(
             "opex_security_usd_per_year",
             "opex_usd_per_year", "opex_total_usd_per_year", "tco_usd", "residual_value_usd", "tco_residual_usd",
             "annualised_usd", "econ_cost_usd", "cost_usd", "mbps", "required_mbps", "weight", "shared",
-            "standalone_cost_usd", "standalone_econ_usd"]  # fmt: skip
+            "standalone_cost_usd", "standalone_econ_usd", "backup_technology", "backup_cost_usd"]  # fmt: skip
     # Sorted by office then technology: (office, technology) is unique, so ranking both and sorting the
     # combined integer key gives the order of a stable sort by the two text columns.
     office_rank = np.empty(len(planned), dtype=np.int64)
@@ -868,6 +875,57 @@ def _cost_infra(infra: SharedInfra, scenario: Scenario, catalogue: Catalogue) ->
         frame["tco_residual_usd"] = frame["tco_usd"] - residual
         frame["annualised_usd"] = annualised
         frame["econ_cost_usd"] = frame[ECONOMIC_COLUMN[scenario.cost_basis]]
+
+
+BACKUP_ADDED = (
+    "capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd", "capex_security_usd",
+    "capex_usd", "opex_service_usd_per_year", "opex_network_usd_per_year", "opex_power_usd_per_year",
+    "opex_usd_per_year", "opex_total_usd_per_year", "tco_usd", "residual_value_usd", "tco_residual_usd",
+    "annualised_usd", "econ_cost_usd", "cost_usd", "standalone_cost_usd", "standalone_econ_usd", "power_draw_w",
+)  # fmt: skip
+"""Money (USD) and power (W) columns in which an option carries its backup link's figures too."""
+
+
+def _add_backups(table: pd.DataFrame, offices: set[str], kinds: dict[str, str], scenario: Scenario) -> None:
+    """Two independent links for the offices that must have them: each option carries its best backup (in place).
+
+    An office in ``offices`` is connected only with a primary option p and a backup q of the same office, both
+    eligible, with kind(q) ≠ kind(p) (fibre, cellular, microwave, satellite: GEO and LEO are one kind) and not
+    ending at the same anchor (``anchor_id``). Choosing p then costs c[p] + min_q c[q] (ties: the least economic
+    cost): the row of p becomes that pair, its money columns the sums, ``backup_technology`` names q. This is the
+    exact expansion of the model with a backup variable y[q] per option and the rows Σ_q y[q] = Σ_p x[p] and
+    Σ_{kind k} (x + y) ≤ 1 per office: max coverage and min cost only see an office's cheapest pair per primary.
+    A primary without a backup becomes ineligible, saying why; the cost ceiling is checked on the pair.
+    """
+    rows = table.index[table["office_id"].isin(offices) & (table["reason"] == "")]
+    if not len(rows):
+        return
+    cand = table.loc[rows, ["office_id", "technology", "anchor_id", "cost_usd", "econ_cost_usd"]].copy()
+    cand["row"] = rows
+    cand["kind"] = cand["technology"].map(kinds).fillna(cand["technology"])
+    pairs = cand.merge(cand, on="office_id", suffixes=("", "_b"))
+    same_anchor = (pairs["anchor_id"].astype(str) != "") & (pairs["anchor_id"] == pairs["anchor_id_b"])
+    pairs = pairs[(pairs["kind"] != pairs["kind_b"]) & ~same_anchor]
+    pairs = pairs.sort_values(["row", "cost_usd_b", "econ_cost_usd_b", "technology_b"], kind="stable")
+    best = pairs.drop_duplicates("row")
+    p, q = best["row"].to_numpy(), best["row_b"].to_numpy()
+    added = table.loc[q, list(BACKUP_ADDED)].to_numpy(float)
+    table.loc[p, list(BACKUP_ADDED)] = table.loc[p, list(BACKUP_ADDED)].to_numpy(float) + np.nan_to_num(added)
+    table.loc[p, "backup_technology"] = table.loc[q, "technology"].to_numpy()
+    table.loc[p, "backup_cost_usd"] = table.loc[q, "cost_usd"].to_numpy(float)
+    table.loc[p, "cost_keys"] = (
+        table.loc[p, "cost_keys"].to_numpy() + "; backup: " + table.loc[q, "cost_keys"].to_numpy()
+    )
+    lonely = table.index.isin(rows) & ~table.index.isin(p)
+    services = ", ".join(scenario.policy.backup_link_for_services)
+    _add_reason(table, pd.Series(lonely, index=table.index),
+                f"no independent backup link (another technology kind, another anchor) for an office offering "
+                f"{services}")  # fmt: skip
+    ceiling = scenario.policy.max_cost_per_office_usd
+    if ceiling is not None:
+        over = pd.Series(table.index.isin(p), index=table.index) & (table["cost_usd"] > ceiling)
+        _add_reason(table, over, lambda r: "with its backup costs " + r["cost_usd"].map("{:,.0f}".format)
+                    + f" USD > cost ceiling {ceiling:,.0f} USD")  # fmt: skip
 
 
 def _add_reason(table: pd.DataFrame, mask: pd.Series, text: Callable[[pd.DataFrame], pd.Series] | str) -> None:

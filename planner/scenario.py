@@ -492,6 +492,20 @@ class Policy(_Strict):
         default="both",
         description="Whose opex counts in TCO: service fees (post), network upkeep (operator).",
     )
+    backup_link_for_services: list[str] = Field(
+        default_factory=list,
+        description="Offices offering any of these services (e.g. [financial]) are connected only with two "
+        "independent links: a backup of another technology kind (fibre, cellular, microwave, satellite) that does "
+        "not end at the same anchor. The backup's costs are added to the office's.",
+    )
+
+    @model_validator(mode="after")
+    def _backup_services(self) -> Policy:
+        bad = [s for s in self.backup_link_for_services if s not in SERVICES]
+        if bad:
+            raise ValueError(f"policy.backup_link_for_services: unknown service(s) {bad}; expected some of "
+                             f"{list(SERVICES)}")  # fmt: skip
+        return self
 
 
 class CppDemand(_Strict):
@@ -788,6 +802,15 @@ class Scenario(_Strict):
         named = sum(v for k, v in c.min_share.items() if k != "*")
         if named > 1 + 1e-12:
             raise ValueError(f"countries.min_share adds up to {named:.4g} of the pool (at most 1)")
+        return self
+
+    @model_validator(mode="after")
+    def _backup_links(self) -> Scenario:
+        if self.policy.backup_link_for_services and (self.roadmap is not None or self.infrastructure.enabled):
+            raise ValueError(
+                "policy.backup_link_for_services plans a primary and a backup link per office for a single period "
+                "with stand-alone options: remove it, or the roadmap / shared infrastructure"
+            )
         return self
 
     @model_validator(mode="after")

@@ -8,6 +8,14 @@ Notation: ``x[p] ∈ {0,1}`` pair p chosen; ``o(p)`` its office, ``t(p)`` its te
 (USD, budget basis); ``w[i]`` office weight (population × priority, or priority); ``u[k] ∈ [0,1]`` community k
 covered (communities metric only); ``W`` the total weight of all planned offices (or communities), including
 those with no eligible option, so coverage shares are shares of everything that should be connected.
+
+Backup links (``policy.backup_link_for_services``): an office i that must have two independent links takes a
+primary p and a backup q with kind(q) ≠ kind(p) and another anchor. With backup variables y[q] the family reads
+``Σ_{q∈i} y[q] = Σ_{p∈i} x[p]`` and ``Σ_{p∈i, kind(p)=k} (x[p] + y[p]) ≤ 1`` for every kind k, with
+``c[q]·y[q]`` in the budget. Because coverage counts only x and an office's pair costs c[p] + c[q], the optimum
+takes for each primary its cheapest admissible backup: costing expands the family exactly into the options
+(each row p carries min_q c[q], see ``planner.costing._add_backups``), so every solve path (greedy bounds,
+HiGHS, the side heuristic, the diagnosis) sees the same problem.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ PLAN_COLUMNS = [
     "capex_equipment_usd", "capex_civil_usd",
     "capex_licence_usd", "capex_power_usd", "capex_security_usd", "opex_service_usd_per_year",
     "opex_network_usd_per_year", "opex_power_usd_per_year", "opex_security_usd_per_year",
-    "eligible_technologies", "shared_asset", "shared_cost_usd", "cost_keys", "why",
+    "eligible_technologies", "shared_asset", "shared_cost_usd", "backup_technology", "backup_cost_usd", "cost_keys",
+    "why",
 ]  # fmt: skip
 
 
