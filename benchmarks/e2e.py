@@ -9,8 +9,8 @@ quoted technologies per planned office, lognormal capex per technology), plus a 
 tie-break pass would hand a capex-basis plan to HiGHS, which at this size is not the subject here).
 It then runs ``planner solve`` in a fresh process (this checkout's ``planner.ui.cli.app``), with ``--no-store``
 and with a run store, and reads back the per-stage seconds the command prints (``stage seconds: {...}`` on
-stderr: read, costing, solve, results, write, store, total), its wall time and its peak memory (the child's
-``ru_maxrss`` from ``os.wait4``).
+stderr: read, costing, solve, results, write, store, total), its wall time, its CPU time (user + system: on a
+shared machine the steadier figure) and its peak memory (the child's ``ru_maxrss`` from ``os.wait4``).
 
 Beside it, in the same run, the *reference*: the two files read with pandas and the knapsack LP greedy in
 numpy (cheapest quote per office, offices by population per USD, take while the budget lasts), to say how far
@@ -168,7 +168,8 @@ def run_solve(scenario: Path, out: Path, store: Path | None, out_format: str | N
     stages = json.loads(found.group(1)) if found else {}
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     peak_mb = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 2**20
-    return {"stages": stages, "wall_s": wall, "peak_mb": peak_mb, "summary": summary}
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"stages": stages, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak_mb, "summary": summary}
 
 
 def row(label: str, inputs: str, store: bool, res: dict[str, Any], ref: dict[str, float] | None) -> dict[str, Any]:
@@ -176,7 +177,7 @@ def row(label: str, inputs: str, store: bool, res: dict[str, Any], ref: dict[str
     s = res["summary"]
     out: dict[str, Any] = {"instance": label, "inputs": inputs, "store": "yes" if store else "no"}
     out.update({k: res["stages"].get(k) for k in STAGES})
-    out.update(wall_s=res["wall_s"], peak_mb=res["peak_mb"], status=s["status"], gap=s["mip_gap"])
+    out.update(wall_s=res["wall_s"], cpu_s=res["cpu_s"], peak_mb=res["peak_mb"], status=s["status"], gap=s["mip_gap"])
     out.update(connected=s["offices_connected"], population=s["population_covered"])
     if ref is not None:
         out.update(ref_s=ref["total_s"], ratio=res["wall_s"] / ref["total_s"])
@@ -186,9 +187,9 @@ def row(label: str, inputs: str, store: bool, res: dict[str, Any], ref: dict[str
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The results as a Markdown table (seconds to 2 decimals, MB and counts rounded)."""
-    cols = ["instance", "inputs", "store", *STAGES, "wall_s", "peak_mb", "ref_s", "ratio", "status", "gap",
+    cols = ["instance", "inputs", "store", *STAGES, "wall_s", "cpu_s", "peak_mb", "ref_s", "ratio", "status", "gap",
             "connected", "population", "ref_ok"]  # fmt: skip
-    head = ["instance", "inputs", "store", *(f"{s} s" for s in STAGES), "wall s", "peak MB", "reference s",
+    head = ["instance", "inputs", "store", *(f"{s} s" for s in STAGES), "wall s", "CPU s", "peak MB", "reference s",
             "wall / ref", "status", "gap", "connected", "population", "covers ref"]  # fmt: skip
 
     def cell(col: str, v: Any) -> str:

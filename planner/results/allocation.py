@@ -109,7 +109,7 @@ def allocate_shared(
         pops = plan.set_index("office_id")["population"]
         if len(assigned):
             site_of = assigned["site"].astype(int).to_numpy()
-            at = pd.Index(infra.sites["site"].astype(int)).get_indexer(site_of)  # the first row of each site
+            at = pd.Index(infra.sites["site"].astype(int)).get_indexer(pd.Index(site_of))  # the first row of each site
             n = counts.reindex(site_of).to_numpy(np.int64)
             rows = row_index.get_indexer(assigned.index)
             share[rows] += _money(infra.sites)[at] / n[:, None]
