@@ -175,7 +175,7 @@ def run_solve(scenario: Path, out: Path, store: Path | None, out_format: str | N
 def row(label: str, inputs: str, store: bool, res: dict[str, Any], ref: dict[str, float] | None) -> dict[str, Any]:
     """One table row from a run (and the reference of its instance)."""
     s = res["summary"]
-    out: dict[str, Any] = {"instance": label, "inputs": inputs, "store": "yes" if store else "no"}
+    out: dict[str, Any] = {"instance": label, "inputs": inputs, "recorded": "yes" if store else "no"}
     out.update({k: res["stages"].get(k) for k in STAGES})
     out.update(wall_s=res["wall_s"], cpu_s=res["cpu_s"], peak_mb=res["peak_mb"], status=s["status"], gap=s["mip_gap"])
     out.update(connected=s["offices_connected"], population=s["population_covered"])
@@ -187,9 +187,9 @@ def row(label: str, inputs: str, store: bool, res: dict[str, Any], ref: dict[str
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The results as a Markdown table (seconds to 2 decimals, MB and counts rounded)."""
-    cols = ["instance", "inputs", "store", *STAGES, "wall_s", "cpu_s", "peak_mb", "ref_s", "ratio", "status", "gap",
+    cols = ["instance", "inputs", "recorded", *STAGES, "wall_s", "cpu_s", "peak_mb", "ref_s", "ratio", "status", "gap",
             "connected", "population", "ref_ok"]  # fmt: skip
-    head = ["instance", "inputs", "store", *(f"{s} s" for s in STAGES), "wall s", "CPU s", "peak MB", "reference s",
+    head = ["instance", "inputs", "run store", *(f"{s} s" for s in STAGES), "wall s", "CPU s", "peak MB", "reference s",
             "wall / ref", "status", "gap", "connected", "population", "covers ref"]  # fmt: skip
 
     def cell(col: str, v: Any) -> str:

@@ -370,15 +370,15 @@ class RunStore:
         items: list[tuple[str, bytes | Path]] = (
             list(files.items()) if isinstance(files, Mapping) else [(Path(p).name, Path(p)) for p in files]
         )
-        contents = [(name, _read_bytes(content)) for name, content in items]
-        digests = [(name, len(data), hashlib.sha256(data).hexdigest()) for name, data in contents]
+        # Files are read chunk by chunk (a 650,000-office run writes hundreds of MB): hashed first, then only the
+        # contents the store lacks are compressed (text) or copied as written during the transaction (Parquet).
+        digests = [(name, *_digest(content)) for name, content in items]
         hash_s = time.perf_counter() - t0
         stored = self._stored({d for _, _, d in digests})
-        packed: dict[str, tuple[int, str, list[Any]]] = {}  # new contents: sha256 -> (size, codec, chunks)
-        for (name, data), (_, size, digest) in zip(contents, digests, strict=True):
+        packed: dict[str, tuple[int, str, Callable[[], Iterator[Any]]]] = {}  # sha256 -> size, codec, its chunks
+        for (name, content), (_, size, digest) in zip(items, digests, strict=True):
             if digest not in stored and digest not in packed:
-                packed[digest] = (size, *_pack(name, data))
-        del contents
+                packed[digest] = (size, *_pack(name, content, digest))
         compress_s = time.perf_counter() - t0 - hash_s
         versions = package_versions()
         timings = {**(timings or {}), "store_hash_s": round(hash_s, 4), "store_compress_s": round(compress_s, 4)}
@@ -423,7 +423,7 @@ class RunStore:
                     if new:  # not stored by another process since _stored looked
                         con.executemany(
                             "INSERT INTO blob_chunks VALUES (?, ?, ?)",
-                            ((digest, seq, chunk) for seq, chunk in enumerate(chunks)),
+                            ((digest, seq, chunk) for seq, chunk in enumerate(chunks())),
                         )
                 if before_commit is not None:
                     before_commit()
@@ -658,20 +658,56 @@ class RunStore:
         return result if not orphans else f"{result}; {len(orphans)} rows without their run"
 
 
-def _read_bytes(content: bytes | Path) -> bytes:
-    return content.read_bytes() if isinstance(content, Path) else bytes(content)
+def _chunks_of(content: bytes | Path) -> Iterator[Any]:
+    """A file's bytes in pieces of ``CHUNK_BYTES`` (read from disk one piece at a time)."""
+    if isinstance(content, Path):
+        with content.open("rb") as f:
+            while piece := f.read(CHUNK_BYTES):
+                yield piece
+        return
+    view = memoryview(bytes(content) if not isinstance(content, bytes) else content)
+    for i in range(0, len(view), CHUNK_BYTES):
+        yield view[i : i + CHUNK_BYTES]
 
 
-def _pack(name: str, data: bytes) -> tuple[str, list[Any]]:
-    """(codec, chunks) of a file's bytes: Parquet as written (``raw``: already compressed), the rest zstd."""
-    view = memoryview(data)
-    parts = [view[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]
-    if name.endswith(".parquet") and data[:4] == b"PAR1":
-        return "raw", list(parts)  # views of the file's bytes: no copy
+def _digest(content: bytes | Path) -> tuple[int, str]:
+    """(size in bytes, SHA-256) of a file's contents, read chunk by chunk."""
+    h, size = hashlib.sha256(), 0
+    for piece in _chunks_of(content):
+        h.update(piece)
+        size += len(piece)
+    return size, h.hexdigest()
+
+
+def _is_parquet(name: str, content: bytes | Path) -> bool:
+    if not name.endswith(".parquet"):
+        return False
+    head = next(_chunks_of(content), b"")
+    return bytes(head[:4]) == b"PAR1"
+
+
+def _pack(name: str, content: bytes | Path, digest: str) -> tuple[str, Callable[[], Iterator[Any]]]:
+    """(codec, its stored chunks): Parquet as written (``raw``: already compressed), the rest zstd level 1.
+
+    zstd chunks are compressed now (before the write transaction); raw chunks are read when inserted, and a file
+    that changed since it was hashed fails the record (StoreError) rather than store other bytes under its hash.
+    """
+    if _is_parquet(name, content):
+
+        def raw() -> Iterator[Any]:
+            h = hashlib.sha256()
+            for piece in _chunks_of(content):
+                h.update(piece)
+                yield piece
+            if h.hexdigest() != digest:
+                raise StoreError(f"{name} changed while the run was being recorded; record it again")
+
+        return "raw", raw
     import pyarrow as pa
 
     codec = pa.Codec("zstd", compression_level=COMPRESS_LEVEL)
-    return "zstd", [codec.compress(p, asbytes=True) for p in parts]
+    chunks = [codec.compress(piece, asbytes=True) for piece in _chunks_of(content)]
+    return "zstd", lambda: iter(chunks)
 
 
 def _unpack(codec: str, chunk: bytes, size: int) -> bytes:
