@@ -155,9 +155,17 @@ def _parquet(table: pd.DataFrame) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    schema = pa.Schema.from_pandas(table, preserve_index=False)
     sink = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), sink, compression="zstd", compression_level=1)
-    return bytes(sink.getvalue())
+    # converted one row group at a time: the options table at 650,000 offices (3.2 M rows) is ~1.4 GB as Arrow
+    with pq.ParquetWriter(sink, schema, compression="zstd", compression_level=1) as writer:
+        for start in range(0, max(len(table), 1), PARQUET_ROW_GROUP):
+            part = table.iloc[start : start + PARQUET_ROW_GROUP]
+            writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
+    return sink.getvalue().to_pybytes()
+
+
+PARQUET_ROW_GROUP = 1_048_576  # rows per Parquet row group (and per conversion step; pyarrow's default size)
 
 
 # The tables written as CSV and/or Parquet (``name.csv`` / ``name.parquet``): name -> (does the plan have it?,

@@ -236,7 +236,7 @@ def chosen_mask(options: pd.DataFrame, data: ModelData, result: SolveResult) -> 
     if len(rows) == len(data.options) and (not len(chosen) or chosen.max() < len(rows)):
         at = rows[chosen]
         same = all(
-            np.array_equal(options[c].to_numpy(object)[at], data.options[c].to_numpy(object)[chosen])
+            np.array_equal(options[c].iloc[at].to_numpy(object), data.options[c].iloc[chosen].to_numpy(object))
             for c in ("office_id", "technology")
         )
         if same:
