@@ -733,6 +733,8 @@ def _read_by_suffix(
         return _read_geojson_points(path, columns), lambda i: i + 1
     if suffix == ".gpkg":
         return _read_geopackage_points(path), lambda i: i + 1
+    if suffix in (".parquet", ".pq"):  # row numbers: 1-based rows of the table
+        return read_parquet_strings(path), lambda i: i + 1
     frame = _read_csv_strings(path, columns, headerless)
     lines = frame.index.to_numpy()
     return frame.reset_index(drop=True), lambda i: int(lines[i])
@@ -1256,3 +1258,30 @@ def summarise_inputs(inputs: Inputs) -> dict[str, Any]:
         "lat_range": [float(np.min(off["lat"])), float(np.max(off["lat"]))],
         "lon_range": [float(np.min(off["lon"])), float(np.max(off["lon"]))],
     }
+
+
+# --------------------------------------------------------------------------------------------- Parquet
+def read_parquet_strings(path: Path) -> pd.DataFrame:
+    """A Parquet file as a table of strings, as the CSV reader gives, so one validation serves both.
+
+    Numbers become their shortest round-trip text (so parsing gives back the same value), booleans ``true`` /
+    ``false``, nulls ''. A column of nested values (lists, structs) is an error naming it.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(Issue(str(path), None, None, f"not a readable Parquet file: {exc}")) from None
+    columns = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            column, kind = column.cast(kind.value_type), kind.value_type
+        if pa.types.is_nested(kind):
+            raise InputError(Issue(str(path), None, name, f"a column of {kind} values; expected numbers or text"))
+        text = column if pa.types.is_string(kind) or pa.types.is_large_string(kind) else pc.cast(column, pa.string())
+        columns[name] = pc.fill_null(text, "").to_numpy(zero_copy_only=False).astype(object)
+    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))

@@ -17,14 +17,19 @@ Schema (``PRAGMA user_version`` = ``SCHEMA_VERSION``):
   headline KPIs (for listing without decoding JSON), the scenario YAML text and the resolved scenario JSON, data
   file fingerprints (SHA-256), the resolved catalogue JSON, solver settings, the summary JSON, timings (s), and
   the package / Python / solver versions.
-* ``run_files`` — one row per output file: name, size (bytes), SHA-256.
-* ``run_chunks`` — the file contents, zlib-compressed in chunks of ``CHUNK_BYTES`` (so a 650,000-office plan
-  never hits SQLite's 1 GB value limit and is read back chunk by chunk).
+* ``run_files`` — one row per output file: name, size (bytes), SHA-256 (the key of its contents in ``blobs``).
+* ``blobs`` — file contents, content-addressed: one row per distinct SHA-256 with its size and codec, so a
+  re-run that writes the same bytes stores no second copy (and compresses nothing).
+* ``blob_chunks`` — the contents in chunks of ``CHUNK_BYTES`` (so a 650,000-office plan never hits SQLite's 1 GB
+  value limit and is read back chunk by chunk). Codec ``zstd`` (level 1, pyarrow's) for text, ``raw`` for
+  Parquet (already compressed: stored as written), ``zlib`` for contents stored by schema version 1.
 
 A run and all its files are written in one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``): a process killed at
-any point leaves either the whole record or nothing. Compression happens before the transaction, so the write
-lock is held only for the inserts. A store with a newer schema version is refused (never rewritten); an SQLite
-file with other tables is left untouched. Deleting a run gives its pages back (incremental auto-vacuum).
+any point leaves either the whole record or nothing. Hashing and compression happen before the transaction, so
+the write lock is held only for the inserts. A version 1 store is upgraded in place, in one transaction, when
+first opened (its chunks become blobs, duplicates stored once). A store with a newer schema version is refused
+(never rewritten); an SQLite file with other tables is left untouched. Deleting a run gives back the pages of
+the contents no other run shares (incremental auto-vacuum).
 """
 
 from __future__ import annotations
@@ -51,12 +56,12 @@ from planner.errors import PlannerError
 if TYPE_CHECKING:  # pandas (and what imports it) is imported where tables are built, so `planner --help` stays fast
     import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APP_NAME = "connect-post-planner"
 STORE_FILE = "runs.sqlite"
 ENV_VAR = "PLANNER_STORE"
 CHUNK_BYTES = 8 * 1024 * 1024  # uncompressed bytes per stored chunk
-COMPRESS_LEVEL = 1  # zlib level: CSV compresses ~6x at level 1, several times faster than level 6
+COMPRESS_LEVEL = 1  # zstd level: CSV compresses ~6x at level 1, at ~500 MB/s here (zlib level 1: ~150 MB/s)
 BUSY_TIMEOUT_S = 120.0  # how long a writer waits for another process's transaction
 # Columns of the CSV outputs that are text even when every value looks like a number.
 _TEXT_COLUMNS = {"office_id", "name", "region", "community", "technology", "country", "scenario"}
@@ -97,14 +102,27 @@ CREATE TABLE run_files (
     sha256  TEXT NOT NULL,
     PRIMARY KEY (run_id, name)
 );
-CREATE TABLE run_chunks (
-    run_id  INTEGER NOT NULL,
-    name    TEXT NOT NULL,
+CREATE INDEX run_files_sha256 ON run_files (sha256);
+"""
+_BLOBS = """
+CREATE TABLE blobs (
+    sha256  TEXT PRIMARY KEY,
+    size    INTEGER NOT NULL,
+    codec   TEXT NOT NULL
+);
+CREATE TABLE blob_chunks (
+    sha256  TEXT NOT NULL REFERENCES blobs (sha256) ON DELETE CASCADE,
     seq     INTEGER NOT NULL,
     data    BLOB NOT NULL,
-    PRIMARY KEY (run_id, name, seq),
-    FOREIGN KEY (run_id, name) REFERENCES run_files (run_id, name) ON DELETE CASCADE
+    PRIMARY KEY (sha256, seq)
 );
+"""
+_UPGRADE_1_TO_2 = """
+INSERT OR IGNORE INTO blobs SELECT sha256, size, 'zlib' FROM run_files;
+INSERT OR IGNORE INTO blob_chunks
+    SELECT f.sha256, c.seq, c.data FROM run_chunks c JOIN run_files f ON f.run_id = c.run_id AND f.name = c.name;
+DROP TABLE run_chunks;
+CREATE INDEX run_files_sha256 ON run_files (sha256);
 """
 # Columns shown by ``list_runs`` (headline KPIs; the full record is in ``get``).
 LIST_COLUMNS = [
@@ -267,6 +285,9 @@ class RunStore:
         version = con.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
+        if version == 1:
+            self._upgrade(con)
+            return
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"run store {self.path} has schema version {version}; this planner reads version {SCHEMA_VERSION}: "
@@ -294,7 +315,21 @@ class RunStore:
             version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have created it
             if version == 0:
                 self._refuse_foreign(con, in_transaction=True)
-                for statement in _SCHEMA.split(";"):
+                for statement in (_SCHEMA + _BLOBS).split(";"):
+                    if statement.strip():
+                        con.execute(statement)
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _upgrade(self, con: sqlite3.Connection) -> None:
+        """Schema version 1 → 2 in one transaction: chunks per run become content-addressed blobs."""
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if con.execute("PRAGMA user_version").fetchone()[0] == 1:  # another process may have upgraded it
+                for statement in (_BLOBS + _UPGRADE_1_TO_2).split(";"):
                     if statement.strip():
                         con.execute(statement)
                 con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -335,10 +370,18 @@ class RunStore:
         items: list[tuple[str, bytes | Path]] = (
             list(files.items()) if isinstance(files, Mapping) else [(Path(p).name, Path(p)) for p in files]
         )
-        packed = [(name, *_pack(content)) for name, content in items]
-        compress_s = time.perf_counter() - t0
+        # Files are read chunk by chunk (a 650,000-office run writes hundreds of MB): hashed first, then only the
+        # contents the store lacks are compressed (text) or copied as written during the transaction (Parquet).
+        digests = [(name, *_digest(content)) for name, content in items]
+        hash_s = time.perf_counter() - t0
+        stored = self._stored({d for _, _, d in digests})
+        packed: dict[str, tuple[int, str, Callable[[], Iterator[Any]]]] = {}  # sha256 -> size, codec, its chunks
+        for (name, content), (_, size, digest) in zip(items, digests, strict=True):
+            if digest not in stored and digest not in packed:
+                packed[digest] = (size, *_pack(name, content, digest))
+        compress_s = time.perf_counter() - t0 - hash_s
         versions = package_versions()
-        timings = {**(timings or {}), "store_compress_s": round(compress_s, 4)}
+        timings = {**(timings or {}), "store_hash_s": round(hash_s, 4), "store_compress_s": round(compress_s, 4)}
         solver = scenario_json.get("solver") or {}
         row = {
             "created_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -374,12 +417,14 @@ class RunStore:
                 )
                 assert cur.lastrowid is not None  # set by the INSERT above
                 run_id = int(cur.lastrowid)
-                for name, size, digest, chunks in packed:
-                    con.execute("INSERT INTO run_files VALUES (?, ?, ?, ?)", (run_id, name, size, digest))
-                    con.executemany(
-                        "INSERT INTO run_chunks VALUES (?, ?, ?, ?)",
-                        ((run_id, name, seq, chunk) for seq, chunk in enumerate(chunks)),
-                    )
+                con.executemany("INSERT INTO run_files VALUES (?, ?, ?, ?)", ((run_id, *d) for d in digests))
+                for digest, (size, codec, chunks) in packed.items():
+                    new = con.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", (digest, size, codec)).rowcount
+                    if new:  # not stored by another process since _stored looked
+                        con.executemany(
+                            "INSERT INTO blob_chunks VALUES (?, ?, ?)",
+                            ((digest, seq, chunk) for seq, chunk in enumerate(chunks())),
+                        )
                 if before_commit is not None:
                     before_commit()
                 con.execute("COMMIT")
@@ -388,6 +433,15 @@ class RunStore:
                     con.execute("ROLLBACK")
                 raise
         return run_id
+
+    def _stored(self, digests: set[str]) -> set[str]:
+        """Which of these contents (SHA-256) the store already holds."""
+        if not digests:
+            return set()
+        with self._connect() as con:
+            marks = ", ".join("?" * len(digests))
+            rows = con.execute(f"SELECT sha256 FROM blobs WHERE sha256 IN ({marks})", sorted(digests)).fetchall()
+        return {r[0] for r in rows}
 
     def record_plan(
         self,
@@ -508,13 +562,15 @@ class RunStore:
                     raise self._unknown(run_id)
                 names = [r[0] for r in con.execute("SELECT name FROM run_files WHERE run_id = ?", (run_id,))]
                 raise StoreError(f"run {run_id} has no file '{name}'; it has {', '.join(sorted(names)) or 'none'}")
+            codec = con.execute("SELECT codec FROM blobs WHERE sha256 = ?", (meta[1],)).fetchone()
             buf = io.BytesIO()
             try:
-                for (chunk,) in con.execute(
-                    "SELECT data FROM run_chunks WHERE run_id = ? AND name = ? ORDER BY seq", (run_id, name)
-                ):
-                    buf.write(zlib.decompress(chunk))
-            except zlib.error as exc:
+                if codec is None:
+                    raise ValueError("its contents are missing")
+                rows = con.execute("SELECT seq, data FROM blob_chunks WHERE sha256 = ? ORDER BY seq", (meta[1],))
+                for seq, chunk in rows:
+                    buf.write(_unpack(codec[0], chunk, min(CHUNK_BYTES, meta[0] - seq * CHUNK_BYTES)))
+            except (zlib.error, ValueError, OSError) as exc:
                 raise StoreError(f"run {run_id}, file '{name}': cannot decompress ({exc}; damaged store)") from None
         data = buf.getvalue()
         if len(data) != meta[0] or hashlib.sha256(data).hexdigest() != meta[1]:
@@ -526,7 +582,12 @@ class RunStore:
 
         Empty cells of a text column stay '' as in the plan tables; empty cells of a number column are missing.
         """
-        return _parse_csv(self.read_file(run_id, name))
+        data = self.read_file(run_id, name)
+        if name.endswith(".parquet"):
+            import pandas as pd
+
+            return pd.read_parquet(io.BytesIO(data))
+        return _parse_csv(data)
 
     def export(self, run_id: int, out_dir: Path) -> list[Path]:
         """Write the run's output files to ``out_dir`` byte for byte as the run wrote them."""
@@ -552,19 +613,24 @@ class RunStore:
         from planner.scenario import Scenario
 
         record = self.get(run_id)
-        missing = [n for n in ("plan.csv", "by_technology.csv", "by_region.csv") if n not in record.files]
+
+        def stored(stem: str) -> str | None:  # the Parquet copy when the run wrote one (typed, faster), else CSV
+            return next((n for n in (f"{stem}.parquet", f"{stem}.csv") if n in record.files), None)
+
+        missing = [f"{n}.csv" for n in ("plan", "by_technology", "by_region") if stored(n) is None]
         if missing:
             raise StoreError(f"run {run_id} ({record.command}) has no plan tables ({', '.join(missing)} missing)")
         scenario = Scenario.model_validate(record.scenario_json)
         empty = pd.DataFrame()
+        names = {stem: stored(stem) for stem in ("plan", "by_technology", "by_region", "options", "roadmap")}
         return Plan(
             scenario=scenario,
-            plan=self.read_table(run_id, "plan.csv"),
-            options=self.read_table(run_id, "options.csv") if options and "options.csv" in record.files else empty,
-            by_technology=self.read_table(run_id, "by_technology.csv"),
-            by_region=self.read_table(run_id, "by_region.csv"),
+            plan=self.read_table(run_id, str(names["plan"])),
+            options=self.read_table(run_id, names["options"]) if options and names["options"] else empty,
+            by_technology=self.read_table(run_id, str(names["by_technology"])),
+            by_region=self.read_table(run_id, str(names["by_region"])),
             summary=record.summary,
-            roadmap=self.read_table(run_id, "roadmap.csv") if "roadmap.csv" in record.files else None,
+            roadmap=self.read_table(run_id, names["roadmap"]) if names["roadmap"] else None,
         )
 
     def delete(self, run_id: int) -> None:
@@ -575,6 +641,7 @@ class RunStore:
             con.execute("BEGIN IMMEDIATE")
             try:
                 gone = con.execute("DELETE FROM runs WHERE id = ?", (int(run_id),)).rowcount
+                con.execute("DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM run_files)")
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -591,12 +658,72 @@ class RunStore:
         return result if not orphans else f"{result}; {len(orphans)} rows without their run"
 
 
-def _pack(content: bytes | Path) -> tuple[int, str, list[bytes]]:
-    """(size, SHA-256, zlib-compressed chunks) of a file's bytes."""
-    data = content.read_bytes() if isinstance(content, Path) else bytes(content)
-    view = memoryview(data)
-    chunks = [zlib.compress(view[i : i + CHUNK_BYTES], COMPRESS_LEVEL) for i in range(0, len(data), CHUNK_BYTES)]
-    return len(data), hashlib.sha256(data).hexdigest(), chunks
+def _chunks_of(content: bytes | Path) -> Iterator[Any]:
+    """A file's bytes in pieces of ``CHUNK_BYTES`` (read from disk one piece at a time)."""
+    if isinstance(content, Path):
+        with content.open("rb") as f:
+            while piece := f.read(CHUNK_BYTES):
+                yield piece
+        return
+    view = memoryview(bytes(content) if not isinstance(content, bytes) else content)
+    for i in range(0, len(view), CHUNK_BYTES):
+        yield view[i : i + CHUNK_BYTES]
+
+
+def _digest(content: bytes | Path) -> tuple[int, str]:
+    """(size in bytes, SHA-256) of a file's contents, read chunk by chunk."""
+    h, size = hashlib.sha256(), 0
+    for piece in _chunks_of(content):
+        h.update(piece)
+        size += len(piece)
+    return size, h.hexdigest()
+
+
+def _is_parquet(name: str, content: bytes | Path) -> bool:
+    if not name.endswith(".parquet"):
+        return False
+    head = next(_chunks_of(content), b"")
+    return bytes(head[:4]) == b"PAR1"
+
+
+def _pack(name: str, content: bytes | Path, digest: str) -> tuple[str, Callable[[], Iterator[Any]]]:
+    """(codec, its stored chunks): Parquet as written (``raw``: already compressed), the rest zstd level 1.
+
+    zstd chunks are compressed now (before the write transaction); raw chunks are read when inserted, and a file
+    that changed since it was hashed fails the record (StoreError) rather than store other bytes under its hash.
+    """
+    if _is_parquet(name, content):
+
+        def raw() -> Iterator[Any]:
+            h = hashlib.sha256()
+            for piece in _chunks_of(content):
+                h.update(piece)
+                yield piece
+            if h.hexdigest() != digest:
+                raise StoreError(f"{name} changed while the run was being recorded; record it again")
+
+        return "raw", raw
+    import pyarrow as pa
+
+    codec = pa.Codec("zstd", compression_level=COMPRESS_LEVEL)
+    chunks = [codec.compress(piece, asbytes=True) for piece in _chunks_of(content)]
+    return "zstd", lambda: iter(chunks)
+
+
+def _unpack(codec: str, chunk: bytes, size: int) -> bytes:
+    """One stored chunk's bytes (``size``: its uncompressed length)."""
+    if codec == "raw":
+        return chunk
+    if codec == "zlib":
+        return zlib.decompress(chunk)
+    if codec == "zstd":
+        import pyarrow as pa
+
+        try:
+            return pa.Codec("zstd").decompress(chunk, decompressed_size=size, asbytes=True)
+        except pa.ArrowException as exc:
+            raise ValueError(str(exc)) from None
+    raise ValueError(f"unknown codec {codec!r}")
 
 
 def _parse_csv(data: bytes) -> pd.DataFrame:

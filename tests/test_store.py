@@ -111,12 +111,17 @@ def test_store_files_generically_and_reports_damage(tmp_path):
         store.read_file(run_id, "plan.csv")
     with pytest.raises(StoreError, match="no plan tables"):
         store.load_plan(run_id)
-    big = store.record(command="test", scenario_json={"name": "t"}, summary={"scenario": "t"}, files={"x": blob})
+    other = os.urandom(20 * 1024 * 1024)
+    big = store.record(command="test", scenario_json={"name": "t"}, summary={"scenario": "t"}, files={"x": other})
     size = store.path.stat().st_size
     store.delete(big)  # deleting a run gives its space back (incremental auto-vacuum)
-    assert store.path.stat().st_size < 0.7 * size  # two copies of the blob before, one after
+    assert store.path.stat().st_size < 0.7 * size  # both blobs before, one after
     with sqlite3.connect(store.path) as con:  # damage one chunk: reading it must fail loudly, not return bad bytes
-        con.execute("UPDATE run_chunks SET data = ? WHERE name = 'fibre_routes.geojson' AND seq = 1", (b"x",))
+        con.execute(
+            "UPDATE blob_chunks SET data = ? WHERE seq = 1 AND sha256 = "
+            "(SELECT sha256 FROM run_files WHERE name = 'fibre_routes.geojson')",
+            (b"x",),
+        )
     with pytest.raises(StoreError, match="damaged store"):
         store.read_file(run_id, "fibre_routes.geojson")
 
@@ -141,7 +146,9 @@ def test_unknown_ids_and_bad_store_files(tmp_path):
     RunStore(newer).open()
     with sqlite3.connect(newer) as con:
         con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    with pytest.raises(StoreError, match="schema version 2; this planner reads version 1"):
+    with pytest.raises(
+        StoreError, match=f"schema version {SCHEMA_VERSION + 1}; this planner reads version {SCHEMA_VERSION}"
+    ):
         RunStore(newer).list_runs()
     with pytest.raises(StoreError, match="found a directory"):
         RunStore(tmp_path).open()
@@ -407,7 +414,7 @@ def test_killed_writer_leaves_no_partial_record(tmp_path):
     _assert_sound(store)
     assert store.read_file(first[1], "plan.csv") == b"earlier-2"
     with sqlite3.connect(db) as con:  # nothing of the killed record is left, not even orphan rows
-        assert con.execute("SELECT count(*) FROM run_chunks").fetchone()[0] == 2
+        assert con.execute("SELECT count(*) FROM blob_chunks").fetchone()[0] == 2
     later = store.record(command="test", scenario_json={"name": "later"}, summary={"scenario": "later"}, files={})
     assert later == first[-1] + 1 and store.ids() == [*first, later]
 
@@ -523,3 +530,70 @@ def test_data_fingerprints_cover_one_offices_file_per_country_and_drift_follows_
     }
     npl.write_text("office_id,lat,lon,population\na,27.7,85.3,11\n", encoding="utf-8")
     assert data_drift(record)["offices.NPL"][1] == "changed since the run"
+
+
+# --------------------------------------------------------------------------------------------- content addressing
+def test_same_contents_are_stored_once_and_parquet_as_written(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    csv = b"office_id,technology\n" + b"PO-1,fibre\n" * 200_000
+    parquet = b"PAR1" + os.urandom(1024 * 1024) + b"PAR1"  # stored as written: raw, not recompressed
+    first = store.record(
+        command="t", scenario_json={"name": "a"}, summary={}, files={"plan.csv": csv, "o.parquet": parquet}
+    )
+    again = store.record(
+        command="t", scenario_json={"name": "a"}, summary={}, files={"plan.csv": csv, "o.parquet": parquet}
+    )
+    with sqlite3.connect(store.path) as con:
+        assert con.execute("SELECT count(*) FROM blobs").fetchone()[0] == 2  # one copy of each, two runs
+        codecs = dict(con.execute("SELECT size, codec FROM blobs").fetchall())
+    assert codecs == {len(csv): "zstd", len(parquet): "raw"}
+    assert store.get(again).timings["store_compress_s"] < 0.05  # nothing new to compress
+    store.delete(first)  # the other run still holds the contents
+    assert store.read_file(again, "plan.csv") == csv and store.read_file(again, "o.parquet") == parquet
+    store.delete(again)
+    with sqlite3.connect(store.path) as con:
+        assert con.execute("SELECT count(*) FROM blobs").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM blob_chunks").fetchone()[0] == 0
+
+
+def test_version_1_store_is_upgraded_in_place(tmp_path):
+    import hashlib
+    import zlib
+
+    db = tmp_path / "runs.sqlite"
+    data = b"office_id\nPO-1\n"
+    with sqlite3.connect(db) as con:  # the version 1 layout: chunks per run and file, zlib
+        con.executescript(
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, command TEXT NOT NULL,"
+            " scenario TEXT NOT NULL, status TEXT, objective TEXT, objective_value REAL, mip_gap REAL,"
+            " total_cost_usd REAL, coverage_share REAL, offices_planned INTEGER, offices_connected INTEGER,"
+            " population_covered REAL, scenario_path TEXT, out_dir TEXT, scenario_yaml TEXT,"
+            " scenario_json TEXT NOT NULL, fingerprints_json TEXT NOT NULL, catalogue_json TEXT,"
+            " solver_json TEXT NOT NULL, summary_json TEXT NOT NULL, timings_json TEXT NOT NULL,"
+            " versions_json TEXT NOT NULL, package_version TEXT NOT NULL, extra_json TEXT NOT NULL DEFAULT '{}');"
+            "CREATE TABLE run_files (run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+            " name TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (run_id, name));"
+            "CREATE TABLE run_chunks (run_id INTEGER NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL,"
+            " data BLOB NOT NULL, PRIMARY KEY (run_id, name, seq), FOREIGN KEY (run_id, name)"
+            " REFERENCES run_files (run_id, name) ON DELETE CASCADE);"
+            "PRAGMA user_version = 1;"
+        )
+        for run_id in (1, 2):  # two runs with the same file
+            con.execute(
+                "INSERT INTO runs (id, created_at, command, scenario, scenario_json, fingerprints_json, solver_json,"
+                " summary_json, timings_json, versions_json, package_version) VALUES (?, '', 'solve', 's', '{}',"
+                " '{}', '{}', '{}', '{}', '{}', '0')",
+                (run_id,),
+            )
+            con.execute(
+                "INSERT INTO run_files VALUES (?, 'plan.csv', ?, ?)",
+                (run_id, len(data), hashlib.sha256(data).hexdigest()),
+            )
+            con.execute("INSERT INTO run_chunks VALUES (?, 'plan.csv', 0, ?)", (run_id, zlib.compress(data)))
+    store = RunStore(db)
+    assert store.read_file(1, "plan.csv") == data and store.read_file(2, "plan.csv") == data
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert con.execute("SELECT count(*) FROM blobs").fetchone()[0] == 1
+        assert "run_chunks" not in {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+    _assert_sound(store)

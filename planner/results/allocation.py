@@ -5,6 +5,8 @@ A trench segment is split among the offices behind it, a site among its offices 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -41,7 +43,7 @@ def allocate_shared(
     annuity = annuity_factor(scenario.discount_rate, scenario.horizon.years)
     shared = data.shared[result.chosen] if len(result.chosen) else np.zeros(0, dtype=object)
     picked = data.options.iloc[result.chosen]["office_id"].to_numpy(object)
-    row_of = {o: i for i, o in enumerate(plan["office_id"])}
+    row_index = pd.Index(plan["office_id"])
     share = np.zeros((len(plan), 5))  # capex, opex (upkeep), cost (basis), residual value, annualised (USD)
     asset = plan["shared_asset"].to_numpy(object).copy()
     routes = empty_routes
@@ -50,23 +52,31 @@ def allocate_shared(
         arcs = infra.arcs.iloc[arcs_built]
         nodes = infra.nodes
         roots = nodes[nodes["kind"] == "fibre_node"]
-        root_ref = dict(zip(roots["node"].astype(int), roots["ref"], strict=True))
-        users: dict[int, list[str]] = {int(k): [] for k in arcs.index}
+        root_ref = pd.Series(roots["ref"].to_numpy(object), index=roots["node"].astype(int).to_numpy())
         tail = infra.arcs["tail"].to_numpy(np.int64)
         length = infra.arcs["length_km"].to_numpy(float)
         money = _money(infra.arcs)
-        for office, path in infra.paths(arcs_built, picked[shared == "fibre"]).items():
-            for k in path:
-                users[k].append(office)
-            km = float(length[path].sum())
-            root = root_ref.get(int(tail[path[-1]]), "?") if path else "?"
-            asset[row_of[office]] = f"fibre from node {root}: {km:.1f} km of trench, {len(path)} segment(s)"
-        for k, offices in users.items():
-            if not offices:
-                continue
-            part = money[k] / len(offices)
-            for office in offices:
-                share[row_of[office]] += part
+        paths = infra.paths(arcs_built, picked[shared == "fibre"])
+        offices = np.array(list(paths), dtype=object)
+        sizes = np.fromiter((len(p) for p in paths.values()), dtype=np.int64, count=len(paths))
+        flat = np.fromiter(itertools.chain.from_iterable(paths.values()), dtype=np.int64, count=int(sizes.sum()))
+        rows = row_index.get_indexer(offices)
+        flat_rows = np.repeat(rows, sizes)
+        users = np.bincount(flat, minlength=len(infra.arcs))  # fibre offices behind each arc
+        # each arc's cost split equally among its users, added arc by arc in the built order (as summed by hand)
+        order = np.argsort(pd.Index(arcs_built).get_indexer(flat), kind="stable")
+        np.add.at(share, flat_rows[order], money[flat[order]] / users[flat[order]][:, None])
+        if len(offices):
+            starts = np.cumsum(sizes) - sizes
+            some = sizes > 0
+            km = np.zeros(len(offices))
+            if len(flat):
+                km[some] = np.add.reduceat(length[flat], starts[some])
+            last = flat[np.maximum(starts + sizes - 1, 0)] if len(flat) else np.zeros(len(offices), np.int64)
+            root = root_ref.reindex(np.where(some, tail[last], -1)).fillna("?").astype(str).to_numpy(object)
+            root[~some] = "?"
+            asset[rows] = ("fibre from node " + root + ": " + np.char.mod("%.1f", km).astype(object)
+                           + " km of trench, " + sizes.astype(str).astype(object) + " segment(s)")  # fmt: skip
         name = pd.Series(nodes["node_id"].to_numpy(object), index=nodes["node"].astype(int))
         routes = pd.DataFrame(
             {
@@ -77,7 +87,7 @@ def allocate_shared(
                 "capex_usd": arcs["capex_usd"].to_numpy(float),
                 "opex_usd_per_year": arcs["opex_usd_per_year"].to_numpy(float),
                 "cost_usd": arcs["cost_usd"].to_numpy(float),
-                "offices_served": [len(users[int(k)]) for k in arcs.index],
+                "offices_served": users[np.asarray(arcs_built, dtype=np.int64)].astype(int),
             }
         )
     sites = empty_sites
@@ -97,12 +107,15 @@ def allocate_shared(
         assigned = cover.sort_values(["office_id", "km", "site"]).groupby("office_id").first()
         counts = assigned.groupby("site").size()
         pops = plan.set_index("office_id")["population"]
-        for office_id, row in assigned.iterrows():
-            s = int(row["site"])
-            site = infra.sites.loc[infra.sites["site"] == s].iloc[0]
-            n = int(counts[s])
-            share[row_of[office_id]] += _money(infra.sites.loc[infra.sites["site"] == s]).ravel() / n
-            asset[row_of[office_id]] = f"new tower {site['site_id']} ({row['km']:.1f} km), shared by {n} office(s)"
+        if len(assigned):
+            site_of = assigned["site"].astype(int).to_numpy()
+            at = pd.Index(infra.sites["site"].astype(int)).get_indexer(pd.Index(site_of))  # the first row of each site
+            n = counts.reindex(site_of).to_numpy(np.int64)
+            rows = row_index.get_indexer(assigned.index)
+            share[rows] += _money(infra.sites)[at] / n[:, None]
+            asset[rows] = ("new tower " + infra.sites["site_id"].astype(str).to_numpy(object)[at] + " ("
+                           + np.char.mod("%.1f", assigned["km"].to_numpy(float)).astype(object) + " km), shared by "
+                           + n.astype(str).astype(object) + " office(s)")  # fmt: skip
         sites = built.assign(
             offices_served=built["site"].map(counts).fillna(0).astype(int).to_numpy(),
             population_served=built["site"]
@@ -116,12 +129,14 @@ def allocate_shared(
         )
         rel = infra.relays[infra.relays["hub_office_id"].isin(hub_fibre)].sort_values(["office_id", "distance_km"])
         first = rel.groupby("office_id").first()
-        for office in picked[shared == "relay"]:
-            if office in first.index:
-                hub = first.loc[office]
-                asset[row_of[office]] = (
-                    f"microwave relay from office {hub['hub_office_id']} ({hub['distance_km']:.1f} km)"
-                )
+        relayed = picked[shared == "relay"]
+        hit = first.index.get_indexer(relayed)
+        found = hit >= 0
+        hub = first.iloc[hit[found]]
+        asset[row_index.get_indexer(relayed[found])] = (
+            "microwave relay from office " + hub["hub_office_id"].astype(str).to_numpy(object) + " ("
+            + np.char.mod("%.1f", hub["distance_km"].to_numpy(float)).astype(object) + " km)"
+        )  # fmt: skip
     plan["shared_asset"] = asset
     plan["shared_cost_usd"] = share[:, 2]
     plan["capex_usd"] += share[:, 0]

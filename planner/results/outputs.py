@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+import numpy as np
 import pandas as pd
 
 PLAN_COLUMNS = [
@@ -48,32 +49,204 @@ class Plan(Protocol):
 
 
 def _csv(table: pd.DataFrame, float_format: str | None = None) -> bytes:
+    """The table as CSV: the bytes of ``table.to_csv(index=False, float_format=...)``, written faster when it can.
+
+    Without ``float_format`` the text is made column by column with pyarrow (:func:`fast_csv`), byte for byte what
+    pandas writes; a table it cannot vouch for (other dtypes, odd text) goes to pandas.
+    """
+    if float_format is None:
+        fast = fast_csv(table)
+        if fast is not None:
+            return fast
     return table.to_csv(index=False, float_format=float_format).encode("utf-8")
+
+
+_STRUCTURAL = '[,"\n\r]'  # a field holding one of these is quoted by pandas (csv.QUOTE_MINIMAL)
+
+
+def fast_csv(table: pd.DataFrame) -> bytes | None:
+    """``table.to_csv(index=False)`` as UTF-8 bytes, built with pyarrow compute; None where pandas must write it.
+
+    Floats are written as Python writes them (the shortest text that reads back the same number): pyarrow's
+    shortest form where it is the same (fixed notation, 1e-4 <= |x| < 1e16, with ".0" for whole numbers), numpy's
+    ``astype(str)`` (what pandas uses) for the rest. Integers and nullable integers as digits, booleans
+    ``True``/``False``, missing values empty, text quoted when it holds a comma, a quote or a line break.
+    None for a table of one column, no rows, a column of another dtype, non-text objects, or a carriage return
+    (whose quoting differs between Python versions).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(table.columns) < 2 or not len(table) or not table.columns.is_unique:
+        return None
+    fields = []
+    try:
+        for name in table.columns:
+            fields.append(_csv_field(table[name], pa, pc))
+        header = [_csv_field(pd.Series([str(name) for name in table.columns], dtype=object), pa, pc)]
+    except (_NotFast, pa.ArrowException):
+        return None
+    if any(f is None for f in fields):
+        return None
+    rows = pc.binary_join_element_wise(*fields, _text(pa, ","))
+    rows = pc.binary_join_element_wise(rows, _text(pa, ""), _text(pa, "\n"))
+    if isinstance(rows, pa.ChunkedArray):
+        rows = rows.combine_chunks()
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset : rows.offset + len(rows) + 1]
+    body = memoryview(rows.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
+    names = header[0].to_pylist()
+    return (",".join(names) + "\n").encode("utf-8") + bytes(body)
+
+
+def _text(pa: Any, value: str) -> Any:
+    return pa.scalar(value, pa.large_string())
+
+
+class _NotFast(Exception):
+    """A column :func:`fast_csv` leaves to pandas."""
+
+
+def _csv_field(column: pd.Series, pa: Any, pc: Any) -> Any:
+    """One column as pyarrow large strings, each cell as pandas' CSV writer writes it."""
+    kind = column.dtype.kind
+    if isinstance(column.dtype, pd.Int64Dtype):
+        missing = pa.array(column.isna().to_numpy(bool))
+        digits = pc.cast(pa.array(column.to_numpy(np.int64, na_value=0)), pa.large_string())
+        return pc.if_else(missing, _text(pa, ""), digits)
+    if kind == "f" and column.dtype == np.float64:
+        values = column.to_numpy(np.float64)
+        text = pc.cast(pa.array(values), pa.large_string())
+        whole = pc.invert(pc.match_substring(text, "."))
+        text = pc.if_else(whole, pc.binary_join_element_wise(text, _text(pa, ".0"), _text(pa, "")), text)
+        magnitude = np.abs(values)
+        ok = ((magnitude >= 1e-4) & (magnitude < 1e16)) | (values == 0)
+        ok &= ~np.asarray(pc.match_substring(text, "e").to_numpy(zero_copy_only=False), dtype=bool)
+        if not ok.all():
+            rest = values[~ok]
+            fallback = np.where(np.isnan(rest), "", rest.astype(str)).astype(object)
+            text = pc.replace_with_mask(text, pa.array(~ok), pa.array(fallback, pa.large_string()))
+        return text
+    if kind in "iu" and isinstance(column.dtype, np.dtype):
+        return pc.cast(pa.array(column.to_numpy()), pa.large_string())
+    if kind == "b" and isinstance(column.dtype, np.dtype):
+        return pa.array(np.where(column.to_numpy(bool), "True", "False").astype(object), pa.large_string())
+    if kind == "O" or isinstance(column.dtype, pd.StringDtype):
+        values = column.to_numpy(object)
+        text = pc.fill_null(pa.array(values, pa.large_string(), from_pandas=True), "")
+        if pc.any(pc.match_substring(text, "\r")).as_py():
+            raise _NotFast
+        needs = pc.match_substring_regex(text, _STRUCTURAL)
+        if pc.any(needs).as_py():
+            quoted = pc.binary_join_element_wise(
+                _text(pa, '"'), pc.replace_substring(text, '"', '""'), _text(pa, '"'), _text(pa, "")
+            )
+            text = pc.if_else(needs, quoted, text)
+        return text
+    raise _NotFast
 
 
 def _json(value: Any) -> bytes:
     return (json.dumps(value, indent=2) + "\n").encode("utf-8")
 
 
-# name -> (does the plan have it?, its bytes), in the order write_outputs writes them
+def _parquet(table: pd.DataFrame) -> bytes:
+    """A table as Parquet bytes (pyarrow, zstd; the same columns and types as the plan tables).
+
+    Deterministic: the same table gives the same bytes (the run store stores one copy per content).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.Schema.from_pandas(table, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    # converted one row group at a time: the options table at 650,000 offices (3.2 M rows) is ~1.4 GB as Arrow
+    with pq.ParquetWriter(sink, schema, compression="zstd", compression_level=1) as writer:
+        for start in range(0, max(len(table), 1), PARQUET_ROW_GROUP):
+            part = table.iloc[start : start + PARQUET_ROW_GROUP]
+            writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
+    return sink.getvalue().to_pybytes()
+
+
+PARQUET_ROW_GROUP = 1_048_576  # rows per Parquet row group (and per conversion step; pyarrow's default size)
+
+
+# The tables written as CSV and/or Parquet (``name.csv`` / ``name.parquet``): name -> (does the plan have it?,
+# the table), in the order write_outputs writes them.
+TABLES: dict[str, tuple[Callable[[Plan], bool], Callable[[Plan], pd.DataFrame]]] = {
+    "plan": (lambda p: True, lambda p: p.plan),
+    "by_technology": (lambda p: True, lambda p: p.by_technology),
+    "by_region": (lambda p: True, lambda p: p.by_region),
+    "options": (lambda p: True, lambda p: p.options),
+    "sites": (lambda p: p.sites is not None, lambda p: cast(pd.DataFrame, p.sites)),
+    "roadmap": (lambda p: p.roadmap is not None, lambda p: cast(pd.DataFrame, p.roadmap)),
+}
+_FLOAT_FORMAT = {"options": "%.6g"}  # the options table's CSV rounds to 6 significant digits (it is the largest)
+
+
+def _table_encoders(
+    name: str,
+) -> dict[str, tuple[Callable[[Plan], bool], Callable[[Plan], bytes]]]:
+    has, table = TABLES[name]
+    fmt = _FLOAT_FORMAT.get(name)
+    return {
+        f"{name}.csv": (has, lambda p: _csv(table(p), fmt)),
+        f"{name}.parquet": (has, lambda p: _parquet(table(p))),
+    }
+
+
+# file name -> (does the plan have it?, its bytes), in the order write_outputs writes them
 ENCODERS: dict[str, tuple[Callable[[Plan], bool], Callable[[Plan], bytes]]] = {
-    "plan.csv": (lambda p: True, lambda p: _csv(p.plan)),
-    "by_technology.csv": (lambda p: True, lambda p: _csv(p.by_technology)),
-    "by_region.csv": (lambda p: True, lambda p: _csv(p.by_region)),
-    "options.csv": (lambda p: True, lambda p: _csv(p.options, "%.6g")),
+    **_table_encoders("plan"),
+    **_table_encoders("by_technology"),
+    **_table_encoders("by_region"),
+    **_table_encoders("options"),
     "fibre_routes.geojson": (
         lambda p: p.fibre_routes is not None,
         lambda p: (json.dumps(routes_geojson(cast(pd.DataFrame, p.fibre_routes), p.infra)) + "\n").encode("utf-8"),
     ),
-    "sites.csv": (lambda p: p.sites is not None, lambda p: _csv(cast(pd.DataFrame, p.sites))),
-    "roadmap.csv": (lambda p: p.roadmap is not None, lambda p: _csv(cast(pd.DataFrame, p.roadmap))),
+    **_table_encoders("sites"),
+    **_table_encoders("roadmap"),
     "summary.json": (lambda p: True, lambda p: _json(p.summary)),
 }
 
+FORMATS = ("csv", "parquet", "both")
+"""``planner solve --format``: the tables as CSV (the default), as Parquet, or both. ``plan.csv`` and
+``summary.json`` are written whatever the format (DESIGN §6)."""
+OPTIONS_CHOICES = ("auto", "csv", "parquet", "both", "none")
+"""``planner solve --options-file``: how the (office × technology) options table is written."""
+OPTIONS_CSV_MAX_ROWS = 250_000
+"""``--options-file auto``: above this many rows the options table is written as Parquet only (its CSV at 650,000
+offices is 430 MB and takes longer to format than the whole plan takes to make)."""
 
-def output_names(plan: Plan) -> list[str]:
-    """The files ``plan`` writes, in the order :func:`write_outputs` writes them."""
-    return [name for name, (has, _) in ENCODERS.items() if has(plan)]
+
+def output_names(plan: Plan, fmt: str = "csv", options: str = "auto") -> list[str]:
+    """The files ``plan`` writes with ``--format fmt --options-file options``, in the order they are written.
+
+    ``fmt``: csv (today's files), parquet (every table as ``.parquet``, plus ``plan.csv``) or both. ``options``:
+    auto (the options table in the run's format; as Parquet only above :data:`OPTIONS_CSV_MAX_ROWS` rows),
+    csv, parquet, both or none.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if options not in OPTIONS_CHOICES:
+        raise ValueError(f"options file {options!r}: expected one of {', '.join(OPTIONS_CHOICES)}")
+    if options == "auto":
+        options = "parquet" if len(plan.options) > OPTIONS_CSV_MAX_ROWS else fmt
+    suffixes = {"csv": {"csv"}, "parquet": {"parquet"}, "both": {"csv", "parquet"}, "none": set()}
+    names = []
+    for name, (has, _) in ENCODERS.items():
+        stem, _, suffix = name.rpartition(".")
+        if not has(plan):
+            continue
+        if stem == "options":
+            wanted = suffix in suffixes[options]
+        elif suffix in ("csv", "parquet"):
+            wanted = suffix in suffixes[fmt] or name == "plan.csv"
+        else:
+            wanted = True
+        if wanted:
+            names.append(name)
+    return names
 
 
 def output_bytes(plan: Plan, name: str) -> bytes:
@@ -84,15 +257,18 @@ def output_bytes(plan: Plan, name: str) -> bytes:
     return encode(plan)
 
 
-def write_outputs(plan: Plan, out_dir: Path) -> list[Path]:
+def write_outputs(plan: Plan, out_dir: Path, fmt: str = "csv", options: str = "auto") -> list[Path]:
     """Write the plan's output files to ``out_dir`` and return their paths.
 
-    ``plan.csv``, ``summary.json``, ``by_technology.csv``, ``by_region.csv``, ``options.csv`` and, with shared
-    infrastructure, ``fibre_routes.geojson`` and ``sites.csv`` (``roadmap.csv`` for a roadmap).
+    With the defaults: ``plan.csv``, ``summary.json``, ``by_technology.csv``, ``by_region.csv``, ``options.csv``
+    (``options.parquet`` above :data:`OPTIONS_CSV_MAX_ROWS` rows) and, with shared infrastructure,
+    ``fibre_routes.geojson`` and ``sites.csv`` (``roadmap.csv`` for a roadmap). ``fmt`` and ``options``: see
+    :func:`output_names`.
     """
+    names = output_names(plan, fmt, options)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in output_names(plan):
+    for name in names:
         path = out_dir / name
         path.write_bytes(output_bytes(plan, name))
         written.append(path)

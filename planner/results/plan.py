@@ -9,6 +9,7 @@ separately whatever that basis is.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,51 +46,91 @@ class Plan:
 
 
 def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series:
-    """One sentence per office: why this technology (or none)."""
-    elig = options[options["eligible"]]
+    """One sentence per office: why this technology (or none). Array operations only (no per-office loop)."""
+    elig = options.loc[options["eligible"].to_numpy(bool), ["office_id", "technology", "cost_usd"]]
     cheapest = elig.sort_values(["office_id", "cost_usd"]).groupby("office_id", sort=False).first()
     funded = plan[plan["technology"] != "none"]
     if spec.objective == "max_coverage" and len(funded):
         ratio = (funded["population"] + 1e-9) / funded["cost_usd"].clip(lower=1e-9)
-        last_ratio = float(ratio.min())
+        last_ratio: float | None = float(ratio.min())
     else:
         last_ratio = None
-    n_eligible = elig.groupby("office_id").size()
-    no_option = set(plan["office_id"]) - set(cheapest.index)
-    lacking = options[options["office_id"].isin(no_option)]
-    detail_of = (
-        (lacking["technology"] + ": " + lacking["reason"]).groupby(lacking["office_id"]).agg("; ".join).to_dict()
-    )
-    reasons = []
-    for row in cast(Iterator[Any], plan.itertuples(index=False)):
-        office, tech = row.office_id, row.technology
-        if office not in cheapest.index:
-            reasons.append(f"no eligible technology ({detail_of.get(office, '')})")
-            continue
-        best_tech = cast(str, cheapest.at[office, "technology"])
-        best_cost = float(cast(float, cheapest.at[office, "cost_usd"]))
-        if tech == "none":
-            if spec.objective == "max_coverage":
-                reasons.append(
-                    f"budget exhausted: its cheapest option ({best_tech}, {best_cost:,.0f} USD) covers less per USD "
-                    "than the offices funded"
-                    + (f" (last funded: {last_ratio:.3g} people per USD)" if last_ratio is not None else "")
-                )
-            else:
-                cheapest_text = f"cheapest option {best_tech}, {best_cost:,.0f} USD"
-                reasons.append(f"not needed for the coverage target at least cost ({cheapest_text})")
-        elif abs(row.cost_usd - best_cost) <= 1e-6 * max(1.0, best_cost):
-            n_alt = int(n_eligible[office]) - 1
-            reasons.append(f"cheapest eligible option for the same coverage ({n_alt} costlier alternatives)")
-        else:
-            rules = []
-            if spec.technology_max_share:
-                rules.append("technology share caps")
-            if spec.region_min_coverage:
-                rules.append("regional minimums")
-            because = " and ".join(rules) if rules else "the budget/target row (a cheaper mix elsewhere)"
-            reasons.append(f"cheaper {best_tech} ({best_cost:,.0f} USD) not chosen because of {because}")
+    offices = pd.Index(plan["office_id"])
+    at = cheapest.index.get_indexer(offices)  # -1: the office has no eligible option
+    has = at >= 0
+    pick = np.where(has, at, 0)
+    best_tech = cheapest["technology"].to_numpy(object)[pick] if len(cheapest) else np.full(len(plan), "", object)
+    best_cost = cheapest["cost_usd"].to_numpy(float)[pick] if len(cheapest) else np.zeros(len(plan))
+    n_eligible = elig.groupby("office_id").size().reindex(offices).fillna(1).to_numpy(np.int64)
+    cost_text = usd_text(best_cost)
+    tech = plan["technology"].to_numpy(object)
+    cost = plan["cost_usd"].to_numpy(float)
+    none = tech == "none"
+    same = np.abs(cost - best_cost) <= 1e-6 * np.maximum(1.0, best_cost)
+    if spec.objective == "max_coverage":
+        suffix = f" (last funded: {last_ratio:.3g} people per USD)" if last_ratio is not None else ""
+        unfunded = ("budget exhausted: its cheapest option (" + best_tech + ", " + cost_text
+                    + " USD) covers less per USD than the offices funded" + suffix)  # fmt: skip
+    else:
+        unfunded = "not needed for the coverage target at least cost (cheapest option " + best_tech + ", " + cost_text
+        unfunded = unfunded + " USD)"
+    alternatives = (n_eligible - 1).astype(str).astype(object)
+    cheapest_text = "cheapest eligible option for the same coverage (" + alternatives + " costlier alternatives)"
+    rules = []
+    if spec.technology_max_share:
+        rules.append("technology share caps")
+    if spec.region_min_coverage:
+        rules.append("regional minimums")
+    because = " and ".join(rules) if rules else "the budget/target row (a cheaper mix elsewhere)"
+    dearer = "cheaper " + best_tech + " (" + cost_text + " USD) not chosen because of " + because
+    reasons = np.where(none, unfunded, np.where(same, cheapest_text, dearer)).astype(object)
+    if not has.all():
+        lacking = options[~options["office_id"].isin(cheapest.index)]
+        detail = joined(lacking["office_id"], lacking["technology"] + ": " + lacking["reason"], "; ")
+        text = detail.reindex(offices[~has]).fillna("").to_numpy(object)
+        reasons[~has] = "no eligible technology (" + text + ")"
     return pd.Series(reasons, index=plan.index, dtype=object)
+
+
+def joined(keys: pd.Series, values: pd.Series, sep: str) -> pd.Series:
+    """``values`` joined with ``sep`` per key, in row order (``groupby(keys).agg(sep.join)``, without a loop per key).
+
+    Rows are ranked within their key; one vectorised concatenation per rank (at most the number of technologies).
+    """
+    if not len(keys):
+        return pd.Series([], dtype=object)
+    codes, uniques = pd.factorize(keys, sort=True)
+    rank = pd.Series(codes).groupby(codes).cumcount().to_numpy()
+    texts = values.astype(str).to_numpy(object)
+    out = np.full(len(uniques), "", dtype=object)
+    for r in range(int(rank.max()) + 1):
+        at = rank == r
+        out[codes[at]] = (out[codes[at]] + sep + texts[at]) if r else texts[at]
+    return pd.Series(out, index=pd.Index(uniques, name=keys.name), dtype=object)
+
+
+def usd_text(values: np.ndarray) -> np.ndarray:
+    """``f"{x:,.0f}"`` of each value (USD with thousands separators), as an object array, without a Python loop.
+
+    Rounding is numpy's ``rint`` (half to even on the exact binary value), as Python's formatting rounds; NaN and
+    infinities and magnitudes beyond 2**53 are formatted by Python (rare).
+    """
+    x = np.asarray(values, dtype=float)
+    r = np.rint(x)
+    ok = np.isfinite(r) & (np.abs(r) < 2.0**53)
+    a = np.where(ok, np.abs(r), 0).astype(np.int64)
+    rest = a // 1000
+    low = (a % 1000).astype(str)
+    text = np.where(rest > 0, np.strings.zfill(low, 3), low).astype(object)
+    while (rest > 0).any():
+        more = rest > 0
+        group, rest = (rest % 1000).astype(str), rest // 1000
+        group = np.where(rest > 0, np.strings.zfill(group, 3), group).astype(object)
+        text = np.where(more, group + "," + text, text)
+    text = np.where(np.signbit(r), "-" + text, text)
+    for i in np.flatnonzero(~ok):
+        text[i] = f"{x[i]:,.0f}"
+    return text.astype(object)
 
 
 def _breakdown(plan: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -126,11 +167,10 @@ def make_results(
     spec: ModelSpec | None = None,
 ) -> Plan:
     """Assemble the plan tables and the summary from a solve result."""
+    t0 = time.perf_counter()
     spec = spec or ModelSpec.from_scenario(scenario)
-    chosen = data.options.iloc[result.chosen][["office_id", "technology"]]
-    opts = options.merge(chosen.assign(chosen=True), on=["office_id", "technology"], how="left")
-    opts["chosen"] = opts["chosen"].fillna(False).astype(bool)
-    picked = opts[opts["chosen"]].set_index("office_id")
+    opts = options.reset_index(drop=True).assign(chosen=chosen_mask(options, data, result))
+    picked = opts[opts["chosen"].to_numpy(bool)].set_index("office_id")
     base = planned[["office_id", "name", "status", "population", "region", "community"]].copy()
     base["office_id"] = base["office_id"].astype(str)
     plan = base.merge(picked.reset_index(), on="office_id", how="left")
@@ -146,7 +186,8 @@ def make_results(
         plan[col] = plan[col].fillna(0.0).astype(float)
     need = options.groupby("office_id")["required_mbps"].first()
     plan["required_mbps"] = plan["office_id"].map(need).astype(float)
-    elig = options[options["eligible"]].groupby("office_id")["technology"].agg(";".join)
+    eligible = options.loc[options["eligible"].to_numpy(bool)]
+    elig = joined(eligible["office_id"], eligible["technology"], ";")
     plan["eligible_technologies"] = plan["office_id"].map(elig).fillna("")
     routes, sites = allocate_shared(plan, planned, data, result, scenario)
     plan["why"] = why(plan, options, spec)
@@ -159,7 +200,8 @@ def make_results(
     plan = plan[PLAN_COLUMNS]
     by_tech = _breakdown(plan, "technology")
     by_region = _breakdown(plan, "region")
-    summary = _summary(scenario, plan, result, by_tech, by_region, data, spec, timings or {})
+    timings = {**(timings or {}), "results": time.perf_counter() - t0}
+    summary = _summary(scenario, plan, result, by_tech, by_region, data, spec, timings)
     if roadmap is not None:
         summary["coverage_by_year"] = {
             int(r.year): {
@@ -185,6 +227,32 @@ def make_results(
     return Plan(scenario, plan, opts, by_tech, by_region, summary, roadmap, routes, sites, data.infra)
 
 
+def chosen_mask(options: pd.DataFrame, data: ModelData, result: SolveResult) -> np.ndarray:
+    """Per row of ``options``: whether the solve chose it.
+
+    ``data.options`` is normally the eligible rows of ``options`` in order (``ModelData.from_options``), so the
+    chosen pairs map to rows by position; otherwise (an instance built from another table) by
+    ``(office_id, technology)``.
+    """
+    chosen = np.asarray(result.chosen, dtype=np.int64)
+    rows = np.flatnonzero(options["eligible"].to_numpy(bool))
+    mask = np.zeros(len(options), dtype=bool)
+    if len(rows) == len(data.options) and (not len(chosen) or chosen.max() < len(rows)):
+        at = rows[chosen]
+        same = all(
+            np.array_equal(options[c].iloc[at].to_numpy(object), data.options[c].iloc[chosen].to_numpy(object))
+            for c in ("office_id", "technology")
+        )
+        if same:
+            mask[at] = True
+            return mask
+    picked = data.options.iloc[chosen][["office_id", "technology"]]
+    key = pd.MultiIndex.from_frame(options[["office_id", "technology"]].astype(str))
+    hit = key.get_indexer(pd.MultiIndex.from_frame(picked.astype(str)))
+    mask[hit[hit >= 0]] = True
+    return mask
+
+
 def _phase(plan: pd.DataFrame, data: ModelData, result: SolveResult, rm: RoadmapSpec) -> None:
     """Roadmap: connection years, capex at that year's prices, and cost_usd = budget spend over the horizon."""
     chosen = data.options.iloc[result.chosen]
@@ -192,13 +260,12 @@ def _phase(plan: pd.DataFrame, data: ModelData, result: SolveResult, rm: Roadmap
     year_of = dict(zip(chosen["office_id"], result.years, strict=True))
     con = plan["technology"] != "none"
     plan["year"] = plan["office_id"].map(year_of).where(con, pd.NA).astype("Int64")
-    factor = pd.Series(
-        [
-            rm.capex_factor(t, int(y)) if c else 1.0
-            for t, y, c in zip(plan["technology"], plan["year"], con, strict=True)
-        ],
-        index=plan.index,
-    )
+    # one capex factor per (technology, year) pair built, not per office
+    pairs = pd.MultiIndex.from_arrays([plan["technology"].where(con, ""), plan["year"].fillna(0).astype(int)])
+    unique = pairs.unique()
+    of_pair = {(t, y): rm.capex_factor(t, int(y)) if t else 1.0 for t, y in unique}
+    values = np.array([of_pair[p] for p in unique], dtype=float)
+    factor = pd.Series(values[unique.get_indexer(pairs)], index=plan.index)
     for col in ("capex_usd", "capex_equipment_usd", "capex_civil_usd", "capex_licence_usd", "capex_power_usd",
                 "capex_security_usd"):  # fmt: skip
         plan[col] = plan[col] * factor

@@ -147,6 +147,21 @@ def solve(
             "'serial' (this process); default $PLANNER_DASK_SCHEDULER, else chosen by instance size.",
         ),
     ] = None,
+    out_format: Annotated[
+        Literal["csv", "parquet", "both"],
+        typer.Option(
+            "--format",
+            help="Tables as csv, parquet or both (plan.csv and summary.json are always written; README: Outputs).",
+        ),
+    ] = "csv",
+    options_file: Annotated[
+        Literal["auto", "csv", "parquet", "both", "none"],
+        typer.Option(
+            "--options-file",
+            help="The (office x technology) options table: auto (in --format; Parquet only above 250,000 rows), "
+            "csv, parquet, both or none.",
+        ),
+    ] = "auto",
 ) -> None:
     """Solve a scenario, write plan.csv, summary.json and the breakdowns to OUT, and record the run."""
     from planner.pipeline import run
@@ -170,15 +185,20 @@ def solve(
             _record(run_store, record)
             raise
     t_write = time.perf_counter()
-    files = write_outputs(plan, out)
+    files = write_outputs(plan, out, out_format, options_file)
     clock(f"wrote {', '.join(f.name for f in files)} to {out}")
     timings = {"write_outputs_s": time.perf_counter() - t_write, "total_s": time.perf_counter() - clock.t0}
+    t_store = time.perf_counter()
     _record(
         run_store,
         lambda st: st.record_plan(
             plan, command="solve", files=files, scenario_path=scenario, out_dir=out, timings=timings
         ),
     )
+    stages = {k: (plan.summary.get("timings_seconds") or {}).get(k) for k in ("read", "costing", "results")}
+    stages.update(solve=plan.summary["solve_seconds"], write=timings["write_outputs_s"])
+    stages.update(store=time.perf_counter() - t_store if run_store is not None else None)
+    clock("stage seconds: " + json.dumps({**stages, "total": time.perf_counter() - clock.t0}))
     s = plan.summary
     typer.echo(
         f"{s['scenario']}: {s['status']} (gap {s['mip_gap']:.2e}, {s['method']}); "

@@ -1,0 +1,251 @@
+"""End to end at world scale: files in, plan out, ``planner solve`` as a user runs it.
+
+For each size the benchmark writes a seeded options-file instance to disk, as CSV and as Parquet: an offices
+file (``office_id, name, region, community, status, lat, lon, population``; about 3 % of offices already
+connected) and an options file (``office_id, technology, capex_usd, opex_usd_per_year, mbps``: one to four
+quoted technologies per planned office, lognormal capex per technology), plus a scenario (``max_coverage``,
+``budget_basis: capex``, a budget of 30 % of what connecting every office at its cheapest quote would cost,
+``solver.method: fast``: the certified hull greedy, whose gap the summary reports; with ``auto`` the economic
+tie-break pass would hand a capex-basis plan to HiGHS, which at this size is not the subject here).
+It then runs ``planner solve`` in a fresh process (this checkout's ``planner.ui.cli.app``), with ``--no-store``
+and with a run store, and reads back the per-stage seconds the command prints (``stage seconds: {...}`` on
+stderr: read, costing, solve, results, write, store, total), its wall time, its CPU time (user + system: on a
+shared machine the steadier figure) and its peak memory (the child's ``ru_maxrss`` from ``os.wait4``).
+
+Beside it, in the same run, the *reference*: the two files read with pandas and the knapsack LP greedy in
+numpy (cheapest quote per office, offices by population per USD, take while the budget lasts), to say how far
+the planner is from "read the data and solve the plain model" (the planner's plan is also checked to cover
+at least the reference's rounded greedy population, since its own greedy is the same order plus a fill).
+
+The shipped Uttarakhand scenario (``scenarios/uttarakhand-budget.yaml`` by default) is run the same way.
+
+    python benchmarks/e2e.py                                   # 100,000 and 650,000 offices + Uttarakhand
+    python benchmarks/e2e.py --sizes 100000 --inputs parquet   # one size, Parquet inputs only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+TECHNOLOGIES = ["fibre", "cellular_4g", "microwave", "geo_satellite", "leo_satellite"]
+# Median capex (USD) and opex (USD/year) of a quote per technology, lognormal around them (sigma 0.5).
+CAPEX_USD = {"fibre": 18_000.0, "cellular_4g": 4_000.0, "microwave": 9_000.0, "geo_satellite": 2_500.0,
+             "leo_satellite": 1_200.0}  # fmt: skip
+OPEX_USD = {"fibre": 600.0, "cellular_4g": 900.0, "microwave": 700.0, "geo_satellite": 1_800.0,
+            "leo_satellite": 1_000.0}  # fmt: skip
+BUDGET_SHARE = 0.30
+STAGES = ["read", "costing", "solve", "results", "write", "store"]
+
+
+# --------------------------------------------------------------------------------------------- instance
+def instance(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A seeded options-file instance: ``n`` offices and their quotes (1-4 technologies per planned office)."""
+    rng = np.random.default_rng(seed)
+    n_regions = max(2, n // 500)
+    region = rng.integers(0, n_regions, n)
+    status = np.where(rng.random(n) < 0.03, "connected", np.where(rng.random(n) < 0.1, "underserved", "unconnected"))
+    offices = pd.DataFrame(
+        {
+            "office_id": np.char.add("PO-", np.arange(n).astype(str)),
+            "name": np.char.add("Office ", np.arange(n).astype(str)),
+            "region": np.char.add("R", region.astype(str)),
+            "community": np.char.add("K", rng.integers(0, max(1, n // 4), n).astype(str)),
+            "status": status,
+            "lat": np.round(rng.uniform(-35.0, 55.0, n), 5),
+            "lon": np.round(rng.uniform(-180.0, 180.0, n), 5),
+            "population": np.round(rng.lognormal(8.3, 1.0, n)),
+        }
+    )
+    planned = np.flatnonzero(status != "connected")
+    k = rng.integers(1, 5, len(planned))  # quoted technologies per office
+    office = np.repeat(planned, k)
+    # distinct technologies per office: the first k of a random permutation of the five
+    perm = np.argsort(rng.random((len(planned), len(TECHNOLOGIES))), axis=1)
+    tech_idx = perm[np.repeat(np.arange(len(planned)), k), _ranks(k)]
+    tech = np.array(TECHNOLOGIES)[tech_idx]
+    capex = np.array([CAPEX_USD[t] for t in TECHNOLOGIES])[tech_idx] * rng.lognormal(0.0, 0.5, len(office))
+    opex = np.array([OPEX_USD[t] for t in TECHNOLOGIES])[tech_idx] * rng.lognormal(0.0, 0.3, len(office))
+    options = pd.DataFrame(
+        {
+            "office_id": offices["office_id"].to_numpy()[office],
+            "technology": tech,
+            "capex_usd": np.round(capex, 2),
+            "opex_usd_per_year": np.round(opex, 2),
+            "mbps": 1000.0,  # every quote meets any office's required Mbps: all quotes are eligible
+        }
+    )
+    return offices, options
+
+
+def _ranks(k: np.ndarray) -> np.ndarray:
+    """0..k_i-1 for each i, concatenated."""
+    starts = np.repeat(np.cumsum(k) - k, k)
+    return np.arange(int(k.sum())) - starts
+
+
+def reference_budget(offices: pd.DataFrame, options: pd.DataFrame) -> float:
+    """30 % of the capex of connecting every planned office at its cheapest quote (USD)."""
+    return BUDGET_SHARE * float(options.groupby("office_id")["capex_usd"].min().sum())
+
+
+def write_instance(folder: Path, n: int, seed: int, fmt: str) -> Path:
+    """Write the instance as ``fmt`` (csv | parquet) files and a scenario; return the scenario path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    offices, options = instance(n, seed)
+    for name, table in (("offices", offices), ("options", options)):
+        path = folder / f"{name}.{fmt}"
+        if fmt == "csv":
+            table.to_csv(path, index=False)
+        else:
+            table.to_parquet(path, index=False)
+    scenario = folder / "scenario.yaml"
+    scenario.write_text(
+        f"name: e2e-{n}\n"
+        f"data: {{offices: offices.{fmt}, options: options.{fmt}}}\n"
+        "objective: max_coverage\ncoverage_metric: population\n"
+        f"budget_usd: {reference_budget(offices, options):.2f}\nbudget_basis: capex\n"
+        "horizon: {start_year: 2026, end_year: 2030}\n"
+        "solver: {method: fast}\n",  # the certified hull greedy (no HiGHS tie-break pass): the plain model at scale
+        encoding="utf-8",
+    )
+    return scenario
+
+
+# --------------------------------------------------------------------------------------------- reference
+def reference(folder: Path, fmt: str, budget: float) -> dict[str, float]:
+    """Read both files with pandas and run the knapsack LP greedy; seconds and the rounded greedy's population."""
+    t0 = time.perf_counter()
+    read = pd.read_csv if fmt == "csv" else pd.read_parquet
+    offices = read(folder / f"offices.{fmt}")
+    options = read(folder / f"options.{fmt}")
+    t1 = time.perf_counter()
+    planned = offices[offices["status"] != "connected"]
+    cheapest = options.groupby("office_id")["capex_usd"].min()
+    pop = planned.set_index("office_id")["population"].reindex(cheapest.index).to_numpy(float)
+    cost = cheapest.to_numpy(float)
+    order = np.argsort(-pop / np.maximum(cost, 1e-9), kind="stable")
+    spent = np.cumsum(cost[order])
+    taken = int(np.searchsorted(spent, budget, side="right"))
+    population = float(pop[order[:taken]].sum())
+    t2 = time.perf_counter()
+    return {"read_s": t1 - t0, "greedy_s": t2 - t1, "total_s": t2 - t0, "population": population}
+
+
+# --------------------------------------------------------------------------------------------- one run
+def run_solve(scenario: Path, out: Path, store: Path | None, out_format: str | None) -> dict[str, Any]:
+    """``planner solve`` in a child process: its stage seconds, wall seconds, peak MB and summary."""
+    cmd = [sys.executable, "-c", "from planner.ui.cli import app; app(prog_name='planner')", "solve", str(scenario)]
+    cmd += ["--out", str(out)]
+    cmd += ["--store", str(store)] if store is not None else ["--no-store"]
+    if out_format:
+        cmd += ["--format", out_format]
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        text = err.read().decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"planner solve {scenario} exited {proc.returncode}:\n{text[-3000:]}")
+    found = re.search(r"stage seconds: (\{.*\})", text)
+    stages = json.loads(found.group(1)) if found else {}
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    peak_mb = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 2**20
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"stages": stages, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak_mb, "summary": summary}
+
+
+def row(label: str, inputs: str, store: bool, res: dict[str, Any], ref: dict[str, float] | None) -> dict[str, Any]:
+    """One table row from a run (and the reference of its instance)."""
+    s = res["summary"]
+    out: dict[str, Any] = {"instance": label, "inputs": inputs, "recorded": "yes" if store else "no"}
+    out.update({k: res["stages"].get(k) for k in STAGES})
+    out.update(wall_s=res["wall_s"], cpu_s=res["cpu_s"], peak_mb=res["peak_mb"], status=s["status"], gap=s["mip_gap"])
+    out.update(connected=s["offices_connected"], population=s["population_covered"])
+    if ref is not None:
+        out.update(ref_s=ref["total_s"], ratio=res["wall_s"] / ref["total_s"])
+        out["ref_ok"] = s["population_covered"] >= ref["population"] - 1e-6 * max(1.0, ref["population"])
+    return out
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The results as a Markdown table (seconds to 2 decimals, MB and counts rounded)."""
+    cols = ["instance", "inputs", "recorded", *STAGES, "wall_s", "cpu_s", "peak_mb", "ref_s", "ratio", "status", "gap",
+            "connected", "population", "ref_ok"]  # fmt: skip
+    head = ["instance", "inputs", "run store", *(f"{s} s" for s in STAGES), "wall s", "CPU s", "peak MB", "reference s",
+            "wall / ref", "status", "gap", "connected", "population", "covers ref"]  # fmt: skip
+
+    def cell(col: str, v: Any) -> str:
+        if v is None:
+            return ""
+        if col in ("peak_mb", "connected", "population"):
+            return f"{v:,.0f}"
+        if col == "gap":
+            return f"{v:.1e}"
+        if col == "ratio":
+            return f"{v:.1f}x"
+        if isinstance(v, float):
+            return f"{v:.2f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell(c, r.get(c)) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate, solve and tabulate; print a Markdown table (and JSON rows with ``--json``)."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="*", default=[100_000, 650_000], help="offices per instance")
+    ap.add_argument("--inputs", nargs="+", choices=["csv", "parquet"], default=["csv", "parquet"])
+    ap.add_argument("--scenarios", type=Path, nargs="*", default=[ROOT / "scenarios" / "uttarakhand-budget.yaml"])
+    ap.add_argument("--format", dest="out_format", default=None, help="planner solve --format (default: its own)")
+    ap.add_argument("--no-store-runs", action="store_true", help="skip the runs that record in a run store")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    args = ap.parse_args(argv)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="e2e-") as tmp:
+        work = Path(tmp)
+        store = work / "runs.sqlite"
+        for n in args.sizes:
+            for fmt in args.inputs:
+                folder = work / f"{n}-{fmt}"
+                scenario = write_instance(folder, n, args.seed, fmt)
+                budget = float(re.search(r"budget_usd: ([0-9.]+)", scenario.read_text()).group(1))  # type: ignore[union-attr]
+                ref = reference(folder, fmt, budget)
+                modes = [False] if args.no_store_runs else [False, True]
+                for with_store in modes:
+                    res = run_solve(scenario, folder / "out", store if with_store else None, args.out_format)
+                    rows.append(row(f"{n:,} offices", fmt, with_store, res, ref))
+                    print(markdown(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+        for path in args.scenarios:
+            for with_store in [False] if args.no_store_runs else [False, True]:
+                res = run_solve(path, work / f"out-{path.stem}", store if with_store else None, args.out_format)
+                rows.append(row(path.stem, "csv", with_store, res, None))
+    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()}")
+    print(markdown(rows))
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=2, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""Output formats (``planner solve --format``, ``--options-file``), the fast CSV writer, and Parquet inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from planner.results import outputs
+from planner.results.outputs import fast_csv, output_names
+from planner.store import RunStore
+from planner.ui.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data" / "uttarakhand"
+runner = CliRunner()
+
+
+def cli(*args: object) -> tuple[int, str]:
+    result = runner.invoke(app, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+# --------------------------------------------------------------------------------------------- fast CSV
+def test_fast_csv_writes_the_bytes_pandas_writes():
+    rng = np.random.default_rng(3)
+    n = 20_000
+    x = rng.lognormal(0, 12, n) * rng.choice([-1, 1], n)  # every magnitude: fixed and scientific notation
+    x[rng.random(n) < 0.05] = np.nan
+    x[rng.random(n) < 0.05] = 0.0
+    x[:8] = [np.inf, -np.inf, -0.0, 1e300, 1e16, 1e-4, 9.999e-5, 2.0**53]
+    text = np.where(rng.random(n) < 0.1, 'a, "quoted" one', np.where(rng.random(n) < 0.1, None, "plain"))
+    table = pd.DataFrame(
+        {
+            "float": x,
+            "money": np.round(rng.lognormal(7, 2, n), 2),
+            "whole": np.round(rng.lognormal(7, 2, n)),
+            "year": pd.array(np.where(rng.random(n) < 0.3, None, rng.integers(2026, 2031, n)), dtype="Int64"),
+            "flag": rng.random(n) < 0.5,
+            "count": rng.integers(-(10**12), 10**12, n),
+            "text": text.astype(object),
+            "line": np.where(rng.random(n) < 0.01, "two\nlines", "one").astype(object),
+            "str": pd.array(np.where(rng.random(n) < 0.5, "x", "y,z"), dtype="str"),
+        }
+    )
+    fast = fast_csv(table)
+    assert fast is not None
+    assert fast == table.to_csv(index=False).encode("utf-8")
+
+
+def test_fast_csv_leaves_what_it_cannot_vouch_for_to_pandas():
+    assert fast_csv(pd.DataFrame({"a": [1.5, 2.0]})) is None  # one column: pandas quotes a lone empty field
+    assert fast_csv(pd.DataFrame({"a": ["x\ry"], "b": [1]})) is None  # carriage return
+    assert fast_csv(pd.DataFrame({"a": [1, 2], "b": [object(), 1]})) is None  # not text
+    assert fast_csv(pd.DataFrame({"a": pd.to_datetime(["2026-01-01"]), "b": [1]})) is None  # another dtype
+    table = pd.DataFrame({"a": [1.0], "b": pd.Series([0.5], dtype="float32")})
+    assert outputs._csv(table) == table.to_csv(index=False).encode("utf-8")  # the pandas path gives the same
+
+
+# --------------------------------------------------------------------------------------------- an instance
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """60 Uttarakhand offices with quotes, as CSV and as Parquet, and a scenario for each."""
+    folder = tmp_path_factory.mktemp("formats")
+    offices = pd.read_csv(DATA / "offices.csv", dtype=str, keep_default_na=False).head(60)
+    planned = offices.loc[offices["status"] != "connected", "office_id"].head(40)
+    rng = np.random.default_rng(0)
+    quotes = pd.DataFrame(
+        {
+            "office_id": np.repeat(planned.to_numpy(), 2),
+            "technology": np.tile(["geo_satellite", "leo_satellite"], len(planned)),
+            "capex_usd": np.round(rng.uniform(800, 9000, 2 * len(planned)), 2),
+            "opex_usd_per_year": np.round(rng.uniform(100, 1500, 2 * len(planned)), 2),
+        }
+    )
+    towers = pd.read_csv(DATA / "towers.csv", dtype=str, keep_default_na=False)
+    nodes = pd.read_csv(DATA / "fibre_nodes.csv", dtype=str, keep_default_na=False)
+    typed = offices.assign(
+        lat=offices["lat"].astype(float),
+        lon=offices["lon"].astype(float),
+        population=offices["population"].astype(float),
+    )
+    paths: dict[str, Path] = {}
+    for fmt in ("csv", "parquet"):
+        files = {}
+        for name, table in (("offices", typed), ("options", quotes), ("towers", towers), ("fibre_nodes", nodes)):
+            files[name] = folder / f"{name}.{fmt}"
+            if fmt == "csv":
+                table.to_csv(files[name], index=False)
+            else:
+                table.to_parquet(files[name], index=False)
+        scenario = {
+            "name": "formats",
+            "data": {k: str(v) for k, v in files.items()},
+            "objective": "max_coverage",
+            "budget_usd": 60_000,
+            "budget_basis": "capex",
+            "horizon": {"start_year": 2026, "end_year": 2030},
+        }
+        paths[fmt] = folder / f"scenario-{fmt}.yaml"
+        paths[fmt].write_text(yaml.safe_dump(scenario), encoding="utf-8")
+    return paths
+
+
+def test_parquet_inputs_give_the_plan_csv_inputs_give(instance, tmp_path):
+    for fmt in ("csv", "parquet"):
+        code, output = cli("solve", instance[fmt], "--out", tmp_path / fmt, "-q", "--no-store")
+        assert code == 0, output
+    for name in ("plan.csv", "by_technology.csv", "by_region.csv", "options.csv"):
+        assert (tmp_path / "csv" / name).read_bytes() == (tmp_path / "parquet" / name).read_bytes(), name
+
+
+def test_format_both_writes_parquet_copies_of_every_table(instance, tmp_path):
+    out = tmp_path / "both"
+    code, output = cli("solve", instance["parquet"], "--out", out, "-q", "--no-store", "--format", "both")
+    assert code == 0, output
+    names = {p.name for p in out.iterdir()}
+    for stem in ("plan", "by_technology", "by_region", "options"):
+        assert {f"{stem}.csv", f"{stem}.parquet"} <= names
+        csv = pd.read_csv(out / f"{stem}.csv", keep_default_na=False, na_values=[""])
+        parquet = pd.read_parquet(out / f"{stem}.parquet")
+        assert list(parquet.columns) == list(csv.columns), stem  # same columns, same order
+        assert len(parquet) == len(csv), stem
+    plan = pd.read_parquet(out / "plan.parquet")
+    csv = pd.read_csv(out / "plan.csv", dtype={"office_id": str})
+    assert plan["office_id"].tolist() == csv["office_id"].tolist()
+    np.testing.assert_array_equal(plan["cost_usd"].to_numpy(float), csv["cost_usd"].to_numpy(float))
+    assert plan["year"].dtype == "Int64" and plan["year"].isna().sum() == csv["year"].isna().sum()
+
+
+def test_format_parquet_keeps_plan_csv_and_summary_and_the_store_reopens_it(instance, tmp_path):
+    out, db = tmp_path / "pq", tmp_path / "runs.sqlite"
+    code, output = cli("solve", instance["parquet"], "--out", out, "-q", "--store", db, "--format", "parquet")
+    assert code == 0, output
+    names = {p.name for p in out.iterdir()}
+    assert {"plan.csv", "summary.json", "plan.parquet", "by_region.parquet", "options.parquet"} <= names
+    assert not {"by_region.csv", "by_technology.csv", "options.csv"} & names
+    store = RunStore(db)
+    (run_id,) = store.ids()
+    back = store.load_plan(run_id)
+    pd.testing.assert_frame_equal(back.plan, pd.read_parquet(out / "plan.parquet"))
+    assert len(back.options) == len(pd.read_parquet(out / "options.parquet"))
+    code, output = cli("solve", instance["parquet"], "--out", out, "-q", "--store", db, "--format", "parquet")
+    assert code == 0, output
+    again = store.get(max(store.ids()))
+    assert again.timings["store_compress_s"] < 0.05  # the same tables: nothing new stored
+
+
+def test_options_file_choices(instance, tmp_path, monkeypatch):
+    from planner.pipeline import run
+
+    plan = run(instance["csv"])
+    assert "options.csv" in output_names(plan) and "options.parquet" not in output_names(plan)
+    assert output_names(plan) == [n for n in output_names(plan, "csv", "csv")]
+    assert "options.csv" not in output_names(plan, "csv", "none")
+    assert {"options.csv", "options.parquet"} <= set(output_names(plan, "parquet", "both"))
+    monkeypatch.setattr(outputs, "OPTIONS_CSV_MAX_ROWS", len(plan.options) - 1)  # a large table: Parquet only
+    names = output_names(plan, "both")
+    assert "options.parquet" in names and "options.csv" not in names and "plan.csv" in names
+    with pytest.raises(ValueError, match="format 'xlsx'"):
+        output_names(plan, "xlsx")
+
+
+def test_a_bad_parquet_file_is_named(instance, tmp_path):
+    broken = tmp_path / "offices.parquet"
+    broken.write_bytes(b"PAR1 this is not a parquet file")
+    raw = yaml.safe_load(instance["parquet"].read_text(encoding="utf-8"))
+    raw["data"]["offices"] = str(broken)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    code, output = cli("solve", scenario, "--out", tmp_path / "o", "-q", "--no-store")
+    assert code == 2 and "offices.parquet" in output and "not a readable Parquet file" in output
+    pd.DataFrame({"office_id": ["A"], "lat": ["north"], "lon": [1.0], "population": [5]}).to_parquet(broken)
+    code, output = cli("solve", scenario, "--out", tmp_path / "o", "-q", "--no-store")
+    assert code == 2 and "'north' is not a number" in output  # validated as CSV cells are, row 1
