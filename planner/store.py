@@ -215,6 +215,19 @@ def _text(value: Any) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------- the store
+@contextlib.contextmanager
+def _transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception (a kill leaves the whole record or none)."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            con.execute("ROLLBACK")
+        raise
+
+
 class RunStore:
     """An SQLite run store. Each call opens its own connection, so one object is safe across threads."""
 
@@ -310,8 +323,7 @@ class RunStore:
                 time.sleep(0.05)
                 if con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
                     return  # the other process finished creating it
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(con):
             version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have created it
             if version == 0:
                 self._refuse_foreign(con, in_transaction=True)
@@ -319,24 +331,15 @@ class RunStore:
                     if statement.strip():
                         con.execute(statement)
                 con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     def _upgrade(self, con: sqlite3.Connection) -> None:
         """Schema version 1 → 2 in one transaction: chunks per run become content-addressed blobs."""
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(con):
             if con.execute("PRAGMA user_version").fetchone()[0] == 1:  # another process may have upgraded it
                 for statement in (_BLOBS + _UPGRADE_1_TO_2).split(";"):
                     if statement.strip():
                         con.execute(statement)
                 con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     def open(self) -> None:
         """Create the store if it does not exist and check that it is a run store this version can read."""
@@ -409,29 +412,22 @@ class RunStore:
             "package_version": versions[APP_NAME],
             "extra_json": _json(dict(extra or {})),
         }
-        with self._connect() as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                cur = con.execute(
-                    f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
-                )
-                assert cur.lastrowid is not None  # set by the INSERT above
-                run_id = int(cur.lastrowid)
-                con.executemany("INSERT INTO run_files VALUES (?, ?, ?, ?)", ((run_id, *d) for d in digests))
-                for digest, (size, codec, chunks) in packed.items():
-                    new = con.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", (digest, size, codec)).rowcount
-                    if new:  # not stored by another process since _stored looked
-                        con.executemany(
-                            "INSERT INTO blob_chunks VALUES (?, ?, ?)",
-                            ((digest, seq, chunk) for seq, chunk in enumerate(chunks())),
-                        )
-                if before_commit is not None:
-                    before_commit()
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    con.execute("ROLLBACK")
-                raise
+        with self._connect() as con, _transaction(con):
+            cur = con.execute(
+                f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            )
+            assert cur.lastrowid is not None  # set by the INSERT above
+            run_id = int(cur.lastrowid)
+            con.executemany("INSERT INTO run_files VALUES (?, ?, ?, ?)", ((run_id, *d) for d in digests))
+            for digest, (size, codec, chunks) in packed.items():
+                new = con.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", (digest, size, codec)).rowcount
+                if new:  # not stored by another process since _stored looked
+                    con.executemany(
+                        "INSERT INTO blob_chunks VALUES (?, ?, ?)",
+                        ((digest, seq, chunk) for seq, chunk in enumerate(chunks())),
+                    )
+            if before_commit is not None:
+                before_commit()
         return run_id
 
     def _stored(self, digests: set[str]) -> set[str]:
@@ -638,14 +634,9 @@ class RunStore:
         if not self.exists():
             raise self._unknown(run_id)
         with self._connect(create=False) as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(con):
                 gone = con.execute("DELETE FROM runs WHERE id = ?", (int(run_id),)).rowcount
                 con.execute("DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM run_files)")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
             con.executescript("PRAGMA incremental_vacuum;")  # runs to completion (execute() frees one page)
         if not gone:
             raise self._unknown(run_id)
