@@ -353,3 +353,35 @@ def test_cli_report_of_a_recorded_run(solved, tmp_path, monkeypatch):
     assert missing.exit_code == 2 and "no run 999" in missing.output
     bad = CliRunner().invoke(cli, ["report", str(run_id), "--out", str(tmp_path / "no" / "such" / "r.html")])
     assert bad.exit_code == 2 and "cannot be written" in bad.output
+
+
+def test_plans_are_named_runs_that_never_overwrite_each_other() -> None:
+    """The same name with another budget is kept beside the first, labelled by what changed; the same scenario run
+    again keeps its label; a third distinct run gets a number."""
+    from planner.ui.state import changed_words, run_label
+
+    base = {"name": "uttarakhand-budget", "budget_usd": 2e6, "objective": "max_coverage", "data": {"offices": "a"}}
+    runs: dict = {"uttarakhand-budget": {"raw": base}}
+    assert run_label(dict(base), runs) == "uttarakhand-budget"
+    cheaper = {**base, "budget_usd": 1.5e6}
+    label = run_label(cheaper, runs)
+    assert label == "uttarakhand-budget · budget 1.50 M USD"
+    runs[label] = {"raw": {**cheaper, "discount_rate": 0.1}}  # the label is taken by other settings
+    assert run_label(cheaper, runs) == "uttarakhand-budget · budget 1.50 M USD #2"
+    own = {**base, "data": {"offices": "b"}}
+    assert changed_words(base, own) == "other data"
+
+
+def test_rerunning_with_another_budget_keeps_both_plans_and_compare_offers_them():
+    at = _new()
+    at.button(key="run").click().run()
+    at.number_input(key="f_budget_m").set_value(1.5).run()
+    at.button(key="run").click().run()
+    _clean(at)
+    runs = at.session_state["runs"]
+    other = f"{DEFAULT} · budget 1.50 M USD"
+    assert list(runs) == [DEFAULT, other]
+    assert runs[DEFAULT]["plan"].scenario.budget_usd == 2e6 and runs[other]["plan"].scenario.budget_usd == 1.5e6
+    assert any("Kept as" in c.value for c in at.caption)
+    at.sidebar.radio(key="page").set_value("Compare").run()
+    assert at.multiselect(key="cmp_names").value == [DEFAULT, other]

@@ -48,7 +48,7 @@ from planner.layers import read_coverage
 from planner.pipeline import Prepared, costing_key, prepare, solve_prepared
 from planner.results import Plan
 from planner.scenario import Scenario, catalogue_for, load_catalogue, load_scenario, scenario_from_dict
-from planner.ui.format import gap_words, proven, seconds
+from planner.ui.format import gap_words, money, proven, seconds, share
 from planner.ui.safe import md
 
 # The repository root (bundled scenarios in scenarios/): the folder the app starts in (``streamlit run app.py``
@@ -569,6 +569,40 @@ def solve_raw(raw: dict[str, Any], say: Any = None) -> tuple[Plan, pd.DataFrame,
     return plan, coords, {"prepare_s": t1 - t0, "solve_s": t2 - t1, "total_s": t2 - t0, "costing_cached": cached}
 
 
+def changed_words(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """What differs between two scenario mappings, in words for a plan's label (e.g. "budget 1.50 M USD")."""
+    words = []
+    if after.get("objective") != before.get("objective"):
+        words.append(str(after.get("objective")))
+    if after.get("budget_usd") != before.get("budget_usd") and after.get("budget_usd") is not None:
+        words.append(f"budget {money(after['budget_usd'])}")
+    if after.get("coverage_target") != before.get("coverage_target") and after.get("coverage_target") is not None:
+        words.append(f"target {share(after['coverage_target'])}")
+    if after.get("data") != before.get("data"):
+        words.append("other data")
+    for key in ("budget_basis", "cost_basis", "coverage_metric"):
+        if after.get(key) != before.get(key) and after.get(key) is not None:
+            words.append(str(after[key]))
+    if not words and after != before:
+        words.append("edited")
+    return ", ".join(words[:3])
+
+
+def run_label(raw: dict[str, Any], runs: dict[str, Any]) -> str:
+    """A label no other plan of the session has: the scenario name, with what changed when the name is taken.
+
+    The same scenario run again keeps its label (its plan is the same); a plan is never overwritten by another.
+    """
+    name = str(raw["name"])
+    if name not in runs or runs[name]["raw"] == raw:
+        return name
+    words = changed_words(runs[name]["raw"], raw) or "edited"
+    label, n = f"{name} · {words}", 2
+    while label in runs and runs[label]["raw"] != raw:
+        label, n = f"{name} · {words} #{n}", n + 1
+    return label
+
+
 def run_and_store(raw: dict[str, Any]) -> bool:
     """Run with a progress box; store the result in the session, or the error to show."""
     ss = st.session_state
@@ -605,6 +639,12 @@ def run_and_store(raw: dict[str, Any]) -> bool:
         box.success(text)
     else:  # a plan without its proof is no success: say how much better one may be
         box.warning(text)
-    ss.setdefault("runs", {})[raw["name"]] = {"plan": plan, "coords": coords, "raw": copy.deepcopy(raw), "times": times}
-    ss["current"] = raw["name"]
+    runs = ss.setdefault("runs", {})
+    label = run_label(raw, runs)
+    runs.pop(label, None)  # re-inserted last: the newest plan comes last (Compare offers the latest)
+    runs[label] = {"plan": plan, "coords": coords, "raw": copy.deepcopy(raw), "times": times}
+    ss["current"] = label
+    if label != raw["name"]:
+        st.caption(md(f"Kept as '{label}': a plan named '{raw['name']}' with other settings is already in this "
+                      "session (both can be compared)."))  # fmt: skip
     return True
