@@ -186,7 +186,9 @@ def test_roadmap_page_shows_the_years_and_reruns_with_new_budgets(roadmap_sessio
     at.button(key="rm_run").click().run()
     _clean(at)
     assert not at.error, [e.value for e in at.error]
-    rm = at.session_state["runs"]["uttarakhand-roadmap"]["plan"].scenario.roadmap
+    rerun = at.session_state["current"]  # kept beside the first plan, labelled by what changed
+    assert rerun == "uttarakhand-roadmap · other roadmap"
+    rm = at.session_state["runs"][rerun]["plan"].scenario.roadmap
     assert rm.annual_budget_usd == {y: 400_000.0 for y in range(2026, 2031)}
     # A tighter roadmap under a new name: 3,000 USD a year, no carry-over, 2 offices a year.
     at.radio(key=f"rm_mode_{key}").set_value("constant")
@@ -231,13 +233,15 @@ def test_roadmap_page_phases_a_plan_and_refuses_an_invalid_roadmap():
     at.selectbox(key="f_metric").set_value("population")
     at.button(key="run").click().run()
     _clean(at)
-    budget = at.session_state["runs"][name]["plan"].scenario.budget_usd
+    again = at.session_state["current"]  # the communities plan is kept; this one says what changed
+    assert again == f"{name} · population" and name in at.session_state["runs"]
+    budget = at.session_state["runs"][again]["plan"].scenario.budget_usd
     _page(at, "Roadmap")
     at.button(key="rm_run").click().run()
     _clean(at)
     assert not at.error, [e.value for e in at.error]
-    assert at.selectbox(key="rm_pick").value == f"{name}-roadmap"
-    phased_plan = at.session_state["runs"][f"{name}-roadmap"]["plan"]
+    assert at.selectbox(key="rm_pick").value == f"{again}-roadmap"
+    phased_plan = at.session_state["runs"][f"{again}-roadmap"]["plan"]
     assert phased_plan.roadmap is not None and phased_plan.scenario.budget_usd is None
     assert phased_plan.scenario.roadmap.annual_budget_usd == pytest.approx(budget / 5)
 

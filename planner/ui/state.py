@@ -583,6 +583,9 @@ def changed_words(before: dict[str, Any], after: dict[str, Any]) -> str:
     for key in ("budget_basis", "cost_basis", "coverage_metric"):
         if after.get(key) != before.get(key) and after.get(key) is not None:
             words.append(str(after[key]))
+    for key, word in (("roadmap", "other roadmap"), ("policy", "other policy"), ("technologies", "other costs")):
+        if after.get(key) != before.get(key):
+            words.append(word)
     if not words and after != before:
         words.append("edited")
     return ", ".join(words[:3])
