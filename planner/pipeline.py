@@ -172,7 +172,9 @@ def solve_prepared(
     result = solve(prepared.data, spec, scenario.solver)
     say(f"solved: {result.status} by {result.method}, gap {result.mip_gap:.2e}, {result.solve_seconds:.2f} s")
     planned = prepared.inputs.planned.reset_index(drop=True)
-    return make_results(scenario, planned, prepared.options, prepared.data, result, prepared.timings, spec)
+    return make_results(
+        scenario, planned, prepared.options, prepared.data, result, prepared.timings, spec, prepared.catalogue.security
+    )
 
 
 def run(scenario: Scenario | str | Path, progress: Progress | None = None, scheduler: str | None = None) -> Plan:

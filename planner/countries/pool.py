@@ -134,7 +134,10 @@ def solve_countries(
     if scenario.countries and scenario.countries.budgets:
         total_budget = sum(c.budget_usd or 0.0 for c in instance.countries)
     global_spec = replace(spec, budget_usd=total_budget)
-    plan = make_results(scenario, planned, prepared.options, instance.data, r, prepared.timings, global_spec)
+    plan = make_results(
+        scenario, planned, prepared.options, instance.data, r, prepared.timings, global_spec,
+        prepared.catalogue.security,
+    )  # fmt: skip
     country_of = instance.office_country
     plan.plan.insert(
         cast(int, plan.plan.columns.get_loc("community")) + 1,

@@ -18,10 +18,11 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from planner.costing import annuity_factor
 from planner.problem import ModelData, ModelSpec, RoadmapSpec, SolveResult
 from planner.results.allocation import allocate_shared
 from planner.results.outputs import PLAN_COLUMNS
-from planner.scenario import Scenario
+from planner.scenario import Scenario, SecurityBaseline
 
 _MONEY = ["capex_usd", "opex_usd_per_year", "cost_usd", "tco_usd", "residual_value_usd", "annualised_usd",
           "capex_equipment_usd", "capex_civil_usd",
@@ -165,8 +166,13 @@ def make_results(
     result: SolveResult,
     timings: dict[str, float] | None = None,
     spec: ModelSpec | None = None,
+    security: SecurityBaseline | None = None,
 ) -> Plan:
-    """Assemble the plan tables and the summary from a solve result."""
+    """Assemble the plan tables and the summary from a solve result.
+
+    ``security``: the catalogue's security baseline that priced the options (its per-country figures go into
+    ``summary.security``).
+    """
     t0 = time.perf_counter()
     spec = spec or ModelSpec.from_scenario(scenario)
     opts = options.reset_index(drop=True).assign(chosen=chosen_mask(options, data, result))
@@ -201,7 +207,7 @@ def make_results(
     by_tech = _breakdown(plan, "technology")
     by_region = _breakdown(plan, "region")
     timings = {**(timings or {}), "results": time.perf_counter() - t0}
-    summary = _summary(scenario, plan, result, by_tech, by_region, data, spec, timings)
+    summary = _summary(scenario, plan, result, by_tech, by_region, data, spec, timings, security)
     if roadmap is not None:
         summary["coverage_by_year"] = {
             int(r.year): {
@@ -328,6 +334,7 @@ def _summary(
     data: ModelData,
     spec: ModelSpec,
     timings: dict[str, float],
+    security: SecurityBaseline | None,
 ) -> dict[str, Any]:
     con = plan[plan["technology"] != "none"]
     total_cost = float(con["cost_usd"].sum())
@@ -362,7 +369,7 @@ def _summary(
         "total_tco_usd": float(con["tco_usd"].sum()),
         "cost_basis": scenario.cost_basis,
         "line_of_sight": line_of_sight_note(scenario),
-        "security": security_summary(scenario, con),
+        "security": security_summary(scenario, con, security),
         "total_residual_value_usd": _num(economic["residual"]),
         "total_tco_residual_usd": _num(economic["tco_residual"]),
         "total_annualised_usd": _num(economic["annualised"]),
@@ -418,35 +425,28 @@ def line_of_sight_note(scenario: Scenario) -> str:
     return f"checked on {Path(scenario.data.elevation).name} (the catalogue's Fresnel clearance rule)"
 
 
-def security_summary(scenario: Scenario, connected: pd.DataFrame) -> dict[str, Any]:
+def security_summary(scenario: Scenario, connected: pd.DataFrame, sec: SecurityBaseline | None) -> dict[str, Any]:
     """The security baseline in the plan: the offices' own lines, and the per-country costs outside their budget.
 
-    Per country: the catalogue's incident-response set-up and information-sharing application (once) and their
-    yearly running costs; ``horizon_usd`` = once + yearly · AF(r, H). Countries: those of ``countries`` in a
-    multi-country scenario, else one.
+    Per country: the catalogue's (``sec``) incident-response set-up and information-sharing application (once)
+    and their yearly running costs; ``horizon_usd`` = once + yearly · AF(r, H). Countries: those of
+    ``countries`` in a multi-country scenario, else one.
     """
-    from planner.scenario import load_catalogue
-
-    with_baseline = connected[connected.get("capex_security_usd", pd.Series(0.0, index=connected.index)) > 0]
+    with_baseline = connected[connected["capex_security_usd"] > 0]
     out: dict[str, Any] = {
         "required_for_services": list(scenario.security.required_for_services),
         "offices_with_baseline": len(with_baseline),
-        "office_capex_usd": float(with_baseline["capex_security_usd"].sum()) if len(with_baseline) else 0.0,
-        "office_opex_usd_per_year": float(with_baseline["opex_security_usd_per_year"].sum())
-        if len(with_baseline)
-        else 0.0,
+        "office_capex_usd": float(with_baseline["capex_security_usd"].sum()),
+        "office_opex_usd_per_year": float(with_baseline["opex_security_usd_per_year"].sum()),
         "country": None,
     }
-    if scenario.security.country_costs == "none" or not len(with_baseline):
-        return out
-    sec = load_catalogue(scenario.technologies, region=scenario.catalogue_region).security
-    if sec is None:
+    if scenario.security.country_costs == "none" or not len(with_baseline) or sec is None:
         return out
     c = scenario.countries
     n = len(c.files or c.budgets or {}) if c is not None else 1
     once = sec.incident_response_plan_usd.value + sec.information_sharing_one_off_usd.value
     yearly = sec.incident_response_usd_per_year.value + sec.information_sharing_usd_per_year.value
-    af = sum((1 + scenario.discount_rate) ** -k for k in range(1, scenario.horizon.years + 1))
+    af = annuity_factor(scenario.discount_rate, scenario.horizon.years)
     out["country"] = {
         "countries": max(n, 1),
         "one_off_usd": once,
