@@ -7,9 +7,7 @@ re-plan what is left as a new run recorded with a link to the first.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
-from pathlib import Path
 
 import pandas as pd
 import plotly.express as px
@@ -23,7 +21,7 @@ from planner.store import RunStore
 from planner.survey import read_actual
 from planner.ui.format import money
 from planner.ui.safe import md, plot_frame
-from planner.ui.state import upload_folder, upload_limit_mb
+from planner.ui.state import save_upload, upload_folder, upload_limit_mb
 from planner.ui.widgets import PLOT_CONFIG, show_issues
 
 
@@ -69,9 +67,7 @@ def page_progress() -> None:
     if upload.size > upload_limit_mb() * 2**20:
         st.error(md(f"{upload.name} is over the upload limit of {upload_limit_mb():,.0f} MB"))
         return
-    content = upload.getvalue()
-    path = upload_folder() / f"actual-{hashlib.sha256(content).hexdigest()[:16]}{Path(upload.name).suffix.lower()}"
-    path.write_bytes(content)
+    path = save_upload("actual", upload)
     try:
         plan = store.load_plan(run_id, options=False)
         prog: Progress = compare_progress(plan, read_actual(path), upload.name)

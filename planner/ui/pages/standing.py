@@ -7,7 +7,6 @@ and every data-quality finding; the merged offices file, the GeoJSON layer and t
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import streamlit as st
 from planner.errors import InputError
 from planner.survey import SurveyResult, ingest_survey, write_survey
 from planner.ui.safe import md
-from planner.ui.state import upload_folder, upload_limit_mb
+from planner.ui.state import save_upload, upload_folder, upload_limit_mb
 from planner.ui.widgets import office_map, show_issues
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -61,11 +60,7 @@ def _saved(upload: Any, kind: str) -> Path | None:
     if upload.size > limit * 2**20:
         st.error(md(f"{upload.name} is {upload.size / 2**20:,.1f} MB, over the upload limit of {limit:,.0f} MB"))
         return None
-    content = upload.getvalue()
-    path = upload_folder() / f"{kind}-{hashlib.sha256(content).hexdigest()[:16]}{Path(upload.name).suffix.lower()}"
-    if not path.exists():
-        path.write_bytes(content)
-    return path
+    return save_upload(kind, upload)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
