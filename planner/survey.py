@@ -27,6 +27,7 @@ import io
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,24 +99,43 @@ def _column_key(label: str) -> str:
 # --------------------------------------------------------------------------------------------- reading
 def read_survey_table(path: Path) -> tuple[pd.DataFrame, list[int]]:
     """The survey as text cells with canonical column names, and each row's line/row number as the user sees it."""
+
+    def required(names: list[str]) -> list[Issue]:
+        issues = []
+        if not ({"office_id", "postcode"} & set(names)):
+            issues.append(
+                Issue(str(path), 1, None, "no office_id or postcode column: cannot match rows to the register")
+            )
+        if "connected" not in names:
+            issues.append(Issue(str(path), 1, None, "no 'connected' column (yes / no / unknown)"))
+        return issues
+
+    return _read_aliased(path, ALIASES, required)
+
+
+def _read_aliased(
+    path: Path, aliases: dict[str, tuple[str, ...]], required: Callable[[list[str]], list[Issue]]
+) -> tuple[pd.DataFrame, list[int]]:
+    """A CSV or .xlsx table as stripped text cells under canonical names (``aliases``), with each row's number.
+
+    A column repeating a canonical name, a missing required column (``required`` says which) or a row with
+    more cells than the header is an error naming the file and row.
+    """
     check_regular_file(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         header, rows, numbers = _read_xlsx(path)
     else:
         header, rows, numbers = _read_csv(path)
     file = str(path)
-    keys = [_column_key(h) for h in header]
     names: list[str] = []
     issues = []
-    for j, key in enumerate(keys):
-        canon = next((c for c, spellings in ALIASES.items() if key in spellings), key)
-        if canon in names and canon in ALIASES:
-            issues.append(Issue(file, 1, header[j], f"column '{header[j]}' repeats '{canon}' (an earlier column)"))
+    for label in header:
+        key = _column_key(label)
+        canon = next((c for c, spellings in aliases.items() if key in spellings), key)
+        if canon in names and canon in aliases:
+            issues.append(Issue(file, 1, label, f"column '{label}' repeats '{canon}' (an earlier column)"))
         names.append(canon)
-    if not ({"office_id", "postcode"} & set(names)):
-        issues.append(Issue(file, 1, None, "no office_id or postcode column: cannot match rows to the register"))
-    if "connected" not in names:
-        issues.append(Issue(file, 1, None, "no 'connected' column (yes / no / unknown)"))
+    issues += required(names)
     if issues:
         raise InputError(issues)
     width = len(names)
@@ -452,18 +472,9 @@ def read_actual(path: Path) -> pd.DataFrame:
     (money spent), ``connected`` (yes / no; default yes, so a log lists only what was built). Returns
     ``office_id, technology, year, cost_usd, row`` for the connected rows; a bad cell is an error naming its row.
     """
-    check_regular_file(path)
-    header, rows, numbers = _read_xlsx(path) if path.suffix.lower() in (".xlsx", ".xlsm") else _read_csv(path)
     file = str(path)
-    names = []
-    for h in header:
-        key = _column_key(h)
-        names.append(next((c for c, spellings in ACTUAL_ALIASES.items() if key in spellings), key))
-    if "office_id" not in names:
-        raise InputError(Issue(file, 1, None, "no office_id column: expected office_id[,technology,date,cost_usd]"))
-    width = len(names)
-    frame = pd.DataFrame([(r + [""] * width)[:width] for r in rows], columns=names, dtype=object).fillna("")
-    frame = frame.loc[:, ~pd.Index(names).duplicated()].astype(str)
+    no_id = Issue(file, 1, None, "no office_id column: expected office_id[,technology,date,cost_usd]")
+    frame, numbers = _read_aliased(path, ACTUAL_ALIASES, lambda names: [] if "office_id" in names else [no_id])
     issues: list[Issue] = []
     out = []
     seen: dict[str, int] = {}
