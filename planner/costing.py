@@ -749,12 +749,6 @@ def build_options_and_infra(
     return table[cols].take(order).reset_index(drop=True), infra
 
 
-SECURITY_OPEX_FIELDS = (
-    "endpoint_protection_usd_per_year", "secure_dns_usd_per_year", "post_domain_and_mail_usd_per_year",
-    "training_usd_per_year",
-)  # fmt: skip
-
-
 def _add_security(table: pd.DataFrame, services: np.ndarray, catalogue: Catalogue, scenario: Scenario) -> None:
     """The security baseline as its own cost lines, on every option of an office that must have it (in place).
 
@@ -773,7 +767,7 @@ def _add_security(table: pd.DataFrame, services: np.ndarray, catalogue: Catalogu
         return
     table.loc[needs, "capex_security_usd"] = base.firewall_capex_usd.value
     table.loc[needs, "opex_security_usd_per_year"] = base.office_usd_per_year()
-    keys = "; ".join(f"security.{f}@base" for f in ("firewall_capex_usd", *SECURITY_OPEX_FIELDS))
+    keys = "; ".join(f"security.{f}@base" for f in ("firewall_capex_usd", *base.OFFICE_YEARLY))
     table.loc[needs, "cost_keys"] = table.loc[needs, "cost_keys"] + "; " + keys
 
 

@@ -12,7 +12,7 @@ import stat
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -353,10 +353,14 @@ class SecurityBaseline(_Strict):
     information_sharing_usd_per_year: Figure = Field(description="Information-sharing membership, USD/year.")
     information_sharing_one_off_usd: Figure = Field(description="Its one-off application fee, USD.")
 
+    OFFICE_YEARLY: ClassVar[tuple[str, ...]] = (
+        "endpoint_protection_usd_per_year", "secure_dns_usd_per_year", "post_domain_and_mail_usd_per_year",
+        "training_usd_per_year",
+    )  # fmt: skip
+
     def office_usd_per_year(self) -> float:
-        """The recurring per-office lines, USD/year."""
-        return (self.endpoint_protection_usd_per_year.value + self.secure_dns_usd_per_year.value
-                + self.post_domain_and_mail_usd_per_year.value + self.training_usd_per_year.value)  # fmt: skip
+        """The recurring per-office lines (:attr:`OFFICE_YEARLY`), USD/year."""
+        return sum(getattr(self, f).value for f in self.OFFICE_YEARLY)
 
 
 class Region(_Strict):

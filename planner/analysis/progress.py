@@ -134,11 +134,9 @@ def compare_progress(plan: Plan, actual: pd.DataFrame, actual_file: str) -> Prog
 
 
 def _annual_budgets(sc: Scenario) -> dict[int, float]:
+    """The roadmap's budget per year of the horizon (USD); none without a roadmap."""
     years = range(sc.horizon.start_year, sc.horizon.end_year + 1)
-    if sc.roadmap is None:
-        return {}
-    b = sc.roadmap.annual_budget_usd
-    return {int(y): float(b[y]) for y in years if y in b} if isinstance(b, dict) else {y: float(b) for y in years}
+    return {} if sc.roadmap is None else sc.roadmap.budget_by_year(years)
 
 
 def _total_budget(sc: Scenario) -> float | None:
