@@ -581,6 +581,15 @@ def _features(doc: Any, path: Path, what: str) -> list[Any]:
     return features
 
 
+def geojson_features(path: Path, what: str) -> list[Any]:
+    """The features of a GeoJSON FeatureCollection of ``what``, decoded with every check of the point readers.
+
+    Encodings, nesting depth, giant numbers, repeated keys and the top-level structure are located errors; each
+    feature is left to the caller.
+    """
+    return _features(_load_json(path), path, what)
+
+
 def _feature_parts(feature: Any, file: str, n: int) -> tuple[dict[str, Any], dict[str, Any]] | Issue:
     """(properties, geometry) of feature ``n``, or the issue that makes it unreadable."""
     if not isinstance(feature, dict):

@@ -13,7 +13,6 @@ catalogue technology that uses towers' radii (``reach.use_tower_range``) and ask
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 import struct
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.data import Inputs, check_regular_file
+from planner.data import Inputs, check_regular_file, geojson_features
 from planner.errors import InputError, Issue
 from planner.scenario import Scenario, Technology
 from planner.terrain import ElevationGrid
@@ -61,22 +60,8 @@ def read_coverage(path: Path, technologies: Mapping[str, Technology]) -> Coverag
 
 def _geojson_records(path: Path) -> list[tuple[int, Any, dict[str, Any]]]:
     """(feature number, shapely geometry or an error text, properties) of every feature of a GeoJSON file."""
-    file = str(path)
-    try:
-        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise InputError(Issue(file, None, None, f"not UTF-8 text (byte {exc.start}): save it as UTF-8")) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(Issue(file, exc.lineno, None, f"not valid JSON: {exc.msg}")) from None
-    except RecursionError:
-        raise InputError(Issue(file, None, None, "JSON nested too deeply to be GeoJSON")) from None
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise InputError(Issue(file, None, None, "expected a GeoJSON FeatureCollection of coverage polygons"))
-    features = doc.get("features")
-    if not isinstance(features, list):
-        raise InputError(Issue(file, None, "features", "expected 'features' to be a list of Feature objects"))
     out: list[tuple[int, Any, dict[str, Any]]] = []
-    for n, feature in enumerate(features, start=1):
+    for n, feature in enumerate(geojson_features(path, "coverage polygons"), start=1):
         if not isinstance(feature, dict):
             out.append((n, f"expected a Feature object, got {type(feature).__name__}", {}))
             continue
