@@ -181,8 +181,6 @@ def make_results(
     base["office_id"] = base["office_id"].astype(str)
     plan = base.merge(picked.reset_index(), on="office_id", how="left")
     plan["technology"] = plan["technology"].fillna("none")
-    if "backup_technology" not in plan:  # options tables made by hand or stored before backups existed
-        plan["backup_technology"], plan["backup_cost_usd"] = "", 0.0
     plan["backup_technology"] = plan["backup_technology"].fillna("").astype(str)
     plan["backup_cost_usd"] = plan["backup_cost_usd"].fillna(0.0).astype(float)
     plan["year"] = pd.array(
