@@ -75,7 +75,7 @@ def test_run_default_scenario_shows_kpis(ran):
     assert s["status"] == "optimal"
     kpis = _metrics(ran)
     assert kpis["Offices connected"] == f"{s['offices_connected']:,}"
-    assert kpis["Population connected"] == f"{s['population_covered'] / 1e6:,.2f} M people"
+    assert kpis["People connected"] == f"{s['population_covered'] / 1e6:,.2f} M"
     assert kpis["Total cost"] == f"{s['total_cost_usd'] / 1e6:,.2f} M USD"
     assert kpis["Cost per community"] == f"{s['cost_per_community_usd'] / 1e3:,.1f} K USD"
     assert kpis["Cost per person"] == f"{s['cost_per_person_usd']:,.2f} USD"

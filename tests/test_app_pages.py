@@ -19,7 +19,8 @@ from streamlit.testing.v1 import AppTest
 from planner.errors import InputError
 from planner.pipeline import run
 from planner.scenario import scenario_from_dict
-from planner.ui.pages.countries import countries_mapping, country_table, robustness, single_country
+from planner.ui.format import money, share
+from planner.ui.pages.countries import countries_mapping, country_table, percentile_table, robustness, single_country
 from planner.ui.pages.roadmap import form_defaults, phased, roadmap_section, technology_years, year_table
 from planner.ui.safe import md
 
@@ -318,8 +319,11 @@ def test_countries_page_runs_the_pool_and_shows_each_country(countries_session):
     reserved = table.set_index("country")["reserved_usd"]
     assert reserved.to_dict() == pytest.approx({"BTN": 50_000.0, "IND": 0.0, "NPL": 125_000.0})
     assert table["cost_usd"].sum() <= 500_000 + 1.0  # the pool
-    shown = _table(at, "offices connected")
-    assert shown["offices connected"].tolist() == table["offices_connected"].tolist()
+    shown = _table(at, "Offices connected")
+    assert shown["Offices connected"].tolist() == table["offices_connected"].tolist()
+    assert shown["Coverage (% of the country's people)"].tolist() == pytest.approx(
+        (100 * table["coverage_share"]).round(1).tolist()
+    )
     assert "ct_map" in _charts(at)
     # Colour the map by country: one trace per country.
     at.radio(key="ct_colour").set_value("country").run()
@@ -377,10 +381,15 @@ def test_monte_carlo_from_the_app_refuses_mixed_overlays_then_runs(countries_ses
     mc = result["mc"]
     assert mc.summary["samples"] == 3 and mc.summary["seed"] == 1 and result["label"] == "every country, IND overlay"
     assert mc.samples["sample"].tolist() == [0, 1, 2]
-    table = _table(at, "P50").set_index("figure")
+    table = percentile_table(mc).set_index("figure")
     cost = table.loc["total cost (USD, budget basis)"]
     assert cost["P10"] <= cost["P50"] <= cost["P90"] <= 500_000 + 1.0  # within the pool
     assert cost["P50"] == pytest.approx(float(np.percentile(mc.samples["total_cost_usd"], 50)))
+    shown = _table(at, "P50").set_index("Figure")  # the same figures as text: K/M USD, people, %
+    assert shown.loc["total cost (USD, budget basis)", "P50"] == money(cost["P50"])
+    assert shown.loc["coverage (share of the metric)", "P90"] == share(
+        table.loc["coverage (share of the metric)", "P90"]
+    )
     robust = _charts(at)["mc_map"]["data"]
     counts = robustness(mc.offices).value_counts().to_dict()
     assert {t["name"]: len(_values(t["lat"])) for t in robust} == counts

@@ -65,9 +65,19 @@ def test_shares_people_units():
     assert fmt.people(6_050_000) == "6.05 M people"
     assert fmt.people(12_345) == "12,345 people"
     assert fmt.people(6_661_674, exact=True) == "6,661,674 people"
+    assert fmt.people_short(5_072_320) == "5.07 M" and fmt.people_short(912_345) == "912,345"
+    assert fmt.people_short(999_999_999) == "1.00 B" and fmt.people_short(None) == fmt.DASH
     assert fmt.count(2194) == "2,194"
     assert fmt.mbps(12.49) == "12.5 Mbps" and fmt.mbps(250) == "250 Mbps"
     assert fmt.km(21.04) == "21.0 km" and fmt.km(1234.5) == "1,234 km"
+
+
+def test_other_tables_share_and_technology_columns():
+    """Columns named share_of_* are shares and *_technology columns hold technology keys, in every table."""
+    raw = pd.DataFrame({"share_of_cost": [0.25], "base_technology": ["leo_satellite"], "offices": [3]})
+    shown = fmt.display_table(raw)
+    assert shown["Share of cost (%)"].tolist() == [25.0]
+    assert shown["Base technology"].tolist() == ["LEO satellite"]
 
 
 def test_gap_in_words():
@@ -104,6 +114,8 @@ def test_display_table_is_a_renamed_rounded_copy():
     )
     shown = fmt.display_table(raw)
     assert list(shown.columns) == ["Technology", "Cost (USD)", "Population covered (%)"]
+    renamed = fmt.display_table(raw, names={"cost_usd": "Cost that year (USD)"})
+    assert list(renamed.columns) == ["Technology", "Cost that year (USD)", "Population covered (%)"]
     assert shown["Technology"].tolist() == ["4G cellular", "Not connected"]
     assert shown["Cost (USD)"].tolist() == [1737.0, 0.0]
     assert shown["Population covered (%)"].tolist() == [95.1, 0.0]

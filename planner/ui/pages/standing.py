@@ -18,7 +18,7 @@ from planner.errors import InputError
 from planner.survey import SurveyResult, ingest_survey, write_survey
 from planner.ui.safe import md
 from planner.ui.state import save_upload, upload_folder, upload_limit_mb
-from planner.ui.widgets import office_map, show_issues
+from planner.ui.widgets import office_map, show_issues, show_table
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE_REGISTER = ROOT / "data" / "uttarakhand" / "offices.csv"
@@ -118,14 +118,14 @@ def page_standing() -> None:
     )  # fmt: skip
     office_map(result.offices, "status", STATUS_COLOURS, key="standing_map")
     st.subheader("Status, services and security by region")
-    st.dataframe(result.status, hide_index=True, key="standing_regions")
+    show_table(result.status, "standing_regions")
     st.subheader("Data quality")
     if result.quality.empty:
         st.success("No finding: every row matched, every office surveyed once, every answer plausible.")
     else:
         kinds = result.quality["kind"].value_counts()
         st.caption(md("; ".join(f"{k}: {v:,}" for k, v in kinds.items())))
-        st.dataframe(result.quality, hide_index=True, key="standing_quality")
+        show_table(result.quality, "standing_quality")
     files = _files(result)
     d1, d2, d3 = st.columns(3)
     d1.download_button("Offices ready to plan (CSV)", files["offices.csv"], "offices.csv", "text/csv")
