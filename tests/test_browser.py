@@ -182,3 +182,248 @@ def test_default_scenario_in_browser(app_url):
             browser.close()
     assert not external, f"the page tried to reach the internet: {external[:5]}"
     assert any(url.endswith("/app/static/world_50m.json") and status == 200 for url, status in topojson), topojson
+
+
+# --------------------------------------------------------------------------------------------- helpers for pages
+RAW_NUMBER = re.compile(r"\d\.\d{5,}|\de-0\d|\d{7,}\.\d")  # 0.9509869..., 6.35e-05, 3753180.54
+SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")  # cost_usd, cellular_4g
+
+
+def _browser(pw):
+    return pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+
+
+def _offline_page(browser, external: list[str]):
+    """A page whose every request outside localhost is aborted and recorded in ``external``."""
+
+    def guard(route):
+        if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            external.append(route.request.url)
+            route.abort()
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.route("**/*", guard)
+    return page
+
+
+class _Shot:
+    """On an error inside the block, a screenshot of the page as it was (``test-artifacts/FAILED-<name>.png``)."""
+
+    def __init__(self, page, name: str) -> None:
+        self.page, self.name = page, name
+
+    def __enter__(self):
+        return self.page
+
+    def __exit__(self, kind, *_):
+        if kind is not None:
+            self.page.screenshot(path=str(ARTIFACTS / f"FAILED-{self.name}.png"), full_page=True)
+        return False
+
+
+def _go(page, name: str) -> None:
+    page.locator('[data-testid="stSidebar"]').get_by_text(name, exact=True).first.click()
+    page.wait_for_selector(IDLE, timeout=120_000)
+
+
+def _metric(page, label: str) -> str:
+    """The value of the KPI card whose label starts with ``label``."""
+    metrics = page.locator('[data-testid="stMetric"]')
+    for i in range(metrics.count()):
+        text = metrics.nth(i).inner_text()
+        if text.startswith(label):
+            return text.split("\n", 1)[1].strip()
+    raise AssertionError(f"no card {label!r}")
+
+
+def _table_text(page, n: int = 10) -> str:
+    """Headers and visible cells of the first ``n`` tables (glide-data-grid keeps an accessible <table>)."""
+    grids = page.locator('[data-testid="stDataFrame"]')
+    out = []
+    for i in range(min(n, grids.count())):
+        grid = grids.nth(i)
+        grid.scroll_into_view_if_needed()
+        grid.locator("table").first.wait_for(state="attached", timeout=30_000)
+        out.append(grid.locator("table").first.inner_text())
+    return "\n".join(out)
+
+
+def _assert_readable(text: str, where: str) -> None:
+    """No raw float (0.95098..., 6.35e-05) and no internal name (cost_usd, cellular_4g) in what the page shows."""
+    assert not RAW_NUMBER.search(text), (where, RAW_NUMBER.search(text).group(0))
+    names = [m for m in SNAKE.findall(text) if m not in ("office_id",)]
+    assert not names, (where, names[:5])
+
+
+# ----------------------------------------------------------------------------------------- first minutes, formatting
+def test_first_minutes_picker_templates_upload_remove_and_readable_tables(app_url, tmp_path):
+    """Sidebar picker, templates, a bad upload named by row and column, a working Remove, Open a scenario YAML,
+    then a run whose cards, tables and comparison show formatted figures and names only."""
+    external: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page = _offline_page(browser, external)
+            with _Shot(page, "first-minutes"):
+                page.goto(app_url)
+                page.wait_for_selector(IDLE, timeout=60_000)
+                # The sidebar's scenario list is the picker: choosing a scenario fills the form from it.
+                page.locator('[data-testid="stSidebar"]').get_by_text("uttarakhand-95pct", exact=True).click()
+                page.wait_for_selector(IDLE, timeout=60_000)
+                page.get_by_text("Scenario: uttarakhand-95pct", exact=False).first.wait_for(timeout=30_000)
+                page.locator('[data-testid="stSidebar"]').get_by_text("uttarakhand-budget", exact=True).click()
+                page.wait_for_selector(IDLE, timeout=60_000)
+                page.get_by_text("Scenario: uttarakhand-budget", exact=False).first.wait_for(timeout=30_000)
+                budget = page.get_by_role("spinbutton", name="Budget (M USD)")
+                assert float(budget.input_value()) == 2.0  # amounts are entered in millions
+
+                # Templates and examples download; a bad upload is refused with row and column; Remove removes it.
+                page.get_by_text("Data: use your own files (optional)").click()
+                with page.expect_download(timeout=30_000) as dl:
+                    page.locator('[data-testid="stDownloadButton"]').get_by_text("Template").first.click()
+                header = Path(dl.value.path()).read_text(encoding="utf-8").splitlines()[0]
+                assert header.startswith("office_id,") and "lat" in header and "lon" in header, header
+                with page.expect_download(timeout=30_000) as dl:
+                    page.locator('[data-testid="stDownloadButton"]').get_by_text("Example file").first.click()
+                example = Path(dl.value.path()).read_text(encoding="utf-8").splitlines()
+                assert len(example) > 2 and example[0] == header
+                bad = tmp_path / "bad-offices.csv"
+                rows = [example[0], example[1], example[2]]
+                cols = rows[0].split(",")
+                broken = rows[2].split(",")
+                broken[cols.index("lat")] = "north"
+                bad.write_text("\n".join([rows[0], rows[1], ",".join(broken)]) + "\n", encoding="utf-8")
+                uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Offices (CSV")
+                uploader.locator('input[type="file"]').set_input_files(str(bad))
+                page.wait_for_selector(IDLE, timeout=60_000)
+                error = page.locator('[data-testid="stAlert"]').filter(has_text="cannot be used").first
+                error.wait_for(timeout=30_000)
+                page.get_by_text("Fix the uploaded files below before running.").wait_for(timeout=30_000)
+                page.wait_for_selector(IDLE, timeout=60_000)
+                words = error.inner_text()
+                assert "bad-offices.csv" in words and "row 3" in words and "lat" in words, words
+                page.screenshot(path=str(ARTIFACTS / "app-upload-rejected.png"), full_page=True)
+                assert page.get_by_role("button", name="Run scenario").is_disabled()
+                page.locator('[data-testid="stBaseButton-secondary"]', has_text="Remove bad-offices.csv").click()
+                page.locator('[data-testid="stAlert"]').filter(has_text="cannot be used").first.wait_for(
+                    state="detached", timeout=30_000
+                )
+                page.wait_for_selector(IDLE, timeout=60_000)
+                # The file leaves the uploader too (its own "x" names it "Remove <file>").
+                page.get_by_label("Remove bad-offices.csv").first.wait_for(state="detached", timeout=30_000)
+                assert page.get_by_role("button", name="Run scenario").is_enabled()
+                assert "bad-offices.csv" not in page.get_by_text("Data in use:").inner_text()
+
+                # Open a scenario YAML: it joins the picker and fills the form.
+                opened = tmp_path / "my-plan.yaml"
+                scenario = (ROOT / "scenarios" / "uttarakhand-budget.yaml").read_text(encoding="utf-8")
+                scenario = re.sub(r"(?m)^name:.*$", "name: my-plan", scenario)
+                scenario = re.sub(r"(?m)^budget_usd:.*$", "budget_usd: 1500000", scenario)
+                opened.write_text(scenario, encoding="utf-8")
+                page.get_by_text("Open a scenario YAML").click()
+                page.locator('[data-testid="stFileUploader"]').filter(has_text="Scenario file").locator(
+                    'input[type="file"]'
+                ).set_input_files(str(opened))
+                page.wait_for_selector(IDLE, timeout=60_000)
+                page.get_by_text("Opened my-plan.yaml").wait_for(timeout=30_000)
+                assert page.locator('[data-testid="stSidebar"]').get_by_text("my-plan", exact=True).is_visible()
+                assert float(page.get_by_role("spinbutton", name="Budget (M USD)").input_value()) == 1.5
+
+                # Run it: compact cards, formatted tables.
+                page.get_by_role("button", name="Run scenario").click()
+                page.wait_for_selector('[data-testid="stMetric"]', timeout=120_000)
+                page.wait_for_selector(IDLE, timeout=120_000)
+                assert re.fullmatch(r"\d+(\.\d+)? (K|M) USD", _metric(page, "Total cost")), _metric(page, "Total cost")
+                assert re.fullmatch(r"[\d.,]+( [KM])?", _metric(page, "People connected")), _metric(page, "People")
+                assert "…" not in _metric(page, "People connected")
+                _go(page, "Results")
+                page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
+                text = _table_text(page)
+                assert "Technology" in text and "Capex (USD)" in text, text[:300]
+                _assert_readable(text, "Results tables")
+                page.screenshot(path=str(ARTIFACTS / "app-results-tables.png"), full_page=True)
+        finally:
+            browser.close()
+    assert not external, external[:5]
+
+
+# --------------------------------------------------------------------------------------------- roadmap page
+def test_roadmap_page_runs_edited_budget_and_shows_years(app_url):
+    """The bundled roadmap with its annual budget edited on the page: coverage toward the target, budget per year,
+    per-year and per-technology tables, all formatted."""
+    external: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page = _offline_page(browser, external)
+            with _Shot(page, "roadmap"):
+                page.goto(app_url)
+                page.wait_for_selector(IDLE, timeout=60_000)
+                _go(page, "Roadmap")
+                page.get_by_text("Roadmap: the plan year by year").wait_for(timeout=30_000)
+                every = page.get_by_role("spinbutton", name="Every year (M USD)")
+                assert float(every.input_value()) > 0  # the scenario's annual budget is in the form, not "0"
+                every.fill("0.25")
+                page.get_by_role("button", name="Run roadmap").click()
+                page.wait_for_selector('[data-testid="stMetric"]', timeout=300_000)
+                page.wait_for_selector(IDLE, timeout=300_000)
+                left = _metric(page, "Budget left")
+                assert left.endswith("USD"), left
+                charts = page.locator('[data-testid="stPlotlyChart"]')
+                assert charts.count() >= 4  # coverage, offices per year, capex per year, budget
+                page.get_by_text("Cumulative population coverage").first.wait_for(state="attached", timeout=30_000)
+                page.get_by_text("Annual budget (USD)").first.wait_for(state="attached", timeout=30_000)
+                spent = page.get_by_text("Spent over the horizon:").first.inner_text()
+                assert re.search(r"Spent over the horizon: 1\.2\d M USD", spent), spent  # 5 x 0.25 M at most
+                text = _table_text(page)
+                for header in ("Year", "Offices connected", "People newly covered", "Technology", "4G cellular"):
+                    assert header in text, (header, text[:400])
+                _assert_readable(text, "Roadmap tables")
+                page.screenshot(path=str(ARTIFACTS / "app-roadmap.png"), full_page=True)
+        finally:
+            browser.close()
+    assert not external, external[:5]
+
+
+# --------------------------------------------------------------------------------------------- countries page
+def test_countries_page_pool_map_cost_per_person_and_monte_carlo(app_url):
+    """The multi-country pool from the Countries page, its table, map and cost per person, then Monte Carlo."""
+    external: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page = _offline_page(browser, external)
+            with _Shot(page, "countries"):
+                page.goto(app_url)
+                page.wait_for_selector(IDLE, timeout=60_000)
+                _go(page, "Countries")
+                page.get_by_role("button", name="Run countries").click()
+                page.wait_for_selector('[data-testid="stMetric"]', timeout=300_000)
+                page.wait_for_selector(IDLE, timeout=300_000)
+                text = _table_text(page, 1)
+                for iso in ("BTN", "IND", "NPL"):
+                    assert iso in text, text[:300]
+                assert "Cost per person (USD)" in text and "Coverage (% of the country's people)" in text
+                _assert_readable(text, "Countries table")
+                page.get_by_text("Cost per person covered, by country").first.wait_for(state="attached", timeout=30_000)
+                points = page.locator("g.geo g.trace.scattergeo path.point")
+                assert points.count() > 100
+                page.screenshot(path=str(ARTIFACTS / "app-countries.png"), full_page=True)
+                samples = page.get_by_role("spinbutton", name="Samples")
+                samples.fill("3")
+                samples.press("Enter")
+                page.wait_for_selector(IDLE, timeout=60_000)
+                page.get_by_role("button", name="Run Monte Carlo").click()
+                page.get_by_text("samples with a plan").first.wait_for(timeout=300_000)
+                page.wait_for_selector(IDLE, timeout=300_000)
+                words = page.get_by_text("samples with a plan").first.inner_text()
+                assert "3 of 3 samples" in words or re.search(r"\d of 3 samples", words), words
+                text = _table_text(page)
+                assert "P10" in text and "P50" in text and "P90" in text
+                assert re.search(r"\d+(\.\d+)? K USD", text), text[:400]
+                page.screenshot(path=str(ARTIFACTS / "app-montecarlo.png"), full_page=True)
+        finally:
+            browser.close()
+    assert not external, external[:5]

@@ -31,7 +31,16 @@ from planner.scenario import scenario_from_dict
 from planner.ui.format import count, people, share
 from planner.ui.safe import md
 from planner.ui.state import ROOT, SCENARIO_DIR, run_and_store, stamp, store
-from planner.ui.widgets import PLOT_CONFIG, kpi_cards, money, office_map, show_error, show_table, solve_summary
+from planner.ui.widgets import (
+    PLOT_CONFIG,
+    kpi_cards,
+    money,
+    office_map,
+    show_error,
+    show_table,
+    solve_summary,
+    tech_bar,
+)
 
 USD_PER_M = 1e6
 MAX_APP_SAMPLES = 200  # Monte Carlo samples the app runs (each is a solve); `planner montecarlo` for more
@@ -394,9 +403,14 @@ def _show_plan(entry: dict[str, Any]) -> None:
     office_map(shown, colour, palette if colour == "country" else None, key="ct_map")
     mix = shown[shown["technology"] != "none"].groupby(["country", "technology"], as_index=False).size()
     if len(mix):
-        fig = px.bar(mix, x="country", y="size", color="technology", title="Offices connected per country",
-                     labels={"size": "offices"})  # fmt: skip
-        st.plotly_chart(fig, config=PLOT_CONFIG, key="ct_mix", width="stretch")
+        mix = mix.rename(columns={"size": "offices"})
+        tech_bar(mix, "country", "offices", "Offices connected per country", "ct_mix")
+    per_person = table.dropna(subset=["cost_per_person_usd"])
+    if len(per_person):
+        fig = px.bar(per_person, x="country", y="cost_per_person_usd", title="Cost per person covered, by country",
+                     labels={"cost_per_person_usd": "USD per person (budget basis)", "country": "Country"},
+                     text=[money(v) for v in per_person["cost_per_person_usd"]])  # fmt: skip
+        st.plotly_chart(fig, config=PLOT_CONFIG, key="ct_per_person", width="stretch")
 
 
 # --------------------------------------------------------------------------------------------- Monte Carlo

@@ -259,7 +259,7 @@ def _form(raw: dict[str, Any], plan: Plan | None, default_name: str, key: str) -
                 hide_index=True,
                 disabled=["year"],
                 column_config={
-                    "year": st.column_config.NumberColumn("year", format="%d"),
+                    "year": st.column_config.NumberColumn("Year", format="%d"),
                     "budget_musd": st.column_config.NumberColumn("budget (M USD)", min_value=0.0, format="%.3f"),
                 },
             )
@@ -274,14 +274,18 @@ def _form(raw: dict[str, Any], plan: Plan | None, default_name: str, key: str) -
             )
             techs = _technologies(plan)
             caps = st.data_editor(
-                pd.DataFrame({"technology": techs, "offices": [d["per_technology"].get(t) for t in techs]}).astype(
-                    {"offices": "Int64"}
-                ),
+                pd.DataFrame(
+                    {
+                        "technology": [tech_label(t) for t in techs],
+                        "offices": [d["per_technology"].get(t) for t in techs],
+                    }
+                ).astype({"offices": "Int64"}),
                 key=f"rm_caps_{key}",
                 hide_index=True,
                 disabled=["technology"],
                 column_config={
-                    "offices": st.column_config.NumberColumn("offices a year (blank = no limit)", min_value=0, step=1)
+                    "technology": st.column_config.TextColumn("Technology"),
+                    "offices": st.column_config.NumberColumn("offices a year (blank = no limit)", min_value=0, step=1),
                 },
             )
         name = st.text_input(
@@ -301,7 +305,7 @@ def _form(raw: dict[str, Any], plan: Plan | None, default_name: str, key: str) -
         budget,
         carry,
         _int_or_none(total),
-        {str(t): _int_or_none(v) for t, v in zip(caps["technology"], caps["offices"], strict=True)},
+        {str(t): _int_or_none(v) for t, v in zip(techs, caps["offices"], strict=True)},  # rows stay in order
     )
     return phased(raw, section, name.strip() or default_name)
 

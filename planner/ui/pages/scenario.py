@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from planner.errors import InputError
-from planner.ui.format import column_label, money
+from planner.ui.format import column_label, money, tech_label
 from planner.ui.safe import md
 from planner.ui.state import (
     COST_FIELDS,
@@ -219,7 +219,7 @@ def _objective_section() -> None:
 
 def _technology_section(techs: list[str], over: dict[str, Any], v: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Allowed technologies and the key costs table; returns the costs shown and as edited."""
-    st.multiselect("Allowed technologies", techs, key="f_allowed")
+    st.multiselect("Allowed technologies", techs, key="f_allowed", format_func=tech_label)
     with st.expander("Key costs (USD; edits become overrides in the scenario's `technologies` mapping)"):
         shown = _effective_costs(over)
         edited = st.data_editor(
