@@ -8,6 +8,7 @@ Formatting tests are plain unit tests with hand-written expectations; the app te
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -342,7 +343,7 @@ def test_export_page_offers_the_report(solved):
                                           "times": {"total_s": 1.0, "costing_cached": False}}}  # fmt: skip
     at.sidebar.radio(key="page").set_value("Export").run()
     _clean(at)
-    assert "dl_report" in {b.key for b in at.get("download_button")}
+    assert {"dl_report", "dl_report_pdf"} <= {b.key for b in at.get("download_button")}
 
 
 def test_cli_report_of_a_recorded_run(solved, tmp_path, monkeypatch):
@@ -365,6 +366,39 @@ def test_cli_report_of_a_recorded_run(solved, tmp_path, monkeypatch):
     assert missing.exit_code == 2 and "no run 999" in missing.output
     bad = CliRunner().invoke(cli, ["report", str(run_id), "--out", str(tmp_path / "no" / "such" / "r.html")])
     assert bad.exit_code == 2 and "cannot be written" in bad.output
+
+
+def test_pdf_report_has_the_same_figures(solved, tmp_path, monkeypatch):
+    """The PDF (WeasyPrint, offline) carries the report's sections and figures; the CLI writes it by suffix."""
+    pypdf = pytest.importorskip("pypdf")
+    from typer.testing import CliRunner
+
+    from planner.results import write_outputs
+    from planner.store import RunStore
+    from planner.ui.cli import app as cli
+    from planner.ui.report_html import pdf_available, report_html, report_pdf
+
+    if pdf_available() is not None:  # the test extra installs WeasyPrint; Pango comes with chromium
+        pytest.skip(pdf_available())
+    plan, coords = solved
+    pdf = report_pdf(report_html(plan, coords))
+    assert pdf.startswith(b"%PDF-")
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    text = " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+    s = plan.summary
+    wanted = ["The question asked", "The answer in figures", "Map of the plan", "proven optimal", "planner estimate",
+              fmt.money(s["total_cost_usd"]), fmt.money(s["cost_per_person_usd"]), "page 1 of"]  # fmt: skip
+    for words in wanted:
+        assert words.lower() in text.lower(), (words, text[:600])
+    assert "Discount rate" in text and "8.0 %" in text
+    monkeypatch.setenv("PLANNER_STORE", str(tmp_path / "runs.sqlite"))
+    run_id = RunStore().record_plan(plan, command="test", files=write_outputs(plan, tmp_path / "out"),
+                                    scenario_yaml="", timings={})  # fmt: skip
+    result = CliRunner().invoke(cli, ["report", str(run_id), "--out", str(tmp_path / "r.pdf")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF-")
+    odd = CliRunner().invoke(cli, ["report", str(run_id), "--out", str(tmp_path / "r.docx")])
+    assert odd.exit_code == 2 and "expected a .html or .pdf file name" in odd.output
 
 
 def test_plans_are_named_runs_that_never_overwrite_each_other() -> None:

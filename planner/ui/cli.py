@@ -764,12 +764,14 @@ def progress(
 @app.command()
 def report(
     run_id: Annotated[int, typer.Argument(help="A recorded run (see `planner runs list`).", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
+    out: Annotated[
+        Path, typer.Option("--out", help="The file to write: .html (self-contained page) or .pdf (A4, via WeasyPrint).")
+    ] = Path("report.html"),
     store: StoreOption = None,
 ) -> None:
-    """Write the plan report of a recorded run: one self-contained HTML page, printable to PDF."""
+    """Write the plan report of a recorded run: one self-contained HTML page (printable), or the same as a PDF."""
     from planner.results.report import office_coordinates
-    from planner.ui.report_html import report_html
+    from planner.ui.report_html import report_html, report_pdf
 
     st = RunStore(store)
 
@@ -780,8 +782,14 @@ def report(
         except (PlannerError, OSError) as exc:  # the offices file moved or changed: a report without a map
             typer.echo(f"warning: no map, the offices file cannot be read: {exc}", err=True)
             coords = None
+        if out.suffix.lower() not in (".html", ".htm", ".pdf"):
+            raise InputError(Issue(str(out), None, None, "expected a .html or .pdf file name for --out"))
+        page = report_html(plan, coords)
         try:
-            out.write_text(report_html(plan, coords), encoding="utf-8")
+            if out.suffix.lower() == ".pdf":
+                out.write_bytes(report_pdf(page))
+            else:
+                out.write_text(page, encoding="utf-8")
         except OSError as exc:
             raise InputError(Issue(str(out), None, None, f"cannot be written: {exc.strerror or exc}")) from None
         typer.echo(f"wrote {out} (run {run_id}: {plan.summary['scenario']})")

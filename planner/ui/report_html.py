@@ -67,6 +67,43 @@ td.n{text-align:right;white-space:nowrap}th{background:#f3f3f3}
 svg{max-width:100%;height:auto;border:1px solid #ccc}
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}table,svg,.kpis{break-inside:avoid}}
 """
+#: Extra rules for the PDF (WeasyPrint lays out pages itself): fixed table layout (automatic layout of the long
+#: source table costs WeasyPrint tens of seconds), cards four to a row, A4 with page numbers.
+PDF_CSS = """
+@page{size:A4;margin:14mm 12mm 16mm;@bottom-right{content:"page " counter(page) " of " counter(pages);
+font-size:8pt;color:#777}}
+body{font-size:9.5pt;margin:0;max-width:none;padding:0}
+table{table-layout:fixed}
+.kpis{display:block}.kpi{display:inline-block;box-sizing:border-box;width:23.5%;margin:0 1.5% .5em 0;
+vertical-align:top}
+table,svg,.kpis{break-inside:auto}tr{break-inside:avoid}
+"""
+
+
+def pdf_available() -> str | None:
+    """None when a PDF can be made here, else why not (WeasyPrint, the ``pdf`` extra, or Pango is missing)."""
+    try:
+        import weasyprint  # noqa: F401
+    except ImportError:
+        return "PDF output needs WeasyPrint: pip install 'connect-post-planner[pdf]'"
+    except OSError as exc:  # WeasyPrint present, the Pango library it draws text with is not
+        return f"PDF output needs the Pango library (Debian: apt-get install libpango-1.0-0): {exc}"
+    return None
+
+
+def report_pdf(page: str) -> bytes:
+    """The report page (:func:`report_html`) as a PDF, laid out offline by WeasyPrint.
+
+    Raises:
+        PlannerError: WeasyPrint or Pango is not installed (the message says what to install).
+    """
+    missing = pdf_available()
+    if missing is not None:
+        raise PlannerError(missing)
+    import weasyprint
+
+    pdf = weasyprint.HTML(string=page).write_pdf(stylesheets=[weasyprint.CSS(string=PDF_CSS)])
+    return cast(bytes, pdf)
 
 
 def _e(value: Any) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from planner.results import report
-from planner.ui.report_html import report_html
+from planner.ui.report_html import pdf_available, report_html, report_pdf
+from planner.ui.safe import md
 from planner.ui.state import scenario_yaml
 from planner.ui.widgets import plan_choice
 
@@ -28,10 +29,22 @@ def page_export() -> None:
         type="primary",
         on_click="ignore",
     )
+    missing = pdf_available()
+    if missing is None:
+        st.download_button(
+            "Download the report (PDF)",
+            lambda: report_pdf(report_html(plan, coords)),
+            file_name=f"{name}-report.pdf",
+            mime="application/pdf",
+            key="dl_report_pdf",
+            on_click="ignore",
+        )
+    else:
+        st.caption(md(missing))
     st.caption(
         "One self-contained page: the question asked, the headline figures, a map, the technology mix, cost per "
         "community and person, the source of every cost figure, the conventions and the solver's proof. It "
-        "loads nothing from the internet; open it in a browser and print it to PDF."
+        "loads nothing from the internet; open it in a browser and print it, or take the PDF (A4, same content)."
     )
     st.subheader("Data files")
     st.caption(
