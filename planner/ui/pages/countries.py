@@ -13,6 +13,7 @@ office's planned technology. The tables are built by the pure functions :func:`c
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +207,7 @@ def percentile_table(mc: MonteCarlo) -> pd.DataFrame:
 
 def percentile_display(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`percentile_table` as text: amounts in K/M USD, people with separators, coverage in %."""
-    fmt = {
+    fmt: dict[str, Callable[[Any], str]] = {
         "total cost (USD, budget basis)": money,
         "capex (USD)": money,
         "people covered": people,
@@ -215,7 +216,7 @@ def percentile_display(table: pd.DataFrame) -> pd.DataFrame:
     }
     out = table.copy()
     for col in ("P10", "P50", "P90", "mean", "central catalogue"):
-        out[col] = [fmt[f](v) for f, v in zip(table["figure"], table[col], strict=True)]
+        out[col] = [fmt[str(f)](v) for f, v in zip(table["figure"], table[col], strict=True)]
     return out.rename(columns={"figure": "Figure", "mean": "Mean", "central catalogue": "Central catalogue"})
 
 
