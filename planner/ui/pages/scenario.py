@@ -222,13 +222,15 @@ def _technology_section(techs: list[str], over: dict[str, Any], v: int) -> tuple
     st.multiselect("Allowed technologies", techs, key="f_allowed", format_func=tech_label)
     with st.expander("Key costs (USD; edits become overrides in the scenario's `technologies` mapping)"):
         shown = _effective_costs(over)
+        # The technology's name is shown; its key stays the (hidden) index the overrides are written under.
         edited = st.data_editor(
-            shown,
+            shown.assign(name=[tech_label(t) for t in shown.index])[["name", *COST_FIELDS]],
             key=f"costs_{v}_{_h(over)}",
-            disabled=["technology"],
+            disabled=["name"],
+            hide_index=True,
             width="stretch",
             column_config={
-                "technology": st.column_config.TextColumn("Technology"),
+                "name": st.column_config.TextColumn("Technology"),
                 **{f: st.column_config.NumberColumn(column_label(f), format="localized") for f in COST_FIELDS},
             },
         )
@@ -263,14 +265,16 @@ def _policy_section(base: dict[str, Any], techs: list[str], v: int) -> tuple[pd.
         with p2:
             st.markdown("**Technology caps** (maximum share of the connected offices; blank = no cap)")
             caps = ss["tech_caps"]
-            caps_df = pd.DataFrame({"technology": techs, "max_share": [caps.get(t) for t in techs]})
+            caps_df = pd.DataFrame({"technology": [tech_label(t) for t in techs],
+                                    "max_share": [caps.get(t) for t in techs]})  # fmt: skip
             caps_edit = st.data_editor(
                 caps_df.astype({"max_share": "float"}),
                 key=f"caps_{v}_{_h(caps)}",
                 hide_index=True,
                 disabled=["technology"],
                 column_config={
-                    "max_share": st.column_config.NumberColumn("max share", min_value=0.0, max_value=1.0, step=0.05)
+                    "technology": st.column_config.TextColumn("Technology"),
+                    "max_share": st.column_config.NumberColumn("max share", min_value=0.0, max_value=1.0, step=0.05),
                 },
             )
         q1, q2, q3 = st.columns(3)
@@ -349,7 +353,9 @@ def _policy(techs: list[str], region_edit: pd.DataFrame, caps_edit: pd.DataFrame
     if mins_new:
         policy["region_min_coverage"] = mins_new
     caps_new = {
-        str(t): float(s) for t, s in zip(caps_edit["technology"], caps_edit["max_share"], strict=True) if pd.notna(s)
+        str(t): float(s)
+        for t, s in zip(techs, caps_edit["max_share"], strict=True)
+        if pd.notna(s)  # rows in order
     }
     ss["tech_caps"] = caps_new
     if caps_new:
