@@ -247,7 +247,10 @@ def test_named_runs_renamed_pinned_and_compared_in_browser(app_url):
             page.wait_for_selector(IDLE, timeout=60_000)
             page.get_by_text("Pinned: 2 plan(s)").wait_for(timeout=30_000)
 
-            page.get_by_role("heading", name="By technology").wait_for(timeout=30_000)
+            heading = page.get_by_role("heading", name="By technology")
+            heading.wait_for(timeout=30_000)
+            heading.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "app-compare-technology.png"))
             frames = page.locator('[data-testid="stDataFrame"]')
             texts = [grid_text(frames.nth(i)) for i in range(frames.count())]
             tech = next(t for t in texts if "Technology" in t and f"{renamed} − uttarakhand-budget" in t)

@@ -153,6 +153,8 @@ def _offices(plans: dict[str, Any], runs: dict[str, Any], names: list[str]) -> N
         return
     sides = ("technology", "year", "cost_usd")
     table = diff.rename(columns={f"{c}_{x}": f"{c}_{x.upper()}" for c in sides for x in ("a", "b")})
+    for col in ("year_A", "year_B"):  # a year, not an amount: no thousands separator
+        table[col] = pd.to_numeric(table[col], errors="coerce").round().astype("Int64").astype("string").fillna("")
     show_table(table, key="cmp_diff")
     coords = pd.concat([runs[a]["coords"], runs[b]["coords"]]).drop_duplicates("office_id")
     present = [c for c in CHANGES if c in set(diff["change"])]
