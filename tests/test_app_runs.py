@@ -260,6 +260,28 @@ def test_a_stored_run_reopens_under_its_label_once(two_runs, recorded):
     assert reopened["technology"].tolist() == original["technology"].tolist()
     coords = fresh.session_state["runs"]["tight budget"]["coords"]
     assert len(coords) == 200  # from the offices file, unchanged since the run
+    # A stored run whose label a plan of this session already has is opened beside it, under its run id.
+    assert _run(fresh) == DEFAULT and _recorded(fresh)[DEFAULT] == 3
+    fresh.sidebar.radio(key="page").set_value("Runs").run()
+    fresh.selectbox(key="runs_pick").set_value(1).run()
+    fresh.button(key="runs_open").click().run()
+    _clean(fresh)
+    assert list(fresh.session_state["runs"]) == ["tight budget", DEFAULT, f"{DEFAULT} (run 1)"]
+
+
+def test_run_store_labels(tmp_path):
+    from planner.store import StoreError
+
+    store = RunStore(tmp_path / "labels.sqlite")
+    assert store.labels() == {}
+    first = store.record(command="app", scenario_json={"name": "s"}, summary={"scenario": "s"}, extra={"label": "a"})
+    second = store.record(command="solve", scenario_json={"name": "s"}, summary={"scenario": "s"}, extra={"k": 1})
+    assert store.labels() == {first: "a"}  # a CLI run has no label
+    store.set_label(second, "named later")
+    assert store.labels() == {first: "a", second: "named later"}
+    assert store.get(second).extra == {"k": 1, "label": "named later"}  # the rest of the record is kept
+    with pytest.raises(StoreError, match="no run 99"):
+        store.set_label(99, "x")
 
 
 def test_own_data_runs_are_named_after_the_uploaded_file(recorded, tmp_path, monkeypatch):

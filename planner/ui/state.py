@@ -772,7 +772,7 @@ def open_stored_run(run_id: int) -> str:
     """
     ss = st.session_state
     runs = ss.setdefault("runs", {})
-    here = next((label for label, e in runs.items() if e.get("stored_id") == run_id), None)
+    here = next((label for label, e in runs.items() if stored_id(e) == run_id), None)
     if here is not None:
         ss["current"] = here
         return here

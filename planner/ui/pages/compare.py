@@ -20,7 +20,7 @@ from planner.results.compare import CHANGES, breakdown_differences, change_count
 from planner.store import RunStore
 from planner.ui.format import count, kpi_display, money, people, points, share, tech_label
 from planner.ui.safe import md
-from planner.ui.state import bundled, open_stored_run, run_and_store
+from planner.ui.state import bundled, open_stored_run, run_and_store, stored_id
 from planner.ui.widgets import office_map, show_last_error, show_table, tech_bar
 
 MAX_PLANS = 4
@@ -83,7 +83,7 @@ def _add_plans() -> None:
         except (PlannerError, sqlite3.Error) as exc:
             st.caption(f"The run store cannot be read: {md(exc)}")
             return
-        here = {e.get("stored_id") for e in ss.get("runs", {}).values()}
+        here = {stored_id(e) for e in ss.get("runs", {}).values()}
         offered = {
             int(i): f"#{i} {named.get(int(i)) or s} ({c}, {str(t)[:16].replace('T', ' ')} UTC)"
             for i, s, c, t in zip(table["id"], table["scenario"], table["command"], table["created_at"], strict=True)
