@@ -381,3 +381,19 @@ def test_compare_offers_the_latest_plans_and_keeps_pins_through_new_runs(plans):
     at.button(key="cmp_unpin").click().run()  # follow the latest again
     _clean(at)
     assert at.multiselect(key="cmp_names").value == [*names, "budget 75 K again"]  # the latest four
+
+
+def test_compare_opens_recorded_cli_runs(store):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.sidebar.radio(key="page").set_value("Compare").run()
+    _clean(at)
+    assert any("at least two" in i.value for i in at.info)
+    at.multiselect(key="cmp_stored").set_value([2, 1]).run()
+    at.button(key="cmp_open").click().run()
+    _clean(at)
+    opened = ["run 2: uttarakhand-95pct", "run 1: uttarakhand-budget"]
+    assert list(at.session_state["runs"]) == opened
+    assert at.multiselect(key="cmp_names").value == opened
+    kpis = _frame(at, f"{opened[1]} − {opened[0]}")
+    assert kpis.loc["Offices connected", opened[0]] == f"{store.get(2).summary['offices_connected']:,}"
+    assert "cmp_stored" not in {m.key for m in at.multiselect}  # both are in the session now: none left to offer
