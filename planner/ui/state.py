@@ -2,9 +2,10 @@
 
 Bundled scenarios, costed options and plans (cached process-wide), the scenario form's state, uploads (one
 folder per session, files under generated names, removed with the session), and running a scenario into the
-session. Costed options (``prepare``) are cached by everything costing depends on;
-a change of objective, budget, target, regional minimums, technology caps, roadmap or solver settings only
-re-solves.
+session as a named run: each plan gets a label no other plan of the session has, is recorded in the run store
+(as ``planner solve`` records, in the background), can be renamed, and stored runs can be reopened. Costed
+options (``prepare``) are cached by everything costing depends on; a change of objective, budget, target,
+regional minimums, technology caps, roadmap or solver settings only re-solves.
 """
 
 from __future__ import annotations
