@@ -629,6 +629,30 @@ class RunStore:
             roadmap=self.read_table(run_id, names["roadmap"]) if names["roadmap"] else None,
         )
 
+    def labels(self) -> dict[int, str]:
+        """The label of each run that has one (``extra["label"]``: the app's name for the plan), by run id."""
+        if not self.exists():
+            return {}
+        with self._connect(create=False) as con:
+            rows = con.execute("SELECT id, extra_json FROM runs ORDER BY id").fetchall()
+        out = {}
+        for run_id, text in rows:
+            label = json.loads(text or "{}").get("label")
+            if isinstance(label, str) and label:
+                out[int(run_id)] = label
+        return out
+
+    def set_label(self, run_id: int, label: str) -> None:
+        """Name a run (``extra["label"]``; the rest of the record is unchanged). Unknown id → StoreError."""
+        if not self.exists():
+            raise self._unknown(run_id)
+        with self._connect(create=False) as con, _transaction(con):
+            row = con.execute("SELECT extra_json FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+            if row is None:
+                raise self._unknown(run_id)
+            extra = {**json.loads(row[0] or "{}"), "label": str(label)}
+            con.execute("UPDATE runs SET extra_json = ? WHERE id = ?", (_json(extra), int(run_id)))
+
     def delete(self, run_id: int) -> None:
         """Delete a run and its files (one transaction). Unknown id → StoreError."""
         if not self.exists():

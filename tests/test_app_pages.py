@@ -157,6 +157,9 @@ def test_form_defaults_from_the_bundled_roadmap_and_from_a_total_budget():
 
 
 # --------------------------------------------------------------------------------------------- roadmap: page
+OWN = "small (own data)"  # the label of a plan of the bundled roadmap scenario's settings on uploaded small.csv
+
+
 @pytest.fixture(scope="module")
 def roadmap_session() -> AppTest:
     """A session that ran the bundled roadmap scenario's settings on 25 uploaded offices."""
@@ -165,13 +168,13 @@ def roadmap_session() -> AppTest:
     at.file_uploader(key="upload_offices").upload("small.csv", _small_offices(), "text/csv").run()
     at.button(key="run").click().run()
     _clean(at)
-    assert list(at.session_state["runs"]) == ["uttarakhand-roadmap"]
+    assert list(at.session_state["runs"]) == [OWN]  # named after the uploaded offices, not the bundled scenario
     return _page(at, "Roadmap")
 
 
 def test_roadmap_page_shows_the_years_and_reruns_with_new_budgets(roadmap_session):
     at = roadmap_session
-    plan = at.session_state["runs"]["uttarakhand-roadmap"]["plan"]
+    plan = at.session_state["runs"][OWN]["plan"]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Offices connected"] == f"{plan.summary['offices_connected']:,}"
     charts = _charts(at)
@@ -182,13 +185,13 @@ def test_roadmap_page_shows_the_years_and_reruns_with_new_budgets(roadmap_sessio
     )
     assert {"rm_offices", "rm_capex", "rm_budget"} <= set(charts)
     # One figure per year (the table starts from the current 0.4 M USD a year), re-run under the same name.
-    key = "plan-uttarakhand-roadmap"
+    key = f"plan-{OWN}"
     at.radio(key=f"rm_mode_{key}").set_value("per_year")
     at.button(key="rm_run").click().run()
     _clean(at)
     assert not at.error, [e.value for e in at.error]
     rerun = at.session_state["current"]  # kept beside the first plan, labelled by what changed
-    assert rerun == "uttarakhand-roadmap · other roadmap"
+    assert rerun == f"{OWN} · other roadmap"
     rm = at.session_state["runs"][rerun]["plan"].scenario.roadmap
     assert rm.annual_budget_usd == {y: 400_000.0 for y in range(2026, 2031)}
     # A tighter roadmap under a new name: 3,000 USD a year, no carry-over, 2 offices a year.
@@ -209,7 +212,7 @@ def test_roadmap_page_shows_the_years_and_reruns_with_new_budgets(roadmap_sessio
     assert table["offices_connected"].max() <= 2
     assert (table["budget_used_usd"] <= 3000.0 + 1e-6).all()
     assert at.selectbox(key="rm_pick").value == "tight-roadmap"
-    assert "uttarakhand-roadmap" in at.session_state["runs"]  # the earlier plan is kept for comparison
+    assert OWN in at.session_state["runs"]  # the earlier plan is kept for comparison
 
 
 def test_roadmap_page_phases_a_plan_and_refuses_an_invalid_roadmap():

@@ -466,3 +466,92 @@ def test_countries_page_pool_map_cost_per_person_and_monte_carlo(app_url):
         finally:
             browser.close()
     assert not external, external[:5]
+
+
+def test_named_runs_renamed_pinned_and_compared_in_browser(app_url):
+    """Two budgets of the default scenario, the second renamed on the Runs page, both pinned on Compare: the
+    per-technology and per-office differences and the map of the changed offices are shown."""
+    external: list[str] = []
+
+    def guard(route):
+        if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:  # no internet: a CDN or tile request would be a bug
+            external.append(route.request.url)
+            route.abort()
+
+    def grid_text(frame) -> str:  # st.dataframe draws on a canvas; its cells are also in an accessible table
+        return frame.locator("table").first.text_content() or ""
+
+    def go(page, name: str) -> None:
+        page.locator('[data-testid="stSidebar"]').get_by_text(name, exact=True).click()
+        page.wait_for_selector(IDLE, timeout=60_000)
+
+    renamed = "Tight budget 1.5 M"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.route("**/*", guard)
+            page.goto(app_url)
+            page.wait_for_selector(IDLE, timeout=60_000)
+            page.get_by_role("button", name="Run scenario").click()
+            page.wait_for_selector('[data-testid="stMetric"]', timeout=120_000)
+            page.wait_for_selector(IDLE, timeout=120_000)
+            budget = page.get_by_role("spinbutton", name="Budget (M USD)")
+            budget.fill("1.5")
+            budget.press("Enter")
+            page.wait_for_selector(IDLE, timeout=60_000)
+            page.get_by_role("button", name="Run scenario").click()
+            page.get_by_text("Kept as 'uttarakhand-budget · budget 1.50 M USD'").wait_for(timeout=120_000)
+            page.wait_for_selector(IDLE, timeout=120_000)
+
+            # Rename the second plan on the Runs page.
+            go(page, "Runs")
+            page.get_by_text("Plans of this session").wait_for(timeout=30_000)
+            name = page.get_by_role("textbox", name="New name")
+            name.fill(renamed)
+            name.press("Enter")
+            page.wait_for_selector(IDLE, timeout=60_000)
+            page.get_by_role("button", name="Rename", exact=True).click()
+            done = page.get_by_text(f"Renamed 'uttarakhand-budget · budget 1.50 M USD' to '{renamed}'")
+            done.wait_for(timeout=60_000)
+            page.wait_for_selector(IDLE, timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "app-runs-renamed.png"), full_page=True)
+
+            # Pin both plans on Compare: take the renamed one out of the choice and put it back.
+            go(page, "Compare")
+            page.get_by_text("The latest plans of the session").wait_for(timeout=30_000)
+            box = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Plans to compare")
+            box.get_by_role("button", name=f"Remove {renamed}").click()
+            page.wait_for_selector(IDLE, timeout=60_000)
+            box.locator("input").click()
+            page.get_by_role("option", name=renamed).click()
+            page.keyboard.press("Escape")
+            page.wait_for_selector(IDLE, timeout=60_000)
+            page.get_by_text("Pinned: 2 plan(s)").wait_for(timeout=30_000)
+
+            heading = page.get_by_role("heading", name="By technology")
+            heading.wait_for(timeout=30_000)
+            heading.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "app-compare-technology.png"))
+            frames = page.locator('[data-testid="stDataFrame"]')
+            texts = [grid_text(frames.nth(i)) for i in range(frames.count())]
+            tech = next(t for t in texts if "Technology" in t and f"{renamed} − uttarakhand-budget" in t)
+            assert "Fibre" in tech or "LEO" in tech, tech
+            caption = page.get_by_text(re.compile(r"^[\d,]+ offices differ between A = uttarakhand-budget"))
+            caption.wait_for(timeout=30_000)
+            changed = int(caption.inner_text().split(" ", 1)[0].replace(",", ""))
+            assert changed > 0 and renamed in caption.inner_text()
+            counts = next(t for t in texts if "Kind of change" in t)
+            assert "dropped" in counts and "connected" in counts, counts
+            chart = page.locator('[data-testid="stPlotlyChart"]').last
+            chart.scroll_into_view_if_needed()
+            points = chart.locator("g.geo g.trace.scattergeo path.point")
+            points.first.wait_for(state="attached", timeout=30_000)
+            assert points.count() == changed  # every changed office is on the map
+            page.screenshot(path=str(ARTIFACTS / "app-compare-pinned.png"), full_page=True)
+            chart.screenshot(path=str(ARTIFACTS / "app-compare-map.png"))
+        finally:
+            browser.close()
+    assert not external, f"the page tried to reach the internet: {external[:5]}"

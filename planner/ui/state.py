@@ -2,9 +2,10 @@
 
 Bundled scenarios, costed options and plans (cached process-wide), the scenario form's state, uploads (one
 folder per session, files under generated names, removed with the session), and running a scenario into the
-session. Costed options (``prepare``) are cached by everything costing depends on;
-a change of objective, budget, target, regional minimums, technology caps, roadmap or solver settings only
-re-solves.
+session as a named run: each plan gets a label no other plan of the session has, is recorded in the run store
+(as ``planner solve`` records, in the background), can be renamed, and stored runs can be reopened. Costed
+options (``prepare``) are cached by everything costing depends on; a change of objective, budget, target,
+regional minimums, technology caps, roadmap or solver settings only re-solves.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import re
 import shlex
 import shutil
+import sqlite3
 import stat
 import tempfile
 import threading
@@ -23,6 +25,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ from planner.data import (
     OPTION_COLUMNS,
     TOWER_COLUMNS,
     Column,
+    fingerprint,
     max_input_bytes,
     read_fibre_nodes,
     read_offices,
@@ -46,8 +50,9 @@ from planner.data import (
 from planner.errors import InfeasibleError, InputError, Issue, PlannerError
 from planner.layers import read_coverage
 from planner.pipeline import Prepared, costing_key, prepare, solve_prepared
-from planner.results import Plan
+from planner.results import Plan, output_bytes, output_names
 from planner.scenario import Scenario, catalogue_for, load_catalogue, load_scenario, scenario_from_dict
+from planner.store import RunRecord, RunStore
 from planner.ui.format import gap_words, money, proven, seconds, share
 from planner.ui.safe import md
 
@@ -591,23 +596,209 @@ def changed_words(before: dict[str, Any], after: dict[str, Any]) -> str:
     return ", ".join(words[:3])
 
 
-def run_label(raw: dict[str, Any], runs: dict[str, Any]) -> str:
+# --------------------------------------------------------------------------------------------- named runs
+#: Session keys holding one plan label (the current plan, the pages' plan pickers) and lists of labels (Compare's
+#: choice and pins): a renamed plan is renamed there too.
+PLAN_KEYS = ("current", "results_plan", "export_plan", "donor_plan", "cmp_a", "cmp_b", "runs_rename_pick")
+PLAN_LIST_KEYS = ("cmp_names", "cmp_pinned")
+MAX_LABEL_CHARS = 120
+RECORD_WAIT_S = 120.0  # how long a rename waits for the run store to finish recording the plan
+
+
+def own_data_name(raw: dict[str, Any], uploads: dict[str, Any]) -> str | None:
+    """The name (as uploaded) of the offices file a scenario reads when it is an upload of the session, else None."""
+    path = (raw.get("data") or {}).get("offices")
+    for entry in uploads.values():
+        if path and entry.get("path") and str(entry["path"]) == str(path):
+            return str(entry["name"])
+    return None
+
+
+def run_label(raw: dict[str, Any], runs: dict[str, Any], data_name: str | None = None, bundled_names: Any = ()) -> str:
     """A label no other plan of the session has: the scenario name, with what changed when the name is taken.
 
-    The same scenario run again keeps its label (its plan is the same); a plan is never overwritten by another.
+    A scenario run again with the same settings keeps the label of its plan (even a renamed one): it is the same
+    plan. A plan on uploaded offices (``data_name``: the file's name as uploaded) is named after that file when
+    the scenario still carries a bundled scenario's name (``bundled_names``). Another plan is never overwritten.
     """
-    name = str(raw["name"])
-    if name not in runs or runs[name]["raw"] == raw:
+    same = next((label for label, entry in runs.items() if entry.get("raw") == raw), None)
+    if same is not None:
+        return same
+    name = " ".join(str(raw["name"]).split())[:MAX_LABEL_CHARS]
+    if data_name and name in bundled_names:
+        name = f"{Path(data_name).stem} (own data)"
+    if name not in runs:
         return name
     words = changed_words(runs[name]["raw"], raw) or "edited"
     label, n = f"{name} · {words}", 2
-    while label in runs and runs[label]["raw"] != raw:
+    while label in runs:
         label, n = f"{name} · {words} #{n}", n + 1
     return label
 
 
+def label_problem(new: str, old: str, runs: dict[str, Any]) -> str | None:
+    """Why ``new`` cannot rename the plan ``old`` of the session (None when it can); ``new`` is whitespace-tidied."""
+    if not new:
+        return "A plan needs a name."
+    if len(new) > MAX_LABEL_CHARS:
+        return f"A plan's name has at most {MAX_LABEL_CHARS} characters ({len(new)} given)."
+    if " − " in new:  # Compare names its difference columns "<plan> − <first plan>"
+        return "A plan's name cannot hold ' − ' (Compare uses it for differences)."
+    if new != old and new in runs:
+        return f"'{new}' is the name of another plan of this session: choose another."
+    return None
+
+
+def renamed(runs: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """The session's plans with ``old`` named ``new``, in the same order (Compare offers the latest last)."""
+    return {new if label == old else label: entry for label, entry in runs.items()}
+
+
+def store_path() -> Path:
+    """The run store the app records in: the CLI's (``PLANNER_STORE``, else the user's data directory)."""
+    return RunStore().path
+
+
+@st.cache_resource(show_spinner=False)
+def recorder() -> ThreadPoolExecutor:
+    """One background writer per process: plans are recorded in the run store while the page shows them."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="planner-run-store")
+
+
+def record_plan(
+    plan: Plan, raw: dict[str, Any], label: str, times: dict[str, Any], path: Path, command: str = "app"
+) -> int:
+    """Record a plan in the run store as ``planner solve`` does: its output files, scenario YAML and label.
+
+    The files are ``planner.results``' encoders' (the bytes the CLI writes); the label goes to ``extra``.
+
+    Raises:
+        PlannerError, sqlite3.Error, OSError: the store cannot take it.
+    """
+    files = {name: output_bytes(plan, name) for name in output_names(plan)}
+    return RunStore(path).record_plan(
+        plan,
+        command=command,
+        files=files,
+        scenario_yaml=scenario_yaml(raw),
+        timings={"total_s": float(times.get("total_s") or 0.0)},
+        extra={"label": label},
+    )
+
+
+def start_recording(label: str) -> None:
+    """Record the session's plan ``label`` in the run store, in the background (its entry holds the future)."""
+    entry = st.session_state["runs"][label]
+    entry.pop("record_error", None)
+    entry["recording"] = recorder().submit(
+        record_plan, entry["plan"], copy.deepcopy(entry["raw"]), label, dict(entry["times"]), store_path()
+    )
+
+
+def stored_id(entry: dict[str, Any], wait: float | None = 0.0) -> int | None:
+    """The run store id of a session plan, once recorded (waiting up to ``wait`` s; None: not recorded yet).
+
+    A failed recording leaves its message in ``entry["record_error"]``.
+    """
+    if entry.get("stored_id") is not None:
+        return int(entry["stored_id"])
+    future = entry.get("recording")
+    if future is None:
+        return None
+    try:
+        run_id = future.result(timeout=wait)
+    except TimeoutError:
+        return None
+    except Exception as exc:  # the store's failure is shown on the Runs page, the plan stays in the session
+        entry.pop("recording", None)
+        entry["record_error"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, PlannerError) else str(exc)
+        return None
+    entry.pop("recording", None)
+    entry["stored_id"] = int(run_id)
+    return int(run_id)
+
+
+def rename_run(old: str, new: str) -> str | None:
+    """Rename a plan of the session (and its run store record); None when done, else why not.
+
+    The session's plan pickers and Compare's pins follow the new name. A plan still being recorded is waited
+    for, so that the store gets the new name too.
+    """
+    ss = st.session_state
+    runs = ss.get("runs", {})
+    new = " ".join(str(new).split())
+    if old not in runs:
+        return f"No plan '{old}' in this session."
+    problem = label_problem(new, old, runs)
+    if problem or new == old:
+        return problem
+    ss["runs"] = renamed(runs, old, new)
+    for key in PLAN_KEYS:
+        if ss.get(key) == old:
+            ss[key] = new
+    for key in PLAN_LIST_KEYS:
+        if isinstance(ss.get(key), list):
+            ss[key] = [new if x == old else x for x in ss[key]]
+    run_id = stored_id(ss["runs"][new], wait=RECORD_WAIT_S)
+    if run_id is not None:
+        try:
+            RunStore().set_label(run_id, new)
+        except (PlannerError, sqlite3.Error, OSError) as exc:
+            return f"Renamed in this session, but not in the run store: {exc}"
+    return None
+
+
+def stored_coords(record: RunRecord) -> pd.DataFrame:
+    """Office coordinates of a stored run, from its offices file if that file is unchanged since the run."""
+    empty = pd.DataFrame(
+        {"office_id": pd.Series(dtype=str), "lat": pd.Series(dtype=float), "lon": pd.Series(dtype=float)}
+    )
+    path = record.scenario_json.get("data", {}).get("offices")
+    try:
+        if not path or fingerprint(Path(path)) != record.fingerprints.get("offices"):
+            return empty
+        offices = read_offices(Path(path))
+    except (OSError, PlannerError):
+        return empty
+    return offices[["office_id", "lat", "lon"]].assign(office_id=lambda t: t["office_id"].astype(str))
+
+
+def open_stored_run(run_id: int) -> str:
+    """Load a stored run (the app's or the CLI's) into the session as the current plan; returns its label.
+
+    Labelled by its stored label, else ``run <id>: <scenario>``; a run already in the session is not loaded twice.
+
+    Raises:
+        PlannerError: no such run, or it has no plan tables.
+    """
+    ss = st.session_state
+    runs = ss.setdefault("runs", {})
+    here = next((label for label, e in runs.items() if stored_id(e) == run_id), None)
+    if here is not None:
+        ss["current"] = here
+        return here
+    store_ = RunStore()
+    record = store_.get(run_id)
+    plan = store_.load_plan(run_id)
+    label = str(record.extra.get("label") or f"run {run_id}: {record.scenario}")
+    if label in runs:
+        label = f"{label} (run {run_id})"
+    runs[label] = {
+        "plan": plan,
+        "coords": stored_coords(record),
+        "raw": copy.deepcopy(record.scenario_json),
+        "times": {"total_s": float(record.timings.get("total_s") or 0.0), "costing_cached": False},
+        "stored_id": run_id,
+    }
+    ss["current"] = label
+    return label
+
+
 def run_and_store(raw: dict[str, Any]) -> bool:
-    """Run with a progress box; store the result in the session, or the error to show."""
+    """Run with a progress box; keep the plan in the session under a new label and record it in the run store.
+
+    An error is kept in the session for the page to show.
+    """
     ss = st.session_state
     ss.pop("last_error", None)
     box = st.empty()
@@ -643,11 +834,17 @@ def run_and_store(raw: dict[str, Any]) -> bool:
     else:  # a plan without its proof is no success: say how much better one may be
         box.warning(text)
     runs = ss.setdefault("runs", {})
-    label = run_label(raw, runs)
-    runs.pop(label, None)  # re-inserted last: the newest plan comes last (Compare offers the latest)
-    runs[label] = {"plan": plan, "coords": coords, "raw": copy.deepcopy(raw), "times": times}
+    label = run_label(raw, runs, own_data_name(raw, ss.get("uploads", {})), set(bundled()))
+    old = runs.pop(label, None)  # the same scenario again: the same plan, re-inserted last (Compare offers the latest)
+    entry = {"plan": plan, "coords": coords, "raw": copy.deepcopy(raw), "times": times}
+    runs[label] = entry
     ss["current"] = label
+    kept = {k: old[k] for k in ("stored_id", "recording") if old is not None and k in old}
+    if kept:  # already recorded (or being recorded): one record per distinct run
+        entry.update(kept)
+    else:
+        start_recording(label)
     if label != raw["name"]:
-        st.caption(md(f"Kept as '{label}': a plan named '{raw['name']}' with other settings is already in this "
-                      "session (both can be compared)."))  # fmt: skip
+        st.caption(md(f"Kept as '{label}' (rename it on the Runs page); every plan of the session stays "
+                      "for Compare."))  # fmt: skip
     return True

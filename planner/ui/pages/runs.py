@@ -2,122 +2,145 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, cast
 
 import pandas as pd
 import streamlit as st
 
-from planner.data import fingerprint, read_offices
 from planner.errors import PlannerError
 from planner.results import report
 from planner.store import RunStore, data_drift
 from planner.ui.format import gap_words, kpi_display, money
 from planner.ui.safe import md
-from planner.ui.state import scenario_yaml
+from planner.ui.state import MAX_LABEL_CHARS, open_stored_run, record_plan, rename_run, store_path, stored_id
 from planner.ui.widgets import kpi_cards, show_table, tech_bar
 
 
-def _run_label(row: Any) -> str:
+def _run_label(row: Any, label: str | None = None) -> str:
     cost = "" if pd.isna(row.total_cost_usd) else f", {money(row.total_cost_usd)}"
-    return f"#{row.id} {row.scenario} — {row.status}{cost}, {str(row.created_at)[:16].replace('T', ' ')} UTC"
-
-
-def _stored_coords(record: Any) -> pd.DataFrame:
-    """Office coordinates of a stored run, from its offices file if that file is unchanged since the run."""
-    empty = pd.DataFrame(
-        {"office_id": pd.Series(dtype=str), "lat": pd.Series(dtype=float), "lon": pd.Series(dtype=float)}
-    )
-    path = record.scenario_json.get("data", {}).get("offices")
-    try:
-        if not path or fingerprint(Path(path)) != record.fingerprints.get("offices"):
-            return empty
-        offices = read_offices(Path(path))
-    except (OSError, PlannerError):
-        return empty
-    return offices[["office_id", "lat", "lon"]].assign(office_id=lambda t: t["office_id"].astype(str))
+    name = f"{label} ({row.scenario})" if label and label != row.scenario else row.scenario
+    return f"#{row.id} {name} — {row.status}{cost}, {str(row.created_at)[:16].replace('T', ' ')} UTC"
 
 
 def reopen_run(run_id: int) -> None:
     """Load a stored run into the session, so the Results, Compare, Donor view and Export pages show it."""
-    ss = st.session_state
-    store = RunStore()
     try:
-        record = store.get(run_id)
-        plan = store.load_plan(run_id)
+        open_stored_run(run_id)
     except PlannerError as exc:
-        ss["runs_error"] = str(exc)
-        return
-    name = f"run {run_id}: {record.scenario}"
-    times = {"total_s": float(record.timings.get("total_s") or 0.0), "costing_cached": False}
-    ss.setdefault("runs", {})[name] = {
-        "plan": plan,
-        "coords": _stored_coords(record),
-        "raw": copy.deepcopy(record.scenario_json),
-        "times": times,
-        "stored_id": run_id,
-    }
-    ss["current"] = name
+        st.session_state["runs_error"] = str(exc)
 
 
 def _record_session_plan(name: str) -> None:
-    """Record a plan of this session in the run store (outputs written as ``planner solve`` writes them)."""
-    from planner.results import write_outputs
-
-    entry = st.session_state["runs"][name]
+    """Record a plan of this session in the run store now (outputs as ``planner solve`` writes them)."""
+    ss = st.session_state
+    entry = ss["runs"][name]
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            files = write_outputs(entry["plan"], Path(tmp))
-            run_id = RunStore().record_plan(
-                entry["plan"],
-                command="app",
-                files=files,
-                scenario_yaml=scenario_yaml(entry["raw"]),
-                timings={"total_s": float(entry["times"].get("total_s") or 0.0)},
-            )
+        run_id = record_plan(entry["plan"], entry["raw"], name, entry["times"], store_path())
     except (PlannerError, OSError, sqlite3.Error) as exc:
-        st.session_state["runs_error"] = f"The plan was not recorded: {exc}"
+        ss["runs_error"] = f"The plan was not recorded: {exc}"
         return
+    entry.pop("record_error", None)
     entry["stored_id"] = run_id
-    st.session_state["runs_recorded"] = f"Recorded '{name}' as run {run_id}."
+    ss["runs_recorded"] = f"Recorded '{name}' as run {run_id}."
+
+
+def _rename() -> None:
+    """Callback of 'Rename': the chosen plan gets the typed name (in the session and the run store)."""
+    ss = st.session_state
+    old, new = ss.get("runs_rename_pick"), ss.get("runs_new_label", "")
+    problem = rename_run(str(old), str(new))
+    if problem:
+        ss["runs_error"] = problem
+    else:
+        ss["runs_new_label"] = ss.get("runs_rename_pick", "")
+        ss["runs_recorded"] = f"Renamed '{old}' to '{ss['runs_rename_pick']}'."
+
+
+def _picked_for_rename() -> None:
+    st.session_state["runs_new_label"] = st.session_state.get("runs_rename_pick", "")
+
+
+def _record_state(entry: dict[str, Any]) -> str:
+    run_id = stored_id(entry)
+    if run_id is not None:
+        return f"run {run_id}"
+    if entry.get("recording") is not None:
+        return "recording…"
+    return "not recorded" + (f": {entry['record_error']}" if entry.get("record_error") else "")
+
+
+def session_plans() -> None:
+    """The session's plans: their labels, where the run store has them, and renaming one."""
+    ss = st.session_state
+    runs = ss.get("runs", {})
+    if not runs:
+        return
+    st.subheader("Plans of this session")
+    rows = []
+    for label, entry in runs.items():
+        s = entry["plan"].summary
+        rows.append({"plan": label, "scenario": s.get("scenario"), "run_store": _record_state(entry),
+                     "offices_connected": s.get("offices_connected"), "population_covered": s.get("population_covered"),
+                     "total_cost_usd": s.get("total_cost_usd")})  # fmt: skip
+    show_table(pd.DataFrame(rows), key="runs_session")
+    if ss.get("runs_rename_pick") not in runs:
+        ss["runs_rename_pick"] = ss.get("current") if ss.get("current") in runs else list(runs)[-1]
+        ss["runs_new_label"] = ss["runs_rename_pick"]
+    c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+    c1.selectbox("Plan", list(runs), key="runs_rename_pick", on_change=_picked_for_rename, format_func=md)
+    c2.text_input("New name", key="runs_new_label", max_chars=MAX_LABEL_CHARS)
+    c3.button("Rename", key="runs_rename", on_click=_rename)
+    st.caption(
+        "Every plan is recorded in the run store as it is made (the files `planner solve` writes) under its name; a "
+        "new name is kept there too. Plans are never overwritten: the same scenario with other settings is kept "
+        "beside the first."
+    )
+    fresh = [n for n, e in runs.items() if stored_id(e) is None and e.get("recording") is None]
+    if fresh:
+        name = st.selectbox("Plan not recorded", fresh, key="runs_save_pick", format_func=md)
+        st.button("Record in the run store", key="runs_save", on_click=_record_session_plan, args=(name,))
 
 
 def page_runs() -> None:
-    """The Runs page: the recorded runs of the run store, and recording the session's plans in it."""
-    st.header("Recorded runs")
+    """The Runs page: the session's plans (names, renaming), the run store's recorded runs to show and reopen."""
+    st.header("Runs")
     ss = st.session_state
     store = RunStore()
+    for key, show in (("runs_error", st.error), ("runs_recorded", st.success)):
+        if key in ss:
+            show(md(ss.pop(key)))
+    session_plans()
+    st.subheader("Recorded runs")
     st.caption(
         f"Run store {md(store.path)} (the `PLANNER_STORE` environment variable chooses another). Every "
         "`planner solve` is recorded here with its scenario, data fingerprints, catalogue, versions and outputs; "
         "`planner runs list | show | export | compare | delete` reads the same store."
     )
-    for key, show in (("runs_error", st.error), ("runs_recorded", st.success)):
-        if key in ss:
-            show(md(ss.pop(key)))
     try:
         table = store.list_runs()
+        named = store.labels()
     except (PlannerError, sqlite3.Error) as exc:
         st.error(f"Cannot read the run store: {md(exc)}")
         return
     if table.empty:
-        st.info(
-            "No runs recorded yet: `planner solve SCENARIO` records its run, or record a plan of this session below."
-        )
+        st.info("No runs recorded yet: every plan the app makes and every `planner solve SCENARIO` is recorded here.")
     else:
         shown = table.assign(
+            label=[named.get(int(i), "") for i in table["id"]],
             created_at=table["created_at"].str.slice(0, 19).str.replace("T", " "),
             mip_gap=[gap_words({"status": st_, "mip_gap": g}) for st_, g in zip(table["status"], table["mip_gap"],
                                                                                strict=True)],
         ).rename(columns={"created_at": "time_(UTC)", "coverage_share": "population_coverage_share",
                           "mip_gap": "solver_proof"})  # fmt: skip
-        show_table(shown, key="runs_table")
-        labels = {int(r.id): _run_label(r) for r in cast(Iterator[Any], table.itertuples(index=False))}
+        cols = list(shown.columns)
+        cols.insert(cols.index("scenario") + 1, cols.pop(cols.index("label")))
+        show_table(shown[cols], key="runs_table")
+        labels = {
+            int(r.id): _run_label(r, named.get(int(r.id))) for r in cast(Iterator[Any], table.itertuples(index=False))
+        }
         label_of = cast(Callable[[Any], str], labels.get)  # every option has its label
         run_id = st.selectbox("Run", list(labels), format_func=label_of, key="runs_pick")
         try:
@@ -169,20 +192,15 @@ def page_runs() -> None:
         )
         if len(pick) >= 2:
             records = [store.get(i) for i in pick]
-            names = [f"#{r.id} {r.scenario}" for r in records]
+            names = [f"#{r.id} {named.get(r.id) or r.scenario}" for r in records]
             st.dataframe(kpi_display([r.summary for r in records], names=names), key="runs_kpis")
             mix = {
-                f"#{i} {store.get(i).scenario}": store.read_table(i, "by_technology.csv")
-                for i in pick
-                if "by_technology.csv" in store.get(i).files
+                name: store.read_table(r.id, "by_technology.csv")
+                for name, r in zip(names, records, strict=True)
+                if "by_technology.csv" in r.files
             }
             rows = report.technology_mix_of(mix).rename(columns={"scenario": "run"})
             if len(rows):
                 tech_bar(rows, "run", "offices", "Technology mix (offices connected)", "runs_mix")
         else:
             st.info("Choose at least two runs.")
-    fresh = [n for n, e in ss.get("runs", {}).items() if "stored_id" not in e]
-    if fresh:
-        st.subheader("Record a plan of this session")
-        name = st.selectbox("Plan", fresh, key="runs_save_pick")
-        st.button("Record in the run store", key="runs_save", on_click=_record_session_plan, args=(name,))
