@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -146,14 +147,22 @@ def test_map_draws_what_the_plan_builds(solved: Any) -> None:
     # zoomed to the data (offices and sites), the legend below the map, clear of the toolbar at the top
     (la0, la1), (lo0, lo1) = fig.layout.geo.lataxis.range, fig.layout.geo.lonaxis.range
     assert la0 < LAT and la1 > 30.5 and lo0 < LON_F and lo1 > east(31.0)
-    assert la1 - la0 < 1.0 and lo1 - lo0 < 1.0
+    assert la1 - la0 < 1.0 and lo1 - lo0 < 1.5
     assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0
 
 
 def test_view_box() -> None:
-    """A margin of MAP_MARGIN of the extent on each side; one point gets a window of MIN_SPAN_DEG around it."""
-    assert view_box(pd.Series([10.0, 20.0]), pd.Series([70.0, 80.0])) == pytest.approx((9.2, 20.8, 69.2, 80.8))
-    assert view_box(pd.Series([10.0]), pd.Series([70.0])) == pytest.approx((9.85, 10.15, 69.85, 70.15))
+    """Extent + 10 % on each side (at least 0.3°), then widened to ground width / height between 1.4 and 2.8."""
+    cos15, cos10, cos05 = (math.cos(math.radians(d)) for d in (15.0, 10.0, 0.5))
+    # 10°x10° at 15°N: 12° x 12°, ground width 12 cos 15° < 1.4 x 12: longitude widened to 1.4 x 12 / cos 15°
+    w = 1.4 * 12 / cos15
+    assert view_box(pd.Series([10.0, 20.0]), pd.Series([70.0, 80.0])) == pytest.approx((9, 21, 75 - w / 2, 75 + w / 2))
+    # 1° x 10° on the equator: 1.2° x 12°, wider than 2.8:1, so latitude grows to 12 cos 0.5° / 2.8
+    h = 12 * cos05 / 2.8
+    assert view_box(pd.Series([0.0, 1.0]), pd.Series([0.0, 10.0])) == pytest.approx((0.5 - h / 2, 0.5 + h / 2, -1, 11))
+    # one office: 0.3° high, 1.4 x 0.3 / cos 10° wide
+    w = 1.4 * 0.3 / cos10
+    assert view_box(pd.Series([10.0]), pd.Series([70.0])) == pytest.approx((9.85, 10.15, 70 - w / 2, 70 + w / 2))
 
 
 def test_map_without_infrastructure_has_no_infrastructure_traces() -> None:

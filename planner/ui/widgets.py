@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,7 +159,8 @@ STATIC = Path(__file__).resolve().parents[2] / "static"
 static/LICENSE-map-layers.md and scripts/build_map_layers.py)."""
 MAX_TOWN_LABELS = 20  # the largest towns in view get a label
 MAX_DISTRICT_LABELS = 40  # district names are written when no more than this many districts are in view
-MAP_MARGIN = 0.08  # share of the data's extent added around it (the map zooms to the offices)
+MAP_MARGIN = 0.1  # share of the data's extent added on each side of it (the map zooms to the offices)
+MAP_ASPECT = 1.4  # narrowest window shape (ground width / height): the map's frame is wider than tall
 MIN_SPAN_DEG = 0.3  # smallest extent of the map (degrees), so one office does not fill the frame
 SITE_COLOUR = "#2ca02c"  # new tower sites: the 4G colour (TECH_COLOURS["cellular_4g"])
 
@@ -208,11 +210,22 @@ def towns() -> pd.DataFrame:
 
 
 def view_box(lat: pd.Series, lon: pd.Series) -> tuple[float, float, float, float]:
-    """The map's window around points (lat_min, lat_max, lon_min, lon_max; degrees), with a margin."""
+    """The map's window around points (lat_min, lat_max, lon_min, lon_max; degrees).
+
+    The points' extent plus MAP_MARGIN of it on each side (at least MIN_SPAN_DEG in all), then widened to a shape
+    between MAP_ASPECT (width / height on the ground, so the window fills a wide frame) and 2 x MAP_ASPECT.
+    """
     la0, la1, lo0, lo1 = float(lat.min()), float(lat.max()), float(lon.min()), float(lon.max())
-    pad_la = max((la1 - la0) * MAP_MARGIN, (MIN_SPAN_DEG - (la1 - la0)) / 2, 0.0)
-    pad_lo = max((lo1 - lo0) * MAP_MARGIN, (MIN_SPAN_DEG - (lo1 - lo0)) / 2, 0.0)
-    return (max(la0 - pad_la, -85.0), min(la1 + pad_la, 85.0), max(lo0 - pad_lo, -180.0), min(lo1 + pad_lo, 180.0))
+    h = max((la1 - la0) * (1 + 2 * MAP_MARGIN), MIN_SPAN_DEG)
+    w = max((lo1 - lo0) * (1 + 2 * MAP_MARGIN), MIN_SPAN_DEG)
+    shrink = max(math.cos(math.radians((la0 + la1) / 2)), 0.05)  # ground width of one degree of longitude
+    if w * shrink < MAP_ASPECT * h:
+        w = MAP_ASPECT * h / shrink
+    elif w * shrink > 2 * MAP_ASPECT * h:
+        h = w * shrink / (2 * MAP_ASPECT)
+    mid_la, mid_lo = (la0 + la1) / 2, (lo0 + lo1) / 2
+    return (max(mid_la - h / 2, -85.0), min(mid_la + h / 2, 85.0), max(mid_lo - w / 2, -180.0),
+            min(mid_lo + w / 2, 180.0))  # fmt: skip
 
 
 def _overlaps(bbox: tuple[float, float, float, float], box: tuple[float, float, float, float]) -> bool:
@@ -319,7 +332,10 @@ def _town_trace(box: tuple[float, float, float, float]) -> list[go.Scattergeo]:
     t = towns()
     if t.empty:
         return []
-    t = t[_inside(t["lat"], t["lon"], box)].head(MAX_TOWN_LABELS)
+    # labels of towns at the very edge would be cut off
+    inner = (box[0] + 0.02 * (box[1] - box[0]), box[1] - 0.04 * (box[1] - box[0]), box[2] + 0.05 * (box[3] - box[2]),
+             box[3] - 0.05 * (box[3] - box[2]))  # fmt: skip
+    t = t[_inside(t["lat"], t["lon"], inner)].head(MAX_TOWN_LABELS)
     if t.empty:
         return []
     return [go.Scattergeo(
