@@ -26,7 +26,7 @@ from planner.geo import haversine_km
 from planner.pipeline import run
 from planner.results.report import ROUTE_VERTEX_COLUMNS, route_vertices
 from planner.scenario import load_scenario
-from planner.ui.widgets import STATIC, MapLayers, boundaries, map_figure, towns, view_box
+from planner.ui.widgets import MAX_TOWN_LABELS, STATIC, MapLayers, boundaries, map_figure, towns, view_box
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -243,3 +243,19 @@ def test_results_page_map_in_the_app() -> None:
     assert offices == len(plan.plan) > 500  # every planned office, coloured by technology
     assert spec["layout"]["legend"]["orientation"] == "h"
     assert "GeoNames" in " ".join(c.value for c in at.caption)
+
+
+def test_town_labels_do_not_crowd() -> None:
+    """Over all Uttarakhand: at most MAX_TOWN_LABELS towns, the largest first, no two labels on top of each other."""
+    offices = read_scenario_offices(load_scenario(ROOT / "scenarios" / "uttarakhand-budget.yaml"))
+    fig = map_figure(offices.assign(technology="none"), "technology")
+    shown = _trace(fig, "Towns")
+    (la0, la1), (lo0, lo1) = fig.layout.geo.lataxis.range, fig.layout.geo.lonaxis.range
+    points = list(zip(shown.lat, shown.lon, strict=True))
+    assert 5 <= len(points) <= MAX_TOWN_LABELS
+    for i, (a, b) in enumerate(points):
+        for c, d in points[:i]:
+            assert abs(a - c) >= 0.04 * (la1 - la0) or abs(b - d) >= 0.10 * (lo1 - lo0), (shown.text[i], a, b)
+    assert "Dehradun" in shown.text and "Haldwani" in shown.text
+    sizes = list(shown.customdata)  # the population shown on hover
+    assert sizes == sorted(sizes, reverse=True) and min(sizes) >= 15_000

@@ -328,6 +328,22 @@ def _infrastructure_traces(layers: MapLayers) -> tuple[list[go.Scattergeo], list
     return under, over
 
 
+def _spread(t: pd.DataFrame, box: tuple[float, float, float, float]) -> pd.DataFrame:
+    """The largest towns of ``t`` (sorted largest first) whose labels do not overlap, at most MAX_TOWN_LABELS.
+
+    A town is left out when a larger one kept is closer than 4 % of the window's height and 10 % of its width.
+    """
+    dy, dx = 0.04 * (box[1] - box[0]), 0.10 * (box[3] - box[2])
+    kept: list[int] = []
+    lat, lon = t["lat"].to_numpy(float), t["lon"].to_numpy(float)
+    for i in range(len(t)):
+        if all(abs(lat[i] - lat[k]) >= dy or abs(lon[i] - lon[k]) >= dx for k in kept):
+            kept.append(i)
+            if len(kept) == MAX_TOWN_LABELS:
+                break
+    return t.iloc[kept]
+
+
 def _town_trace(box: tuple[float, float, float, float]) -> list[go.Scattergeo]:
     t = towns()
     if t.empty:
@@ -335,7 +351,7 @@ def _town_trace(box: tuple[float, float, float, float]) -> list[go.Scattergeo]:
     # labels of towns at the very edge would be cut off
     inner = (box[0] + 0.02 * (box[1] - box[0]), box[1] - 0.04 * (box[1] - box[0]), box[2] + 0.05 * (box[3] - box[2]),
              box[3] - 0.05 * (box[3] - box[2]))  # fmt: skip
-    t = t[_inside(t["lat"], t["lon"], inner)].head(MAX_TOWN_LABELS)
+    t = _spread(t[_inside(t["lat"], t["lon"], inner)], box)
     if t.empty:
         return []
     return [go.Scattergeo(
