@@ -555,3 +555,75 @@ def test_named_runs_renamed_pinned_and_compared_in_browser(app_url):
         finally:
             browser.close()
     assert not external, f"the page tried to reach the internet: {external[:5]}"
+
+
+def test_map_layers_in_browser(app_url, tmp_path):
+    """The Results map of a small Uttarakhand plan (tests/test_app_map.py): district and state boundaries, town
+    labels, the fibre trench and the relay link as lines, the new tower site as a triangle, the legend below the
+    map (clear of plotly's toolbar); nothing is loaded from outside localhost."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_app_map import map_instance
+
+    scenario = map_instance(tmp_path)
+    external: list[str] = []
+
+    def guard(route):
+        if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            external.append(route.request.url)
+            route.abort()
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.route("**/*", guard)
+            page.goto(app_url)
+            page.wait_for_selector(IDLE, timeout=60_000)
+            page.get_by_text("Open a scenario YAML").click()
+            uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Scenario file (.yaml)")
+            uploader.locator('input[type="file"]').set_input_files(str(scenario))
+            page.get_by_text("scenario 'map-check' is in the form").wait_for(timeout=60_000)
+            page.wait_for_selector(IDLE, timeout=60_000)
+            page.get_by_role("button", name="Run scenario").click()
+            page.wait_for_selector('[data-testid="stMetric"]', timeout=120_000)
+            page.wait_for_selector(IDLE, timeout=120_000)
+            page.locator('[data-testid="stSidebar"]').get_by_text("Results", exact=True).click()
+            page.wait_for_selector(IDLE, timeout=60_000)
+            chart = page.locator('[data-testid="stPlotlyChart"]').first
+            chart.wait_for(timeout=60_000)
+            geo = chart.locator("g.geo")
+            geo.locator("g.layer.countries path").first.wait_for(state="attached", timeout=30_000)
+
+            def texts(selector: str) -> list[str]:  # SVG <text> has no innerText
+                return chart.locator(selector).evaluate_all("ts => ts.map(t => (t.textContent || '').trim())")
+
+            legend = texts("g.legend text.legendtext")
+            for entry in ("Districts", "States / provinces", "Fibre trench built (3 km)", "Microwave relay link (1)",
+                          "New tower site (1)"):  # fmt: skip
+                assert entry in legend, legend
+            # line traces draw real paths: district boundaries (long), the 3 km trench and the relay hop (short); the
+            # state borders lie outside this small view (clipped to an empty path)
+            lines = geo.locator("g.trace.scattergeo path.js-line")
+            lengths = lines.evaluate_all("ps => ps.map(p => (p.getAttribute('d') || '').length)")
+            assert len(lengths) >= 4 and max(lengths) > 1000 and sum(n > 10 for n in lengths) >= 3, lengths
+            dashes = lines.evaluate_all("ps => ps.map(p => p.style.strokeDasharray || '')")
+            assert any(dashes), dashes  # the relay link (and the districts) are dashed
+            towns = texts("g.geo g.trace.scattergeo text")  # town (and district) labels
+            assert "Dehradun" in towns, towns
+            symbols = geo.locator("g.trace.scattergeo path.point").evaluate_all(
+                "ps => ps.map(p => p.getAttribute('d') || '')"
+            )
+            assert len(symbols) >= 7  # six offices and the site (plus the town markers)
+            # plotly draws triangle-up as "M-6.93,3H6.93L0,-6Z" (base, then apex above): exactly one, the site
+            triangle = re.compile(r"M-([\d.]+),([\d.]+)H\1L0,-[\d.]+Z")
+            assert sum(bool(triangle.fullmatch(d)) for d in symbols) == 1, sorted(set(symbols))
+            box_geo = geo.locator("g.bg rect, rect.bg").first.bounding_box() or chart.bounding_box()
+            box_legend = chart.locator("g.legend").bounding_box()
+            assert box_geo and box_legend and box_legend["y"] >= box_geo["y"] + box_geo["height"] - 1
+            chart.scroll_into_view_if_needed()
+            chart.screenshot(path=str(ARTIFACTS / "app-map-layers.png"))
+        finally:
+            browser.close()
+    assert not external, f"the page tried to reach the internet: {external[:5]}"

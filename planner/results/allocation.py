@@ -16,10 +16,15 @@ from planner.problem import ModelData, SolveResult
 from planner.results.outputs import ROUTE_COLUMNS, SITE_COLUMNS
 from planner.scenario import Scenario
 
+RELAY_COLUMNS = ["office_id", "hub_office_id", "distance_km", "lat", "lon", "hub_lat", "hub_lon"]
+"""The built microwave relay links, one row per relayed office: the office (``office_id``, ``lat``, ``lon``), the
+fibre-connected office it relays from (``hub_office_id``, ``hub_lat``, ``hub_lon``; WGS84 degrees) and the hop
+length (``distance_km``, great circle)."""
+
 
 def allocate_shared(
     plan: pd.DataFrame, planned: pd.DataFrame, data: ModelData, result: SolveResult, scenario: Scenario
-) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None, pd.DataFrame | None]:
     """Say which shared asset serves each office and allocate shared costs to offices (in place).
 
     Allocation rule (documented in docs/shared-infrastructure.md): a fibre trench edge's cost is split equally
@@ -28,17 +33,19 @@ def allocate_shared(
     by all); a new tower site's cost is split equally among the offices assigned to it (each office is
     assigned to its nearest built site). Relayed offices use a hub's fibre at no extra shared cost. Shares are
     added to the office's capex / opex / cost columns, so the office costs sum to the plan's total cost.
-    Returns the built fibre edges and sites as tables (None when the scenario shares nothing).
+    Returns the built fibre edges, sites and relay links (:data:`RELAY_COLUMNS`) as tables (None when the
+    scenario shares nothing).
     """
     infra = data.infra
     plan["shared_asset"] = ""
     plan["shared_cost_usd"] = 0.0
     if not scenario.infrastructure.enabled:
-        return None, None
+        return None, None, None
     empty_routes = pd.DataFrame(columns=ROUTE_COLUMNS)
     empty_sites = pd.DataFrame(columns=SITE_COLUMNS)
+    relays = pd.DataFrame(columns=RELAY_COLUMNS)
     if infra is None:
-        return empty_routes, empty_sites
+        return empty_routes, empty_sites, relays
     counted = scenario.policy.opex_paid_by in ("operator", "both")
     annuity = annuity_factor(scenario.discount_rate, scenario.horizon.years)
     shared = data.shared[result.chosen] if len(result.chosen) else np.zeros(0, dtype=object)
@@ -137,6 +144,22 @@ def allocate_shared(
             "microwave relay from office " + hub["hub_office_id"].astype(str).to_numpy(object) + " ("
             + np.char.mod("%.1f", hub["distance_km"].to_numpy(float)).astype(object) + " km)"
         )  # fmt: skip
+        pos = planned.assign(office_id=planned["office_id"].astype(str)).set_index("office_id")
+        ends = pd.Index(pos.index)
+        office = ends.get_indexer(pd.Index(relayed[found]))
+        far = ends.get_indexer(pd.Index(hub["hub_office_id"].astype(str)))
+        lat, lon = pos["lat"].to_numpy(float), pos["lon"].to_numpy(float)
+        relays = pd.DataFrame(
+            {
+                "office_id": relayed[found].astype(str),
+                "hub_office_id": hub["hub_office_id"].astype(str).to_numpy(object),
+                "distance_km": hub["distance_km"].to_numpy(float),
+                "lat": np.where(office >= 0, lat[office], np.nan),
+                "lon": np.where(office >= 0, lon[office], np.nan),
+                "hub_lat": np.where(far >= 0, lat[far], np.nan),
+                "hub_lon": np.where(far >= 0, lon[far], np.nan),
+            }
+        )[RELAY_COLUMNS]
     plan["shared_asset"] = asset
     plan["shared_cost_usd"] = share[:, 2]
     plan["capex_usd"] += share[:, 0]
@@ -147,7 +170,7 @@ def allocate_shared(
     plan["cost_usd"] += share[:, 2]
     plan["residual_value_usd"] += share[:, 3]
     plan["annualised_usd"] += share[:, 4]
-    return routes, sites
+    return routes, sites, relays
 
 
 def _money(frame: pd.DataFrame) -> np.ndarray:

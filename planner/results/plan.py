@@ -44,6 +44,7 @@ class Plan:
     fibre_routes: pd.DataFrame | None = None  # built trench edges (shared infrastructure)
     sites: pd.DataFrame | None = None  # new tower sites built
     infra: Any = None  # the candidate infrastructure (network.SharedInfra), for route geometry
+    relays: pd.DataFrame | None = None  # built microwave relay links (allocation.RELAY_COLUMNS)
 
 
 def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series:
@@ -193,7 +194,7 @@ def make_results(
     eligible = options.loc[options["eligible"].to_numpy(bool)]
     elig = joined(eligible["office_id"], eligible["technology"], ";")
     plan["eligible_technologies"] = plan["office_id"].map(elig).fillna("")
-    routes, sites = allocate_shared(plan, planned, data, result, scenario)
+    routes, sites, relays = allocate_shared(plan, planned, data, result, scenario)
     plan["why"] = why(plan, options, spec)
     # the catalogue figures that priced each office's option (empty when not connected, or a hand-made table)
     plan["cost_keys"] = plan["cost_keys"].fillna("") if "cost_keys" in plan else ""
@@ -228,7 +229,7 @@ def make_results(
             "shared_cost_usd": float(plan["shared_cost_usd"].sum()),
             "method": data.infra.method if data.infra is not None else "none",
         }
-    return Plan(scenario, plan, opts, by_tech, by_region, summary, roadmap, routes, sites, data.infra)
+    return Plan(scenario, plan, opts, by_tech, by_region, summary, roadmap, routes, sites, data.infra, relays)
 
 
 def chosen_mask(options: pd.DataFrame, data: ModelData, result: SolveResult) -> np.ndarray:

@@ -162,6 +162,29 @@ def plan_with_coordinates(plan: Plan, offices: pd.DataFrame | None = None) -> pd
     return plan.plan.merge(coords, on="office_id", how="left")
 
 
+ROUTE_VERTEX_COLUMNS = ["edge", "vertex", "lat", "lon", "length_km", "offices_served"]
+"""Columns of :func:`route_vertices`: one row per vertex of a built fibre trench edge, in drawing order
+(``vertex`` from 0); ``lat``/``lon`` in WGS84 degrees, the edge's trench ``length_km`` and ``offices_served``
+repeated on each of its rows."""
+
+
+def route_vertices(plan: Plan) -> pd.DataFrame:
+    """The geometry of the plan's built fibre trenches as a tidy table (:data:`ROUTE_VERTEX_COLUMNS`).
+
+    The polylines are the candidate graph's (straight lines between offices, nodes and junctions, or the road
+    geometry when the scenario gives roads). Empty when the plan builds no trench or its candidate infrastructure
+    is not at hand (a run reopened from the store).
+    """
+    routes, infra = plan.fibre_routes, plan.infra
+    if routes is None or infra is None or not len(routes):
+        return pd.DataFrame(columns=ROUTE_VERTEX_COLUMNS)
+    rows = []
+    for edge, km, served in zip(routes["edge"], routes["length_km"], routes["offices_served"], strict=True):
+        for k, (lon, lat) in enumerate(infra.edge_coords.get(int(edge), [])):
+            rows.append((int(edge), k, float(lat), float(lon), float(km), int(served)))
+    return pd.DataFrame(rows, columns=ROUTE_VERTEX_COLUMNS)
+
+
 def plan_geojson(plan: Plan, offices: pd.DataFrame | None = None) -> dict[str, Any]:
     """A GeoJSON FeatureCollection: one Point per planned office with every plan column as a property."""
     table = plan_with_coordinates(plan, offices)

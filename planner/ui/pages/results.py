@@ -11,7 +11,16 @@ from planner.results import Plan
 from planner.ui.format import column_label, count, km, mbps, money, tech_label
 from planner.ui.safe import md
 from planner.ui.state import store
-from planner.ui.widgets import PLOT_CONFIG, kpi_cards, office_map, plan_choice, show_table, solve_summary, tech_bar
+from planner.ui.widgets import (
+    PLOT_CONFIG,
+    MapLayers,
+    kpi_cards,
+    office_map,
+    plan_choice,
+    show_table,
+    solve_summary,
+    tech_bar,
+)
 
 
 def page_results() -> None:
@@ -26,7 +35,7 @@ def page_results() -> None:
     kpi_cards(plan)
     table = plan.plan.merge(entry["coords"], on="office_id", how="left")
     st.subheader("Offices by chosen technology")
-    office_map(table, "technology", key="results_map")
+    office_map(table, "technology", key="results_map", layers=MapLayers.of(plan))
     c1, c2 = st.columns(2)
     with c1:
         mix = plan.by_technology
