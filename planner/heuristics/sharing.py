@@ -40,6 +40,7 @@ from planner.problem import (
     ModelData,
     ModelSpec,
     PassInfo,
+    RelaxationResult,
     SolveResult,
     built_infrastructure,
     economic_cost,
@@ -48,6 +49,7 @@ from planner.problem import (
 )
 from planner.scenario import SolverSettings
 
+RELAX_SHARE = 0.5  # share of the time limit the cut LP may take (it stops with the bound of its last round)
 _EPS = 1e-9  # csgraph treats a stored 0 as "no edge": discounted weights never go below this
 
 
@@ -59,11 +61,14 @@ class ExactSolvers:
 
     ``plain``: the certified solver of a spec without shared infrastructure (raises
     :class:`planner.problem.NoFeasiblePlan` when it has no plan); ``steiner``: the Steiner tree solver
-    (graph, terminals, ``time_limit_s``) returning the tree with ``graph.graph["cost"]``.
+    (graph, terminals, ``time_limit_s``) returning the tree with ``graph.graph["cost"]``; ``relax``: the
+    cut-strengthened LP relaxation of the shared model (data, spec, deadline as :func:`time.monotonic`), whose
+    bound the heuristic reports and whose solution seeds its second start.
     """
 
     plain: Callable[[ModelData, ModelSpec, SolverSettings], SolveResult]
     steiner: Callable[..., nx.Graph]
+    relax: Callable[[ModelData, ModelSpec, float | None], RelaxationResult | None] | None = None
 
 
 class _Forest:
@@ -226,8 +231,51 @@ def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings,
     if len(arcs):
         forest.switch_moves()
         forest.steiner(settings, exact.steiner)
+    best = _complete(data, spec, forest, [])
+    relaxation = None
+    if exact.relax is not None:  # the cut-strengthened LP: the bound, and a second start from its solution
+        relaxation = exact.relax(data, spec, time.monotonic() + RELAX_SHARE * settings.time_limit_s)
+        seeded = _lp_start(data, spec, relaxation) if relaxation is not None else None
+        if seeded is not None:
+            lp_forest, lp_sites = seeded
+            if len(arcs):
+                lp_forest.steiner(settings, exact.steiner)
+            other = _complete(data, spec, lp_forest, lp_sites)
+            better = other[5] > best[5] if spec.objective == "max_coverage" else other[5] < best[5]
+            if better:
+                best = other
+    chosen, arcs_kept, sites_kept, cov, total, value = best
+    W = data.total_weight(spec.metric)
+    if spec.objective == "max_coverage":
+        bound = float(greedy_max_coverage(office_hull(data), spec.budget_usd)[2])
+        if relaxation is not None:
+            bound = min(bound, relaxation.bound)
+    else:
+        low = greedy_min_cost(office_hull(data, economic=True), (spec.coverage_target or 0.0) * W)
+        bound = float(low[2]) if low is not None else value
+        if relaxation is not None:
+            bound = max(bound, relaxation.bound)
+    seconds = time.perf_counter() - t0
+    passes = list(first.passes)
+    if relaxation is not None:
+        status = "converged" if relaxation.converged else "stopped"
+        note = f"cut LP ({relaxation.rounds} rounds, {len(relaxation.cuts)} cuts, {status})"
+        passes.append(PassInfo(note, "lp", status, None, relaxation.bound, relaxation.seconds))
+    passes.append(PassInfo("shared heuristic", "heuristic", "feasible", value, bound, seconds))
+    gap = relative_gap(value, bound)
+    status = "optimal" if gap <= settings.mip_gap else "time_limit"
+    return SolveResult(status, "shared-heuristic", chosen, value, bound, gap, cov, total, 0.0, seconds, passes,
+                       None, arcs_kept, sites_kept)  # fmt: skip
+
+
+Completed = tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]
+
+
+def _complete(data: ModelData, spec: ModelSpec, forest: _Forest, sites: list[int]) -> Completed:
+    """Steps 4-5 on a grown fibre tree; returns (chosen pairs, arcs, sites, coverage, cost USD, objective value)."""
+    current = forest.current
     _relay_switch(data, current)
-    sites = _open_sites(data, current)
+    sites = _open_sites(data, current, sites)
     if spec.objective == "max_coverage":
         _spend(data, forest, sites, spec.budget_usd or 0.0)
     chosen = np.array(sorted(current.values()), dtype=np.int64)
@@ -236,19 +284,75 @@ def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings,
     )
     cov, total = objective_values(data, spec.metric, chosen)
     total += infra_cost
-    W = data.total_weight(spec.metric)
     if spec.objective == "max_coverage":
-        value, bound = cov, float(greedy_max_coverage(office_hull(data), spec.budget_usd)[2])
+        value = cov
     else:
-        low = greedy_min_cost(office_hull(data, economic=True), (spec.coverage_target or 0.0) * W)
         value = economic_cost(data, chosen, arcs_kept, sites_kept)
-        bound = float(low[2]) if low is not None else value
-    seconds = time.perf_counter() - t0
-    passes = [*first.passes, PassInfo("shared heuristic", "heuristic", "feasible", value, bound, seconds)]
-    gap = relative_gap(value, bound)
-    status = "optimal" if gap <= settings.mip_gap else "time_limit"
-    return SolveResult(status, "shared-heuristic", chosen, value, bound, gap, cov, total, 0.0, seconds, passes,
-                       None, arcs_kept, sites_kept)  # fmt: skip
+        if cov < (spec.coverage_target or 0.0) * data.total_weight(spec.metric) * (1 - 1e-12):
+            value = np.inf  # never preferred: the stand-alone start meets the target
+    return chosen, arcs_kept, sites_kept, cov, total, value
+
+
+def _lp_start(data: ModelData, spec: ModelSpec, relaxation: RelaxationResult) -> tuple[_Forest, list[int]] | None:
+    """A plan rounded from the relaxation's LP solution: pairs, arcs and sites at >= 0.5, repaired to be feasible.
+
+    Fibre offices whose rounded trenches do not reach the backbone, relays without a fibre hub and new-site pairs
+    without an opened site are dropped; with a budget, the offices with the least coverage per dollar of their own
+    cost are dropped until the plan fits. None when nothing is left or a coverage target is missed.
+    """
+    infra = data.infra
+    assert infra is not None
+    if relaxation.x is None or relaxation.arcs is None:
+        return None
+    x = relaxation.x
+    shared = data.shared
+    offices = data.options["office_id"].to_numpy(object)
+    cost = data.options["cost_usd"].to_numpy(float)
+    current: dict[str, int] = {}
+    for p in np.flatnonzero(x >= 0.5):
+        o = offices[p]
+        if o not in current or x[p] > x[current[o]]:
+            current[o] = int(p)
+    arcs = np.flatnonzero(relaxation.arcs >= 0.5)
+    roots = set(infra.nodes.loc[infra.nodes["kind"] == "fibre_node", "node"].astype(int))
+    tail = infra.arcs["tail"].to_numpy(np.int64)
+    fibre = [o for o, p in current.items() if shared[p] == "fibre"]
+    for o, path in infra.paths(arcs, fibre).items():
+        if not path or int(tail[path[-1]]) not in roots:
+            del current[o]
+    fibre_now = {o for o, p in current.items() if shared[p] == "fibre"}
+    hub_ok = set(infra.relays.loc[infra.relays["hub_office_id"].isin(fibre_now), "office_id"])
+    z = relaxation.sites
+    sites = [int(s) for s in np.flatnonzero(z >= 0.5)] if z is not None and len(z) else []
+    site_ok = set(infra.site_cover.loc[infra.site_cover["site"].isin(sites), "office_id"])
+    for o, p in list(current.items()):
+        if (shared[p] == "relay" and o not in hub_ok) or (shared[p] == "site" and o not in site_ok):
+            del current[o]
+    weight = dict(zip(data.offices["office_id"], data.offices["weight"], strict=True))
+    if spec.budget_usd is not None:
+        while current:
+            chosen = np.array(sorted(current.values()), dtype=np.int64)
+            _, _, infra_cost = built_infrastructure(data, chosen, arcs, np.array(sites, dtype=np.int64))
+            if float(cost[chosen].sum()) + infra_cost <= spec.budget_usd + 1e-6:
+                break
+            # an office that relays feed is kept as long as another office can go first
+            hubs = set(infra.relays.loc[infra.relays["office_id"].isin(list(current)), "hub_office_id"])
+            drop = min(current, key=lambda o: (o in hubs, weight[o] / max(cost[current[o]], 1e-9), o))
+            del current[drop]
+        # relays whose hub was dropped
+        fibre_now = {o for o, p in current.items() if shared[p] == "fibre"}
+        hub_ok = set(infra.relays.loc[infra.relays["hub_office_id"].isin(fibre_now), "office_id"])
+        for o, p in list(current.items()):
+            if shared[p] == "relay" and o not in hub_ok:
+                del current[o]
+    if not current:
+        return None
+    forest = _Forest(data, current)
+    chosen = np.array(sorted(current.values()), dtype=np.int64)
+    kept, site_kept, _ = built_infrastructure(data, chosen, arcs, np.array(sites, dtype=np.int64))
+    forest.arcs = set(int(k) for k in kept)
+    forest.in_tree[forest.head[kept]] = True
+    return forest, [int(s) for s in site_kept]
 
 
 def _relay_switch(data: ModelData, current: dict[str, int]) -> None:
@@ -266,8 +370,8 @@ def _relay_switch(data: ModelData, current: dict[str, int]) -> None:
             current[o] = relay_row[o]
 
 
-def _open_sites(data: ModelData, current: dict[str, int]) -> list[int]:
-    """Open the site with the largest net saving while one saves money; returns the sites opened.
+def _open_sites(data: ModelData, current: dict[str, int], opened: list[int]) -> list[int]:
+    """Open the site with the largest net saving while one saves money; returns the sites open (``opened`` first).
 
     A site's offices switch to 4G on it when cheaper than their current option (``current`` updated in place).
     """
@@ -277,11 +381,11 @@ def _open_sites(data: ModelData, current: dict[str, int]) -> list[int]:
     offices = data.options["office_id"].to_numpy(object)
     site_rows = {offices[p]: p for p in range(len(offices)) if shared[p] == "site"}
     if not site_rows or infra.sites.empty:
-        return []
+        return list(opened)
     cost = data.options["cost_usd"].to_numpy(float)
     cover = cast(dict[int, list[str]], infra.site_cover.groupby("site")["office_id"].apply(list).to_dict())
     site_cost = infra.sites["cost_usd"].to_numpy(float)
-    opened: list[int] = []
+    opened = list(opened)
     while True:
         best, best_save = None, 1e-6
         for s, members in cover.items():

@@ -25,11 +25,12 @@ import pyomo.environ as pyo
 from planner.errors import Diagnosis, InfeasibleError, Relaxation, SolverTimeoutError
 from planner.heuristics.greedy import Hull, economic_swap, greedy_max_coverage, greedy_min_cost, office_hull
 from planner.heuristics.phasing import rolling_horizon
-from planner.heuristics.sharing import ExactSolvers, shared_heuristic
+from planner.heuristics.sharing import RELAX_SHARE, ExactSolvers, shared_heuristic
 from planner.heuristics.side import handles as side_handles
 from planner.heuristics.side import region_needs, side_greedy
 from planner.optimize.highs import MIN_RUN_S, GuardedHighs, milp_pass, new_solver
 from planner.optimize.model import BuildTimeout, build_model, chosen_pairs, chosen_years, hold_primary, set_start
+from planner.optimize.shared import add_cuts, shared_relaxation
 from planner.optimize.steiner import steiner_tree
 from planner.problem import (
     ModelData,
@@ -87,13 +88,23 @@ def shared_start(
 ) -> SolveResult | None:
     """Warm start a shared-infrastructure model from the heuristic plan (:mod:`planner.heuristics.sharing`).
 
+    First the cut-strengthened LP (:mod:`planner.optimize.shared`): its directed cuts are added to ``m`` (so HiGHS's
+    root bound is the cut LP's, not the weak bound of the single-commodity flow), it is kept as
+    ``m.shared_relaxation`` for the reported bound, and it seeds the heuristic's second start.
+
     Sets the pairs, the trench arcs with their flows (the number of chosen fibre offices behind each arc), and the
     sites. Returns that plan (it stands if HiGHS finds nothing better), or None for specs the heuristic does not handle.
     """
-    if data.infra is None or not spec.is_plain:
+    if data.infra is None:
+        return None
+    relaxation = shared_relaxation(data, spec, time.monotonic() + RELAX_SHARE * settings.time_limit_s)
+    if relaxation is not None:  # valid for every spec (side rows only cut more): the MIP starts from its bound
+        add_cuts(m, relaxation.cuts)
+        m.shared_relaxation = relaxation
+    if not spec.is_plain:
         return None
     try:
-        plan = shared_heuristic(data, spec, settings, EXACT)
+        plan = shared_heuristic(data, spec, settings, replace(EXACT, relax=lambda *_: relaxation))
     except NoFeasiblePlan:
         return None
     set_start(m, plan.chosen)
@@ -237,6 +248,10 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
             raise NoFeasiblePlan(info.status)
         raise no_plan_within(settings, info.status)
     bound, chosen, opt = tie_break(opt, m, spec, settings, info, greedy, passes, deadline)
+    relaxation = getattr(m, "shared_relaxation", None)
+    if relaxation is not None:  # the cut LP's bound is proven too: keep the tighter one
+        tighter = min if spec.objective == "max_coverage" else max
+        bound = tighter(bound, relaxation.bound)
     arcs: np.ndarray | None
     sites: np.ndarray | None
     arcs, sites, infra_cost = built_infrastructure(data, chosen, *model_infrastructure(m))
@@ -621,4 +636,5 @@ def chosen_table(data: ModelData, result: SolveResult) -> pd.DataFrame:
     return data.options.iloc[result.chosen][["office_id", "technology"]].reset_index(drop=True)
 
 
-EXACT = ExactSolvers(plain=solve_spec, steiner=steiner_tree)  # what the sharing heuristic may call
+# what the sharing heuristic may call
+EXACT = ExactSolvers(plain=solve_spec, steiner=steiner_tree, relax=shared_relaxation)
