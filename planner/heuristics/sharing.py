@@ -50,6 +50,11 @@ from planner.problem import (
 from planner.scenario import SolverSettings
 
 RELAX_SHARE = 0.5  # share of the time limit the cut LP may take (it stops with the bound of its last round)
+# Seconds of the step-3 Steiner tree per candidate arc: 49 s for the 54,116 arcs of benchmarks/sharing.py's 4x
+# synthetic instance, its reductions overrunning a 15 s limit (planner estimate from that one measurement).
+STEINER_S_PER_ARC = 1e-3
+# a completed plan: chosen pairs, arcs, sites, coverage, cost (USD, budget basis), objective value
+Completed = tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]
 _EPS = 1e-9  # csgraph treats a stored 0 as "no edge": discounted weights never go below this
 
 
@@ -131,9 +136,14 @@ class _Forest:
                     self.current[office] = self.fibre_row[office]
             v = u
 
-    def switch_moves(self) -> None:
-        """Step 2: build the best path with a positive saving while there is one (connected offices only)."""
+    def switch_moves(self, deadline: float) -> None:
+        """Step 2: build the best path with a positive saving while there is one (connected offices only).
+
+        Stops at ``deadline`` (:func:`time.monotonic`): every path built so far leaves a feasible plan.
+        """
         for _ in range(self.n):
+            if time.monotonic() > deadline:
+                return
             prize = self.prize()
             if not prize.any():
                 return
@@ -178,10 +188,10 @@ class _Forest:
                     best = (ratio, int(v), pred, float(spent[v]))
         return best
 
-    def steiner(self, settings: SolverSettings, steiner_tree: Callable[..., nx.Graph]) -> None:
-        """Step 3: replace the tree by a least-cost Steiner tree of its fibre offices when cheaper."""
+    def steiner(self, limit_s: float, steiner_tree: Callable[..., nx.Graph]) -> None:
+        """Step 3: replace the tree by a least-cost Steiner tree of its fibre offices when cheaper (in ``limit_s``)."""
         terminals = [self.node_of[o] for o, p in self.current.items() if self.shared[p] == "fibre"]
-        if not terminals or not self.arcs:
+        if not terminals or not self.arcs or limit_s < 0.5:
             return
         g = nx.Graph()
         arc_of: dict[tuple[int, int], int] = {}
@@ -191,7 +201,7 @@ class _Forest:
             if not g.has_edge(*key) or g.edges[key]["weight"] > self.w[k]:
                 g.add_edge(*key, weight=float(self.w[k]))
                 arc_of[key] = k
-        tree = steiner_tree(g, [-1, *terminals], time_limit_s=min(0.25 * settings.time_limit_s, 30.0))
+        tree = steiner_tree(g, [-1, *terminals], time_limit_s=limit_s)
         if tree.graph["cost"] >= float(self.w[list(self.arcs)].sum()) - 1e-6:
             return
         self.arcs = set()
@@ -208,9 +218,17 @@ def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings,
     Calls the ``exact`` solvers for the stand-alone plan (step 1) and the Steiner tree (step 3).
     """
     t0 = time.perf_counter()
+    deadline = time.monotonic() + settings.time_limit_s
     infra = data.infra
     assert infra is not None
     shared = data.shared
+    starts: list[Completed] = []
+    relaxation = None
+    if exact.relax is not None:  # the cut-strengthened LP: the bound, and a start from its rounded solution
+        relaxation = exact.relax(data, spec, time.monotonic() + RELAX_SHARE * settings.time_limit_s)
+        seeded = _lp_start(data, spec, relaxation) if relaxation is not None else None
+        if seeded is not None:
+            starts.append(_complete(data, spec, *seeded, deadline))
     offices = data.options["office_id"].to_numpy(object)
     arcs = infra.arcs
     direct = {o: int(k) for o, k in zip(arcs["direct_for"], arcs["arc"], strict=True) if o} if len(arcs) else {}
@@ -229,21 +247,13 @@ def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings,
             forest.arcs.add(k)
             forest.in_tree[int(cast(int, arcs["head"].iat[k]))] = True
     if len(arcs):
-        forest.switch_moves()
-        forest.steiner(settings, exact.steiner)
-    best = _complete(data, spec, forest, [])
-    relaxation = None
-    if exact.relax is not None:  # the cut-strengthened LP: the bound, and a second start from its solution
-        relaxation = exact.relax(data, spec, time.monotonic() + RELAX_SHARE * settings.time_limit_s)
-        seeded = _lp_start(data, spec, relaxation) if relaxation is not None else None
-        if seeded is not None:
-            lp_forest, lp_sites = seeded
-            if len(arcs):
-                lp_forest.steiner(settings, exact.steiner)
-            other = _complete(data, spec, lp_forest, lp_sites)
-            better = other[5] > best[5] if spec.objective == "max_coverage" else other[5] < best[5]
-            if better:
-                best = other
+        forest.switch_moves(deadline)
+        limit = min(0.25 * settings.time_limit_s, 30.0, 0.5 * (deadline - time.monotonic()))
+        # with an LP-seeded start, skip a Steiner step that would likely overrun its limit (its reductions can)
+        if not starts or len(arcs) * STEINER_S_PER_ARC <= limit:
+            forest.steiner(limit, exact.steiner)
+    starts.append(_complete(data, spec, forest, [], deadline))
+    best = (max if spec.objective == "max_coverage" else min)(starts, key=lambda s: s[5])
     chosen, arcs_kept, sites_kept, cov, total, value = best
     W = data.total_weight(spec.metric)
     if spec.objective == "max_coverage":
@@ -268,16 +278,16 @@ def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings,
                        None, arcs_kept, sites_kept)  # fmt: skip
 
 
-Completed = tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]
+def _complete(data: ModelData, spec: ModelSpec, forest: _Forest, sites: list[int], deadline: float) -> Completed:
+    """Steps 4-5 on a grown fibre tree; returns (chosen pairs, arcs, sites, coverage, cost USD, objective value).
 
-
-def _complete(data: ModelData, spec: ModelSpec, forest: _Forest, sites: list[int]) -> Completed:
-    """Steps 4-5 on a grown fibre tree; returns (chosen pairs, arcs, sites, coverage, cost USD, objective value)."""
+    Step 5 stops at ``deadline`` (:func:`time.monotonic`), leaving a feasible plan.
+    """
     current = forest.current
     _relay_switch(data, current)
     sites = _open_sites(data, current, sites)
     if spec.objective == "max_coverage":
-        _spend(data, forest, sites, spec.budget_usd or 0.0)
+        _spend(data, forest, sites, spec.budget_usd or 0.0, deadline)
     chosen = np.array(sorted(current.values()), dtype=np.int64)
     arcs_kept, sites_kept, infra_cost = built_infrastructure(
         data, chosen, np.array(sorted(forest.arcs), dtype=np.int64), np.array(sites, dtype=np.int64)
@@ -410,8 +420,8 @@ def _open_sites(data: ModelData, current: dict[str, int], opened: list[int]) -> 
                 current[o] = site_rows[o]
 
 
-def _spend(data: ModelData, forest: _Forest, sites: list[int], budget: float) -> None:
-    """Step 5: connect more offices with the money left, best coverage per dollar first (in place)."""
+def _spend(data: ModelData, forest: _Forest, sites: list[int], budget: float, deadline: float) -> None:
+    """Step 5: connect more offices with the money left, best coverage per dollar first (in place), to ``deadline``."""
     infra = data.infra
     assert infra is not None
     shared = data.shared
@@ -429,7 +439,7 @@ def _spend(data: ModelData, forest: _Forest, sites: list[int], budget: float) ->
     candidates.sort(key=lambda p: -weight[offices[p]] / max(cost[p], 1e-9))
     for _ in range(len(offices) + 1):
         money = left()
-        if money <= 1e-9:
+        if money <= 1e-9 or time.monotonic() > deadline:
             return
         fibre_offices = {o for o, p in current.items() if shared[p] == "fibre"}
         relay_ok = set(infra.relays.loc[infra.relays["hub_office_id"].isin(fibre_offices), "office_id"])
