@@ -319,10 +319,10 @@ def _lp_start(data: ModelData, spec: ModelSpec, relaxation: RelaxationResult) ->
     offices = data.options["office_id"].to_numpy(object)
     cost = data.options["cost_usd"].to_numpy(float)
     current: dict[str, int] = {}
-    for p in np.flatnonzero(x >= 0.5):
-        o = offices[p]
-        if o not in current or x[p] > x[current[o]]:
-            current[o] = int(p)
+    for q in np.flatnonzero(x >= 0.5):
+        o = offices[q]
+        if o not in current or x[q] > x[current[o]]:
+            current[o] = int(q)
     arcs = np.flatnonzero(relaxation.arcs >= 0.5)
     roots = set(infra.nodes.loc[infra.nodes["kind"] == "fibre_node", "node"].astype(int))
     tail = infra.arcs["tail"].to_numpy(np.int64)
@@ -366,7 +366,11 @@ def _lp_start(data: ModelData, spec: ModelSpec, relaxation: RelaxationResult) ->
 
 
 def _relay_switch(data: ModelData, current: dict[str, int]) -> None:
-    """Offices in hop range of a fibre office switch to a microwave relay when it is cheaper (in place)."""
+    """Offices in hop range of a fibre office switch to a microwave relay when it is cheaper (in place).
+
+    A fibre office that feeds a relay stays on fibre, and one that switches no longer feeds any: no relay is left
+    without its hub.
+    """
     infra = data.infra
     assert infra is not None
     shared = data.shared
@@ -374,10 +378,19 @@ def _relay_switch(data: ModelData, current: dict[str, int]) -> None:
     cost = data.options["cost_usd"].to_numpy(float)
     relay_row = {offices[p]: p for p in range(len(offices)) if shared[p] == "relay"}
     fibre_offices = {o for o, p in current.items() if shared[p] == "fibre"}
-    ok = set(infra.relays.loc[infra.relays["hub_office_id"].isin(fibre_offices), "office_id"])
+    hubs_of = infra.relays.groupby("office_id")["hub_office_id"].apply(list).to_dict() if len(infra.relays) else {}
+    feeding: set[str] = set()  # fibre offices that feed a relay: they stay on fibre
+    for o, p in current.items():  # relays already in the plan keep a hub
+        hub = next((h for h in sorted(hubs_of.get(o, [])) if h in fibre_offices), None)
+        if shared[p] == "relay" and hub is not None:
+            feeding.add(hub)
     for o, p in list(current.items()):
-        if o in ok and o in relay_row and cost[relay_row[o]] < cost[p]:
-            current[o] = relay_row[o]
+        if o in relay_row and o not in feeding and cost[relay_row[o]] < cost[p]:
+            hub = next((h for h in sorted(hubs_of.get(o, [])) if h in fibre_offices and h != o), None)
+            if hub is not None:
+                current[o] = relay_row[o]
+                fibre_offices.discard(o)
+                feeding.add(hub)
 
 
 def _open_sites(data: ModelData, current: dict[str, int], opened: list[int]) -> list[int]:

@@ -112,9 +112,10 @@ class SharedRelaxation:
             cols = [self.arc0 + k for k in into.get(int(v), [])]
             rows.append(([int(p), *cols], [1.0] + [-1.0] * len(cols), -inf, 0.0))
         for k in range(n_arcs):
-            ins = into.get(int(self.tail[k]))
-            if ins:
-                rows.append(([self.arc0 + k, *(self.arc0 + j for j in ins)], [1.0] + [-1.0] * len(ins), -inf, 0.0))
+            parents = into.get(int(self.tail[k]))
+            if parents:
+                cols = [self.arc0 + k, *(self.arc0 + j for j in parents)]
+                rows.append((cols, [1.0] + [-1.0] * len(parents), -inf, 0.0))
         sites_of: dict[str, list[int]] = defaultdict(list)
         for s, o in zip(infra.site_cover["site"], infra.site_cover["office_id"], strict=True):
             sites_of[str(o)].append(int(s))
