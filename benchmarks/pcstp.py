@@ -238,7 +238,13 @@ def main() -> None:
         rows.append(run(inst, budget, args.time_limit, None))
     table = pd.DataFrame(rows)
     pd.set_option("display.width", 250)
-    print(table.to_markdown(index=False) if args.markdown else table.to_string(index=False))
+    if args.markdown:  # by hand: pandas' to_markdown needs tabulate, not a dependency
+        print("| " + " | ".join(table.columns) + " |")
+        print("|" + "---|" * len(table.columns))
+        for row in table.itertuples(index=False):
+            print("| " + " | ".join(str(v) for v in row) + " |")
+    else:
+        print(table.to_string(index=False))
 
 
 if __name__ == "__main__":
