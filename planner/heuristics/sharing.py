@@ -5,6 +5,9 @@ within the time limit, and as the warm start of the exact model. No Pyomo here: 
 solver it is given (:class:`ExactSolvers`, from :mod:`planner.optimize.solve`) and works on the candidate tables
 of :class:`planner.network.SharedInfra`.
 
+0. **LP start** (when ``ExactSolvers.relax`` is given and its LP solved): the cut LP's solution rounded at 0.5 and
+   repaired (fibre offices off the rounded trenches, relays without a fibre hub, site pairs without a site
+   dropped; with a budget, the least coverage per dollar dropped until it fits), then steps 4-5.
 1. Plan with stand-alone costs (every fibre office digs its own trench; no site, no relay): certified.
 2. **Path moves**: from the current fibre tree (the backbone at first), search the cheapest trench path to
    every node on arc costs discounted by the saving at their head office (``max(w − prize, 0)``), then price
@@ -19,8 +22,12 @@ of :class:`planner.network.SharedInfra`.
    offices' usable options (stand-alone, relay off a fibre office, 4G on an opened site) and the trench paths
    from the tree (coverage of the unconnected offices along the path per dollar of trench and terminals).
 
-The bound is proven but loose: the pairs at their own costs (trenches and sites free) relax the shared model,
-so their hull-greedy LP bound bounds the shared optimum.
+Steps 1-5 are the second start; the better of the two plans is returned. One deadline (the time limit) covers
+every step, each stopped by it leaving a feasible plan.
+
+The bound: the pairs at their own costs (trenches and sites free) relax the shared model, so their hull-greedy
+LP bound is proven but loose; the cut LP's bound (:mod:`planner.optimize.shared`) is tighter, and the tighter of
+the two is reported.
 """
 
 from __future__ import annotations
