@@ -98,11 +98,12 @@ def shared_first(
     (side rows only cut more): its bound is proven and its cuts tighten the MIP. The heuristic
     (:mod:`planner.heuristics.sharing`) reports that bound; None when the spec has side rows or no plan was found.
     """
+    deadline = time.monotonic() + settings.time_limit_s
     relaxation = shared_relaxation(data, spec, time.monotonic() + RELAX_SHARE * settings.time_limit_s)
     if not spec.is_plain:
         return relaxation, None
-    try:
-        plan = shared_heuristic(data, spec, settings, replace(EXACT, relax=lambda *_: relaxation))
+    try:  # the heuristic gets what the LP left of the limit
+        plan = shared_heuristic(data, spec, within(settings, deadline), replace(EXACT, relax=lambda *_: relaxation))
     except NoFeasiblePlan:
         return relaxation, None
     return relaxation, plan
