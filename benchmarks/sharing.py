@@ -134,7 +134,9 @@ def compare(limit: float) -> pd.DataFrame:
     return table
 
 
-def grow(limit: float, tmp: Path) -> pd.DataFrame:
+def grow(
+    limit: float, tmp: Path, methods: tuple[str, ...] = ("auto", "heuristic"), only: str | None = None
+) -> pd.DataFrame:
     base = fibre_variant(load_scenario(ROOT / "scenarios" / "uttarakhand-budget.yaml"))
     offices = pd.read_csv(base.data.offices, dtype=str)
     rng = np.random.default_rng(7)
@@ -156,13 +158,13 @@ def grow(limit: float, tmp: Path) -> pd.DataFrame:
         ("100 %", offices),
         ("4x synthetic", synthetic),
     ):
+        if only is not None and label != only:
+            continue
         path = tmp / f"offices-{len(table)}.csv"
         table.to_csv(path, index=False)
         budget = 10e6 * len(table) / len(offices)  # the same money per office
         sc = base.model_copy(update={"data": base.data.model_copy(update={"offices": path}), "budget_usd": budget})
-        for method in ("exact", "heuristic"):
-            if method == "exact" and label == "4x synthetic" and limit < 60:
-                continue
+        for method in methods:
             got = run(variant(sc, {**SHARE_ALL, "method": method}, limit))
             rows.append(
                 {
@@ -175,6 +177,7 @@ def grow(limit: float, tmp: Path) -> pd.DataFrame:
                     "population": int(got["population"]),
                     "fibre_km": round(got["shared"].get("fibre_km_built", 0.0), 1),
                     "status": got["status"],
+                    "solved_by": got["method"],
                     "gap_to_bound": f"{got['gap']:.2e}",
                     "prepare_s": round(got["prepare_s"], 1),
                     "solve_s": round(got["solve_s"], 1),

@@ -225,6 +225,33 @@ class SolveResult:
     sites: np.ndarray | None = None  # new tower sites built (indices into ModelData.infra.sites)
 
 
+@dataclass
+class Cut:
+    """One directed cut: ``Σ_{k in arcs} a[k] >= sel[pair]``."""
+
+    pair: int
+    arcs: np.ndarray
+
+
+@dataclass
+class RelaxationResult:
+    """The best bound proven by the cutting-plane loop and the cuts that prove it.
+
+    ``bound``: the tightest LP value of the rounds (units of the objective: coverage weight, or USD for min_cost),
+    proven whether or not the loop converged; ``rounds``: LPs solved; ``converged``: no violated cut remained;
+    ``x``, ``arcs``, ``sites``: the last LP's pair, arc and site values (each in [0, 1]).
+    """
+
+    bound: float
+    rounds: int
+    converged: bool
+    seconds: float
+    cuts: list[Cut] = field(default_factory=list)
+    x: np.ndarray | None = None
+    arcs: np.ndarray | None = None
+    sites: np.ndarray | None = None
+
+
 def relative_gap(objective: float, bound: float) -> float:
     """``|bound - objective| / max(|bound|, 1e-9)``; 0 when both are 0."""
     if math.isclose(objective, bound, rel_tol=1e-12, abs_tol=1e-9):

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.network import SteinInstance, read_stp
+from planner.network import SteinInstance, read_stp, write_stp
 from planner.optimize.steiner import steiner_tree
 
 STEINLIB = Path(__file__).resolve().parents[2] / "shared" / "steinlib"
@@ -104,6 +104,32 @@ def test_read_stp_tiny(tmp_path: Path) -> None:
     assert sorted(tree.edges) == [(1, 4), (2, 4), (3, 4)] or set(map(frozenset, tree.edges)) == {
         frozenset(e) for e in [(1, 4), (2, 4), (3, 4)]
     }
+
+
+PRIZE_STP = TINY_STP.replace("T 1\nT 2\nT 3", "RootP 1\nTP 2 10\nTP 3 2.5").replace("Terminals 3", "Terminals 2")
+
+
+def test_read_stp_prizes_and_root(tmp_path: Path) -> None:
+    """Prize-collecting files (``TP node prize``, ``RootP node``): prizes and root are read, and written back."""
+    path = tmp_path / "pc.stp"
+    path.write_text(PRIZE_STP)
+    inst = read_stp(path)
+    assert inst.prizes == {2: 10.0, 3: 2.5} and inst.root == 1 and inst.terminals == [2, 3]
+    again = tmp_path / "again.stp"
+    write_stp(again, inst, "round trip")
+    back = read_stp(again)
+    assert back.prizes == inst.prizes and back.root == 1 and back.terminals == inst.terminals
+    assert sorted(back.graph.edges(data="weight")) == sorted(inst.graph.edges(data="weight"))
+    assert back.optimum == inst.optimum
+
+
+@pytest.mark.parametrize(("new", "message"), [("TP 2", "TP node prize"), ("TP 2 -1", ">= 0"), ("TP 9 1", "outside")])
+def test_read_stp_bad_prize_line(tmp_path: Path, new: str, message: str) -> None:
+    path = tmp_path / "bad.stp"
+    path.write_text(PRIZE_STP.replace("TP 2 10", new))
+    with pytest.raises(ValueError, match=message) as info:
+        read_stp(path)
+    assert str(path) in str(info.value)
 
 
 @pytest.mark.parametrize(

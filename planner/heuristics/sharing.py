@@ -5,6 +5,9 @@ within the time limit, and as the warm start of the exact model. No Pyomo here: 
 solver it is given (:class:`ExactSolvers`, from :mod:`planner.optimize.solve`) and works on the candidate tables
 of :class:`planner.network.SharedInfra`.
 
+0. **LP start** (when ``ExactSolvers.relax`` is given and its LP solved): the cut LP's solution rounded at 0.5 and
+   repaired (fibre offices off the rounded trenches, relays without a fibre hub, site pairs without a site
+   dropped; with a budget, the least coverage per dollar dropped until it fits), then steps 4-5.
 1. Plan with stand-alone costs (every fibre office digs its own trench; no site, no relay): certified.
 2. **Path moves**: from the current fibre tree (the backbone at first), search the cheapest trench path to
    every node on arc costs discounted by the saving at their head office (``max(w − prize, 0)``), then price
@@ -19,8 +22,12 @@ of :class:`planner.network.SharedInfra`.
    offices' usable options (stand-alone, relay off a fibre office, 4G on an opened site) and the trench paths
    from the tree (coverage of the unconnected offices along the path per dollar of trench and terminals).
 
-The bound is proven but loose: the pairs at their own costs (trenches and sites free) relax the shared model,
-so their hull-greedy LP bound bounds the shared optimum.
+Steps 1-5 are the second start; the better of the two plans is returned. One deadline (the time limit) covers
+every step, each stopped by it leaving a feasible plan.
+
+The bound: the pairs at their own costs (trenches and sites free) relax the shared model, so their hull-greedy
+LP bound is proven but loose; the cut LP's bound (:mod:`planner.optimize.shared`) is tighter, and the tighter of
+the two is reported.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from planner.problem import (
     ModelData,
     ModelSpec,
     PassInfo,
+    RelaxationResult,
     SolveResult,
     built_infrastructure,
     economic_cost,
@@ -48,6 +56,12 @@ from planner.problem import (
 )
 from planner.scenario import SolverSettings
 
+RELAX_SHARE = 0.5  # share of the time limit the cut LP may take (it stops with the bound of its last round)
+# Seconds of the step-3 Steiner tree per candidate arc: 49 s for the 54,116 arcs of benchmarks/sharing.py's 4x
+# synthetic instance, its reductions overrunning a 15 s limit (planner estimate from that one measurement).
+STEINER_S_PER_ARC = 1e-3
+# a completed plan: chosen pairs, arcs, sites, coverage, cost (USD, budget basis), objective value
+Completed = tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]
 _EPS = 1e-9  # csgraph treats a stored 0 as "no edge": discounted weights never go below this
 
 
@@ -59,11 +73,14 @@ class ExactSolvers:
 
     ``plain``: the certified solver of a spec without shared infrastructure (raises
     :class:`planner.problem.NoFeasiblePlan` when it has no plan); ``steiner``: the Steiner tree solver
-    (graph, terminals, ``time_limit_s``) returning the tree with ``graph.graph["cost"]``.
+    (graph, terminals, ``time_limit_s``) returning the tree with ``graph.graph["cost"]``; ``relax``: the
+    cut-strengthened LP relaxation of the shared model (data, spec, deadline as :func:`time.monotonic`), whose
+    bound the heuristic reports and whose solution seeds its second start.
     """
 
     plain: Callable[[ModelData, ModelSpec, SolverSettings], SolveResult]
     steiner: Callable[..., nx.Graph]
+    relax: Callable[[ModelData, ModelSpec, float | None], RelaxationResult | None] | None = None
 
 
 class _Forest:
@@ -126,9 +143,14 @@ class _Forest:
                     self.current[office] = self.fibre_row[office]
             v = u
 
-    def switch_moves(self) -> None:
-        """Step 2: build the best path with a positive saving while there is one (connected offices only)."""
+    def switch_moves(self, deadline: float) -> None:
+        """Step 2: build the best path with a positive saving while there is one (connected offices only).
+
+        Stops at ``deadline`` (:func:`time.monotonic`): every path built so far leaves a feasible plan.
+        """
         for _ in range(self.n):
+            if time.monotonic() > deadline:
+                return
             prize = self.prize()
             if not prize.any():
                 return
@@ -173,10 +195,10 @@ class _Forest:
                     best = (ratio, int(v), pred, float(spent[v]))
         return best
 
-    def steiner(self, settings: SolverSettings, steiner_tree: Callable[..., nx.Graph]) -> None:
-        """Step 3: replace the tree by a least-cost Steiner tree of its fibre offices when cheaper."""
+    def steiner(self, limit_s: float, steiner_tree: Callable[..., nx.Graph]) -> None:
+        """Step 3: replace the tree by a least-cost Steiner tree of its fibre offices when cheaper (in ``limit_s``)."""
         terminals = [self.node_of[o] for o, p in self.current.items() if self.shared[p] == "fibre"]
-        if not terminals or not self.arcs:
+        if not terminals or not self.arcs or limit_s < 0.5:
             return
         g = nx.Graph()
         arc_of: dict[tuple[int, int], int] = {}
@@ -186,7 +208,7 @@ class _Forest:
             if not g.has_edge(*key) or g.edges[key]["weight"] > self.w[k]:
                 g.add_edge(*key, weight=float(self.w[k]))
                 arc_of[key] = k
-        tree = steiner_tree(g, [-1, *terminals], time_limit_s=min(0.25 * settings.time_limit_s, 30.0))
+        tree = steiner_tree(g, [-1, *terminals], time_limit_s=limit_s)
         if tree.graph["cost"] >= float(self.w[list(self.arcs)].sum()) - 1e-6:
             return
         self.arcs = set()
@@ -203,9 +225,17 @@ def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings,
     Calls the ``exact`` solvers for the stand-alone plan (step 1) and the Steiner tree (step 3).
     """
     t0 = time.perf_counter()
+    deadline = time.monotonic() + settings.time_limit_s
     infra = data.infra
     assert infra is not None
     shared = data.shared
+    starts: list[Completed] = []
+    relaxation = None
+    if exact.relax is not None:  # the cut-strengthened LP: the bound, and a start from its rounded solution
+        relaxation = exact.relax(data, spec, time.monotonic() + RELAX_SHARE * settings.time_limit_s)
+        seeded = _lp_start(data, spec, relaxation) if relaxation is not None else None
+        if seeded is not None:
+            starts.append(_complete(data, spec, *seeded, deadline))
     offices = data.options["office_id"].to_numpy(object)
     arcs = infra.arcs
     direct = {o: int(k) for o, k in zip(arcs["direct_for"], arcs["arc"], strict=True) if o} if len(arcs) else {}
@@ -224,35 +254,130 @@ def shared_heuristic(data: ModelData, spec: ModelSpec, settings: SolverSettings,
             forest.arcs.add(k)
             forest.in_tree[int(cast(int, arcs["head"].iat[k]))] = True
     if len(arcs):
-        forest.switch_moves()
-        forest.steiner(settings, exact.steiner)
-    _relay_switch(data, current)
-    sites = _open_sites(data, current)
-    if spec.objective == "max_coverage":
-        _spend(data, forest, sites, spec.budget_usd or 0.0)
-    chosen = np.array(sorted(current.values()), dtype=np.int64)
-    arcs_kept, sites_kept, infra_cost = built_infrastructure(
-        data, chosen, np.array(sorted(forest.arcs), dtype=np.int64), np.array(sites, dtype=np.int64)
-    )
-    cov, total = objective_values(data, spec.metric, chosen)
-    total += infra_cost
+        forest.switch_moves(deadline)
+        limit = min(0.25 * settings.time_limit_s, 30.0, 0.5 * (deadline - time.monotonic()))
+        # with an LP-seeded start, skip a Steiner step that would likely overrun its limit (its reductions can)
+        if not starts or len(arcs) * STEINER_S_PER_ARC <= limit:
+            forest.steiner(limit, exact.steiner)
+    starts.append(_complete(data, spec, forest, [], deadline))
+    best = (max if spec.objective == "max_coverage" else min)(starts, key=lambda s: s[5])
+    chosen, arcs_kept, sites_kept, cov, total, value = best
     W = data.total_weight(spec.metric)
     if spec.objective == "max_coverage":
-        value, bound = cov, float(greedy_max_coverage(office_hull(data), spec.budget_usd)[2])
+        bound = float(greedy_max_coverage(office_hull(data), spec.budget_usd)[2])
+        if relaxation is not None:
+            bound = min(bound, relaxation.bound)
     else:
         low = greedy_min_cost(office_hull(data, economic=True), (spec.coverage_target or 0.0) * W)
-        value = economic_cost(data, chosen, arcs_kept, sites_kept)
         bound = float(low[2]) if low is not None else value
+        if relaxation is not None:
+            bound = max(bound, relaxation.bound)
     seconds = time.perf_counter() - t0
-    passes = [*first.passes, PassInfo("shared heuristic", "heuristic", "feasible", value, bound, seconds)]
+    passes = list(first.passes)
+    if relaxation is not None:
+        status = "converged" if relaxation.converged else "stopped"
+        note = f"cut LP ({relaxation.rounds} rounds, {len(relaxation.cuts)} cuts, {status})"
+        passes.append(PassInfo(note, "lp", status, None, relaxation.bound, relaxation.seconds))
+    passes.append(PassInfo("shared heuristic", "heuristic", "feasible", value, bound, seconds))
     gap = relative_gap(value, bound)
     status = "optimal" if gap <= settings.mip_gap else "time_limit"
     return SolveResult(status, "shared-heuristic", chosen, value, bound, gap, cov, total, 0.0, seconds, passes,
                        None, arcs_kept, sites_kept)  # fmt: skip
 
 
+def _complete(data: ModelData, spec: ModelSpec, forest: _Forest, sites: list[int], deadline: float) -> Completed:
+    """Steps 4-5 on a grown fibre tree; returns (chosen pairs, arcs, sites, coverage, cost USD, objective value).
+
+    Step 5 stops at ``deadline`` (:func:`time.monotonic`), leaving a feasible plan.
+    """
+    current = forest.current
+    _relay_switch(data, current)
+    sites = _open_sites(data, current, sites)
+    if spec.objective == "max_coverage":
+        _spend(data, forest, sites, spec.budget_usd or 0.0, deadline)
+    chosen = np.array(sorted(current.values()), dtype=np.int64)
+    arcs_kept, sites_kept, infra_cost = built_infrastructure(
+        data, chosen, np.array(sorted(forest.arcs), dtype=np.int64), np.array(sites, dtype=np.int64)
+    )
+    cov, total = objective_values(data, spec.metric, chosen)
+    total += infra_cost
+    if spec.objective == "max_coverage":
+        value = cov
+    else:
+        value = economic_cost(data, chosen, arcs_kept, sites_kept)
+        if cov < (spec.coverage_target or 0.0) * data.total_weight(spec.metric) * (1 - 1e-12):
+            value = np.inf  # never preferred: the stand-alone start meets the target
+    return chosen, arcs_kept, sites_kept, cov, total, value
+
+
+def _lp_start(data: ModelData, spec: ModelSpec, relaxation: RelaxationResult) -> tuple[_Forest, list[int]] | None:
+    """A plan rounded from the relaxation's LP solution: pairs, arcs and sites at >= 0.5, repaired to be feasible.
+
+    Fibre offices whose rounded trenches do not reach the backbone, relays without a fibre hub and new-site pairs
+    without an opened site are dropped; with a budget, the offices with the least coverage per dollar of their own
+    cost are dropped until the plan fits. None when nothing is left or a coverage target is missed.
+    """
+    infra = data.infra
+    assert infra is not None
+    if relaxation.x is None or relaxation.arcs is None:
+        return None
+    x = relaxation.x
+    shared = data.shared
+    offices = data.options["office_id"].to_numpy(object)
+    cost = data.options["cost_usd"].to_numpy(float)
+    current: dict[str, int] = {}
+    for q in np.flatnonzero(x >= 0.5):
+        o = offices[q]
+        if o not in current or x[q] > x[current[o]]:
+            current[o] = int(q)
+    arcs = np.flatnonzero(relaxation.arcs >= 0.5)
+    roots = set(infra.nodes.loc[infra.nodes["kind"] == "fibre_node", "node"].astype(int))
+    tail = infra.arcs["tail"].to_numpy(np.int64)
+    fibre = [o for o, p in current.items() if shared[p] == "fibre"]
+    for o, path in infra.paths(arcs, fibre).items():
+        if not path or int(tail[path[-1]]) not in roots:
+            del current[o]
+    fibre_now = {o for o, p in current.items() if shared[p] == "fibre"}
+    hub_ok = set(infra.relays.loc[infra.relays["hub_office_id"].isin(fibre_now), "office_id"])
+    z = relaxation.sites
+    sites = [int(s) for s in np.flatnonzero(z >= 0.5)] if z is not None and len(z) else []
+    site_ok = set(infra.site_cover.loc[infra.site_cover["site"].isin(sites), "office_id"])
+    for o, p in list(current.items()):
+        if (shared[p] == "relay" and o not in hub_ok) or (shared[p] == "site" and o not in site_ok):
+            del current[o]
+    weight = dict(zip(data.offices["office_id"], data.offices["weight"], strict=True))
+    if spec.budget_usd is not None:
+        while current:
+            chosen = np.array(sorted(current.values()), dtype=np.int64)
+            _, _, infra_cost = built_infrastructure(data, chosen, arcs, np.array(sites, dtype=np.int64))
+            if float(cost[chosen].sum()) + infra_cost <= spec.budget_usd + 1e-6:
+                break
+            # an office that relays feed is kept as long as another office can go first
+            hubs = set(infra.relays.loc[infra.relays["office_id"].isin(list(current)), "hub_office_id"])
+            drop = min(current, key=lambda o: (o in hubs, weight[o] / max(cost[current[o]], 1e-9), o))
+            del current[drop]
+        # relays whose hub was dropped
+        fibre_now = {o for o, p in current.items() if shared[p] == "fibre"}
+        hub_ok = set(infra.relays.loc[infra.relays["hub_office_id"].isin(fibre_now), "office_id"])
+        for o, p in list(current.items()):
+            if shared[p] == "relay" and o not in hub_ok:
+                del current[o]
+    if not current:
+        return None
+    forest = _Forest(data, current)
+    chosen = np.array(sorted(current.values()), dtype=np.int64)
+    kept, site_kept, _ = built_infrastructure(data, chosen, arcs, np.array(sites, dtype=np.int64))
+    forest.arcs = set(int(k) for k in kept)
+    forest.in_tree[forest.head[kept]] = True
+    return forest, [int(s) for s in site_kept]
+
+
 def _relay_switch(data: ModelData, current: dict[str, int]) -> None:
-    """Offices in hop range of a fibre office switch to a microwave relay when it is cheaper (in place)."""
+    """Offices in hop range of a fibre office switch to a microwave relay when it is cheaper (in place).
+
+    A fibre office that feeds a relay stays on fibre, and one that switches no longer feeds any: no relay is left
+    without its hub.
+    """
     infra = data.infra
     assert infra is not None
     shared = data.shared
@@ -260,14 +385,23 @@ def _relay_switch(data: ModelData, current: dict[str, int]) -> None:
     cost = data.options["cost_usd"].to_numpy(float)
     relay_row = {offices[p]: p for p in range(len(offices)) if shared[p] == "relay"}
     fibre_offices = {o for o, p in current.items() if shared[p] == "fibre"}
-    ok = set(infra.relays.loc[infra.relays["hub_office_id"].isin(fibre_offices), "office_id"])
+    hubs_of = infra.relays.groupby("office_id")["hub_office_id"].apply(list).to_dict() if len(infra.relays) else {}
+    feeding: set[str] = set()  # fibre offices that feed a relay: they stay on fibre
+    for o, p in current.items():  # relays already in the plan keep a hub
+        hub = next((h for h in sorted(hubs_of.get(o, [])) if h in fibre_offices), None)
+        if shared[p] == "relay" and hub is not None:
+            feeding.add(hub)
     for o, p in list(current.items()):
-        if o in ok and o in relay_row and cost[relay_row[o]] < cost[p]:
-            current[o] = relay_row[o]
+        if o in relay_row and o not in feeding and cost[relay_row[o]] < cost[p]:
+            hub = next((h for h in sorted(hubs_of.get(o, [])) if h in fibre_offices and h != o), None)
+            if hub is not None:
+                current[o] = relay_row[o]
+                fibre_offices.discard(o)
+                feeding.add(hub)
 
 
-def _open_sites(data: ModelData, current: dict[str, int]) -> list[int]:
-    """Open the site with the largest net saving while one saves money; returns the sites opened.
+def _open_sites(data: ModelData, current: dict[str, int], opened: list[int]) -> list[int]:
+    """Open the site with the largest net saving while one saves money; returns the sites open (``opened`` first).
 
     A site's offices switch to 4G on it when cheaper than their current option (``current`` updated in place).
     """
@@ -277,11 +411,11 @@ def _open_sites(data: ModelData, current: dict[str, int]) -> list[int]:
     offices = data.options["office_id"].to_numpy(object)
     site_rows = {offices[p]: p for p in range(len(offices)) if shared[p] == "site"}
     if not site_rows or infra.sites.empty:
-        return []
+        return list(opened)
     cost = data.options["cost_usd"].to_numpy(float)
     cover = cast(dict[int, list[str]], infra.site_cover.groupby("site")["office_id"].apply(list).to_dict())
     site_cost = infra.sites["cost_usd"].to_numpy(float)
-    opened: list[int] = []
+    opened = list(opened)
     while True:
         best, best_save = None, 1e-6
         for s, members in cover.items():
@@ -306,8 +440,8 @@ def _open_sites(data: ModelData, current: dict[str, int]) -> list[int]:
                 current[o] = site_rows[o]
 
 
-def _spend(data: ModelData, forest: _Forest, sites: list[int], budget: float) -> None:
-    """Step 5: connect more offices with the money left, best coverage per dollar first (in place)."""
+def _spend(data: ModelData, forest: _Forest, sites: list[int], budget: float, deadline: float) -> None:
+    """Step 5: connect more offices with the money left, best coverage per dollar first (in place), to ``deadline``."""
     infra = data.infra
     assert infra is not None
     shared = data.shared
@@ -325,7 +459,7 @@ def _spend(data: ModelData, forest: _Forest, sites: list[int], budget: float) ->
     candidates.sort(key=lambda p: -weight[offices[p]] / max(cost[p], 1e-9))
     for _ in range(len(offices) + 1):
         money = left()
-        if money <= 1e-9:
+        if money <= 1e-9 or time.monotonic() > deadline:
             return
         fibre_offices = {o for o, p in current.items() if shared[p] == "fibre"}
         relay_ok = set(infra.relays.loc[infra.relays["hub_office_id"].isin(fibre_offices), "office_id"])

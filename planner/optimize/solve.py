@@ -25,17 +25,19 @@ import pyomo.environ as pyo
 from planner.errors import Diagnosis, InfeasibleError, Relaxation, SolverTimeoutError
 from planner.heuristics.greedy import Hull, economic_swap, greedy_max_coverage, greedy_min_cost, office_hull
 from planner.heuristics.phasing import rolling_horizon
-from planner.heuristics.sharing import ExactSolvers, shared_heuristic
+from planner.heuristics.sharing import RELAX_SHARE, ExactSolvers, shared_heuristic
 from planner.heuristics.side import handles as side_handles
 from planner.heuristics.side import region_needs, side_greedy
 from planner.optimize.highs import MIN_RUN_S, GuardedHighs, milp_pass, new_solver
 from planner.optimize.model import BuildTimeout, build_model, chosen_pairs, chosen_years, hold_primary, set_start
+from planner.optimize.shared import add_cuts, shared_relaxation
 from planner.optimize.steiner import steiner_tree
 from planner.problem import (
     ModelData,
     ModelSpec,
     NoFeasiblePlan,
     PassInfo,
+    RelaxationResult,
     SolveResult,
     built_infrastructure,
     economic_cost,
@@ -52,6 +54,11 @@ MILP_MAX_PAIRS = 400_000  # above this the Pyomo/HiGHS path is not attempted for
 # under load, up to 12 s), 6-16e-5 s per pair (planner estimate from those measurements: a build is skipped when
 # it would likely not finish in time; one that runs late stops between constraint families).
 BUILD_S_PER_PAIR = 1e-4
+
+# Seconds to build the shared model and load it into HiGHS, per candidate fibre arc (arc, flow, capacity and extend
+# rows, and the cut LP's cuts): 13.8 s for the 14,424 arcs and 1,974 cuts of uttarakhand-fibre-shared under a load
+# average of 10 (planner estimate from that measurement: above it, the heuristic's plan and the cut LP's bound stand).
+BUILD_S_PER_ARC = 1e-3
 
 ROLLING_HORIZON_MIN_PAIR_YEARS = 50_000  # above this the full roadmap MILP takes > 45 s here (measured)
 
@@ -82,20 +89,33 @@ def model_infrastructure(m: pyo.ConcreteModel) -> tuple[np.ndarray, np.ndarray]:
     return np.array(arcs, dtype=np.int64), np.array(sites, dtype=np.int64)
 
 
-def shared_start(
-    data: ModelData, spec: ModelSpec, settings: SolverSettings, m: pyo.ConcreteModel
-) -> SolveResult | None:
-    """Warm start a shared-infrastructure model from the heuristic plan (:mod:`planner.heuristics.sharing`).
+def shared_first(
+    data: ModelData, spec: ModelSpec, settings: SolverSettings
+) -> tuple[RelaxationResult | None, SolveResult | None]:
+    """The cut-strengthened LP of a shared-infrastructure spec and, for plain specs, the heuristic plan it seeds.
+
+    The LP (:mod:`planner.optimize.shared`, at most ``RELAX_SHARE`` of the time limit) is a relaxation of every spec
+    (side rows only cut more): its bound is proven and its cuts tighten the MIP. The heuristic
+    (:mod:`planner.heuristics.sharing`) reports that bound; None when the spec has side rows or no plan was found.
+    """
+    deadline = time.monotonic() + settings.time_limit_s
+    relaxation = shared_relaxation(data, spec, time.monotonic() + RELAX_SHARE * settings.time_limit_s)
+    if not spec.is_plain:
+        return relaxation, None
+    try:  # the heuristic gets what the LP left of the limit
+        plan = shared_heuristic(data, spec, within(settings, deadline), replace(EXACT, relax=lambda *_: relaxation))
+    except NoFeasiblePlan:
+        return relaxation, None
+    return relaxation, plan
+
+
+def shared_start(data: ModelData, m: pyo.ConcreteModel, plan: SolveResult) -> None:
+    """Warm start a shared-infrastructure model from a plan of the heuristic (:func:`shared_first`).
 
     Sets the pairs, the trench arcs with their flows (the number of chosen fibre offices behind each arc), and the
-    sites. Returns that plan (it stands if HiGHS finds nothing better), or None for specs the heuristic does not handle.
+    sites.
     """
-    if data.infra is None or not spec.is_plain:
-        return None
-    try:
-        plan = shared_heuristic(data, spec, settings, EXACT)
-    except NoFeasiblePlan:
-        return None
+    assert data.infra is not None
     set_start(m, plan.chosen)
     if plan.arcs is not None and len(plan.arcs) and hasattr(m, "arc"):
         fibre = [cast(str, data.options["office_id"].iat[int(p)]) for p in plan.chosen if data.shared[p] == "fibre"]
@@ -109,7 +129,6 @@ def shared_start(
     if plan.sites is not None and hasattr(m, "site"):
         for s in plan.sites:
             m.site[int(s)].set_value(1.0)
-    return plan
 
 
 def time_left(deadline: float) -> float:
@@ -190,7 +209,17 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
         if reach is not None and reach < spec.coverage_target * data.total_weight(spec.metric) * (1 - 1e-12):
             raise NoFeasiblePlan("coverage_target")
     proven_infeasible(data, spec)
+    relaxation: RelaxationResult | None = None
+    heuristic: SolveResult | None = None
+    if greedy is None and data.infra is not None:  # shared infrastructure: cut LP and heuristic before the MIP
+        relaxation, heuristic = shared_first(data, spec, within(settings, deadline))
+        if heuristic is not None:  # the MIP still runs: it proves the plan and its tie-break settles the cost
+            passes += heuristic.passes
     pair_years = len(data.options) * (len(spec.roadmap.years) if spec.roadmap is not None else 1)
+    n_arcs = len(data.infra.arcs) if data.infra is not None else 0
+    if heuristic is not None and pair_years * BUILD_S_PER_PAIR + n_arcs * BUILD_S_PER_ARC > time_left(deadline):
+        passes.append(PassInfo("primary", "milp", "skipped: no time to build the model", None, None, 0.0))
+        return replace(heuristic, status="time_limit", passes=passes, solve_seconds=time.perf_counter() - t0)
     if greedy is not None and pair_years * BUILD_S_PER_PAIR > time_left(deadline):
         # the Pyomo model would not even be built in time: the greedy plan stands, with its proven gap
         passes.append(PassInfo("primary", "milp", "skipped: no time to build the model", None, None, 0.0))
@@ -206,20 +235,23 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
     if m is None or late:
         passes.append(PassInfo("primary", "milp", "skipped: the time limit was spent building the model", None,
                                None, 0.0))  # fmt: skip
+        if heuristic is not None:
+            return replace(heuristic, status="time_limit", passes=passes, build_seconds=build_s,
+                           solve_seconds=time.perf_counter() - t0 - build_s)  # fmt: skip
         if greedy is not None:
             return greedy_result(data, spec, settings, greedy, greedy_name, t0, build_s, passes)
         raise no_plan_within(settings, "not run: the model took the whole limit to build")
+    if relaxation is not None:  # the MIP's root LP starts from the cut LP's bound, not the flow model's weak one
+        add_cuts(m, relaxation.cuts)
     opt = new_solver(m, settings.mip_gap, time_left(deadline))
     build_s = time.perf_counter() - b0
-    heuristic = None
     if greedy is not None:
         set_start(m, greedy[0])
         opt.config.warmstart = True
-    else:
-        heuristic = shared_start(data, spec, within(settings, deadline), m)
-        if heuristic is not None:
-            opt.config.warmstart = True
-            greedy = (heuristic.chosen, heuristic.objective, heuristic.bound)
+    elif heuristic is not None:
+        shared_start(data, m, heuristic)
+        opt.config.warmstart = True
+        greedy = (heuristic.chosen, heuristic.objective, heuristic.bound)
     if time_left(deadline) < MIN_RUN_S:  # the build took the whole limit: HiGHS gets no turn
         info, ok = PassInfo("primary", "milp", "skipped: the time limit was spent", None, None, 0.0), False
     else:
@@ -229,7 +261,7 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
         if info.status == "infeasible":
             raise NoFeasiblePlan("milp")
         if heuristic is not None:  # guard fired or no incumbent: the heuristic shared plan stands
-            return replace(heuristic, status="time_limit", passes=[*heuristic.passes, *passes], build_seconds=build_s,
+            return replace(heuristic, status="time_limit", passes=passes, build_seconds=build_s,
                            solve_seconds=time.perf_counter() - t0 - build_s)  # fmt: skip
         if greedy is not None:  # guard fired or no incumbent: the greedy plan stands
             return greedy_result(data, spec, settings, greedy, greedy_name, t0, build_s, passes, proven=False)
@@ -237,6 +269,9 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
             raise NoFeasiblePlan(info.status)
         raise no_plan_within(settings, info.status)
     bound, chosen, opt = tie_break(opt, m, spec, settings, info, greedy, passes, deadline)
+    if relaxation is not None:  # the cut LP's bound is proven too: keep the tighter one
+        tighter = min if spec.objective == "max_coverage" else max
+        bound = tighter(bound, relaxation.bound)
     arcs: np.ndarray | None
     sites: np.ndarray | None
     arcs, sites, infra_cost = built_infrastructure(data, chosen, *model_infrastructure(m))
@@ -621,4 +656,5 @@ def chosen_table(data: ModelData, result: SolveResult) -> pd.DataFrame:
     return data.options.iloc[result.chosen][["office_id", "technology"]].reset_index(drop=True)
 
 
-EXACT = ExactSolvers(plain=solve_spec, steiner=steiner_tree)  # what the sharing heuristic may call
+# what the sharing heuristic may call
+EXACT = ExactSolvers(plain=solve_spec, steiner=steiner_tree, relax=shared_relaxation)

@@ -4,6 +4,6 @@ The exact branch-and-cut on HiGHS and the driver :func:`planner.optimize.steiner
 solver layer.
 """
 
-from planner.network.steiner.stp import SteinInstance, read_stp
+from planner.network.steiner.stp import SteinInstance, read_stp, write_stp
 
-__all__ = ["SteinInstance", "read_stp"]
+__all__ = ["SteinInstance", "read_stp", "write_stp"]

@@ -200,9 +200,15 @@ class Reducer:
     def reduce(self, deadline: float | None) -> None:
         """Apply all tests until nothing changes (or time runs out)."""
         self.simple_reductions()
-        while len(self.terms) > 1 and (deadline is None or time.monotonic() < deadline):
+
+        def late() -> bool:
+            return deadline is not None and time.monotonic() >= deadline
+
+        while len(self.terms) > 1 and not late():
             changed = self.distance_test()
             changed |= self.simple_reductions()
+            if late():  # each test is one vectorised pass: the deadline is checked between tests
+                break
             changed |= self.nearest_vertex_test()
             changed |= self.simple_reductions()
             if not changed:

@@ -1,9 +1,14 @@
-"""SteinLib STP reader: Steiner tree instances (graph, terminals, known optimum) in the SteinLib format."""
+"""SteinLib STP reader and writer: Steiner tree instances (graph, terminals, known optimum) in the SteinLib format.
+
+Prize-collecting instances (SteinLib / DIMACS 2014 PCSPG and RPCST sets) list their terminals as ``TP node prize``
+lines and a rooted one names its root with ``RootP node`` (or ``Root node``): both are read into
+:attr:`SteinInstance.prizes` and :attr:`SteinInstance.root`.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
@@ -17,6 +22,8 @@ class SteinInstance:
     graph: nx.Graph
     terminals: list[int]
     optimum: float | None = None
+    prizes: dict[int, float] = field(default_factory=dict)  # prize-collecting: ``TP node prize`` lines
+    root: int | None = None  # rooted prize-collecting: ``RootP node``
 
 
 def _number(token: str) -> float | int:
@@ -47,6 +54,8 @@ def read_stp(path: str | Path) -> SteinInstance:
     edges: dict[tuple[int, int], float | int] = {}
     n_edge_lines = 0
     terminals: list[int] = []
+    prizes: dict[int, float] = {}
+    root: int | None = None
     section: str | None = None
     seen_header = False
     seen_graph = seen_terminals = False
@@ -123,6 +132,16 @@ def read_stp(path: str | Path) -> SteinInstance:
                     if len(tokens) < 2:
                         raise fail(lineno, "terminal line needs 'T node'")
                     terminals.append(node_id(tokens[1], lineno))
+                elif key == "tp":
+                    if len(tokens) != 3:
+                        raise fail(lineno, f"prize line needs 'TP node prize', got {line!r}")
+                    v, prize = node_id(tokens[1], lineno), float(tokens[2])
+                    if not math.isfinite(prize) or prize < 0:
+                        raise fail(lineno, f"prize must be finite and >= 0, got {tokens[2]}")
+                    terminals.append(v)
+                    prizes[v] = prize
+                elif key in ("rootp", "root"):
+                    root = node_id(tokens[1], lineno)
         except (ValueError, IndexError) as exc:
             if isinstance(exc, ValueError) and str(exc).startswith(f"{path}:"):
                 raise
@@ -143,4 +162,32 @@ def read_stp(path: str | Path) -> SteinInstance:
     graph = nx.Graph(name=name)
     graph.add_nodes_from(range(1, n_nodes + 1))
     graph.add_weighted_edges_from((u, v, w) for (u, v), w in edges.items())
-    return SteinInstance(name=name, graph=graph, terminals=list(dict.fromkeys(terminals)), optimum=optimum)
+    return SteinInstance(
+        name=name,
+        graph=graph,
+        terminals=list(dict.fromkeys(terminals)),
+        optimum=optimum,
+        prizes=prizes,
+        root=root,
+    )
+
+
+def write_stp(path: str | Path, inst: SteinInstance, comment: str = "") -> None:
+    """Write ``inst`` as a SteinLib STP file that :func:`read_stp` reads back (nodes must be 1..n).
+
+    Prizes become ``TP`` lines, a root a ``RootP`` line, ``comment`` a ``Remark``.
+    """
+    g = inst.graph
+    lines = ["33D32945 STP File, STP Format Version 1.0", "", "SECTION Comment", f'Name "{inst.name}"']
+    if comment:
+        lines.append(f'Remark "{comment}"')
+    lines += ["END", "", "SECTION Graph", f"Nodes {g.number_of_nodes()}", f"Edges {g.number_of_edges()}"]
+    lines += [f"E {u} {v} {d.get('weight', 1):g}" for u, v, d in sorted(g.edges(data=True))]
+    if inst.optimum is not None:
+        lines.append(f"Optimal {inst.optimum:g}")
+    lines += ["END", "", "SECTION Terminals", f"Terminals {len(inst.terminals)}"]
+    if inst.root is not None:
+        lines.append(f"RootP {inst.root}")
+    lines += [f"TP {t} {inst.prizes[t]:g}" if t in inst.prizes else f"T {t}" for t in inst.terminals]
+    lines += ["END", "", "EOF", ""]
+    Path(path).write_text("\n".join(lines), encoding="utf-8")
