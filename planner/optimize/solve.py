@@ -16,11 +16,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
+import networkx as nx
 import numpy as np
 import pandas as pd
-import pyomo.environ as pyo
 
 from planner.errors import Diagnosis, InfeasibleError, Relaxation, SolverTimeoutError
 from planner.heuristics.greedy import Hull, economic_swap, greedy_max_coverage, greedy_min_cost, office_hull
@@ -28,9 +28,6 @@ from planner.heuristics.phasing import rolling_horizon
 from planner.heuristics.sharing import ExactSolvers, shared_heuristic
 from planner.heuristics.side import handles as side_handles
 from planner.heuristics.side import region_needs, side_greedy
-from planner.optimize.highs import MIN_RUN_S, GuardedHighs, milp_pass, new_solver
-from planner.optimize.model import BuildTimeout, build_model, chosen_pairs, chosen_years, hold_primary, set_start
-from planner.optimize.steiner import steiner_tree
 from planner.problem import (
     ModelData,
     ModelSpec,
@@ -43,6 +40,11 @@ from planner.problem import (
     relative_gap,
 )
 from planner.scenario import SolverSettings
+
+if TYPE_CHECKING:  # Pyomo is imported when a model is built (about 1-2 s): a plan the greedy settles needs none
+    import pyomo.environ as pyo
+
+    from planner.optimize.highs import GuardedHighs
 
 MILP_MAX_PAIRS = 400_000  # above this the Pyomo/HiGHS path is not attempted for plain models (measured)
 
@@ -92,6 +94,8 @@ def shared_start(
     """
     if data.infra is None or not spec.is_plain:
         return None
+    from planner.optimize.model import set_start
+
     try:
         plan = shared_heuristic(data, spec, settings, EXACT)
     except NoFeasiblePlan:
@@ -119,6 +123,8 @@ def time_left(deadline: float) -> float:
 
 def within(settings: SolverSettings, deadline: float) -> SolverSettings:
     """``settings`` whose ``time_limit_s`` is what is left until ``deadline``: a nested solve shares the deadline."""
+    from planner.optimize.highs import MIN_RUN_S
+
     return settings.model_copy(update={"time_limit_s": max(time_left(deadline), MIN_RUN_S)})
 
 
@@ -190,6 +196,11 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
         if reach is not None and reach < spec.coverage_target * data.total_weight(spec.metric) * (1 - 1e-12):
             raise NoFeasiblePlan("coverage_target")
     proven_infeasible(data, spec)
+    import pyomo.environ as pyo
+
+    from planner.optimize.highs import MIN_RUN_S, milp_pass, new_solver
+    from planner.optimize.model import BuildTimeout, build_model, chosen_years, set_start
+
     pair_years = len(data.options) * (len(spec.roadmap.years) if spec.roadmap is not None else 1)
     if greedy is not None and pair_years * BUILD_S_PER_PAIR > time_left(deadline):
         # the Pyomo model would not even be built in time: the greedy plan stands, with its proven gap
@@ -337,6 +348,9 @@ def tie_break(
     nothing is left; a cancelled or skipped tie-break keeps the primary pass's plan (still loaded in ``m``). Also
     returns the solver to use from now on (see :func:`milp_pass`).
     """
+    from planner.optimize.highs import MIN_RUN_S, milp_pass
+    from planner.optimize.model import chosen_pairs, hold_primary
+
     assert info.objective is not None  # a pass that found a plan has its objective
     primary_value = float(info.objective)
     bound = float(info.bound) if info.bound is not None else primary_value
@@ -446,6 +460,8 @@ def diagnose(
     relaxations of that row. The diagnosis shares ``deadline`` (:func:`time.monotonic`; default: now plus the time
     limit) with the solve that found no plan, with at least 0.5 s + 4 % of the limit of its own.
     """
+    from planner.optimize.highs import MIN_RUN_S
+
     floor = time.monotonic() + 0.5 + 0.04 * settings.time_limit_s
     deadline = max(deadline if deadline is not None else time.monotonic() + settings.time_limit_s, floor)
     d = first_diagnosis(data, spec, settings, deadline)
@@ -621,4 +637,11 @@ def chosen_table(data: ModelData, result: SolveResult) -> pd.DataFrame:
     return data.options.iloc[result.chosen][["office_id", "technology"]].reset_index(drop=True)
 
 
-EXACT = ExactSolvers(plain=solve_spec, steiner=steiner_tree)  # what the sharing heuristic may call
+def steiner(*args: Any, **kwargs: Any) -> nx.Graph:
+    """:func:`planner.optimize.steiner.steiner_tree`, imported (with HiGHS and Pyomo) when first called."""
+    from planner.optimize.steiner import steiner_tree
+
+    return steiner_tree(*args, **kwargs)
+
+
+EXACT = ExactSolvers(plain=solve_spec, steiner=steiner)  # what the sharing heuristic may call
