@@ -471,10 +471,18 @@ def _csv_records(path: Path, known: Iterable[str]) -> _CsvText:
             delimiter = _choose_delimiter(first, known)
             fh.seek(0)
             reader = csv.reader(fh, delimiter=delimiter, skipinitialspace=True, strict=True)
-            for fields in reader:
-                records.append(fields)
-                lines.append(start)
-                start = reader.line_num + 1
+            with contextlib.suppress(csv.Error):  # an error is located by the second reading
+                records = list(reader)
+            if records and reader.line_num == len(records):  # one line per record (no quoted line break)
+                lines = list(range(1, len(records) + 1))
+            else:  # again, noting the line each record starts on
+                fh.seek(0)
+                reader = csv.reader(fh, delimiter=delimiter, skipinitialspace=True, strict=True)
+                records = []
+                for fields in reader:
+                    records.append(fields)
+                    lines.append(start)
+                    start = reader.line_num + 1
     except UnicodeDecodeError:
         raise InputError(_decoding_issue(path, encoding)) from None
     except csv.Error as exc:
@@ -507,7 +515,13 @@ def _csv_frame(text: _CsvText, path: Path, names: list[str], numeric: Iterable[s
     issues: list[Issue] = []
     keep: list[list[str]] = []
     index: list[int] = []
-    for fields, line in zip(text.records, text.lines, strict=True):
+    records = text.records
+    widths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
+    # a record is blank when all its fields are whitespace, i.e. when their concatenation is
+    filled = np.fromiter(map(bool, map(str.strip, map("".join, records))), dtype=bool, count=len(records))
+    if filled.all() and (widths == width).all():  # every record is a row of the table
+        keep, index, records = records, text.lines, []
+    for fields, line in zip(records, text.lines if records else [], strict=True):
         if not any(f.strip() for f in fields):
             continue  # a blank line (or only delimiters): nothing to lose
         if len(fields) != width:
