@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.data import BACKHAUL_FROM_GENERATION, Inputs
+from planner.data import BACKHAUL_FROM_GENERATION, Inputs, key_positions
 from planner.geo import PointIndex, haversine_km
 from planner.network import SharedInfra, build_fibre_graph, candidate_relays, candidate_sites
 from planner.scenario import Catalogue, Scenario, Technology
@@ -603,7 +603,7 @@ def unavailable_reason(name: str, tech: Technology, catalogue: Catalogue) -> str
 
 def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     """Quoted options: capex as equipment, opex as the post's service fee (a quote is complete: no add-ons)."""
-    q = quotes[quotes["office_id"].isin(planned["office_id"])]
+    q = quotes[key_positions(planned["office_id"], quotes["office_id"]) >= 0]
     mbps_default = q["technology"].map({k: t.mbps for k, t in catalogue.technologies.items()})
     life = q["technology"].map({k: t.lifetime_years for k, t in catalogue.technologies.items()})
     civil_life = q["technology"].map(
@@ -674,13 +674,13 @@ def build_options_and_infra(
     names = list(catalogue.technologies)
     code = np.repeat(np.arange(len(names)), len(planned))
     if inputs.quotes is not None and len(inputs.quotes):
-        quoted = inputs.quotes["office_id"].unique()
-        table.loc[table["office_id"].isin(quoted), "reason"] = (
-            "not quoted: the options file lists this office's candidates"
-        )
+        at = key_positions(planned["office_id"], inputs.quotes["office_id"])  # each quote's office in ``planned``
+        quoted = np.zeros(len(planned), dtype=bool)
+        quoted[at[at >= 0]] = True
+        table.loc[quoted[pos], "reason"] = "not quoted: the options file lists this office's candidates"
         q = _quote_rows(inputs.quotes, planned, catalogue)
         table = pd.concat([table, q], ignore_index=True)
-        pos = np.concatenate([pos, pd.Index(planned["office_id"]).get_indexer(q["office_id"])])
+        pos = np.concatenate([pos, at[at >= 0]])
         names += sorted(set(q["technology"]) - set(names))
         code = np.concatenate([code, q["technology"].map({t: i for i, t in enumerate(names)}).to_numpy(np.int64)])
         # A quoted technology replaces the computed row; unquoted technologies of a quoted office stay listed.

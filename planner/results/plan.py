@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.costing import annuity_factor
+from planner.data import key_positions
 from planner.problem import ModelData, ModelSpec, RoadmapSpec, SolveResult
 from planner.results.allocation import allocate_shared
 from planner.results.outputs import PLAN_COLUMNS
@@ -49,7 +50,13 @@ class Plan:
 def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series:
     """One sentence per office: why this technology (or none). Array operations only (no per-office loop)."""
     elig = options.loc[options["eligible"].to_numpy(bool), ["office_id", "technology", "cost_usd"]]
-    cheapest = elig.sort_values(["office_id", "cost_usd"]).groupby("office_id", sort=False).first()
+    # each office's cheapest eligible option (the first in table order among equal costs), by integer office codes
+    codes, office_ids = pd.factorize(elig["office_id"], sort=False)
+    costs = elig["cost_usd"].to_numpy(float)
+    order = np.lexsort((costs, codes))
+    first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]] if len(order) else order
+    cheapest_tech = elig["technology"].to_numpy(object)[first]
+    cheapest_cost = costs[first]
     funded = plan[plan["technology"] != "none"]
     if spec.objective == "max_coverage" and len(funded):
         ratio = (funded["population"] + 1e-9) / funded["cost_usd"].clip(lower=1e-9)
@@ -57,12 +64,12 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series
     else:
         last_ratio = None
     offices = pd.Index(plan["office_id"])
-    at = cheapest.index.get_indexer(offices)  # -1: the office has no eligible option
+    at = key_positions(office_ids, plan["office_id"])  # -1: the office has no eligible option
     has = at >= 0
     pick = np.where(has, at, 0)
-    best_tech = cheapest["technology"].to_numpy(object)[pick] if len(cheapest) else np.full(len(plan), "", object)
-    best_cost = cheapest["cost_usd"].to_numpy(float)[pick] if len(cheapest) else np.zeros(len(plan))
-    n_eligible = elig.groupby("office_id").size().reindex(offices).fillna(1).to_numpy(np.int64)
+    best_tech = cheapest_tech[pick] if len(first) else np.full(len(plan), "", object)
+    best_cost = cheapest_cost[pick] if len(first) else np.zeros(len(plan))
+    n_eligible = np.where(has, np.bincount(codes, minlength=len(office_ids))[pick], 1).astype(np.int64)
     cost_text = usd_text(best_cost)
     tech = plan["technology"].to_numpy(object)
     cost = plan["cost_usd"].to_numpy(float)
@@ -86,11 +93,18 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series
     dearer = "cheaper " + best_tech + " (" + cost_text + " USD) not chosen because of " + because
     reasons = np.where(none, unfunded, np.where(same, cheapest_text, dearer)).astype(object)
     if not has.all():
-        lacking = options[~options["office_id"].isin(cheapest.index)]
+        lacking = options[key_positions(office_ids, options["office_id"]) < 0]
         detail = joined(lacking["office_id"], lacking["technology"] + ": " + lacking["reason"], "; ")
         text = detail.reindex(offices[~has]).fillna("").to_numpy(object)
         reasons[~has] = "no eligible technology (" + text + ")"
     return pd.Series(reasons, index=plan.index, dtype=object)
+
+
+def gather(values: np.ndarray, at: np.ndarray, missing: Any) -> np.ndarray:
+    """``values[at]``, with ``missing`` where ``at`` is -1 (a key not found)."""
+    if not len(values):
+        return np.full(len(at), missing, dtype=values.dtype if values.dtype == object else float)
+    return np.where(at >= 0, values[np.maximum(at, 0)], missing)
 
 
 def joined(keys: pd.Series, values: pd.Series, sep: str) -> pd.Series:
@@ -188,11 +202,14 @@ def make_results(
     )  # empty where not connected
     for col in [*_MONEY, "mbps"]:
         plan[col] = plan[col].fillna(0.0).astype(float)
-    need = options.groupby("office_id")["required_mbps"].first()
-    plan["required_mbps"] = plan["office_id"].map(need).astype(float)
+    codes, office_ids = pd.factorize(options["office_id"], sort=False)
+    need = pd.Series(options["required_mbps"].to_numpy(float)).groupby(codes).first()  # by office, in code order
+    at = key_positions(office_ids, plan["office_id"])
+    plan["required_mbps"] = gather(need.reindex(range(len(office_ids))).to_numpy(float), at, np.nan)
     eligible = options.loc[options["eligible"].to_numpy(bool)]
     elig = joined(eligible["office_id"], eligible["technology"], ";")
-    plan["eligible_technologies"] = plan["office_id"].map(elig).fillna("")
+    at = key_positions(elig.index, plan["office_id"])
+    plan["eligible_technologies"] = pd.Series(gather(elig.to_numpy(object), at, ""), index=plan.index, dtype="str")
     routes, sites = allocate_shared(plan, planned, data, result, scenario)
     plan["why"] = why(plan, options, spec)
     # the catalogue figures that priced each office's option (empty when not connected, or a hand-made table)
