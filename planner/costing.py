@@ -675,18 +675,22 @@ def build_options_and_infra(
     code = np.repeat(np.arange(len(names)), len(planned))
     if inputs.quotes is not None and len(inputs.quotes):
         at = key_positions(planned["office_id"], inputs.quotes["office_id"])  # each quote's office in ``planned``
+        q_pos = at[at >= 0]
         quoted = np.zeros(len(planned), dtype=bool)
-        quoted[at[at >= 0]] = True
-        table.loc[quoted[pos], "reason"] = "not quoted: the options file lists this office's candidates"
+        quoted[q_pos] = True
         q = _quote_rows(inputs.quotes, planned, catalogue)
-        table = pd.concat([table, q], ignore_index=True)
-        pos = np.concatenate([pos, at[at >= 0]])
+        computed = len(names)
         names += sorted(set(q["technology"]) - set(names))
-        code = np.concatenate([code, q["technology"].map({t: i for i, t in enumerate(names)}).to_numpy(np.int64)])
-        # A quoted technology replaces the computed row; unquoted technologies of a quoted office stay listed.
-        # (office position, technology code) is the row's (office_id, technology) as integers
-        keep = ~pd.Series(pos * len(names) + code).duplicated(keep="last").to_numpy()
+        q_code = q["technology"].map({t: i for i, t in enumerate(names)}).to_numpy(np.int64)
+        # A quoted technology replaces the computed row (row code * offices + position of the computed table);
+        # unquoted technologies of a quoted office stay listed.
+        keep = np.ones(len(table), dtype=bool)
+        replaced = q_code < computed
+        keep[q_code[replaced] * len(planned) + q_pos[replaced]] = False
         table, pos, code = table[keep], pos[keep], code[keep]
+        table.loc[quoted[pos], "reason"] = "not quoted: the options file lists this office's candidates"
+        table = pd.concat([table, q], ignore_index=True)
+        pos, code = np.concatenate([pos, q_pos]), np.concatenate([code, q_code])
     table = table.reset_index(drop=True)
     if scenario.unknown_status.action == "survey_cost":  # a site survey before building, on every option
         unknown = planned["status"].to_numpy()[pos] == "unknown"

@@ -130,7 +130,10 @@ class ModelData:
         cls, options: pd.DataFrame, planned: pd.DataFrame, weights: pd.Series, infra: SharedInfra | None = None
     ) -> ModelData:
         """Build from the costing table (eligible rows are kept) and the planned offices."""
-        eligible = options[options["eligible"]].reset_index(drop=True)
+        cols: tuple[str, ...] = ("office_id", "technology", "cost_usd", "capex_usd", "opex_usd_per_year")
+        cols += ("econ_cost_usd", "shared", "standalone_cost_usd", "standalone_econ_usd")
+        keep = [c for c in cols if c in options]  # only these columns are copied, not the whole options table
+        eligible = options.loc[options["eligible"].to_numpy(bool), keep].reset_index(drop=True)
         offices = pd.DataFrame(
             {
                 "office_id": planned["office_id"].astype(str).to_numpy(),
@@ -139,10 +142,7 @@ class ModelData:
                 "community": planned["community"].astype(str).to_numpy(),
             }
         )
-        cols: tuple[str, ...] = ("office_id", "technology", "cost_usd", "capex_usd", "opex_usd_per_year")
-        cols += ("econ_cost_usd", "shared", "standalone_cost_usd", "standalone_econ_usd")
-        keep = [c for c in cols if c in eligible]
-        return cls(eligible[keep].copy(), offices, infra if infra is not None and not infra.empty else None)
+        return cls(eligible, offices, infra if infra is not None and not infra.empty else None)
 
     @property
     def shared(self) -> np.ndarray:
