@@ -1395,6 +1395,13 @@ def key_positions(values: Any, keys: Any) -> np.ndarray:
     return np.asarray(found.to_numpy(), dtype=np.int64)
 
 
+def gather(values: np.ndarray, at: np.ndarray, missing: Any) -> np.ndarray:
+    """``values[at]`` with ``missing`` where ``at`` is -1 (a key :func:`key_positions` did not find)."""
+    if not len(values):
+        return np.full(len(at), missing, dtype=object if values.dtype == object else float)
+    return np.where(at >= 0, values[np.maximum(at, 0)], missing)
+
+
 def _quotes_plannable(offices: pd.DataFrame, quotes: pd.DataFrame) -> bool:
     """Whether every quote names an office of the offices file that is not connected."""
     pos = key_positions(offices["office_id"], quotes["office_id"])

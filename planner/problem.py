@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from planner.data import gather, key_positions
 from planner.network import SharedInfra
 from planner.scenario import Catalogue, Scenario
 
@@ -243,12 +244,11 @@ def objective_values(data: ModelData, metric: str, chosen: np.ndarray) -> tuple[
     """(coverage in units of ``metric``, cost in USD) of a set of chosen pairs, computed from the tables."""
     opts = data.options.iloc[chosen]
     cost = float(opts["cost_usd"].sum())
+    at = key_positions(data.offices["office_id"], opts["office_id"])  # each chosen pair's office
     if metric == "communities":
-        comm = data.offices.set_index("office_id")["community"]
-        coverage = float(comm.reindex(opts["office_id"]).nunique())
+        coverage = float(pd.Series(gather(data.offices["community"].to_numpy(object), at, np.nan)).nunique())
     else:
-        weight = data.offices.set_index("office_id")["weight"]
-        coverage = float(weight.reindex(opts["office_id"]).sum())
+        coverage = float(pd.Series(gather(data.offices["weight"].to_numpy(float), at, np.nan)).sum())
     return coverage, cost
 
 

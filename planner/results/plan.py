@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.costing import annuity_factor
-from planner.data import key_positions
+from planner.data import gather, key_positions
 from planner.problem import ModelData, ModelSpec, RoadmapSpec, SolveResult
 from planner.results.allocation import allocate_shared
 from planner.results.outputs import PLAN_COLUMNS
@@ -98,13 +98,6 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series
         text = detail.reindex(offices[~has]).fillna("").to_numpy(object)
         reasons[~has] = "no eligible technology (" + text + ")"
     return pd.Series(reasons, index=plan.index, dtype=object)
-
-
-def gather(values: np.ndarray, at: np.ndarray, missing: Any) -> np.ndarray:
-    """``values[at]``, with ``missing`` where ``at`` is -1 (a key not found)."""
-    if not len(values):
-        return np.full(len(at), missing, dtype=values.dtype if values.dtype == object else float)
-    return np.where(at >= 0, values[np.maximum(at, 0)], missing)
 
 
 def joined(keys: pd.Series, values: pd.Series, sep: str) -> pd.Series:
