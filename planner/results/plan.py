@@ -70,28 +70,32 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series
     best_tech = cheapest_tech[pick] if len(first) else np.full(len(plan), "", object)
     best_cost = cheapest_cost[pick] if len(first) else np.zeros(len(plan))
     n_eligible = np.where(has, np.bincount(codes, minlength=len(office_ids))[pick], 1).astype(np.int64)
-    cost_text = usd_text(best_cost)
     tech = plan["technology"].to_numpy(object)
     cost = plan["cost_usd"].to_numpy(float)
     none = tech == "none"
     same = np.abs(cost - best_cost) <= 1e-6 * np.maximum(1.0, best_cost)
+    cheapest = ~none & same
+    dearer = ~none & ~same
+    cost_text = np.full(len(plan), "", dtype=object)  # only the sentences that name a cost format one
+    cost_text[none | dearer] = usd_text(best_cost[none | dearer])
+    reasons = np.empty(len(plan), dtype=object)
     if spec.objective == "max_coverage":
         suffix = f" (last funded: {last_ratio:.3g} people per USD)" if last_ratio is not None else ""
-        unfunded = ("budget exhausted: its cheapest option (" + best_tech + ", " + cost_text
-                    + " USD) covers less per USD than the offices funded" + suffix)  # fmt: skip
+        reasons[none] = ("budget exhausted: its cheapest option (" + best_tech[none] + ", " + cost_text[none]
+                         + " USD) covers less per USD than the offices funded" + suffix)  # fmt: skip
     else:
-        unfunded = "not needed for the coverage target at least cost (cheapest option " + best_tech + ", " + cost_text
-        unfunded = unfunded + " USD)"
-    alternatives = (n_eligible - 1).astype(str).astype(object)
-    cheapest_text = "cheapest eligible option for the same coverage (" + alternatives + " costlier alternatives)"
+        reasons[none] = ("not needed for the coverage target at least cost (cheapest option " + best_tech[none] + ", "
+                         + cost_text[none] + " USD)")  # fmt: skip
+    alternatives = (n_eligible[cheapest] - 1).astype(str).astype(object)
+    reasons[cheapest] = "cheapest eligible option for the same coverage (" + alternatives + " costlier alternatives)"
     rules = []
     if spec.technology_max_share:
         rules.append("technology share caps")
     if spec.region_min_coverage:
         rules.append("regional minimums")
     because = " and ".join(rules) if rules else "the budget/target row (a cheaper mix elsewhere)"
-    dearer = "cheaper " + best_tech + " (" + cost_text + " USD) not chosen because of " + because
-    reasons = np.where(none, unfunded, np.where(same, cheapest_text, dearer)).astype(object)
+    tail = f" USD) not chosen because of {because}"
+    reasons[dearer] = "cheaper " + best_tech[dearer] + " (" + cost_text[dearer] + tail
     if not has.all():
         lacking = options[key_positions(office_ids, options["office_id"]) < 0]
         detail = joined(lacking["office_id"], lacking["technology"] + ": " + lacking["reason"], "; ")
