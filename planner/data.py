@@ -231,15 +231,15 @@ def _parse_column(cells: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
     if col.kind == "str":
         stripped = _stripped(text)
         empty = stripped == ""
-        values = stripped.astype(object)
-        errors = no_errors.copy()
+        texts = stripped.astype(object)
+        missing = no_errors.copy()
         if empty.any():
             if col.required:
-                errors[empty] = f"empty; expected {col.expected or 'a value'}"
-                values[empty] = None
+                missing[empty] = f"empty; expected {col.expected or 'a value'}"
+                texts[empty] = None
             else:
-                values[empty] = col.default
-        return pd.Series(values, index=cells.index, dtype=object), errors
+                texts[empty] = col.default
+        return pd.Series(texts, index=cells.index, dtype=object), missing
     if col.kind in ("float", "int"):
         fast = _numbers(text, col)
         if fast is not None:
