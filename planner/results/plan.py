@@ -128,6 +128,8 @@ def usd_text(values: np.ndarray) -> np.ndarray:
     infinities and magnitudes beyond 2**53 are formatted by Python (rare).
     """
     x = np.asarray(values, dtype=float)
+    if not len(x):
+        return np.zeros(0, dtype=object)
     r = np.rint(x)
     ok = np.isfinite(r) & (np.abs(r) < 2.0**53)
     a = np.where(ok, np.abs(r), 0).astype(np.int64)
