@@ -10,7 +10,8 @@ tie-break pass would hand a capex-basis plan to HiGHS, which at this size is not
 It then runs ``planner solve`` in a fresh process (this checkout's ``planner.ui.cli.app``), with ``--no-store``
 and with a run store, and reads back the per-stage seconds the command prints (``stage seconds: {...}`` on
 stderr: read, costing, solve, results, write, store, total), its wall time, its CPU time (user + system: on a
-shared machine the steadier figure) and its peak memory (the child's ``ru_maxrss`` from ``os.wait4``).
+shared machine the steadier figure), its peak memory (the child's ``ru_maxrss`` from ``os.wait4``) and the
+first 12 hex digits of the SHA-256 of its ``plan.csv`` (two versions of the code make the same plan when they agree).
 
 Beside it, in the same run, the *reference*: the two files read with pandas and the knapsack LP greedy in
 numpy (cheapest quote per office, offices by population per USD, take while the budget lasts), to say how far
@@ -26,6 +27,7 @@ The shipped Uttarakhand scenario (``scenarios/uttarakhand-budget.yaml`` by defau
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -167,9 +169,11 @@ def run_solve(scenario: Path, out: Path, store: Path | None, out_format: str | N
     found = re.search(r"stage seconds: (\{.*\})", text)
     stages = json.loads(found.group(1)) if found else {}
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    plan_sha = hashlib.sha256((out / "plan.csv").read_bytes()).hexdigest()[:12]  # the same plan, byte for byte
     peak_mb = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 2**20
     cpu = usage.ru_utime + usage.ru_stime
-    return {"stages": stages, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak_mb, "summary": summary}
+    return {"stages": stages, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak_mb, "summary": summary,
+            "plan_sha": plan_sha}  # fmt: skip
 
 
 def row(label: str, inputs: str, store: bool, res: dict[str, Any], ref: dict[str, float] | None) -> dict[str, Any]:
@@ -178,7 +182,7 @@ def row(label: str, inputs: str, store: bool, res: dict[str, Any], ref: dict[str
     out: dict[str, Any] = {"instance": label, "inputs": inputs, "recorded": "yes" if store else "no"}
     out.update({k: res["stages"].get(k) for k in STAGES})
     out.update(wall_s=res["wall_s"], cpu_s=res["cpu_s"], peak_mb=res["peak_mb"], status=s["status"], gap=s["mip_gap"])
-    out.update(connected=s["offices_connected"], population=s["population_covered"])
+    out.update(connected=s["offices_connected"], population=s["population_covered"], plan_sha=res["plan_sha"])
     if ref is not None:
         out.update(ref_s=ref["total_s"], ratio=res["wall_s"] / ref["total_s"])
         out["ref_ok"] = s["population_covered"] >= ref["population"] - 1e-6 * max(1.0, ref["population"])
@@ -188,9 +192,9 @@ def row(label: str, inputs: str, store: bool, res: dict[str, Any], ref: dict[str
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The results as a Markdown table (seconds to 2 decimals, MB and counts rounded)."""
     cols = ["instance", "inputs", "recorded", *STAGES, "wall_s", "cpu_s", "peak_mb", "ref_s", "ratio", "status", "gap",
-            "connected", "population", "ref_ok"]  # fmt: skip
+            "connected", "population", "ref_ok", "plan_sha"]  # fmt: skip
     head = ["instance", "inputs", "run store", *(f"{s} s" for s in STAGES), "wall s", "CPU s", "peak MB", "reference s",
-            "wall / ref", "status", "gap", "connected", "population", "covers ref"]  # fmt: skip
+            "wall / ref", "status", "gap", "connected", "population", "covers ref", "plan.csv sha256"]  # fmt: skip
 
     def cell(col: str, v: Any) -> str:
         if v is None:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.data import BACKHAUL_FROM_GENERATION, Inputs
+from planner.data import BACKHAUL_FROM_GENERATION, Inputs, key_positions
 from planner.geo import PointIndex, haversine_km
 from planner.network import SharedInfra, build_fibre_graph, candidate_relays, candidate_sites
 from planner.scenario import Catalogue, Scenario, Technology
@@ -425,12 +425,12 @@ def _tech_rows(
         else:
             bad = ~(distance <= (limit if limit is not None else np.inf))
             shown = np.where(np.isfinite(distance), np.round(distance, 1), np.nan)
-            for i in np.flatnonzero(bad):
-                reasons[i] = (
-                    f"no {found.what} within {limit:g} km (nearest {shown[i]:g} km)"
-                    if np.isfinite(shown[i])
-                    else f"no {found.what} in the data"
-                )
+            near = bad & np.isfinite(shown)
+            reasons[bad & ~near] = f"no {found.what} in the data"
+            if near.any():  # one sentence per distinct nearest distance
+                values, which = np.unique(shown[near], return_inverse=True)
+                texts = [f"no {found.what} within {limit:g} km (nearest {v:g} km)" for v in values.tolist()]
+                reasons[near] = np.array(texts, dtype=object)[which]
             if found.reason is not None:  # within reach, but no hop is long enough or clear
                 hop = found.reason != ""
                 reasons[hop] = found.reason[hop]
@@ -464,9 +464,9 @@ def _tech_rows(
     rows = pd.DataFrame(
         {
             "office_id": planned["office_id"].to_numpy(),
-            "technology": name,
-            "source": "catalogue",
-            "anchor_id": anchor,
+            "technology": _text(name, n),
+            "source": _text("catalogue", n),
+            "anchor_id": _text(anchor),
             "distance_km": np.round(distance, 3),
             "capex_equipment_usd": equipment,
             "capex_civil_usd": tech.capex_civil_usd.value + km * tech.capex_per_km_usd.value,
@@ -476,18 +476,57 @@ def _tech_rows(
             "opex_network_usd_per_year": tech.licence_per_year_usd.value + km * tech.opex_per_km_per_year_usd.value,
             "opex_power_usd_per_year": np.where(no_grid, solar_upkeep, grid),
             "power_draw_w": draw,
-            "cost_keys": tier_keys(catalogue, name, tech, tier_of, keys)
-            + "; "
-            + np.where(no_grid, power_keys["solar"], power_keys["grid"]),
-            "tier": tier_of,
+            "cost_keys": _text(
+                _joined(
+                    tier_keys(catalogue, name, tech, tier_of, keys),
+                    "; ",
+                    np.array([power_keys["grid"], power_keys["solar"]], dtype=object)[no_grid.astype(np.intp)],
+                )
+            ),
+            "tier": _text(tier_of),
             "mbps": mbps,
             "lifetime_years": tech.lifetime_years,
             "civil_lifetime_years": tech.civil_lifetime_years or tech.lifetime_years,
             "power_lifetime_years": power.lifetime_years,
-            "reason": reasons,
+            "reason": _text(reasons),
         }
     )
     return rows
+
+
+TEXT_COLUMNS = ("technology", "reason", "source", "anchor_id", "tier", "cost_keys", "shared", "backup_technology")
+"""Text columns of few distinct values: object arrays while the table is built, Arrow-backed text when returned."""
+
+
+def _text(values: Any, n: int | None = None) -> pd.Series:
+    """Text as an object Series (``n`` copies of a scalar), not inferred as an Arrow string column.
+
+    An Arrow column holds each cell's bytes, which every mask and take then copies: millions of rows at world
+    scale, of few distinct texts.
+    """
+    arr = np.full(n, values, dtype=object) if n is not None else np.asarray(values, dtype=object)
+    return pd.Series(arr, dtype=object)
+
+
+def _as_arrow_text(col: pd.Series) -> pd.Series:
+    """An object text column as pandas' Arrow-backed text (missing cells NaN), built from its distinct values."""
+    import pyarrow as pa
+
+    if col.dtype != object:
+        return col
+    codes, uniques = pd.factorize(col, sort=False)
+    words = pa.array(np.asarray(uniques, dtype=object), type=pa.large_string())
+    text = words.take(pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.array(text, dtype="str"), index=col.index, name=col.name)
+
+
+def _joined(a: np.ndarray, sep: str, b: np.ndarray) -> np.ndarray:
+    """``a + sep + b`` for two text arrays of few distinct values: each distinct pair is joined once."""
+    codes_a, uniq_a = pd.factorize(a, sort=False)
+    codes_b, uniq_b = pd.factorize(b, sort=False)
+    pair, which = np.unique(codes_a * len(uniq_b) + codes_b, return_inverse=True)
+    texts = [f"{uniq_a[k // len(uniq_b)]}{sep}{uniq_b[k % len(uniq_b)]}" for k in pair.tolist()]
+    return np.array(texts, dtype=object)[which]
 
 
 SOLAR_FIELDS = (
@@ -525,12 +564,13 @@ def choose_tiers(tech: Technology, planned: pd.DataFrame, need: np.ndarray) -> n
 
     An office no tier can serve takes the last (it is then too slow, and the Mbps rule excludes the option).
     """
-    services = planned["services"].astype(str).str.split(";")
+    codes, kinds = pd.factorize(planned["services"].astype(str), sort=False)
+    services = [set(k.split(";")) for k in kinds]  # the distinct service lists (few)
     names = list(tech.tiers)
     out = np.full(len(planned), names[-1], dtype=object)
     open_ = np.ones(len(planned), dtype=bool)
     for name, tier in tech.tiers.items():
-        barred = services.map(lambda s, t=tier: bool(set(s) & set(t.not_for_services))).to_numpy(bool)
+        barred = np.array([bool(s & set(tier.not_for_services)) for s in services], dtype=bool)[codes]
         fast = need <= (tier.mbps or tech.mbps)
         take = open_ & ~barred & fast
         out[take] = name
@@ -563,8 +603,7 @@ def unavailable_reason(name: str, tech: Technology, catalogue: Catalogue) -> str
 
 def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     """Quoted options: capex as equipment, opex as the post's service fee (a quote is complete: no add-ons)."""
-    planned_ids = set(planned["office_id"])
-    q = quotes[quotes["office_id"].isin(planned_ids)]
+    q = quotes[key_positions(planned["office_id"], quotes["office_id"]) >= 0]
     mbps_default = q["technology"].map({k: t.mbps for k, t in catalogue.technologies.items()})
     life = q["technology"].map({k: t.lifetime_years for k, t in catalogue.technologies.items()})
     civil_life = q["technology"].map(
@@ -574,9 +613,9 @@ def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogu
     return pd.DataFrame(
         {
             "office_id": q["office_id"].astype(str).to_numpy(),
-            "technology": q["technology"].astype(str).to_numpy(),
-            "source": "quote",
-            "anchor_id": "",
+            "technology": _text(q["technology"].astype(str).to_numpy()),
+            "source": _text("quote", len(q)),
+            "anchor_id": _text("", len(q)),
             "distance_km": np.nan,
             "capex_equipment_usd": q["capex_usd"].astype(float).to_numpy(),
             "capex_civil_usd": 0.0,
@@ -586,13 +625,13 @@ def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogu
             "opex_network_usd_per_year": 0.0,
             "opex_power_usd_per_year": 0.0,
             "power_draw_w": np.nan,
-            "cost_keys": "quote: the options file",
-            "tier": "",
+            "cost_keys": _text("quote: the options file", len(q)),
+            "tier": _text("", len(q)),
             "mbps": mbps.fillna(mbps_default).to_numpy(float),
             "lifetime_years": life.to_numpy(float),
             "civil_lifetime_years": civil_life.to_numpy(float),
             "power_lifetime_years": catalogue.power.lifetime_years,
-            "reason": "",
+            "reason": _text("", len(q)),
         }
     )
 
@@ -635,25 +674,30 @@ def build_options_and_infra(
     names = list(catalogue.technologies)
     code = np.repeat(np.arange(len(names)), len(planned))
     if inputs.quotes is not None and len(inputs.quotes):
-        quoted = set(inputs.quotes["office_id"])
-        table.loc[table["office_id"].isin(quoted), "reason"] = (
-            "not quoted: the options file lists this office's candidates"
-        )
+        at = key_positions(planned["office_id"], inputs.quotes["office_id"])  # each quote's office in ``planned``
+        q_pos = at[at >= 0]
+        quoted = np.zeros(len(planned), dtype=bool)
+        quoted[q_pos] = True
         q = _quote_rows(inputs.quotes, planned, catalogue)
-        table = pd.concat([table, q], ignore_index=True)
-        pos = np.concatenate([pos, pd.Index(planned["office_id"]).get_indexer(q["office_id"])])
+        computed = len(names)
         names += sorted(set(q["technology"]) - set(names))
-        code = np.concatenate([code, q["technology"].map({t: i for i, t in enumerate(names)}).to_numpy(np.int64)])
-        # A quoted technology replaces the computed row; unquoted technologies of a quoted office stay listed.
-        keep = ~table.duplicated(subset=OPTION_KEY, keep="last").to_numpy()
+        q_code = q["technology"].map({t: i for i, t in enumerate(names)}).to_numpy(np.int64)
+        # A quoted technology replaces the computed row (row code * offices + position of the computed table);
+        # unquoted technologies of a quoted office stay listed.
+        keep = np.ones(len(table), dtype=bool)
+        replaced = q_code < computed
+        keep[q_code[replaced] * len(planned) + q_pos[replaced]] = False
         table, pos, code = table[keep], pos[keep], code[keep]
+        table.loc[quoted[pos], "reason"] = "not quoted: the options file lists this office's candidates"
+        table = pd.concat([table, q], ignore_index=True)
+        pos, code = np.concatenate([pos, q_pos]), np.concatenate([code, q_code])
     table = table.reset_index(drop=True)
     if scenario.unknown_status.action == "survey_cost":  # a site survey before building, on every option
         unknown = planned["status"].to_numpy()[pos] == "unknown"
         table.loc[unknown, "capex_civil_usd"] += scenario.unknown_status.survey_cost_usd
         table.loc[unknown, "cost_keys"] = table.loc[unknown, "cost_keys"] + "; scenario.unknown_status.survey_cost_usd"
     _add_security(table, planned["services"].astype(str).to_numpy()[pos], catalogue, scenario)
-    table["shared"] = ""
+    table["shared"] = _text("", len(table))
     table["trench_capex_usd"] = 0.0
     table["trench_opex_usd_per_year"] = 0.0
     infra = _share(table, planned, inputs, catalogue, scenario) if scenario.infrastructure.enabled else None
@@ -724,7 +768,7 @@ def build_options_and_infra(
         infra.relays = infra.relays[infra.relays["hub_office_id"].isin(can_fibre)].reset_index(drop=True)
         orphan = (table["shared"] == "relay") & ~table["office_id"].isin(set(infra.relays["office_id"]))
         _add_reason(table, orphan, "no office within hop range can take fibre under the policy rules")
-    table["backup_technology"] = ""
+    table["backup_technology"] = _text("", len(table))
     table["backup_cost_usd"] = 0.0
     needs = set(scenario.policy.backup_link_for_services)
     if needs:
@@ -746,7 +790,10 @@ def build_options_and_infra(
     office_rank[planned["office_id"].argsort(kind="stable").to_numpy()] = np.arange(len(planned))
     tech_rank = np.argsort(np.argsort(np.array(names, dtype=object), kind="stable"), kind="stable")[code]
     order = np.argsort(office_rank[pos] * len(names) + tech_rank, kind="stable")
-    return table[cols].take(order).reset_index(drop=True), infra
+    out = table[cols].take(order).reset_index(drop=True)
+    for col in TEXT_COLUMNS:
+        out[col] = _as_arrow_text(out[col])
+    return out, infra
 
 
 def _add_security(table: pd.DataFrame, services: np.ndarray, catalogue: Catalogue, scenario: Scenario) -> None:
@@ -762,7 +809,8 @@ def _add_security(table: pd.DataFrame, services: np.ndarray, catalogue: Catalogu
     required = set(scenario.security.required_for_services)
     if base is None or not required:
         return
-    needs = np.fromiter((bool(set(s.split(";")) & required) for s in services), dtype=bool, count=len(services))
+    codes, kinds = pd.factorize(services, sort=False)  # the distinct service lists (few)
+    needs = np.array([bool(set(str(k).split(";")) & required) for k in kinds], dtype=bool)[codes]
     if not needs.any():
         return
     table.loc[needs, "capex_security_usd"] = base.firewall_capex_usd.value

@@ -227,10 +227,23 @@ def _parse_column(cells: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
     statuses or flags); numbers convert in one numpy call when every cell is a valid finite number in range.
     """
     text = cells.where(cells.notna(), "").astype(str)
+    no_errors = pd.Series(None, index=cells.index, dtype=object)
+    if col.kind == "str":
+        stripped = _stripped(text)
+        empty = stripped == ""
+        texts = stripped.astype(object)
+        missing = no_errors.copy()
+        if empty.any():
+            if col.required:
+                missing[empty] = f"empty; expected {col.expected or 'a value'}"
+                texts[empty] = None
+            else:
+                texts[empty] = col.default
+        return pd.Series(texts, index=cells.index, dtype=object), missing
     if col.kind in ("float", "int"):
         fast = _numbers(text, col)
         if fast is not None:
-            return fast, pd.Series(None, index=cells.index, dtype=object)
+            return fast, no_errors
     codes, uniques = pd.factorize(text, sort=False)
     parsed = [_parse_cell(u, col) for u in uniques]
     values = np.empty(len(parsed), dtype=object)
@@ -240,20 +253,56 @@ def _parse_column(cells: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
             pd.Series(errors[codes], index=cells.index, dtype=object))  # fmt: skip
 
 
+_PY_WHITESPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+"""The ASCII characters Python's ``str.strip()`` removes."""
+_PLAIN_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+"""Decimal numbers that Arrow's and Python's ``float()`` both parse, to the same (correctly rounded) double."""
+
+
+def _stripped(text: pd.Series) -> np.ndarray:
+    """Every cell as ``str.strip()`` gives it (object array): Arrow's trim on ASCII cells, Python's on the others."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(text, type=pa.large_string())
+    out = np.asarray(pc.utf8_trim(arr, characters=_PY_WHITESPACE).to_numpy(zero_copy_only=False), dtype=object)
+    other = np.flatnonzero(~np.asarray(pc.string_is_ascii(arr).to_numpy(zero_copy_only=False), dtype=bool))
+    if len(other):
+        out[other] = [str(text.iat[i]).strip() for i in other.tolist()]
+    return out
+
+
+def _parse_plain_numbers(cells: np.ndarray) -> np.ndarray | None:
+    """Stripped number cells parsed at once when every one is a plain decimal, else None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(cells, type=pa.large_string())
+    if not pc.all(pc.match_substring_regex(arr, _PLAIN_NUMBER)).as_py() and len(arr):
+        return None
+    return np.asarray(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+
+
 def _numbers(text: pd.Series, col: Column) -> pd.Series | None:
     """A number column in one conversion, or None when any cell needs the per-cell parser (to say why)."""
-    stripped = text.str.strip()
-    empty = (stripped == "").to_numpy()
+    stripped = _stripped(text)
+    empty = stripped == ""
     if empty.any() and col.required:
         return None
-    try:
-        numbers = np.asarray(stripped.to_numpy()[~empty].tolist(), dtype=float)  # float()'s own parsing
-    except ValueError:
-        return None
+    numbers = _parse_plain_numbers(stripped[~empty])
+    if numbers is None:
+        try:
+            numbers = np.asarray(stripped[~empty].tolist(), dtype=float)  # float()'s own parsing
+        except ValueError:
+            return None
     if not np.isfinite(numbers).all():
         return None
     if (col.min is not None and (numbers < col.min).any()) or (col.max is not None and (numbers > col.max).any()):
         return None
+    if col.kind == "float" and (col.default is None or isinstance(col.default, float)):
+        values = np.full(len(text), np.nan if col.default is None else col.default)
+        values[~empty] = numbers
+        return pd.Series(values, index=text.index, dtype=float)
     out = np.empty(len(text), dtype=object)
     if col.kind == "int":
         if (numbers != np.floor(numbers)).any():
@@ -287,7 +336,7 @@ def validate_table(
         if separators:
             found += f"; columns separated by '{separators[0]}'? expected ',', ';' or tab"
         return raw, [Issue(file, None, m, f"required column is missing (columns found: {found})") for m in missing]
-    out = raw.copy()
+    out = raw.copy(deep=False)
     bad_rows: set[int] = set()
     for col in columns:
         if col.name not in raw.columns:
@@ -298,7 +347,7 @@ def validate_table(
             issues.append(Issue(file, row_of(bad), col.name, str(errors.iat[bad])))
             bad_rows.add(bad)
         out[col.name] = values
-    if id_column is not None:
+    if id_column is not None and _has_duplicates(out[id_column], bad_rows):
         ids = out[id_column].astype(str)
         first: dict[str, int] = {}
         for i, value in enumerate(ids.tolist()):
@@ -324,6 +373,13 @@ def validate_table(
             elif col.kind == "bool":
                 out[col.name] = out[col.name].astype(bool)
     return out, issues
+
+
+def _has_duplicates(ids: pd.Series, bad_rows: set[int]) -> bool:
+    """Whether an id (as text) appears twice among the rows not in ``bad_rows``."""
+    keep = np.ones(len(ids), dtype=bool)
+    keep[list(bad_rows)] = False
+    return bool(pd.Series(ids.astype(str).to_numpy()[keep]).duplicated().any())
 
 
 # --------------------------------------------------------------------------------------------- text files
@@ -415,10 +471,18 @@ def _csv_records(path: Path, known: Iterable[str]) -> _CsvText:
             delimiter = _choose_delimiter(first, known)
             fh.seek(0)
             reader = csv.reader(fh, delimiter=delimiter, skipinitialspace=True, strict=True)
-            for fields in reader:
-                records.append(fields)
-                lines.append(start)
-                start = reader.line_num + 1
+            with contextlib.suppress(csv.Error):  # an error is located by the second reading
+                records = list(reader)
+            if records and reader.line_num == len(records):  # one line per record (no quoted line break)
+                lines = list(range(1, len(records) + 1))
+            else:  # again, noting the line each record starts on
+                fh.seek(0)
+                reader = csv.reader(fh, delimiter=delimiter, skipinitialspace=True, strict=True)
+                records = []
+                for fields in reader:
+                    records.append(fields)
+                    lines.append(start)
+                    start = reader.line_num + 1
     except UnicodeDecodeError:
         raise InputError(_decoding_issue(path, encoding)) from None
     except csv.Error as exc:
@@ -451,7 +515,13 @@ def _csv_frame(text: _CsvText, path: Path, names: list[str], numeric: Iterable[s
     issues: list[Issue] = []
     keep: list[list[str]] = []
     index: list[int] = []
-    for fields, line in zip(text.records, text.lines, strict=True):
+    records = text.records
+    widths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
+    # a record is blank when all its fields are whitespace, i.e. when their concatenation is
+    filled = np.fromiter(map(bool, map(str.strip, map("".join, records))), dtype=bool, count=len(records))
+    if filled.all() and (widths == width).all():  # every record is a row of the table
+        keep, index, records = records, text.lines, []
+    for fields, line in zip(records, text.lines if records else [], strict=True):
         if not any(f.strip() for f in fields):
             continue  # a blank line (or only delimiters): nothing to lose
         if len(fields) != width:
@@ -776,19 +846,40 @@ def _read_any(
         raise InputError(Issue(str(path), None, None, f"cannot read the file: {exc.strerror or exc}")) from None
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """The row users see for each 0-based record: ``lines[i]`` (CSV: the line a record starts on), else ``i + 1``."""
+
+    lines: np.ndarray | None = None
+
+    def __call__(self, i: int) -> int:
+        return int(self.lines[i]) if self.lines is not None else i + 1
+
+    def all(self, n: int) -> np.ndarray:
+        """The rows of records 0..n-1."""
+        return np.asarray(self.lines[:n], dtype=np.int64) if self.lines is not None else np.arange(1, n + 1)
+
+
+def _row_numbers(row_of: Callable[[int], int], n: int) -> np.ndarray:
+    """``row_of(i)`` for i in 0..n-1, at once when ``row_of`` is a :class:`_Rows`."""
+    if isinstance(row_of, _Rows):
+        return row_of.all(n)
+    return np.array([row_of(i) for i in range(n)], dtype=np.int64)
+
+
 def _read_by_suffix(
     path: Path, columns: Iterable[Column], headerless: Callable[[list[str]], list[str] | None] | None
 ) -> tuple[pd.DataFrame, Callable[[int], int]]:
     suffix = path.suffix.lower()
     if suffix in (".geojson", ".json"):
-        return _read_geojson_points(path, columns), lambda i: i + 1
+        return _read_geojson_points(path, columns), _Rows()
     if suffix == ".gpkg":
-        return _read_geopackage_points(path), lambda i: i + 1
+        return _read_geopackage_points(path), _Rows()
     if suffix in (".parquet", ".pq"):  # row numbers: 1-based rows of the table
-        return read_parquet_strings(path), lambda i: i + 1
+        return read_parquet_strings(path), _Rows()
     frame = _read_csv_strings(path, columns, headerless)
     lines = frame.index.to_numpy()
-    return frame.reset_index(drop=True), lambda i: int(lines[i])
+    return frame.reset_index(drop=True), _Rows(lines)
 
 
 def fingerprint(path: Path) -> str:
@@ -1149,9 +1240,9 @@ def read_quotes(path: Path | None, technologies: Iterable[str]) -> pd.DataFrame 
         raise InputError(issues)
     known = set(technologies)
     seen: dict[tuple[str, str], int] = {}
-    for i, (office, tech) in enumerate(
-        zip(table["office_id"].astype(str), table["technology"].astype(str), strict=True)
-    ):
+    pairs = pd.DataFrame({"o": table["office_id"].astype(str), "t": table["technology"].astype(str)})
+    clean = not issues and pairs["t"].isin(known).all() and not pairs.duplicated().any()
+    for i, (office, tech) in enumerate(zip(pairs["o"], pairs["t"], strict=True) if not clean else ()):
         if tech and tech not in known:
             issues.append(
                 Issue(
@@ -1175,7 +1266,7 @@ def read_quotes(path: Path | None, technologies: Iterable[str]) -> pd.DataFrame 
             seen[key] = row_of(i)
     if issues:
         raise InputError(issues)
-    table["row"] = [row_of(i) for i in range(len(table))]
+    table["row"] = _row_numbers(row_of, len(table))
     return table.reset_index(drop=True)
 
 
@@ -1252,7 +1343,7 @@ def load_inputs(scenario: Scenario, technologies: Iterable[str]) -> Inputs:
     if issues := _cross_file_location_issues(scenario, tables):
         raise InputError(issues)
     offices, quotes = tables["offices"], tables["quotes"]
-    if quotes is not None:
+    if quotes is not None and not _quotes_plannable(offices, quotes):
         status = dict(zip(offices["office_id"], offices["status"], strict=True))
         for office, row in zip(quotes["office_id"], quotes["row"], strict=True):
             if office not in status:
@@ -1280,6 +1371,43 @@ def load_inputs(scenario: Scenario, technologies: Iterable[str]) -> Inputs:
         offices, tables["fibre_nodes"], tables["towers"], quotes, prints, tables["roads"],
         skip_unknown=scenario.unknown_status.action == "skip",
     )  # fmt: skip
+
+
+def key_positions(values: Any, keys: Any) -> np.ndarray:
+    """The position in ``values`` (unique) of each of ``keys``, -1 where absent: ``Index(values).get_indexer(keys)``.
+
+    Text keys are looked up with Arrow's hash table, several times faster than pandas' on millions of office ids;
+    other keys with pandas.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def text(x: Any) -> pa.Array | pa.ChunkedArray | None:
+        arr = pa.array(x.to_numpy(dtype=object) if isinstance(x, pd.Index) else x, from_pandas=True)
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            return arr.cast(pa.large_string())
+        return None
+
+    v, k = text(values), text(keys)
+    if v is None or k is None:
+        return np.asarray(pd.Index(values).get_indexer(keys), dtype=np.int64)
+    found = pc.index_in(k, value_set=v).fill_null(-1)
+    return np.asarray(found.to_numpy(), dtype=np.int64)
+
+
+def gather(values: np.ndarray, at: np.ndarray, missing: Any) -> np.ndarray:
+    """``values[at]`` with ``missing`` where ``at`` is -1 (a key :func:`key_positions` did not find)."""
+    if not len(values):
+        return np.full(len(at), missing, dtype=object if values.dtype == object else float)
+    return np.where(at >= 0, values[np.maximum(at, 0)], missing)
+
+
+def _quotes_plannable(offices: pd.DataFrame, quotes: pd.DataFrame) -> bool:
+    """Whether every quote names an office of the offices file that is not connected."""
+    pos = key_positions(offices["office_id"], quotes["office_id"])
+    if (pos < 0).any():
+        return False
+    return not (offices["status"].to_numpy()[pos] == "connected").any()
 
 
 def read_scenario_offices(scenario: Scenario) -> pd.DataFrame:
@@ -1334,5 +1462,5 @@ def read_parquet_strings(path: Path) -> pd.DataFrame:
         if pa.types.is_nested(kind):
             raise InputError(Issue(str(path), None, name, f"a column of {kind} values; expected numbers or text"))
         text = column if pa.types.is_string(kind) or pa.types.is_large_string(kind) else pc.cast(column, pa.string())
-        columns[name] = pc.fill_null(text, "").to_numpy(zero_copy_only=False).astype(object)
+        columns[name] = pd.array(pc.fill_null(text, ""), dtype="str")  # Arrow-backed: no Python string per cell
     return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))

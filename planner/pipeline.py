@@ -11,10 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from planner.costing import build_options_and_infra, office_weights
-from planner.countries.pool import solve_countries
 from planner.data import Inputs, data_fingerprints, load_inputs
 from planner.errors import InputError, Issue
-from planner.layers import load_layers
 from planner.optimize.solve import solve
 from planner.problem import ModelData, ModelSpec
 from planner.results import Plan, make_results
@@ -128,7 +126,11 @@ def prepare(scenario: Scenario, progress: Progress | None = None) -> Prepared:
     t0 = time.perf_counter()
     say("reading the technology catalogue and the data files")
     catalogue = catalogue_for(scenario)
-    inputs = load_layers(scenario, catalogue.technologies, load_inputs(scenario, catalogue.technologies))
+    inputs = load_inputs(scenario, catalogue.technologies)
+    if scenario.data.coverage is not None or scenario.data.elevation is not None:
+        from planner.layers import load_layers  # shapely (about 1 s to import): only with a geographic layer
+
+        inputs = load_layers(scenario, catalogue.technologies, inputs)
     check_named_regions(scenario, inputs)
     check_named_countries(scenario, inputs)
     region = regional_overlay(scenario, catalogue, inputs)
@@ -166,6 +168,8 @@ def solve_prepared(
         # the options were priced with the offices' country's overlay: the plan says so
         scenario = scenario.model_copy(update={"catalogue_region": prepared.scenario.catalogue_region})
     if scenario.countries is not None:
+        from planner.countries.pool import solve_countries  # Pyomo and Dask: only for several countries
+
         return solve_countries(prepared, scenario, progress=say, scheduler=scheduler)
     spec = ModelSpec.from_scenario(scenario, prepared.catalogue)
     say(f"solving: {len(prepared.data.options):,} eligible options, objective {spec.objective}")

@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from planner.data import gather, key_positions
 from planner.network import SharedInfra
 from planner.scenario import Catalogue, Scenario
 
@@ -130,7 +131,10 @@ class ModelData:
         cls, options: pd.DataFrame, planned: pd.DataFrame, weights: pd.Series, infra: SharedInfra | None = None
     ) -> ModelData:
         """Build from the costing table (eligible rows are kept) and the planned offices."""
-        eligible = options[options["eligible"]].reset_index(drop=True)
+        cols: tuple[str, ...] = ("office_id", "technology", "cost_usd", "capex_usd", "opex_usd_per_year")
+        cols += ("econ_cost_usd", "shared", "standalone_cost_usd", "standalone_econ_usd")
+        keep = [c for c in cols if c in options]  # only these columns are copied, not the whole options table
+        eligible = options.loc[options["eligible"].to_numpy(bool), keep].reset_index(drop=True)
         offices = pd.DataFrame(
             {
                 "office_id": planned["office_id"].astype(str).to_numpy(),
@@ -139,10 +143,7 @@ class ModelData:
                 "community": planned["community"].astype(str).to_numpy(),
             }
         )
-        cols: tuple[str, ...] = ("office_id", "technology", "cost_usd", "capex_usd", "opex_usd_per_year")
-        cols += ("econ_cost_usd", "shared", "standalone_cost_usd", "standalone_econ_usd")
-        keep = [c for c in cols if c in eligible]
-        return cls(eligible[keep].copy(), offices, infra if infra is not None and not infra.empty else None)
+        return cls(eligible, offices, infra if infra is not None and not infra.empty else None)
 
     @property
     def shared(self) -> np.ndarray:
@@ -270,12 +271,11 @@ def objective_values(data: ModelData, metric: str, chosen: np.ndarray) -> tuple[
     """(coverage in units of ``metric``, cost in USD) of a set of chosen pairs, computed from the tables."""
     opts = data.options.iloc[chosen]
     cost = float(opts["cost_usd"].sum())
+    at = key_positions(data.offices["office_id"], opts["office_id"])  # each chosen pair's office
     if metric == "communities":
-        comm = data.offices.set_index("office_id")["community"]
-        coverage = float(comm.reindex(opts["office_id"]).nunique())
+        coverage = float(pd.Series(gather(data.offices["community"].to_numpy(object), at, np.nan)).nunique())
     else:
-        weight = data.offices.set_index("office_id")["weight"]
-        coverage = float(weight.reindex(opts["office_id"]).sum())
+        coverage = float(pd.Series(gather(data.offices["weight"].to_numpy(float), at, np.nan)).sum())
     return coverage, cost
 
 

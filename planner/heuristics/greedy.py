@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from planner.data import gather, key_positions
 from planner.problem import ModelData
 
 
@@ -39,9 +40,9 @@ def office_hull(data: ModelData, economic: bool = False) -> Hull:
         return Hull(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
     cost = pd.Series(data.econ, index=opts.index) if economic else opts["cost_usd"]
     best = cost.groupby(opts["office_id"], sort=False).idxmin()
-    weight = data.offices.set_index("office_id")["weight"]
+    at = key_positions(data.offices["office_id"], best.index)
     pairs = best.to_numpy(np.int64)
-    return Hull(pairs, cost.to_numpy(float)[pairs], weight.reindex(best.index).to_numpy(float))
+    return Hull(pairs, cost.to_numpy(float)[pairs], gather(data.offices["weight"].to_numpy(float), at, np.nan))
 
 
 def economic_swap(data: ModelData, chosen: np.ndarray) -> np.ndarray:
@@ -59,9 +60,11 @@ def economic_swap(data: ModelData, chosen: np.ndarray) -> np.ndarray:
     office = opts["office_id"].to_numpy(object)
     picked = pd.Series(np.asarray(chosen, dtype=np.int64), index=office[chosen])
     frame = pd.DataFrame({"office": office, "cost": cost, "econ": econ, "pair": np.arange(len(opts))})
-    frame = frame[frame["office"].isin(picked.index)]
-    frame["cap"] = cost[picked.reindex(frame["office"]).to_numpy(np.int64)]
-    frame["own"] = econ[picked.reindex(frame["office"]).to_numpy(np.int64)]
+    at = key_positions(picked.index, office)  # each pair's office's pick, -1 for offices not in the plan
+    frame = frame[at >= 0]
+    own_pair = picked.to_numpy(np.int64)[at[at >= 0]]
+    frame["cap"] = cost[own_pair]
+    frame["own"] = econ[own_pair]
     better = frame[(frame["cost"] <= frame["cap"]) & (frame["econ"] < frame["own"])]
     if better.empty:
         return chosen

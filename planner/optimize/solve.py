@@ -16,11 +16,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
+import networkx as nx
 import numpy as np
 import pandas as pd
-import pyomo.environ as pyo
 
 from planner.errors import Diagnosis, InfeasibleError, Relaxation, SolverTimeoutError
 from planner.heuristics.greedy import Hull, economic_swap, greedy_max_coverage, greedy_min_cost, office_hull
@@ -28,10 +28,6 @@ from planner.heuristics.phasing import rolling_horizon
 from planner.heuristics.sharing import RELAX_SHARE, ExactSolvers, shared_heuristic
 from planner.heuristics.side import handles as side_handles
 from planner.heuristics.side import region_needs, side_greedy
-from planner.optimize.highs import MIN_RUN_S, GuardedHighs, milp_pass, new_solver
-from planner.optimize.model import BuildTimeout, build_model, chosen_pairs, chosen_years, hold_primary, set_start
-from planner.optimize.shared import add_cuts, shared_relaxation
-from planner.optimize.steiner import steiner_tree
 from planner.problem import (
     ModelData,
     ModelSpec,
@@ -45,6 +41,11 @@ from planner.problem import (
     relative_gap,
 )
 from planner.scenario import SolverSettings
+
+if TYPE_CHECKING:  # Pyomo is imported when a model is built (about 1-2 s): a plan the greedy settles needs none
+    import pyomo.environ as pyo
+
+    from planner.optimize.highs import GuardedHighs
 
 MILP_MAX_PAIRS = 400_000  # above this the Pyomo/HiGHS path is not attempted for plain models (measured)
 
@@ -99,7 +100,7 @@ def shared_first(
     (:mod:`planner.heuristics.sharing`) reports that bound; None when the spec has side rows or no plan was found.
     """
     deadline = time.monotonic() + settings.time_limit_s
-    relaxation = shared_relaxation(data, spec, time.monotonic() + RELAX_SHARE * settings.time_limit_s)
+    relaxation = relax(data, spec, time.monotonic() + RELAX_SHARE * settings.time_limit_s)
     if not spec.is_plain:
         return relaxation, None
     try:  # the heuristic gets what the LP left of the limit
@@ -116,6 +117,8 @@ def shared_start(data: ModelData, m: pyo.ConcreteModel, plan: SolveResult) -> No
     sites.
     """
     assert data.infra is not None
+    from planner.optimize.model import set_start
+
     set_start(m, plan.chosen)
     if plan.arcs is not None and len(plan.arcs) and hasattr(m, "arc"):
         fibre = [cast(str, data.options["office_id"].iat[int(p)]) for p in plan.chosen if data.shared[p] == "fibre"]
@@ -131,6 +134,20 @@ def shared_start(data: ModelData, m: pyo.ConcreteModel, plan: SolveResult) -> No
             m.site[int(s)].set_value(1.0)
 
 
+def load_solvers() -> float:
+    """Import Pyomo, the HiGHS runner, the model and the Steiner solver; the seconds it took (0 once loaded).
+
+    About 1-2 s the first time, which a time limit does not count: callers move their deadline by it.
+    """
+    t = time.monotonic()
+    import planner.optimize.highs
+    import planner.optimize.model
+    import planner.optimize.shared
+    import planner.optimize.steiner  # noqa: F401
+
+    return time.monotonic() - t
+
+
 def time_left(deadline: float) -> float:
     """Seconds until ``deadline`` (a :func:`time.monotonic` reading), never negative."""
     return max(deadline - time.monotonic(), 0.0)
@@ -138,6 +155,8 @@ def time_left(deadline: float) -> float:
 
 def within(settings: SolverSettings, deadline: float) -> SolverSettings:
     """``settings`` whose ``time_limit_s`` is what is left until ``deadline``: a nested solve shares the deadline."""
+    from planner.optimize.highs import MIN_RUN_S
+
     return settings.model_copy(update={"time_limit_s": max(time_left(deadline), MIN_RUN_S)})
 
 
@@ -160,6 +179,7 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
     deadline = time.monotonic() + settings.time_limit_s
     passes: list[PassInfo] = []
     if use_shared_heuristic(data, spec):
+        load_solvers()  # before the heuristic's clock starts: it may call the exact solvers
         return shared_heuristic(data, spec, settings, EXACT)
     if use_rolling_horizon(data, spec, settings):
         return rolling_horizon(data, spec, mip_gap=settings.mip_gap)
@@ -209,6 +229,12 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
         if reach is not None and reach < spec.coverage_target * data.total_weight(spec.metric) * (1 - 1e-12):
             raise NoFeasiblePlan("coverage_target")
     proven_infeasible(data, spec)
+    deadline += load_solvers()  # the imports do not count against the time limit
+    import pyomo.environ as pyo
+
+    from planner.optimize.highs import MIN_RUN_S, milp_pass, new_solver
+    from planner.optimize.model import BuildTimeout, build_model, chosen_years, set_start
+
     relaxation: RelaxationResult | None = None
     heuristic: SolveResult | None = None
     if greedy is None and data.infra is not None:  # shared infrastructure: cut LP and heuristic before the MIP
@@ -242,6 +268,8 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
             return greedy_result(data, spec, settings, greedy, greedy_name, t0, build_s, passes)
         raise no_plan_within(settings, "not run: the model took the whole limit to build")
     if relaxation is not None:  # the MIP's root LP starts from the cut LP's bound, not the flow model's weak one
+        from planner.optimize.shared import add_cuts
+
         add_cuts(m, relaxation.cuts)
     opt = new_solver(m, settings.mip_gap, time_left(deadline))
     build_s = time.perf_counter() - b0
@@ -372,6 +400,9 @@ def tie_break(
     nothing is left; a cancelled or skipped tie-break keeps the primary pass's plan (still loaded in ``m``). Also
     returns the solver to use from now on (see :func:`milp_pass`).
     """
+    from planner.optimize.highs import MIN_RUN_S, milp_pass
+    from planner.optimize.model import chosen_pairs, hold_primary
+
     assert info.objective is not None  # a pass that found a plan has its objective
     primary_value = float(info.objective)
     bound = float(info.bound) if info.bound is not None else primary_value
@@ -481,6 +512,10 @@ def diagnose(
     relaxations of that row. The diagnosis shares ``deadline`` (:func:`time.monotonic`; default: now plus the time
     limit) with the solve that found no plan, with at least 0.5 s + 4 % of the limit of its own.
     """
+    if deadline is not None:
+        deadline += load_solvers()  # the imports do not count against the time limit
+    from planner.optimize.highs import MIN_RUN_S
+
     floor = time.monotonic() + 0.5 + 0.04 * settings.time_limit_s
     deadline = max(deadline if deadline is not None else time.monotonic() + settings.time_limit_s, floor)
     d = first_diagnosis(data, spec, settings, deadline)
@@ -656,5 +691,19 @@ def chosen_table(data: ModelData, result: SolveResult) -> pd.DataFrame:
     return data.options.iloc[result.chosen][["office_id", "technology"]].reset_index(drop=True)
 
 
+def steiner(*args: Any, **kwargs: Any) -> nx.Graph:
+    """:func:`planner.optimize.steiner.steiner_tree`, imported (with HiGHS and Pyomo) when first called."""
+    from planner.optimize.steiner import steiner_tree
+
+    return steiner_tree(*args, **kwargs)
+
+
+def relax(data: ModelData, spec: ModelSpec, deadline: float | None = None) -> RelaxationResult | None:
+    """:func:`planner.optimize.shared.shared_relaxation`, imported (with HiGHS and Pyomo) when first called."""
+    from planner.optimize.shared import shared_relaxation
+
+    return shared_relaxation(data, spec, deadline)
+
+
 # what the sharing heuristic may call
-EXACT = ExactSolvers(plain=solve_spec, steiner=steiner_tree, relax=shared_relaxation)
+EXACT = ExactSolvers(plain=solve_spec, steiner=steiner, relax=relax)

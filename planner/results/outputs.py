@@ -131,8 +131,12 @@ def _csv_field(column: pd.Series, pa: Any, pc: Any) -> Any:
     if kind == "b" and isinstance(column.dtype, np.dtype):
         return pa.array(np.where(column.to_numpy(bool), "True", "False").astype(object), pa.large_string())
     if kind == "O" or isinstance(column.dtype, pd.StringDtype):
-        values = column.to_numpy(object)
-        text = pc.fill_null(pa.array(values, pa.large_string(), from_pandas=True), "")
+        if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+            arrow = pa.array(column, from_pandas=True)  # the column's own buffers: no Python string per cell
+            arrow = arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
+            text = pc.fill_null(arrow.cast(pa.large_string()), "")
+        else:
+            text = pc.fill_null(pa.array(column.to_numpy(object), pa.large_string(), from_pandas=True), "")
         if pc.any(pc.match_substring(text, "\r")).as_py():
             raise _NotFast
         needs = pc.match_substring_regex(text, _STRUCTURAL)

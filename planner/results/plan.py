@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.costing import annuity_factor
+from planner.data import gather, key_positions
 from planner.problem import ModelData, ModelSpec, RoadmapSpec, SolveResult
 from planner.results.allocation import allocate_shared
 from planner.results.outputs import PLAN_COLUMNS
@@ -50,7 +51,13 @@ class Plan:
 def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series:
     """One sentence per office: why this technology (or none). Array operations only (no per-office loop)."""
     elig = options.loc[options["eligible"].to_numpy(bool), ["office_id", "technology", "cost_usd"]]
-    cheapest = elig.sort_values(["office_id", "cost_usd"]).groupby("office_id", sort=False).first()
+    # each office's cheapest eligible option (the first in table order among equal costs), by integer office codes
+    codes, office_ids = pd.factorize(elig["office_id"], sort=False)
+    costs = elig["cost_usd"].to_numpy(float)
+    order = np.lexsort((costs, codes))
+    first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]] if len(order) else order
+    cheapest_tech = elig["technology"].to_numpy(object)[first]
+    cheapest_cost = costs[first]
     funded = plan[plan["technology"] != "none"]
     if spec.objective == "max_coverage" and len(funded):
         ratio = (funded["population"] + 1e-9) / funded["cost_usd"].clip(lower=1e-9)
@@ -58,36 +65,40 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series
     else:
         last_ratio = None
     offices = pd.Index(plan["office_id"])
-    at = cheapest.index.get_indexer(offices)  # -1: the office has no eligible option
+    at = key_positions(office_ids, plan["office_id"])  # -1: the office has no eligible option
     has = at >= 0
     pick = np.where(has, at, 0)
-    best_tech = cheapest["technology"].to_numpy(object)[pick] if len(cheapest) else np.full(len(plan), "", object)
-    best_cost = cheapest["cost_usd"].to_numpy(float)[pick] if len(cheapest) else np.zeros(len(plan))
-    n_eligible = elig.groupby("office_id").size().reindex(offices).fillna(1).to_numpy(np.int64)
-    cost_text = usd_text(best_cost)
+    best_tech = cheapest_tech[pick] if len(first) else np.full(len(plan), "", object)
+    best_cost = cheapest_cost[pick] if len(first) else np.zeros(len(plan))
+    n_eligible = np.where(has, np.bincount(codes, minlength=len(office_ids))[pick], 1).astype(np.int64)
     tech = plan["technology"].to_numpy(object)
     cost = plan["cost_usd"].to_numpy(float)
     none = tech == "none"
     same = np.abs(cost - best_cost) <= 1e-6 * np.maximum(1.0, best_cost)
+    cheapest = ~none & same
+    dearer = ~none & ~same
+    cost_text = np.full(len(plan), "", dtype=object)  # only the sentences that name a cost format one
+    cost_text[none | dearer] = usd_text(best_cost[none | dearer])
+    reasons = np.empty(len(plan), dtype=object)
     if spec.objective == "max_coverage":
         suffix = f" (last funded: {last_ratio:.3g} people per USD)" if last_ratio is not None else ""
-        unfunded = ("budget exhausted: its cheapest option (" + best_tech + ", " + cost_text
-                    + " USD) covers less per USD than the offices funded" + suffix)  # fmt: skip
+        reasons[none] = ("budget exhausted: its cheapest option (" + best_tech[none] + ", " + cost_text[none]
+                         + " USD) covers less per USD than the offices funded" + suffix)  # fmt: skip
     else:
-        unfunded = "not needed for the coverage target at least cost (cheapest option " + best_tech + ", " + cost_text
-        unfunded = unfunded + " USD)"
-    alternatives = (n_eligible - 1).astype(str).astype(object)
-    cheapest_text = "cheapest eligible option for the same coverage (" + alternatives + " costlier alternatives)"
+        reasons[none] = ("not needed for the coverage target at least cost (cheapest option " + best_tech[none] + ", "
+                         + cost_text[none] + " USD)")  # fmt: skip
+    alternatives = (n_eligible[cheapest] - 1).astype(str).astype(object)
+    reasons[cheapest] = "cheapest eligible option for the same coverage (" + alternatives + " costlier alternatives)"
     rules = []
     if spec.technology_max_share:
         rules.append("technology share caps")
     if spec.region_min_coverage:
         rules.append("regional minimums")
     because = " and ".join(rules) if rules else "the budget/target row (a cheaper mix elsewhere)"
-    dearer = "cheaper " + best_tech + " (" + cost_text + " USD) not chosen because of " + because
-    reasons = np.where(none, unfunded, np.where(same, cheapest_text, dearer)).astype(object)
+    tail = f" USD) not chosen because of {because}"
+    reasons[dearer] = "cheaper " + best_tech[dearer] + " (" + cost_text[dearer] + tail
     if not has.all():
-        lacking = options[~options["office_id"].isin(cheapest.index)]
+        lacking = options[key_positions(office_ids, options["office_id"]) < 0]
         detail = joined(lacking["office_id"], lacking["technology"] + ": " + lacking["reason"], "; ")
         text = detail.reindex(offices[~has]).fillna("").to_numpy(object)
         reasons[~has] = "no eligible technology (" + text + ")"
@@ -118,6 +129,8 @@ def usd_text(values: np.ndarray) -> np.ndarray:
     infinities and magnitudes beyond 2**53 are formatted by Python (rare).
     """
     x = np.asarray(values, dtype=float)
+    if not len(x):
+        return np.zeros(0, dtype=object)
     r = np.rint(x)
     ok = np.isfinite(r) & (np.abs(r) < 2.0**53)
     a = np.where(ok, np.abs(r), 0).astype(np.int64)
@@ -189,11 +202,14 @@ def make_results(
     )  # empty where not connected
     for col in [*_MONEY, "mbps"]:
         plan[col] = plan[col].fillna(0.0).astype(float)
-    need = options.groupby("office_id")["required_mbps"].first()
-    plan["required_mbps"] = plan["office_id"].map(need).astype(float)
+    codes, office_ids = pd.factorize(options["office_id"], sort=False)
+    need = pd.Series(options["required_mbps"].to_numpy(float)).groupby(codes).first()  # by office, in code order
+    at = key_positions(office_ids, plan["office_id"])
+    plan["required_mbps"] = gather(need.reindex(range(len(office_ids))).to_numpy(float), at, np.nan)
     eligible = options.loc[options["eligible"].to_numpy(bool)]
     elig = joined(eligible["office_id"], eligible["technology"], ";")
-    plan["eligible_technologies"] = plan["office_id"].map(elig).fillna("")
+    at = key_positions(elig.index, plan["office_id"])
+    plan["eligible_technologies"] = pd.Series(gather(elig.to_numpy(object), at, ""), index=plan.index, dtype="str")
     routes, sites, relays = allocate_shared(plan, planned, data, result, scenario)
     plan["why"] = why(plan, options, spec)
     # the catalogue figures that priced each office's option (empty when not connected, or a hand-made table)

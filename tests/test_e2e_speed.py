@@ -1,0 +1,127 @@
+"""The array operations that replaced per-row Python work on the `planner solve` path give the old answers.
+
+Each fast path is checked against the plain Python (or pandas) rule it stands for, including the cases where the
+fast path must step aside: non-ASCII whitespace, numbers Arrow and Python could read differently, quoted line
+breaks, missing keys, an empty selection.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.data import (
+    OPTION_COLUMNS,
+    Column,
+    InputError,
+    gather,
+    key_positions,
+    read_offices,
+    read_quotes,
+    validate_table,
+)
+from planner.problem import ModelSpec
+from planner.results.plan import usd_text, why
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_key_positions_is_get_indexer_for_text_and_other_keys():
+    values = pd.Series(["PO-1", "PO-2", "PO-3"], dtype="str")
+    keys = pd.Series(["PO-3", "nope", "PO-1", None], dtype=object)
+    assert key_positions(values, keys).tolist() == pd.Index(values).get_indexer(keys).tolist() == [2, -1, 0, -1]
+    assert key_positions(pd.Index(["a", "b"]), np.array(["b", "z"], dtype=object)).tolist() == [1, -1]
+    assert key_positions(pd.Series([10, 20]), pd.Series([20, 30])).tolist() == [1, -1]  # not text: pandas
+    assert gather(np.array([1.5, 2.5]), np.array([1, -1, 0]), np.nan).tolist()[::2] == [2.5, 1.5]
+    assert np.isnan(gather(np.array([1.5, 2.5]), np.array([1, -1, 0]), np.nan)[1])
+    assert gather(np.zeros(0), np.array([-1]), np.nan).shape == (1,)
+
+
+def _typed(cells: list[str], col: Column) -> tuple[list[object], list[tuple[int | None, str]]]:
+    table, issues = validate_table(pd.DataFrame({col.name: pd.Series(cells, dtype=object)}), [col], "f.csv",
+                                   lambda i: i + 2, None)  # fmt: skip
+    return table[col.name].tolist(), [(i.row, i.message.split(";")[0]) for i in issues]
+
+
+def test_text_cells_are_stripped_as_python_strips_them():
+    cells = [" a ", "\tb\x1f", "\u00a0c\u2003", "\u3000", "", "d"]
+    assert _typed(cells, Column("x", "str", default="dflt")) == (["a", "b", "c", "dflt", "dflt", "d"], [])
+    _, issues = _typed(cells, Column("x", "str", required=True, expected="an id"))
+    assert issues == [(5, "empty"), (6, "empty")]  # U+3000 is whitespace to str.strip(), as U+00A0 and U+2003
+
+
+def test_numbers_parse_to_pythons_floats_and_odd_ones_get_the_per_cell_rule():
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.lognormal(5, 4, 20_000), rng.uniform(-180, 180, 20_000)])
+    texts = [repr(float(v)) for v in x] + [f"{v:.17g}" for v in x[:5000]] + ["1e5", ".5", "5.", "+3", "-0", "007"]
+    values, issues = _typed(texts, Column("n", "float"))
+    assert not issues and values == [float(t) for t in texts]
+    values, issues = _typed(["1_000", " 2.5 ", "", "\u0661\u0662"], Column("n", "float", default=0.0, min=0))
+    assert values == [1000.0, 2.5, 0.0, 12.0] and not issues  # what float() reads, underscores and Arabic digits
+    _, issues = _typed(["1", "nan", "inf", "0x10", "1e"], Column("n", "float", min=0, expected="a number"))
+    assert [row for row, _ in issues] == [3, 4, 5, 6]
+
+
+def test_csv_records_keep_their_line_numbers_around_quoted_breaks_and_blank_lines(tmp_path):
+    path = tmp_path / "offices.csv"
+    path.write_text(
+        'office_id,lat,lon,population,name\nA,1,2,10,"two\nlines"\n\nA,3,4,5,x\n', encoding="utf-8"
+    )  # the duplicate starts on line 5: line 2 holds a record of two lines, line 4 is blank
+    with pytest.raises(InputError) as err:
+        read_offices(path)
+    (issue,) = err.value.issues
+    assert (issue.row, issue.column) == (5, "office_id") and "first seen in row 2" in issue.message
+
+
+def test_quotes_are_checked_row_by_row_only_when_something_is_wrong(tmp_path):
+    path = tmp_path / "options.csv"
+    path.write_text(
+        "office_id,technology,capex_usd,opex_usd_per_year\nA,fibre,1,1\nA,fibre,2,2\nB,warp,1,1\n", encoding="utf-8"
+    )
+    with pytest.raises(InputError) as err:
+        read_quotes(path, ["fibre"])
+    found = [(i.row, i.column, i.message.split(" ")[0]) for i in err.value.issues]
+    assert found == [(3, "technology", "duplicate"), (4, "technology", "unknown")]
+    path.write_text("office_id,technology,capex_usd,opex_usd_per_year\nA,fibre,1,1\nB,fibre,2,2\n", encoding="utf-8")
+    table = read_quotes(path, ["fibre"])
+    assert table["row"].tolist() == [2, 3] and [c.name for c in OPTION_COLUMNS][:2] == ["office_id", "technology"]
+
+
+def test_why_when_every_office_is_funded_at_its_cheapest_option():
+    options = pd.DataFrame(
+        {"office_id": ["A", "A", "B"], "technology": ["fibre", "leo", "leo"], "cost_usd": [5.0, 9.0, 3.0],
+         "eligible": [True, True, True], "reason": ["", "", ""]}
+    )  # fmt: skip
+    plan = pd.DataFrame(
+        {"office_id": ["A", "B"], "technology": ["fibre", "leo"], "cost_usd": [5.0, 3.0], "population": [1.0, 1.0]}
+    )
+    spec = ModelSpec(objective="max_coverage", metric="population", budget_usd=8.0)
+    assert why(plan, options, spec).tolist() == [
+        "cheapest eligible option for the same coverage (1 costlier alternatives)",
+        "cheapest eligible option for the same coverage (0 costlier alternatives)",
+    ]
+    assert usd_text(np.zeros(0)).tolist() == []
+    assert usd_text(np.array([1234.5, -1e6])).tolist() == [
+        "1,234",
+        "-1,000,000",
+    ]
+    unfunded = plan.assign(technology=["none", "leo"], cost_usd=[0.0, 3.0])
+    assert why(unfunded, options, spec).iat[0].startswith("budget exhausted: its cheapest option (fibre, 5 USD)")
+
+
+def test_a_plan_the_hull_greedy_settles_imports_no_pyomo():
+    code = (
+        "import sys; from planner.pipeline import run; from planner.scenario import load_scenario; "
+        "sc = load_scenario(sys.argv[1]); sc = sc.model_copy(update={'solver': sc.solver.model_copy("
+        "update={'method': 'fast'})}); p = run(sc); assert p.summary['method'] == 'greedy', p.summary['method']; "
+        "print('pyomo' in sys.modules, 'shapely' in sys.modules)"
+    )
+    scenario = ROOT / "scenarios" / "uttarakhand-budget.yaml"
+    out = subprocess.run([sys.executable, "-c", code, str(scenario)], capture_output=True, text=True, cwd=ROOT,
+                         check=True)  # fmt: skip
+    assert out.stdout.split() == ["False", "False"]  # neither Pyomo nor shapely (no coverage layer) was loaded
