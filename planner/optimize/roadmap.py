@@ -25,9 +25,9 @@ import highspy
 import numpy as np
 import scipy.sparse
 
+from planner.errors import SolverTimeoutError
 from planner.heuristics.phasing import RoadmapArrays, roadmap_arrays, rolling_horizon
 from planner.optimize.highs import MIN_RUN_S, InterruptibleHighs, grace_s, highs_solution, plan_defect, run_guarded
-from planner.errors import SolverTimeoutError
 from planner.problem import ModelData, ModelSpec, NoFeasiblePlan, PassInfo, SolveResult, relative_gap
 from planner.scenario import SolverSettings
 
@@ -74,7 +74,8 @@ def dominated(data: ModelData, spec: ModelSpec, ra: RoadmapArrays, disc: np.ndar
     best = np.full((n_pairs, n_years), -1, dtype=np.int64)
     free_tech = ~np.isfinite(ra.cap_tech)
     for d in range(1, 8):  # options of one office are consecutive rows (costing sorts by office)
-        for p_idx, q_idx in ((np.arange(n_pairs - d), np.arange(d, n_pairs)), (np.arange(d, n_pairs), np.arange(n_pairs - d))):
+        lo, hi = np.arange(n_pairs - d), np.arange(d, n_pairs)
+        for p_idx, q_idx in ((lo, hi), (hi, lo)):
             same = ra.office[p_idx] == ra.office[q_idx]
             if not same.any():
                 continue
@@ -106,7 +107,7 @@ def build(
     instance, each column's flat index ``p·Y + y``, its population-years and discounted cost (USD), and for every
     flat index the column that stands for it (itself, or the column dominating it).
     """
-    n_pairs, n_years = ra.cap.shape
+    n_years = ra.cap.shape[1]
     disc_all = discounted(data, spec, ra)
     dom = dominated(data, spec, ra, disc_all).ravel()
     flat = np.flatnonzero(dom < 0)
@@ -167,7 +168,9 @@ def _run(h: InterruptibleHighs, limit_s: float) -> str:
     return note
 
 
-def _pass(h: InterruptibleHighs, name: str, limit_s: float, start: np.ndarray | None) -> tuple[PassInfo, np.ndarray | None]:
+def _pass(
+    h: InterruptibleHighs, name: str, limit_s: float, start: np.ndarray | None
+) -> tuple[PassInfo, np.ndarray | None]:
     """One pass on the active objective: the pass and its checked plan (column values), or None without a plan."""
     t0 = time.perf_counter()
     if start is not None:
@@ -230,9 +233,10 @@ def solve_roadmap(data: ModelData, spec: ModelSpec, settings: SolverSettings) ->
         info, x = _pass(h, "primary (re-solved without warm start)", max(deadline - time.monotonic(), MIN_RUN_S), None)
     passes.append(info)
     if x is None:
-        if heuristic is not None:  # the rolling horizon's plan stands, with its proven gap
-            return _result(data, ra, "time_limit", "rolling-horizon", heuristic.chosen,
-                           np.searchsorted(ra.years, heuristic.years), heuristic.bound, passes, build_s, t0)  # fmt: skip
+        if heuristic is not None and heuristic.years is not None:  # the rolling horizon's plan stands, with its gap
+            j = np.searchsorted(ra.years, heuristic.years)
+            return _result(data, ra, "time_limit", "rolling-horizon", heuristic.chosen, j, heuristic.bound, passes,
+                           build_s, t0)  # fmt: skip
         if info.status == "infeasible":
             raise NoFeasiblePlan("milp")
         raise SolverTimeoutError(
@@ -265,7 +269,6 @@ def solve_roadmap(data: ModelData, spec: ModelSpec, settings: SolverSettings) ->
     status = "optimal" if proven else "time_limit"
     method = "milp+rolling-horizon-start" if heuristic is not None else "milp"
     return _result(data, ra, status, method, on // n_years, on % n_years, bound, passes, build_s, t0)
-
 
 
 def _result(

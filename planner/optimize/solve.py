@@ -30,9 +30,9 @@ from planner.heuristics.sharing import ExactSolvers, shared_heuristic
 from planner.heuristics.side import handles as side_handles
 from planner.heuristics.side import region_needs, side_greedy
 from planner.optimize.highs import MIN_RUN_S, GuardedHighs, milp_pass, new_solver
+from planner.optimize.model import BuildTimeout, build_model, chosen_pairs, chosen_years, hold_primary, set_start
 from planner.optimize.roadmap import handles as roadmap_handles
 from planner.optimize.roadmap import solve_roadmap
-from planner.optimize.model import BuildTimeout, build_model, chosen_pairs, chosen_years, hold_primary, set_start
 from planner.optimize.steiner import steiner_tree
 from planner.problem import (
     ModelData,
