@@ -236,11 +236,14 @@ def test_sweep_after_roadmap_shows_progress_and_keeps_pace(app_url):
             bar = page.locator('[data-testid="stProgress"]')
             bar.first.wait_for(timeout=30_000)
             text = bar.first.inner_text()
-            page.screenshot(path=str(ARTIFACTS / "app-sweep-progress.png"), full_page=True)
+            bar.first.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "app-sweep-progress.png"))
             page.wait_for_selector(IDLE, timeout=600_000)
             sweep_s = time.perf_counter() - t1
-            page.get_by_text(re.compile(r"10 points in [\d.]+ s")).wait_for(timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "app-sweep-after-roadmap.png"), full_page=True)
+            done = page.get_by_text(re.compile(r"10 points in [\d.]+ s"))
+            done.wait_for(timeout=30_000)
+            page.locator('[data-testid="stPlotlyChart"]').last.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "app-sweep-after-roadmap.png"))
             (ARTIFACTS / "browser-sweep-seconds.txt").write_text(
                 f"single solve {solve_s:.2f} s, 10-budget sweep after a roadmap {sweep_s:.2f} s, "
                 f"ratio {sweep_s / solve_s:.1f}\n"
