@@ -12,9 +12,10 @@ prefix rows ``Σ_{j<=k} spend_j <= Σ_{j<=k} B_j`` (equivalent to the carry vari
 
 Solve. The rolling horizon runs first: when its Lagrangian gap meets ``mip_gap`` its plan is the answer. Otherwise
 its plan is HiGHS's MIP start, and the proven bound is the tighter of HiGHS's and the Lagrangian one. The
-tie-break pass (least discounted cost with population-years held at the primary value) gets at most as long as the
-primary pass took (at least :data:`TIE_BREAK_MIN_S`) within the time limit: the primary plan is proven either way,
-and a tie-break HiGHS cannot finish is cut short, never abandoned while it runs on.
+tie-break pass (least discounted cost with population-years held at the primary value) gets at most half as long as
+the primary pass took (:data:`TIE_BREAK_SHARE`, at least :data:`TIE_BREAK_MIN_S`) within the time limit, without
+presolve (which on the held row ignores its time limit): the primary plan is proven either way, and the tie-break's
+plan replaces it only when it costs less at the same population-years.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from planner.problem import ModelData, ModelSpec, NoFeasiblePlan, PassInfo, Solv
 from planner.scenario import SolverSettings
 
 TIE_BREAK_MIN_S = 2.0  # seconds the tie-break pass gets at least (within the time limit)
+# The tie-break pass gets at most this share of the primary pass's seconds (planner estimate: on the Uttarakhand
+# roadmap it improves the discounted cost by 0.16 % in its first seconds and proves nothing in 8 s more).
+TIE_BREAK_SHARE = 0.5
 
 
 def handles(data: ModelData, spec: ModelSpec) -> bool:
@@ -250,7 +254,7 @@ def solve_roadmap(data: ModelData, spec: ModelSpec, settings: SolverSettings) ->
     proven = info.status == "optimal" or relative_gap(primary_value, bound) <= settings.mip_gap
     chosen_x = x
     left = deadline - time.monotonic()
-    tie_limit = min(left, max(info.seconds, TIE_BREAK_MIN_S))
+    tie_limit = min(left, max(TIE_BREAK_SHARE * info.seconds, TIE_BREAK_MIN_S))
     if proven and tie_limit >= MIN_RUN_S:
         # least discounted cost with population-years held at the primary value
         tol = 1e-7 * abs(primary_value) + 1e-6
