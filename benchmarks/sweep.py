@@ -17,7 +17,7 @@ Prints one table:
 
     python benchmarks/sweep.py --points 8 --samples 8 --workers 2
     python benchmarks/sweep.py --scenario scenarios/uttarakhand-policy.yaml --low 2.5e6 --high 5e6 --samples 0
-    python benchmarks/sweep.py --after-roadmap [--roadmap-gap 1e-3]
+    python benchmarks/sweep.py --after-roadmap [--roadmap-gap 1e-3 --roadmap-limit 60]
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ def rebuild(prepared: Prepared, budgets: list[float]) -> tuple[float, list[float
     return time.perf_counter() - t0, values
 
 
-def after_roadmap(scenario_path: Path, roadmap_path: Path, points: int, roadmap_gap: float | None) -> None:
+def after_roadmap(
+    scenario_path: Path, roadmap_path: Path, points: int, roadmap_gap: float | None, roadmap_limit: float | None
+) -> None:
     """The app's sweep (``points`` budgets from budget/4 to 2 × budget) before and after a roadmap in this process."""
     scenario = load_scenario(scenario_path)
     prepared = prepare(scenario)
@@ -76,8 +78,9 @@ def after_roadmap(scenario_path: Path, roadmap_path: Path, points: int, roadmap_
 
     run_sweep("sweep, fresh process")
     roadmap = load_scenario(roadmap_path)
-    if roadmap_gap is not None:
-        roadmap = roadmap.model_copy(update={"solver": roadmap.solver.model_copy(update={"mip_gap": roadmap_gap})})
+    change = {"mip_gap": roadmap_gap, "time_limit_s": roadmap_limit}
+    change = {k: v for k, v in change.items() if v is not None}
+    roadmap = roadmap.model_copy(update={"solver": roadmap.solver.model_copy(update=change)})
     t2 = time.perf_counter()
     rplan = solve_prepared(prepare(roadmap))
     passes = [(p["name"], p["status"], round(p["seconds"], 1)) for p in rplan.summary.get("passes", [])]
@@ -99,9 +102,11 @@ def main() -> None:
     ap.add_argument("--after-roadmap", action="store_true", help="the app's sweep before and after a roadmap")
     ap.add_argument("--roadmap", type=Path, default=REPO / "scenarios" / "uttarakhand-roadmap.yaml")
     ap.add_argument("--roadmap-gap", type=float, default=None, help="the roadmap's mip_gap (default: its own)")
+    ap.add_argument("--roadmap-limit", type=float, default=None, help="the roadmap's time limit, s (default: its own)")
     args = ap.parse_args()
     if args.after_roadmap:
-        after_roadmap(args.scenario, args.roadmap, 10 if args.points == 8 else args.points, args.roadmap_gap)
+        points = 10 if args.points == 8 else args.points
+        after_roadmap(args.scenario, args.roadmap, points, args.roadmap_gap, args.roadmap_limit)
         return
 
     scenario = load_scenario(args.scenario)
