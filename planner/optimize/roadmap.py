@@ -251,6 +251,10 @@ def solve_roadmap(data: ModelData, spec: ModelSpec, settings: SolverSettings) ->
     if heuristic is not None:
         bound = min(bound, heuristic.bound)
     primary_value = float(value @ x)
+    if heuristic is not None and heuristic.years is not None and heuristic.objective > primary_value:
+        # HiGHS stopped below its start (a start it did not accept): the rolling horizon's plan stands
+        j = np.searchsorted(ra.years, heuristic.years)
+        return _result(data, ra, "time_limit", "rolling-horizon", heuristic.chosen, j, bound, passes, build_s, t0)
     proven = info.status == "optimal" or relative_gap(primary_value, bound) <= settings.mip_gap
     chosen_x = x
     left = deadline - time.monotonic()
