@@ -203,8 +203,8 @@ def test_sweep_after_roadmap_shows_progress_and_keeps_pace(app_url):
         page.wait_for_selector(IDLE, timeout=60_000)
 
     def choose(page, label: str, option: str) -> None:
-        page.get_by_label(label).first.click()
-        page.get_by_role("option", name=option).click()
+        page.get_by_label(label, exact=True).first.click()
+        page.get_by_role("option", name=option, exact=True).click()
         page.wait_for_selector(IDLE, timeout=60_000)
 
     with sync_api.sync_playwright() as pw:
