@@ -265,7 +265,11 @@ def solve_roadmap(data: ModelData, spec: ModelSpec, settings: SolverSettings) ->
         cols = np.flatnonzero(value)
         h.addRow(primary_value - tol, highspy.kHighsInf, len(cols), cols.astype(np.int32), value[cols])
         h.changeObjectiveSense(highspy.ObjSense.kMinimize)
-        h.setOptionValue("presolve", "off")  # presolve on the dense held row ignores time limit and interrupt
+        # presolve on the dense held row ignores time limit and interrupt, and so does the presolve of HiGHS's
+        # sub-MIP heuristics (measured: a 5.6 s tie-break abandoned after 7.1 s, its thread then aborted the
+        # process at exit); without either, the pass stops at its limit
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("mip_heuristic_effort", 0.0)
         h.changeColsCost(len(disc), np.arange(len(disc), dtype=np.int32), disc)
         info2, x2 = _pass(h, "tie-break", tie_limit, x)
         passes.append(info2)
