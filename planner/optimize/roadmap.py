@@ -166,9 +166,18 @@ def build(
 
 
 def _run(h: InterruptibleHighs, limit_s: float) -> str:
-    """One guarded HiGHS run within ``limit_s`` seconds; returns "" or the guard's note."""
+    """One HiGHS run within ``limit_s`` seconds, in this thread under the guard's watchdog; "" or an error note.
+
+    In this thread, not a worker the guard may abandon: HiGHS's presolve (its own and its sub-MIP heuristics')
+    polls neither its time limit nor the interrupt, and an abandoned run went on holding the run lock and a core,
+    and aborted the process at exit ("terminate called without an active exception"). Here a run that overruns
+    is interrupted by the watchdog and waited for (it overruns by at most that presolve's seconds).
+    """
     h.setOptionValue("time_limit", h.getRunTime() + max(limit_s, MIN_RUN_S))
-    _, note = run_guarded(h.run, h.interrupt, limit_s, grace_s(limit_s), in_thread=True)
+    try:
+        _, note = run_guarded(h.run, h.interrupt, limit_s, grace_s(limit_s), in_thread=False)
+    except Exception as exc:  # reported as the pass's status; the best plan known stands
+        return f"error: {exc}"
     return note
 
 
