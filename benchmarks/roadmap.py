@@ -15,6 +15,12 @@ memory (``ru_maxrss``) is its own.
     python benchmarks/roadmap.py --sizes 1000 2000 5000 10000 100000 --full-sizes 1000 2000 5000 10000 \\
         --repeat 3 --full-repeat 1
     python benchmarks/roadmap.py --sizes 100000 --full-sizes
+    python benchmarks/roadmap.py --scenario scenarios/uttarakhand-roadmap.yaml --repeat 3
+
+``--scenario`` runs ``planner solve SCENARIO --no-store`` as a process (as a user does), ``--repeat`` times, and
+prints the wall time, the solve seconds, status, method, objective, bound and gap of each run from its
+``summary.json``. ``--auto-sizes``: the synthetic instances solved as ``method: auto`` does (the rolling horizon,
+then, when its gap misses ``mip_gap``, HiGHS on the roadmap matrices from its plan).
 """
 
 from __future__ import annotations
@@ -75,11 +81,18 @@ def run_one(n: int, method: str, time_limit_s: float, seed: int) -> dict[str, An
     data, spec = instance(n, seed)
     row: dict[str, Any] = {"n": n, "pairs": len(data.options), "method": method}
     t0 = time.perf_counter()
-    if method == "full":
+    if method in ("full", "auto"):
         from planner.optimize.solve import solve
         from planner.scenario import SolverSettings
 
-        res = solve(data, spec, SolverSettings(method="milp", time_limit_s=time_limit_s, mip_gap=1e-4))
+        kind = "milp" if method == "full" else "auto"
+        res = solve(data, spec, SolverSettings(method=kind, time_limit_s=time_limit_s, mip_gap=1e-4))
+        if method == "auto":
+            row.update(build_s=res.build_seconds, solve_s=res.solve_seconds, primary_s=0.0, status=res.status,
+                       objective=res.objective, bound=res.bound, gap=res.mip_gap, tiebreak=res.method)  # fmt: skip
+            row["total_s"] = time.perf_counter() - t0
+            row["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            return row
         primary = res.passes[0]
         row.update(build_s=res.build_seconds, solve_s=res.solve_seconds, primary_s=primary.seconds,
                    status=primary.status, objective=res.objective, bound=primary.bound,
@@ -114,6 +127,33 @@ def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def cli_runs(scenario: str, repeat: int) -> None:
+    """``planner solve SCENARIO`` as a process, ``repeat`` times: wall seconds and the summary's certificate."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    exe = shutil.which("planner") or str(Path(sys.executable).with_name("planner"))
+    print(f"# {platform.platform()}, {time.strftime('%Y-%m-%d %H:%M')}, `planner solve {scenario}`", flush=True)
+    print(
+        "| run | load avg | wall s | solve s | status | method | objective | bound | gap | passes |\n"
+        + "|---" * 10
+        + "|"
+    )
+    for k in range(repeat):
+        with tempfile.TemporaryDirectory() as out:
+            load = os.getloadavg()[0]
+            t0 = time.perf_counter()
+            subprocess.run([exe, "solve", scenario, "--out", out, "--no-store"], check=True, capture_output=True)
+            wall = time.perf_counter() - t0
+            s = json.loads((Path(out) / "summary.json").read_text())
+        passes = "; ".join(f"{p['name']} {p['status']} {p['seconds']:.1f} s" for p in s.get("passes", []))
+        print(f"| {k + 1} | {load:.1f} | {wall:.1f} | {s['solve_seconds']:.1f} | {s['status']} | {s['method']} | "
+              f"{s['objective_value']:,.1f} | {s['objective_bound']:,.1f} | {s['mip_gap']:.1e} | {passes} |",
+              flush=True)  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 2000, 5000, 10000, 100000])
@@ -122,8 +162,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs of the rolling horizon per size (median)")
     ap.add_argument("--full-repeat", type=int, default=1, help="runs of the full model per size (median)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--auto-sizes", type=int, nargs="*", default=[], help="sizes solved as method: auto")
+    ap.add_argument("--scenario", help="run `planner solve SCENARIO` as a process instead (see the module doc)")
     ap.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.scenario:
+        cli_runs(args.scenario, args.repeat)
+        return
     if args.one:
         n, method, limit, seed = args.one
         print(json.dumps(run_one(int(n), method, float(limit), int(seed)), default=float))
@@ -140,6 +185,11 @@ def main() -> None:
                   f"(primary {full['primary_s']:.1f}, tie-break {full['tiebreak']}) | {full['status']} | "
                   f"{full['objective']:,.0f} | {full['bound']:,.0f} | {100 * full['gap']:.3f} % | | "
                   f"{full['peak_mb']:,.0f} |", flush=True)  # fmt: skip
+        if n in args.auto_sizes:
+            auto = median_row([measure(n, "auto", args.time_limit, args.seed) for _ in range(args.full_repeat)])
+            print(f"| {n:,} | {auto['pairs']:,} | auto ({auto['tiebreak']}) | {auto['build_s']:.1f} | "
+                  f"{auto['solve_s']:.1f} | {auto['status']} | {auto['objective']:,.0f} | {auto['bound']:,.0f} | "
+                  f"{100 * auto['gap']:.3f} % | | {auto['peak_mb']:,.0f} |", flush=True)  # fmt: skip
         rh = median_row([measure(n, "rolling", args.time_limit, args.seed) for _ in range(args.repeat)])
         to_full = f"{100 * (full['bound'] - rh['objective']) / full['bound']:.3f} %" if full else ""
         print(f"| {n:,} | {rh['pairs']:,} | rolling horizon | {rh['build_s']:.1f} | {rh['solve_s']:.1f} "

@@ -11,8 +11,13 @@ Prints one table:
 * Monte Carlo: samples per second serial and on a local Dask cluster (``--workers`` processes, cluster start
   included), and whether the two runs are equal sample for sample.
 
+* ``--after-roadmap``: the app's case instead (Results page, default scenario): one solve at the scenario's budget,
+  the app's 10-budget sweep (budget/4 to 2 × budget) in a fresh process, then the roadmap scenario solved in the
+  same process (as the app does when it has run) and the same sweep again; seconds and the ratio to the one solve.
+
     python benchmarks/sweep.py --points 8 --samples 8 --workers 2
     python benchmarks/sweep.py --scenario scenarios/uttarakhand-policy.yaml --low 2.5e6 --high 5e6 --samples 0
+    python benchmarks/sweep.py --after-roadmap [--roadmap-gap 1e-3 --roadmap-limit 60]
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import threading
 import time
 from pathlib import Path
 
@@ -30,7 +36,7 @@ from planner.analysis.montecarlo import monte_carlo
 from planner.analysis.sweep import point_scenario, sweep
 from planner.distributed import dask_client
 from planner.optimize.solve import solve
-from planner.pipeline import Prepared, prepare
+from planner.pipeline import Prepared, prepare, solve_prepared
 from planner.problem import ModelSpec
 from planner.scenario import load_scenario
 
@@ -48,6 +54,43 @@ def rebuild(prepared: Prepared, budgets: list[float]) -> tuple[float, list[float
     return time.perf_counter() - t0, values
 
 
+def after_roadmap(
+    scenario_path: Path, roadmap_path: Path, points: int, roadmap_gap: float | None, roadmap_limit: float | None
+) -> None:
+    """The app's sweep (``points`` budgets from budget/4 to 2 × budget) before and after a roadmap in this process."""
+    scenario = load_scenario(scenario_path)
+    prepared = prepare(scenario)
+    budget = float(scenario.budget_usd or 1e6)
+    budgets = [budget / 4 + (2 * budget - budget / 4) * i / (points - 1) for i in range(points)]
+    t0 = time.perf_counter()
+    plan = solve_prepared(prepared)
+    one_s = time.perf_counter() - t0
+    print(f"load average {os.getloadavg()[0]:.1f}; one solve at {budget / 1e6:g} M USD: {one_s:.2f} s "
+          f"({plan.summary['method']}, gap {plan.summary['mip_gap']:.1e})", flush=True)  # fmt: skip
+
+    def run_sweep(label: str) -> None:
+        t1 = time.perf_counter()
+        frontier = sweep(prepared, "budget", budgets, "serial")
+        s = time.perf_counter() - t1
+        methods = frontier.table["method"].value_counts().to_dict()
+        print(f"{label}: {points} budgets in {s:.2f} s = {s / one_s:.1f}x one solve ({methods}); load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+
+    run_sweep("sweep, fresh process")
+    roadmap = load_scenario(roadmap_path)
+    change = {"mip_gap": roadmap_gap, "time_limit_s": roadmap_limit}
+    change = {k: v for k, v in change.items() if v is not None}
+    roadmap = roadmap.model_copy(update={"solver": roadmap.solver.model_copy(update=change)})
+    t2 = time.perf_counter()
+    rplan = solve_prepared(prepare(roadmap))
+    passes = [(p["name"], p["status"], round(p["seconds"], 1)) for p in rplan.summary.get("passes", [])]
+    alive = [t.name for t in threading.enumerate() if t.name == "planner-highs"]
+    print(f"roadmap: {time.perf_counter() - t2:.2f} s, {rplan.summary['status']} by {rplan.summary['method']}, gap "
+          f"{rplan.summary['mip_gap']:.1e}; passes {passes}; HiGHS calls still running after it: {len(alive)}",
+          flush=True)  # fmt: skip
+    run_sweep("sweep, after the roadmap")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", type=Path, default=REPO / "scenarios" / "uttarakhand-budget.yaml")
@@ -56,7 +99,15 @@ def main() -> None:
     ap.add_argument("--high", type=float, default=4_000_000, help="highest budget, USD")
     ap.add_argument("--samples", type=int, default=8, help="Monte Carlo samples (0: skip)")
     ap.add_argument("--workers", type=int, default=2, help="local Dask cluster workers")
+    ap.add_argument("--after-roadmap", action="store_true", help="the app's sweep before and after a roadmap")
+    ap.add_argument("--roadmap", type=Path, default=REPO / "scenarios" / "uttarakhand-roadmap.yaml")
+    ap.add_argument("--roadmap-gap", type=float, default=None, help="the roadmap's mip_gap (default: its own)")
+    ap.add_argument("--roadmap-limit", type=float, default=None, help="the roadmap's time limit, s (default: its own)")
     args = ap.parse_args()
+    if args.after_roadmap:
+        points = 10 if args.points == 8 else args.points
+        after_roadmap(args.scenario, args.roadmap, points, args.roadmap_gap, args.roadmap_limit)
+        return
 
     scenario = load_scenario(args.scenario)
     t0 = time.perf_counter()

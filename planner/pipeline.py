@@ -20,6 +20,9 @@ from planner.scenario import Catalogue, Scenario, catalogue_for, costing_fields,
 
 Progress = Callable[[str], None]
 
+Steps = Callable[[int, int, str], None]
+"""Progress of long work for a progress bar: (steps done, steps in all, what runs now)."""
+
 
 @dataclass
 class Prepared:

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from planner.analysis.sweep import LOCAL, Progress
 from planner.distributed import SERIAL, dask_client, fan_out
 from planner.errors import InfeasibleError, InputError, Issue
-from planner.pipeline import Prepared, prepare_catalogue, solve_prepared
+from planner.pipeline import Prepared, Steps, prepare_catalogue, solve_prepared
 from planner.scenario import Catalogue, Figure, Reach
 
 PERCENTILES = (10, 50, 90)
@@ -158,13 +158,16 @@ def monte_carlo(
     scheduler: str | None = None,
     client: Any | None = None,
     progress: Progress | None = None,
+    steps: Steps | None = None,
 ) -> MonteCarlo:
     """Sample the catalogue ``samples`` times (seeded), solve each sample and summarise the results.
 
     Summarises cost, coverage and the robustness of each office's technology choice. ``scheduler`` as in
-    :func:`planner.analysis.sweep.sweep`.
+    :func:`planner.analysis.sweep.sweep`; ``steps`` hears (done, samples + 1, what) before the central solve and
+    each sample (in this process; on Dask once the samples are back).
     """
     say = progress or (lambda _msg: None)
+    step = steps or (lambda _done, _total, _what: None)
     scheduler = None if scheduler == LOCAL else scheduler
     if samples < 1:
         raise InputError(Issue("command line", None, "--samples", f"expected at least 1 sample, got {samples}"))
@@ -183,12 +186,17 @@ def monte_carlo(
     t0 = time.perf_counter()
     figures = uncertain_figures(prepared.catalogue)
     say(f"solving the central catalogue ({len(figures)} uncertain figures)")
+    step(0, samples + 1, "solving the central catalogue")
     base = solve_catalogue(prepared, prepared.catalogue)
     indices = list(range(samples))
 
     def run(c: Any | None) -> list[list[dict[str, Any]]]:
-        if c is None:
-            return fan_out(monte_carlo_task, [MonteCarloTask(prepared, seed, indices)], scheduler=SERIAL)
+        if c is None:  # one sample at a time, so that a progress bar moves (samples are seeded by their index)
+            out = []
+            for i in indices:
+                step(i + 1, samples + 1, f"solving sample {i + 1} of {samples}")
+                out.append(monte_carlo_task(MonteCarloTask(prepared, seed, [i])))
+            return out
         workers = max(1, sum(c.nthreads().values()))
         n = min(samples, 4 * workers)  # a few tasks per worker: balance without shipping the inputs per sample
         bounds = np.linspace(0, samples, n + 1).round().astype(int)
@@ -204,6 +212,7 @@ def monte_carlo(
     else:
         with dask_client(scheduler) as own:
             parts = run(own)
+    step(samples + 1, samples + 1, "summarising the samples")
     results = sorted((r for part in parts for r in part), key=lambda r: r["sample"])
     return summarise_monte_carlo(prepared, results, base, figures, seed, time.perf_counter() - t0)
 

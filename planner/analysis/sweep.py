@@ -43,7 +43,7 @@ from planner.heuristics.greedy import (
 )
 from planner.optimize.series import ModelSeries
 from planner.optimize.solve import MILP_MAX_PAIRS, solve
-from planner.pipeline import Prepared, solve_prepared
+from planner.pipeline import Prepared, Steps, solve_prepared
 from planner.problem import ModelData, ModelSpec, SolveResult, relative_gap
 from planner.scenario import Catalogue, Scenario, SolverSettings
 
@@ -180,8 +180,13 @@ def _infeasible(seconds: float = 0.0) -> SolveResult:
     return SolveResult("infeasible", "", np.zeros(0, np.int64), nan, nan, nan, nan, nan, 0.0, seconds)
 
 
-def solve_points(task: SweepTask) -> list[SolveResult]:
-    """Solve the task's points in order, reusing the hull and one Pyomo model (see the module doc)."""
+def solve_points(task: SweepTask, steps: Steps | None = None) -> list[SolveResult]:
+    """Solve the task's points in order, reusing the hull and one Pyomo model (see the module doc).
+
+    ``steps`` hears (points done, points, what) before each point.
+    """
+    step = steps or (lambda _done, _total, _what: None)
+    what = "budget" if task.kind == "budget" else "target"
     data, settings = task.data, task.scenario.solver
     specs = [ModelSpec.from_scenario(point_scenario(task.scenario, task.kind, v), task.catalogue) for v in task.values]
     if data.options.empty:
@@ -191,7 +196,9 @@ def solve_points(task: SweepTask) -> list[SolveResult]:
     prev: np.ndarray | None = None
     out = []
     tie_break_needed = not data.economic_is_budget_cost()  # as a single solve: the MILP settles max_coverage
-    for spec in specs:
+    for k, spec in enumerate(specs):
+        shown = f"{task.values[k] / 1e6:,.2f} M USD" if task.kind == "budget" else f"{100 * task.values[k]:.1f} %"
+        step(k, len(specs), f"{what} {k + 1} of {len(specs)}: {shown}")
         t0 = time.perf_counter()
         greedy = None
         if spec.is_plain and frontier is not None:
@@ -263,9 +270,9 @@ def _rows(task: SweepTask, results: list[SolveResult]) -> list[dict[str, Any]]:
     return rows
 
 
-def sweep_task_rows(task: SweepTask) -> list[dict[str, Any]]:
-    """Solve a task and return one row per point (module-level: a Dask task)."""
-    return _rows(task, solve_points(task))
+def sweep_task_rows(task: SweepTask, steps: Steps | None = None) -> list[dict[str, Any]]:
+    """Solve a task and return one row per point (module-level: a Dask task; ``steps``: see :func:`solve_points`)."""
+    return _rows(task, solve_points(task, steps))
 
 
 @dataclass
@@ -307,14 +314,17 @@ def sweep(
     scheduler: str | None = None,
     client: Any | None = None,
     progress: Progress | None = None,
+    steps: Steps | None = None,
 ) -> Frontier:
     """The coverage–cost frontier of a prepared scenario over budgets (USD) or coverage targets (shares).
 
     ``scheduler``: ``"serial"`` (this process), a Dask scheduler address, or None / ``"local"``
     (``$PLANNER_DASK_SCHEDULER`` or a local cluster). Dask is used only when points need the MILP; greedy
-    points are solved here.
+    points are solved here. ``steps`` hears (points done, points, what) before each point solved in this process,
+    and (points, points, "done") at the end.
     """
     say = progress or (lambda _msg: None)
+    step = steps or (lambda _done, _total, _what: None)
     scheduler = None if scheduler == LOCAL else scheduler
     scenario = prepared.scenario
     points = check_points(scenario, kind, values)
@@ -323,13 +333,15 @@ def sweep(
     order = points if kind == "budget" else points[::-1]
     base = SweepTask(prepared.data, population, scenario, prepared.catalogue, kind, order)
     if getattr(getattr(scenario, "infrastructure", None), "enabled", False):
-        rows = _rows_by_single_solves(prepared, base)
+        rows = _rows_by_single_solves(prepared, base, step)
         tasks = 1
     elif scheduler == SERIAL or (client is None and len(order) == 1) or not _needs_milp(base):
         say(f"sweeping {len(order)} points in this process")
-        rows, tasks = sweep_task_rows(base), 1
+        rows, tasks = sweep_task_rows(base, step), 1
     else:
+        step(0, len(order), f"{len(order)} points on Dask")
         rows, tasks = _sweep_on_dask(base, scheduler, client, say)
+    step(len(order), len(order), "done")
     table = pd.DataFrame(rows).sort_values(VALUE_COLUMN[kind], kind="stable").reset_index(drop=True)
     build = float(table.pop("build_seconds").sum())
     table = add_marginal_cost(table)
@@ -383,10 +395,11 @@ def _sweep_on_dask(task: SweepTask, scheduler: str | None, client: Any | None, s
         return run(own)
 
 
-def _rows_by_single_solves(prepared: Prepared, task: SweepTask) -> list[dict[str, Any]]:
+def _rows_by_single_solves(prepared: Prepared, task: SweepTask, step: Steps) -> list[dict[str, Any]]:
     """Shared infrastructure is planned by the pipeline's own solver: one single solve per point."""
     rows = []
-    for v in task.values:
+    for k, v in enumerate(task.values):
+        step(k, len(task.values), f"point {k + 1} of {len(task.values)}")
         t0 = time.perf_counter()
         try:
             plan = solve_prepared(prepared, scenario=point_scenario(task.scenario, task.kind, v))

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from planner.countries.instance import Country, CountryPlan, GlobalInstance, GlobalResult
-from planner.distributed import SERIAL, fan_out
+from planner.distributed import SERIAL, dask_client, fan_out
 from planner.errors import Diagnosis, InfeasibleError, InputError, Issue, PlannerError
-from planner.optimize.solve import diagnose, solve
+from planner.heuristics.greedy import greedy_max_coverage, greedy_min_cost, office_hull
+from planner.optimize.solve import MILP_MAX_PAIRS, diagnose, solve
 from planner.problem import ModelData, ModelSpec, PassInfo, SolveResult, economic_cost, relative_gap
 from planner.scenario import SolverSettings
 
@@ -104,13 +105,97 @@ def combine(
                        arcs=arcs, sites=sites)  # fmt: skip
 
 
+Task = tuple[ModelData, ModelSpec, SolverSettings]
+
+
+def solve_countries_chunk(tasks: list[Task]) -> list[Outcome]:
+    """Worker task: :func:`solve_country` on each of a chunk of countries, in order."""
+    return [solve_country(t) for t in tasks]
+
+
+def needs_solver(task: Task) -> bool:
+    """Whether a country's solve may go beyond the certified hull greedy (HiGHS or a heuristic): worth a worker.
+
+    False only for a plain max_coverage or min_cost spec whose greedy gap already meets ``mip_gap`` (and whose
+    economic cost is the budget cost, so no tie-break pass runs): :func:`planner.optimize.solve.solve` then returns
+    the greedy plan in milliseconds, cheaper here than shipped to a worker. Either way the country is solved by
+    the same :func:`solve_country`: this only decides where.
+    """
+    data, spec, settings = task
+    if not spec.is_plain or data.infra is not None or settings.method == "milp" or data.options.empty:
+        return not data.options.empty
+    if settings.method == "fast" or len(data.options) > MILP_MAX_PAIRS:
+        return False
+    if spec.objective == "max_coverage":
+        if not data.economic_is_budget_cost():
+            return True
+        _, value, bound = greedy_max_coverage(office_hull(data), spec.budget_usd)
+    else:
+        g = greedy_min_cost(
+            office_hull(data, economic=True), (spec.coverage_target or 0.0) * data.total_weight(spec.metric)
+        )
+        if g is None:
+            return True  # infeasible: the diagnosis runs
+        _, value, bound = g
+    return relative_gap(value, bound) > settings.mip_gap
+
+
+def balanced_chunks(sizes: list[int], n_chunks: int) -> list[list[int]]:
+    """Indices split into at most ``n_chunks`` groups of about equal total size (largest first into the lightest)."""
+    groups: list[list[int]] = [[] for _ in range(max(1, min(n_chunks, len(sizes))))]
+    load = [0] * len(groups)
+    for i in sorted(range(len(sizes)), key=lambda k: -sizes[k]):
+        g = load.index(min(load))
+        groups[g].append(i)
+        load[g] += max(sizes[i], 1)
+    return [sorted(g) for g in groups if g]
+
+
+CHUNKS_PER_WORKER = 3  # tasks per worker for the countries that need a solver: balance without many small tasks
+
+
+def solve_all(tasks: list[Task], scheduler: str | None, client: Any | None) -> list[Outcome]:
+    """Every country's outcome, in order: in this process when ``scheduler`` is serial, else on Dask.
+
+    On Dask only the countries that need a solver (:func:`needs_solver`) leave this process, in a few chunks of
+    about equal size per worker (each country's tables shipped once, in its chunk); certified greedy countries are
+    solved here.
+    """
+    if scheduler == SERIAL:
+        return [solve_country(t) for t in tasks]
+    heavy = [i for i, t in enumerate(tasks) if needs_solver(t)]
+    outcomes: list[Outcome | None] = [None] * len(tasks)
+
+    def run(c: Any) -> None:
+        workers = max(1, sum(c.nthreads().values()))
+        chunks = balanced_chunks([len(tasks[i][0].options) for i in heavy], CHUNKS_PER_WORKER * workers)
+        parts = fan_out(solve_countries_chunk, [[tasks[heavy[k]] for k in ch] for ch in chunks], client=c)
+        for ch, part in zip(chunks, parts, strict=True):
+            for k, o in zip(ch, part, strict=True):
+                outcomes[heavy[k]] = o
+
+    if heavy:
+        if client is not None:
+            run(client)
+        else:
+            with dask_client(scheduler) as own:
+                run(own)
+    for i, t in enumerate(tasks):
+        if outcomes[i] is None:
+            outcomes[i] = solve_country(t)
+    return [o for o in outcomes if o is not None]
+
+
 def solve_per_country(
     instance: GlobalInstance, settings: SolverSettings, scheduler: str | None = SERIAL, client: Any | None = None
 ) -> GlobalResult:
-    """Each country alone within its own budget (or reaching the target, for min_cost)."""
+    """Each country alone within its own budget (or reaching the target, for min_cost).
+
+    Serial, or on Dask: see :func:`solve_all` (the same plans either way).
+    """
     t0 = time.perf_counter()
     tasks = [(c.data, replace(c.spec, budget_usd=c.budget_usd), settings) for c in instance.countries]
-    outcomes = fan_out(solve_country, tasks, scheduler=scheduler, client=client)
+    outcomes = solve_all(tasks, scheduler, client)
     raise_country_errors(instance.countries, outcomes)
     plans = []
     for c, o in zip(instance.countries, outcomes, strict=True):

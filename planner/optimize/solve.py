@@ -4,7 +4,8 @@ The dispatch picks the certified hull greedy, heuristics or HiGHS (DESIGN §5 "H
 
 The plain model goes to the certified hull greedy (:mod:`planner.heuristics.greedy`); when its gap meets
 ``mip_gap`` it is returned as is, otherwise it warm-starts HiGHS on the Pyomo model (:mod:`planner.optimize.model`).
-Large roadmaps go to the rolling horizon (:mod:`planner.heuristics.phasing`) and large shared-infrastructure
+Large roadmaps go to the rolling horizon (:mod:`planner.heuristics.phasing`), other max_coverage roadmaps without
+policy rows to the roadmap matrices of :mod:`planner.optimize.roadmap`, and large shared-infrastructure
 instances to the sharing heuristic (:mod:`planner.heuristics.sharing`), which receives this module's exact solver
 and the Steiner solver as arguments. Every HiGHS call runs under the guard of :mod:`planner.optimize.highs`.
 Every answer carries its gap against a proven bound.
@@ -183,6 +184,12 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
         return shared_heuristic(data, spec, settings, EXACT)
     if use_rolling_horizon(data, spec, settings):
         return rolling_horizon(data, spec, mip_gap=settings.mip_gap)
+    if spec.roadmap is not None:
+        from planner.optimize.roadmap import handles as roadmap_handles
+        from planner.optimize.roadmap import solve_roadmap
+
+        if roadmap_handles(data, spec):  # the roadmap as matrices, warm-started from the rolling horizon
+            return solve_roadmap(data, spec, settings)
     if data.options.empty:  # nothing can be connected: the empty plan, unless a row demands coverage
         needs = (spec.coverage_target or 0) > 0 or any(v > 0 for v in spec.region_min_coverage.values())
         if needs and data.total_weight(spec.metric) > 0:
@@ -417,7 +424,15 @@ def tie_break(
         return bound, chosen, opt
     hold_primary(m, spec, primary_value, 1e-7 * abs(primary_value) + 1e-6)
     opt.config.warmstart = True
-    info2, ok2, opt = milp_pass(opt, m, "tie-break", left)
+    # No presolve in the tie-break. HiGHS's presolve on the held row (a coefficient on every column) is slow and
+    # checks neither its time limit nor the interrupt: on the Uttarakhand roadmap it ran 55 s past an 8 s limit, so
+    # the guard abandoned the call, which then held the run lock and a core (the app's sweep after a roadmap waited
+    # for it); on a 14,683-option country it took 34 s of a 34 s pass against 0.9 s without, same optimum.
+    opt.highs_options["presolve"] = "off"
+    try:
+        info2, ok2, opt = milp_pass(opt, m, "tie-break", left)
+    finally:
+        opt.highs_options["presolve"] = "choose"  # a reused model's next primary pass presolves again
     passes.append(info2)
     return bound, chosen_pairs(m) if ok2 else chosen, opt
 

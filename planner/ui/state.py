@@ -49,7 +49,7 @@ from planner.data import (
 )
 from planner.errors import InfeasibleError, InputError, Issue, PlannerError
 from planner.layers import read_coverage
-from planner.pipeline import Prepared, costing_key, prepare, solve_prepared
+from planner.pipeline import Prepared, Steps, costing_key, prepare, solve_prepared
 from planner.results import Plan, output_bytes, output_names
 from planner.scenario import Scenario, catalogue_for, load_catalogue, load_scenario, scenario_from_dict
 from planner.store import RunRecord, RunStore
@@ -541,15 +541,19 @@ def scenario_yaml(raw: dict[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------------------------- running
-def solve_raw(raw: dict[str, Any], say: Any = None) -> tuple[Plan, pd.DataFrame, dict[str, float]]:
-    """Validate, prepare (cached) and solve a scenario mapping.
+def solve_raw(
+    raw: dict[str, Any], say: Any = None, steps: Steps | None = None
+) -> tuple[Plan, pd.DataFrame, dict[str, float]]:
+    """Validate, prepare (cached) and solve a scenario mapping (``steps``: a progress bar's callback).
 
     Raises:
         PlannerError: the scenario is invalid or cannot be planned.
     """
     say = say or (lambda _m: None)
+    step = steps or (lambda _done, _total, _what: None)
     cache = store()
     t0 = time.perf_counter()
+    step(0, 2, "reading and costing the offices")
     scenario = scenario_from_dict(copy.deepcopy(raw), base_dir=ROOT, file="scenario")
     catalogue_for(scenario)  # unknown technology names in the policy → InputError before costing
     ckey = costing_key(scenario)
@@ -565,6 +569,8 @@ def solve_raw(raw: dict[str, Any], say: Any = None) -> tuple[Plan, pd.DataFrame,
     t1 = time.perf_counter()
     plan = cache.get(cache.plans, pkey)
     if plan is None:
+        what = "a roadmap: rolling horizon, then HiGHS" if scenario.roadmap is not None else scenario.objective
+        step(1, 2, f"solving ({what}; at most {scenario.solver.time_limit_s:g} s) and building the plan tables")
         plan = solve_prepared(prepared, scenario=scenario, progress=say)
         cache.put(cache.plans, pkey, plan)
     else:
@@ -803,8 +809,13 @@ def run_and_store(raw: dict[str, Any]) -> bool:
     ss.pop("last_error", None)
     box = st.empty()
     with box.status(f"Costing and solving '{md(raw['name'])}'…", expanded=True) as status:
+        bar = st.progress(0.0, text="step 1 of 2: reading and costing the offices")
+
+        def steps(done: int, total: int, what: str) -> None:
+            bar.progress(done / total, text=f"step {done + 1} of {total}: {md(what)}")
+
         try:
-            plan, coords, times = solve_raw(raw, say=lambda m: st.write(md(m)))
+            plan, coords, times = solve_raw(raw, say=lambda m: st.write(md(m)), steps=steps)
         except InputError as exc:
             status.update(label="Bad input: nothing was solved", state="error", expanded=False)
             ss["last_error"] = {"kind": "input", "issues": exc.issues}

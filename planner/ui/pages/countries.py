@@ -491,10 +491,12 @@ def _run_monte_carlo(raw: dict[str, Any], label: str, samples: int, seed: int) -
     ) as box:
 
         def say(message: str) -> None:
-            step = 1 if message.startswith("solving the central") else 2 if message.startswith("solving") else None
-            if step is not None:
-                bar.progress(step / len(steps), text=f"step {step + 1} of {len(steps)}: {steps[step]}")
             st.write(md(message))
+
+        def sampled(done: int, total: int, what: str) -> None:  # the central solve, each sample, the summary
+            k = 1 if done == 0 else 2 if done < total else 3
+            fraction = min((1 + 2 * done / max(total, 1)) / len(steps), 1.0)
+            bar.progress(fraction, text=f"step {k + 1} of {len(steps)}: {md(what)}")
 
         try:
             scenario = scenario_from_dict(copy.deepcopy(raw), base_dir=ROOT, file="monte carlo")
@@ -504,7 +506,7 @@ def _run_monte_carlo(raw: dict[str, Any], label: str, samples: int, seed: int) -
             if prepared is None:
                 prepared = prepare(scenario, progress=say)
                 cache.put(cache.prepared, ckey, prepared)
-            mc = monte_carlo(prepared, samples, seed, scheduler=SERIAL, progress=say)
+            mc = monte_carlo(prepared, samples, seed, scheduler=SERIAL, progress=say, steps=sampled)
         except InputError as exc:
             box.update(label="Monte Carlo refused: bad input", state="error", expanded=False)
             bar.empty()

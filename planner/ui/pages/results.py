@@ -141,16 +141,22 @@ def frontier_section(plan: Plan) -> None:
                                      format="%.3f", key="fr_high_m")  # fmt: skip
         c1.caption(f"= {money(low, exact=True)}")
         c2.caption(f"= {money(high, exact=True)}")
-        points = int(c3.number_input("Points", min_value=2, max_value=40, value=8, key="fr_points"))
+        points = int(c3.number_input("Points", min_value=2, max_value=40, value=10, key="fr_points"))
         if st.button("Sweep budgets", key="fr_run"):
             cache = store()
             ckey = costing_key(plan.scenario)
             try:
                 prepared = cache.get(cache.prepared, ckey) or prepare(plan.scenario)
                 cache.put(cache.prepared, ckey, prepared)
-                with st.spinner("solving each budget (one reused model, warm starts)"):
-                    budgets = [low + (high - low) * i / (points - 1) for i in range(points)]
-                    st.session_state["frontier"] = (plan.scenario.name, sweep(prepared, "budget", budgets, "serial"))
+                budgets = [low + (high - low) * i / (points - 1) for i in range(points)]
+                bar = st.progress(0.0, text=f"sweeping {points} budgets (one reused model, warm starts)")
+
+                def steps(done: int, total: int, what: str) -> None:
+                    bar.progress(done / max(total, 1), text=f"step {min(done + 1, total)} of {total}: {md(what)}")
+
+                frontier = sweep(prepared, "budget", budgets, "serial", steps=steps)
+                bar.empty()
+                st.session_state["frontier"] = (plan.scenario.name, frontier)
             except PlannerError as exc:
                 st.error(md(exc))
                 return
