@@ -528,13 +528,16 @@ def test_named_runs_renamed_pinned_and_compared_in_browser(app_url):
             go(page, "Compare")
             page.get_by_text("The latest plans of the session").wait_for(timeout=30_000)
             box = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Plans to compare")
-            box.get_by_role("button", name=f"Remove {renamed}").click()
+            chip = box.get_by_role("button", name=f"Remove {renamed}")
+            chip.click()
+            chip.wait_for(state="detached", timeout=30_000)  # the choice changed, and the page re-ran with it
             page.wait_for_selector(IDLE, timeout=60_000)
             box.locator("input").click()
             page.get_by_role("option", name=renamed).click()
             page.keyboard.press("Escape")
+            chip.wait_for(state="attached", timeout=30_000)
             page.wait_for_selector(IDLE, timeout=60_000)
-            page.get_by_text("Pinned: 2 plan(s)").wait_for(timeout=30_000)
+            page.get_by_text("Pinned: 2 plan(s)").wait_for(timeout=60_000)
 
             heading = page.get_by_role("heading", name="By technology")
             heading.wait_for(timeout=30_000)
