@@ -48,7 +48,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # one server per test: no session, cache or background write carries over from another test
 def app_url():
     port = _free_port()
     cmd = [
@@ -533,9 +533,10 @@ def test_named_runs_renamed_pinned_and_compared_in_browser(app_url):
             chip.wait_for(state="detached", timeout=30_000)  # the choice changed, and the page re-ran with it
             page.wait_for_selector(IDLE, timeout=60_000)
             box.locator("input").click()
-            page.get_by_role("option", name=renamed).click()
+            box.locator("input").fill(renamed)  # the list may hold stored runs too: pick this exact label
+            page.get_by_role("option", name=renamed, exact=True).first.click()
             page.keyboard.press("Escape")
-            chip.wait_for(state="attached", timeout=30_000)
+            chip.wait_for(state="attached", timeout=60_000)
             page.wait_for_selector(IDLE, timeout=60_000)
             page.get_by_text("Pinned: 2 plan(s)").wait_for(timeout=60_000)
 
