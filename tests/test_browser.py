@@ -402,6 +402,7 @@ def test_roadmap_page_runs_edited_budget_and_shows_years(app_url):
                 left = _metric(page, "Budget left")
                 assert left.endswith("USD"), left
                 charts = page.locator('[data-testid="stPlotlyChart"]')
+                charts.nth(3).wait_for(state="attached", timeout=60_000)  # drawn after the cards
                 assert charts.count() >= 4  # coverage, offices per year, capex per year, budget
                 page.get_by_text("Cumulative population coverage").first.wait_for(state="attached", timeout=30_000)
                 page.get_by_text("Annual budget (USD)").first.wait_for(state="attached", timeout=30_000)
