@@ -604,16 +604,22 @@ def unavailable_reason(name: str, tech: Technology, catalogue: Catalogue) -> str
 def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     """Quoted options: capex as equipment, opex as the post's service fee (a quote is complete: no add-ons)."""
     q = quotes[key_positions(planned["office_id"], quotes["office_id"]) >= 0]
-    mbps_default = q["technology"].map({k: t.mbps for k, t in catalogue.technologies.items()})
-    life = q["technology"].map({k: t.lifetime_years for k, t in catalogue.technologies.items()})
-    civil_life = q["technology"].map(
-        {k: t.civil_lifetime_years or t.lifetime_years for k, t in catalogue.technologies.items()}
-    )
-    mbps = q["mbps"].astype(float) if "mbps" in q else pd.Series(np.nan, index=q.index)
+    techs = catalogue.technologies
+    # per-technology figures gathered by technology code (a quotes file holds few distinct technologies)
+    codes, kinds = pd.factorize(q["technology"].astype(str), sort=False)
+    known = [techs.get(str(k)) for k in kinds]
+
+    def figure(get: Callable[[Technology], float]) -> np.ndarray:
+        return np.array([get(t) if t is not None else np.nan for t in known], dtype=float)[codes]
+
+    mbps_default = figure(lambda t: t.mbps)
+    life = figure(lambda t: t.lifetime_years)
+    civil_life = figure(lambda t: t.civil_lifetime_years or t.lifetime_years)
+    mbps = q["mbps"].to_numpy(float) if "mbps" in q else np.full(len(q), np.nan)
     return pd.DataFrame(
         {
             "office_id": q["office_id"].astype(str).to_numpy(),
-            "technology": _text(q["technology"].astype(str).to_numpy()),
+            "technology": _text(np.asarray(kinds, dtype=object)[codes]),
             "source": _text("quote", len(q)),
             "anchor_id": _text("", len(q)),
             "distance_km": np.nan,
@@ -627,9 +633,9 @@ def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogu
             "power_draw_w": np.nan,
             "cost_keys": _text("quote: the options file", len(q)),
             "tier": _text("", len(q)),
-            "mbps": mbps.fillna(mbps_default).to_numpy(float),
-            "lifetime_years": life.to_numpy(float),
-            "civil_lifetime_years": civil_life.to_numpy(float),
+            "mbps": np.where(np.isnan(mbps), mbps_default, mbps),
+            "lifetime_years": life,
+            "civil_lifetime_years": civil_life,
             "power_lifetime_years": catalogue.power.lifetime_years,
             "reason": _text("", len(q)),
         }
@@ -664,33 +670,38 @@ def build_options_and_infra(
     """
     planned = inputs.planned.reset_index(drop=True)
     need = required_mbps(planned, scenario).to_numpy(float)  # once: tiers and the Mbps rule both use it
-    groups = country_groups(planned, catalogue, regional or {})
-    parts = [_priced_rows(name, groups, planned, inputs, scenario, need) for name in catalogue.technologies]
-    table = pd.concat(parts, ignore_index=True)
-    # Row -> position of its office in ``planned`` and index of its technology in ``names`` (each part lists
-    # the planned offices in order): per-office values are gathered by position rather than looked up by id,
-    # and the final sort uses integer keys (millions of rows at world scale).
-    pos = np.tile(np.arange(len(planned)), len(parts))
     names = list(catalogue.technologies)
-    code = np.repeat(np.arange(len(names)), len(planned))
+    # An office the options file lists has exactly its quotes as candidates (DESIGN §3: they replace the
+    # computed ones), so only the other offices are costed from the catalogue.
+    quoted = np.zeros(len(planned), dtype=bool)
+    q: pd.DataFrame | None = None
     if inputs.quotes is not None and len(inputs.quotes):
         at = key_positions(planned["office_id"], inputs.quotes["office_id"])  # each quote's office in ``planned``
         q_pos = at[at >= 0]
-        quoted = np.zeros(len(planned), dtype=bool)
         quoted[q_pos] = True
         q = _quote_rows(inputs.quotes, planned, catalogue)
-        computed = len(names)
         names += sorted(set(q["technology"]) - set(names))
         q_code = q["technology"].map({t: i for i, t in enumerate(names)}).to_numpy(np.int64)
-        # A quoted technology replaces the computed row (row code * offices + position of the computed table);
-        # unquoted technologies of a quoted office stay listed.
-        keep = np.ones(len(table), dtype=bool)
-        replaced = q_code < computed
-        keep[q_code[replaced] * len(planned) + q_pos[replaced]] = False
-        table, pos, code = table[keep], pos[keep], code[keep]
-        table.loc[quoted[pos], "reason"] = "not quoted: the options file lists this office's candidates"
-        table = pd.concat([table, q], ignore_index=True)
-        pos, code = np.concatenate([pos, q_pos]), np.concatenate([code, q_code])
+    costed = np.flatnonzero(~quoted)
+    # Row -> position of its office in ``planned`` and index of its technology in ``names``: per-office values
+    # are gathered by position rather than looked up by id, and the final sort uses integer keys (millions of
+    # rows at world scale).
+    pieces: list[pd.DataFrame] = []
+    pos_parts: list[np.ndarray] = []
+    code_parts: list[np.ndarray] = []
+    if len(costed) or q is None:  # (no office at all still gives the table's columns)
+        sub = planned if len(costed) == len(planned) else planned.iloc[costed].reset_index(drop=True)
+        groups = country_groups(sub, catalogue, regional or {})
+        for k, name in enumerate(catalogue.technologies):
+            pieces.append(_priced_rows(name, groups, sub, inputs, scenario, need[costed]))
+            pos_parts.append(costed)
+            code_parts.append(np.full(len(costed), k, dtype=np.int64))
+    if q is not None:
+        pieces.append(q)
+        pos_parts.append(q_pos)
+        code_parts.append(q_code)
+    table = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+    pos, code = np.concatenate(pos_parts), np.concatenate(code_parts)
     table = table.reset_index(drop=True)
     if scenario.unknown_status.action == "survey_cost":  # a site survey before building, on every option
         unknown = planned["status"].to_numpy()[pos] == "unknown"

@@ -52,7 +52,7 @@ import sqlite3
 import stat
 import struct
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,8 +226,15 @@ def _parse_column(cells: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
     The same results, computed once per distinct cell (a column of 650,000 offices holds few distinct services,
     statuses or flags); numbers convert in one numpy call when every cell is a valid finite number in range.
     """
-    text = cells.where(cells.notna(), "").astype(str)
     no_errors = pd.Series(None, index=cells.index, dtype=object)
+    if cells.dtype == np.float64:  # a Parquet number column (nulls as NaN; no NaN or infinity among its values)
+        if col.kind in ("float", "int"):
+            numbers = cells.to_numpy()
+            fast = _checked_numbers(numbers[~np.isnan(numbers)], np.isnan(numbers), col, cells.index)
+            if fast is not None:
+                return fast, no_errors
+        cells = _number_text(cells)  # the per-cell rules below say what is wrong, as for the same file in CSV
+    text = cells.where(cells.notna(), "").astype(str)
     if col.kind == "str":
         stripped = _stripped(text)
         empty = stripped == ""
@@ -295,15 +302,25 @@ def _numbers(text: pd.Series, col: Column) -> pd.Series | None:
             numbers = np.asarray(stripped[~empty].tolist(), dtype=float)  # float()'s own parsing
         except ValueError:
             return None
+    return _checked_numbers(numbers, empty, col, text.index)
+
+
+def _checked_numbers(numbers: np.ndarray, empty: np.ndarray, col: Column, index: pd.Index) -> pd.Series | None:
+    """The column from its non-empty cells' values, or None when a value breaks the column's rules.
+
+    ``empty``: which cells are empty (they take the column's default); ``numbers``: the others, in order.
+    """
+    if empty.any() and col.required:
+        return None
     if not np.isfinite(numbers).all():
         return None
     if (col.min is not None and (numbers < col.min).any()) or (col.max is not None and (numbers > col.max).any()):
         return None
     if col.kind == "float" and (col.default is None or isinstance(col.default, float)):
-        values = np.full(len(text), np.nan if col.default is None else col.default)
+        values = np.full(len(empty), np.nan if col.default is None else col.default)
         values[~empty] = numbers
-        return pd.Series(values, index=text.index, dtype=float)
-    out = np.empty(len(text), dtype=object)
+        return pd.Series(values, index=index, dtype=float)
+    out = np.empty(len(empty), dtype=object)
     if col.kind == "int":
         if (numbers != np.floor(numbers)).any():
             return None
@@ -311,7 +328,7 @@ def _numbers(text: pd.Series, col: Column) -> pd.Series | None:
     else:
         out[~empty] = numbers.tolist()
     out[empty] = col.default
-    return pd.Series(out, index=text.index, dtype=object)
+    return pd.Series(out, index=index, dtype=object)
 
 
 def validate_table(
@@ -876,7 +893,7 @@ def _read_by_suffix(
     if suffix == ".gpkg":
         return _read_geopackage_points(path), _Rows()
     if suffix in (".parquet", ".pq"):  # row numbers: 1-based rows of the table
-        return read_parquet_strings(path), _Rows()
+        return read_parquet_strings(path, {c.name for c in columns if c.kind in ("float", "int")}), _Rows()
     frame = _read_csv_strings(path, columns, headerless)
     lines = frame.index.to_numpy()
     return frame.reset_index(drop=True), _Rows(lines)
@@ -1440,11 +1457,15 @@ def summarise_inputs(inputs: Inputs) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------- Parquet
-def read_parquet_strings(path: Path) -> pd.DataFrame:
+def read_parquet_strings(path: Path, numeric: Collection[str] = ()) -> pd.DataFrame:
     """A Parquet file as a table of strings, as the CSV reader gives, so one validation serves both.
 
     Numbers become their shortest round-trip text (so parsing gives back the same value), booleans ``true`` /
     ``false``, nulls ''. A column of nested values (lists, structs) is an error naming it.
+
+    ``numeric``: columns that may stay numbers (float64, nulls as NaN) when the file stores them as integers
+    or floats, every value finite and exact in a double: validation then checks them at once instead of
+    parsing their text (any other value is written out as text, and the per-cell rules name it).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -1461,6 +1482,31 @@ def read_parquet_strings(path: Path) -> pd.DataFrame:
             column, kind = column.cast(kind.value_type), kind.value_type
         if pa.types.is_nested(kind):
             raise InputError(Issue(str(path), None, name, f"a column of {kind} values; expected numbers or text"))
+        if name in numeric and _exact_numbers(column, kind):
+            columns[name] = pd.Series(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+            continue
         text = column if pa.types.is_string(kind) or pa.types.is_large_string(kind) else pc.cast(column, pa.string())
         columns[name] = pd.array(pc.fill_null(text, ""), dtype="str")  # Arrow-backed: no Python string per cell
     return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
+
+
+def _exact_numbers(column: Any, kind: Any) -> bool:
+    """Whether an Arrow column holds numbers a double keeps exactly: finite floats, or integers within 2**53."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_floating(kind):
+        return not pc.any(pc.invert(pc.is_finite(column))).as_py()
+    if pa.types.is_integer(kind):
+        bounds = pc.min_max(column).as_py()
+        return all(v is None or abs(v) <= 2**53 for v in bounds.values())
+    return False
+
+
+def _number_text(values: pd.Series) -> pd.Series:
+    """Numbers as :func:`read_parquet_strings` writes them as text (shortest round trip; NaN as '')."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(pa.array(values.to_numpy(), from_pandas=True), pa.string())
+    return pd.Series(pd.array(pc.fill_null(text, ""), dtype="str"), index=values.index)

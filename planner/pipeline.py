@@ -52,8 +52,11 @@ def check_named_regions(scenario: Scenario, inputs: Inputs) -> None:
 
     A misspelt region is an error, never a rule silently applied to nobody.
     """
-    known = set(inputs.planned["region"].astype(str))
-    unknown = sorted(set(scenario.policy.region_min_coverage) - known - {"*"})
+    asked = set(scenario.policy.region_min_coverage) - {"*"}
+    if not asked:
+        return
+    known = set(inputs.planned["region"].astype(str).unique().tolist())
+    unknown = sorted(asked - known)
     if not unknown:
         return
     shown = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
@@ -102,7 +105,7 @@ def regional_overlay(scenario: Scenario, catalogue: Catalogue, inputs: Inputs) -
 
 def office_countries(inputs: Inputs) -> set[str]:
     """The planned offices' countries (ISO3), blanks left out."""
-    return set(inputs.planned["country"].astype(str).str.strip()) - {""}
+    return {str(c).strip() for c in inputs.planned["country"].astype(str).unique().tolist()} - {""}
 
 
 def regional_catalogues(scenario: Scenario, catalogue: Catalogue, inputs: Inputs) -> dict[str, Catalogue]:

@@ -375,21 +375,18 @@ def test_quotes_replace_the_computed_rows(tmp_path: Path) -> None:
     assert table.loc[("B", "leo_satellite"), "source"] == "catalogue"
     assert table.loc[("G", "microwave"), "eligible"]
     assert not table.index.duplicated().any()
-    # A's computed microwave row stays listed, excluded (the options file lists A's candidates)
-    assert not table.loc[("A", "microwave"), "eligible"]
-    assert "not quoted" in table.loc[("A", "microwave"), "reason"]
 
 
-def test_quoted_office_keeps_every_unquoted_technology_listed(tmp_path: Path) -> None:
-    """Quotes are per (office, technology) pair: F quoting GEO must not remove A's computed GEO row, nor A's
-    fibre/LEO quotes F's fibre/LEO rows ("unquoted technologies of a quoted office stay listed", costing.py).
-    The options table keeps one row per planned office and technology."""
+def test_a_quoted_office_has_exactly_its_quotes(tmp_path: Path) -> None:
+    """The options file lists an office's complete set of candidates (DESIGN §3): A's and F's rows are their
+    quotes and nothing else, so no computed row (and no catalogue pricing) is left for A's microwave or F's
+    fibre. Quotes are per office: F quoting GEO does not touch A's or B's rows, nor A's quotes F's."""
     table = options(tmp_path, QUOTES)
-    # a quoted office's other technologies stay listed, excluded: the options file lists its candidates
-    for key in [("A", "microwave"), ("A", "geo_satellite"), ("A", "cellular_4g"), ("F", "leo_satellite"),
-                ("F", "fibre")]:  # fmt: skip
-        assert key in table.index, key
-        assert not table.loc[key, "eligible"]
-        assert table.loc[key, "source"] == "catalogue"
-        assert "not quoted" in table.loc[key, "reason"]
-    assert set(table.index) == {(o, t) for o in "ABDEFG" for t in TECHS}
+    assert {t for o, t in table.index if o == "A"} == {"fibre", "leo_satellite"}
+    assert {t for o, t in table.index if o == "F"} == {"geo_satellite"}
+    assert (table.loc[["A", "F"], "source"] == "quote").all()
+    # every other office keeps one computed row per technology
+    assert set(table.index) == {("A", "fibre"), ("A", "leo_satellite"), ("F", "geo_satellite")} | {
+        (o, t) for o in "BDEG" for t in TECHS
+    }
+    assert (table.drop(index=["A", "F"])["source"] == "catalogue").all()

@@ -19,6 +19,7 @@ from planner.data import (
     load_inputs,
     read_fibre_nodes,
     read_offices,
+    read_parquet_strings,
     read_quotes,
     read_roads,
     read_towers,
@@ -329,3 +330,57 @@ def test_rows_in_equal_rows_out_at_scale(tmp_path: Path) -> None:
     table = read_offices(tmp_path / "offices.csv")
     assert table["office_id"].tolist() == frame["office_id"].tolist()
     assert np.allclose(table["lat"], frame["lat"]) and np.allclose(table["population"], frame["population"])
+
+
+# ------------------------------------------------------------------------------ Parquet numbers, read as numbers
+def _read_offices_parquet(path: Path, population: object) -> object:
+    """read_offices of a Parquet file whose ``population`` column is the Arrow array given: the table, or the
+    error messages (row, column, message)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = len(population)  # type: ignore[arg-type]
+    table = pa.table(
+        {"office_id": [f"P{i}" for i in range(n)], "lat": [30.0 + i / 100 for i in range(n)], "lon": [79.0] * n,
+         "population": population, "priority": pa.array([2.5] + [None] * (n - 1), pa.float64())}
+    )  # fmt: skip
+    pq.write_table(table, path)
+    try:
+        return read_offices(path).drop(columns=["row"], errors="ignore").reset_index(drop=True)
+    except InputError as exc:
+        return sorted((i.row, i.column, i.message) for i in exc.issues)
+
+
+@pytest.mark.parametrize(
+    "population",
+    [
+        [1200.0, 35.5, 0.0],  # fine: the numbers themselves
+        [1200.0, -3.0, 7.0],  # below the minimum
+        [1200.0, None, 7.0],  # a required number missing (null)
+        [1200.0, float("nan"), 7.0],  # NaN is not a number of people
+        [1200.0, float("-inf"), 7.0],
+        [5, 7, 2**53 + 1],  # an integer a double cannot hold exactly
+        [5, -7, 9],  # integers, one out of range
+        [5, 7, 9],
+    ],
+)
+def test_typed_parquet_numbers_agree_with_their_text(tmp_path: Path, population: list[object]) -> None:
+    """Parquet number columns are checked as numbers (fast path); the result, table or errors, is what the same
+    cells give as text (Arrow's own text of each number, as the reader made of every Parquet number before)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    typed = pa.array(population)  # NaN stays NaN, None is null
+    got_typed = _read_offices_parquet(tmp_path / "typed.parquet", typed)
+    got_text = _read_offices_parquet(tmp_path / "text.parquet", pc.cast(typed, pa.string()))
+    if isinstance(got_text, list):
+        assert got_typed == got_text
+        assert got_text  # a hostile column is refused, with its row and column
+    else:
+        assert isinstance(got_typed, pd.DataFrame)
+        pd.testing.assert_frame_equal(got_typed, got_text)
+        assert got_typed["population"].tolist() == [float(v) for v in population]  # type: ignore[arg-type]
+        assert got_typed["priority"].tolist() == [2.5, 1.0, 1.0]  # an empty optional number: the default
+        raw = read_parquet_strings(tmp_path / "typed.parquet", {"population", "priority"})
+        exact = all(not isinstance(v, int) or abs(v) <= 2**53 for v in population)
+        assert (raw["population"].dtype == np.float64) == exact  # read as numbers where a double holds them
