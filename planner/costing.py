@@ -508,16 +508,22 @@ def _text(values: Any, n: int | None = None) -> pd.Series:
     return pd.Series(arr, dtype=object)
 
 
-def _as_arrow_text(col: pd.Series) -> pd.Series:
-    """An object text column as pandas' Arrow-backed text (missing cells NaN), built from its distinct values."""
+def _as_arrow_text(col: pd.Series, order: np.ndarray | None = None) -> pd.Series:
+    """An object text column as pandas' Arrow-backed text (missing cells NaN), built from its distinct values.
+
+    ``order``: the rows to take, in that order (default: all, as they are).
+    """
     import pyarrow as pa
 
     if col.dtype != object:
-        return col
+        return col if order is None else pd.Series(_taken(col, order), name=col.name)
     codes, uniques = pd.factorize(col, sort=False)
+    if order is not None:
+        codes = codes[order]
     words = pa.array(np.asarray(uniques, dtype=object), type=pa.large_string())
     text = words.take(pa.array(codes, mask=codes < 0))
-    return pd.Series(pd.array(text, dtype="str"), index=col.index, name=col.name)
+    index = col.index if order is None else pd.RangeIndex(len(codes))
+    return pd.Series(pd.array(text, dtype="str"), index=index, name=col.name)
 
 
 def _joined(a: np.ndarray, sep: str, b: np.ndarray) -> np.ndarray:
@@ -618,7 +624,7 @@ def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogu
     mbps = q["mbps"].to_numpy(float) if "mbps" in q else np.full(len(q), np.nan)
     return pd.DataFrame(
         {
-            "office_id": q["office_id"].astype(str).to_numpy(),
+            "office_id": q["office_id"].astype(str).array,  # Arrow text as read: no Python string per cell
             "technology": _text(np.asarray(kinds, dtype=object)[codes]),
             "source": _text("quote", len(q)),
             "anchor_id": _text("", len(q)),
@@ -638,7 +644,8 @@ def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogu
             "civil_lifetime_years": civil_life,
             "power_lifetime_years": catalogue.power.lifetime_years,
             "reason": _text("", len(q)),
-        }
+        },
+        copy=False,
     )
 
 
@@ -801,10 +808,20 @@ def build_options_and_infra(
     office_rank[planned["office_id"].argsort(kind="stable").to_numpy()] = np.arange(len(planned))
     tech_rank = np.argsort(np.argsort(np.array(names, dtype=object), kind="stable"), kind="stable")[code]
     order = np.argsort(office_rank[pos] * len(names) + tech_rank, kind="stable")
-    out = table[cols].take(order).reset_index(drop=True)
-    for col in TEXT_COLUMNS:
-        out[col] = _as_arrow_text(out[col])
+    # Text columns are taken as integer codes and become Arrow text from their few distinct values (taking an
+    # object column of millions of cells costs more than everything else here); numbers are taken as arrays.
+    out = pd.DataFrame(
+        {col: _as_arrow_text(table[col], order) if col in TEXT_COLUMNS else _taken(table[col], order) for col in cols},
+        copy=False,  # one array per column, not consolidated into one block (a copy of the whole table)
+    )
     return out, infra
+
+
+def _taken(col: pd.Series, order: np.ndarray) -> Any:
+    """``col.take(order)``'s values, Arrow text taken by Arrow (no Python string per cell)."""
+    if isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow":
+        return col.take(order).array
+    return col.to_numpy()[order]
 
 
 def _add_security(table: pd.DataFrame, services: np.ndarray, catalogue: Catalogue, scenario: Scenario) -> None:

@@ -158,7 +158,7 @@ def solve(
         Literal["auto", "csv", "parquet", "both", "none"],
         typer.Option(
             "--options-file",
-            help="The (office x technology) options table: auto (in --format; Parquet only above 250,000 rows), "
+            help="The (office x technology) options table: auto (in --format; Parquet only above 100,000 rows), "
             "csv, parquet, both or none.",
         ),
     ] = "auto",
