@@ -594,14 +594,77 @@ def _read_csv_strings(
     """
     columns = list(columns)
     known = [c.name for c in columns] + (_OPENCELLID if headerless else [])
+    numeric = [c.name for c in columns if c.kind in ("float", "int")]
+    if headerless is None:
+        fast = _plain_csv_frame(path, known, numeric)
+        if fast is not None:
+            return fast
     text = _csv_records(path, known)
     names = headerless(text.header) if headerless else None
     if names is not None:
         text = _CsvText(names, [text.header, *text.records], [1, *text.lines], text.delimiter)
     else:
         names = _column_names(text.header)
-    numeric = [c.name for c in columns if c.kind in ("float", "int")]
     return _csv_frame(text, path, names, numeric)
+
+
+def _plain_csv_frame(path: Path, known: Iterable[str], numeric: Iterable[str]) -> pd.DataFrame | None:
+    """A *plain* CSV file read by Arrow's parser, as :func:`_csv_frame` reads it; None for any other file.
+
+    Plain: UTF-8 without a byte-order mark, a header on the first line, no quote character at all, no blank
+    line, lines ended by LF or CRLF, and every line with the header's number of fields (Arrow's row count must equal the file's line
+    count). Those files read the same either way (fields split at the delimiter; the spaces the csv module's
+    ``skipinitialspace`` drops at the start of a field are dropped here too); every other file, and every
+    file with a fault to report, takes the record-by-record reader, which names the line of each fault.
+    World-scale inputs (millions of lines) are usually plain, and Arrow reads them ~20x faster.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    with path.open("rb") as fh:
+        data = fh.read()
+    if not data or data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    if b'"' in data or b"\x00" in data or b"\n\n" in data or b"\n\r\n" in data or data.startswith((b"\n", b"\r")):
+        return None
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):  # a line ended by a lone carriage return
+        return None
+    end = data.find(b"\n")
+    try:
+        first = (data[:end] if end >= 0 else data).decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        return None
+    if not first.strip():
+        return None
+    delimiter = _choose_delimiter(first, known)
+    names = _column_names(next(csv.reader([first], delimiter=delimiter, skipinitialspace=True)))
+    rows = data.count(b"\n") - (1 if data.endswith(b"\n") else 0)  # lines after the header
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # ragged rows, invalid UTF-8: the other reader says where
+        return None
+    if table.num_rows != rows:
+        return None
+    spaced = data.startswith(b" ") or b"\n " in data or delimiter.encode() + b" " in data  # a field starts with ' '
+    columns = {}
+    for name, column in zip(names, table.columns, strict=True):
+        if spaced:
+            column = pc.utf8_ltrim(column, characters=" ")
+        columns[name] = pd.array(column, dtype="str")
+    if not len(names) or (rows and pc.any(pc.equal(pc.utf8_trim_whitespace(table.column(0)), "")).as_py()):
+        return None  # a record that may be blank (all fields empty) is the other reader's to judge
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(2, rows + 2))
+    if delimiter != ",":
+        frame = _decimal_commas(frame, str(path), numeric)
+    return frame
 
 
 # --------------------------------------------------------------------------------------------- GeoJSON

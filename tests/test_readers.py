@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from planner.data import (
@@ -384,3 +386,83 @@ def test_typed_parquet_numbers_agree_with_their_text(tmp_path: Path, population:
         raw = read_parquet_strings(tmp_path / "typed.parquet", {"population", "priority"})
         exact = all(not isinstance(v, int) or abs(v) <= 2**53 for v in population)
         assert (raw["population"].dtype == np.float64) == exact  # read as numbers where a double holds them
+
+
+# ------------------------------------------------------------------------------ plain CSV read by Arrow
+def _offices_or_errors(path: Path) -> object:
+    try:
+        return read_offices(path).reset_index(drop=True)
+    except InputError as exc:
+        return sorted((i.row, i.column, i.message) for i in exc.issues)
+
+
+def _both_readers(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    """read_offices with the Arrow reader of plain CSV files, and with the record-by-record reader alone."""
+    import planner.data as data
+
+    fast = _offices_or_errors(path)
+    with monkeypatch.context() as m:
+        m.setattr(data, "_plain_csv_frame", lambda *_a, **_k: None)
+        slow = _offices_or_errors(path)
+    return fast, slow
+
+
+def _same(fast: object, slow: object) -> None:
+    if isinstance(slow, list):
+        assert fast == slow
+    else:
+        assert isinstance(fast, pd.DataFrame)
+        pd.testing.assert_frame_equal(fast, slow)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "office_id,lat,lon,population\nA,30.1,79.2,100\nB,30.2,79.3,250.5\n",
+        "office_id,lat,lon,population\nA,30.1,79.2,100\nB,30.2,79.3,250.5",  # no final line break
+        "office_id,lat,lon,population\r\nA,30.1,79.2,100\r\nB,30.2,79.3,250.5\r\n",  # CRLF
+        "office_id, lat, lon, population, name\nA, 30.1, 79.2, 100,  Dehradun\n",  # spaces after the delimiter
+        "office_id;lat;lon;population\nA;30,1;79,2;100\nB;30,2;79,3;1.000\n",  # decimal commas, then an ambiguous '.'
+        "office_id\tlat\tlon\tpopulation\nA\t30.1\t79.2\t100\n",
+        "office_id,lat,lon,population\nA,30.1,79.2,100\nB,30.2,79.3\n",  # ragged
+        "office_id,lat,lon,population\nA,30.1,79.2,100\n\nB,30.2,79.3,5\n",  # a blank line keeps line numbers
+        "office_id,lat,lon,population\nA,30.1,79.2,100\n,,,\n",  # a record of empty fields
+        'office_id,lat,lon,population,name\nA,30.1,79.2,100,"Rishikesh, main"\n',  # quoted: the other reader
+        "office_id,lat,lon,population\nA,30.1,79.2,-5\nA,91,79.2,x\n",  # bad values, duplicate id
+        "\ufeffoffice_id,lat,lon,population\nA,30.1,79.2,100\n",  # BOM
+        "office_id,lat,lon,population\nA,30.1,79.2,1_000\n",
+        "office_id,lat,lon,population\rA,30.1,79.2,100\r",  # lines ended by a lone CR
+        "office_id,lat,lon,population\nA,30.1,79.2,100\n  \n",  # a last line of spaces
+    ],
+)
+def test_plain_csv_reads_as_the_record_reader_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    fast, slow = _both_readers(write(tmp_path / "offices.csv", text), monkeypatch)
+    _same(fast, slow)
+
+
+def test_a_plain_csv_takes_the_arrow_reader(tmp_path: Path) -> None:
+    import planner.data as data
+
+    path = write(tmp_path / "o.csv", "office_id, lat,lon,population\nA, 30.1,79.2,100\nB,30.2,79.3,7\n")
+    frame = data._plain_csv_frame(path, ["office_id", "lat", "lon", "population"], ["lat"])
+    assert frame is not None and list(frame.index) == [2, 3]  # rows keep the file's line numbers
+    assert frame["lat"].tolist() == ["30.1", "30.2"]  # the space after the delimiter dropped, as csv does
+    assert data._plain_csv_frame(write(tmp_path / "q.csv", 'office_id\n"A"\n'), ["office_id"], []) is None
+
+
+CELL = st.text(alphabet="Ab1.,; -\t", max_size=5)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(CELL, min_size=1, max_size=5), min_size=1, max_size=5), crlf=st.booleans())
+def test_any_csv_reads_the_same_by_either_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: list[list[str]], crlf: bool
+) -> None:
+    """Random cells (spaces, tabs, delimiters, decimal marks among them) under a valid header: both readers give
+    the same table or the same located errors."""
+    end = "\r\n" if crlf else "\n"
+    text = "office_id,lat,lon,population" + end + end.join(",".join(r) for r in rows) + end
+    fast, slow = _both_readers(write(tmp_path / "offices.csv", text), monkeypatch)
+    _same(fast, slow)
