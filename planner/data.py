@@ -612,11 +612,11 @@ def _plain_csv_frame(path: Path, known: Iterable[str], numeric: Iterable[str]) -
     """A *plain* CSV file read by Arrow's parser, as :func:`_csv_frame` reads it; None for any other file.
 
     Plain: UTF-8 without a byte-order mark, a header on the first line, no quote character at all, no blank
-    line, lines ended by LF or CRLF, and every line with the header's number of fields (Arrow's row count must equal the file's line
-    count). Those files read the same either way (fields split at the delimiter; the spaces the csv module's
-    ``skipinitialspace`` drops at the start of a field are dropped here too); every other file, and every
-    file with a fault to report, takes the record-by-record reader, which names the line of each fault.
-    World-scale inputs (millions of lines) are usually plain, and Arrow reads them ~20x faster.
+    line, lines ended by LF or CRLF, and every line with the header's number of fields (Arrow's row count must
+    equal the file's line count). Those files read the same either way (fields split at the delimiter; the
+    spaces the csv module's ``skipinitialspace`` drops at the start of a field are dropped here too); every
+    other file, and every file with a fault to report, takes the record-by-record reader, which names the line
+    of each fault. World-scale inputs (millions of lines) are usually plain, and Arrow reads them ~20x faster.
     """
     import pyarrow as pa
     import pyarrow.compute as pc

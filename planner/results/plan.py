@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.costing import annuity_factor
-from planner.data import gather, key_positions
+from planner.data import key_positions
 from planner.problem import ModelData, ModelSpec, RoadmapSpec, SolveResult
 from planner.results.allocation import allocate_shared
 from planner.results.outputs import PLAN_COLUMNS
@@ -48,16 +48,26 @@ class Plan:
     relays: pd.DataFrame | None = None  # built microwave relay links (allocation.RELAY_COLUMNS)
 
 
-def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series:
-    """One sentence per office: why this technology (or none). Array operations only (no per-office loop)."""
-    elig = options.loc[options["eligible"].to_numpy(bool), ["office_id", "technology", "cost_usd"]]
-    # each office's cheapest eligible option (the first in table order among equal costs), by integer office codes
-    codes, office_ids = pd.factorize(elig["office_id"], sort=False)
-    costs = elig["cost_usd"].to_numpy(float)
-    order = np.lexsort((costs, codes))
-    first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]] if len(order) else order
-    cheapest_tech = elig["technology"].to_numpy(object)[first]
-    cheapest_cost = costs[first]
+def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec, row_office: np.ndarray | None = None) -> pd.Series:
+    """One sentence per office: why this technology (or none). Array operations only (no per-office loop).
+
+    ``row_office``: each options row's position in ``plan`` (-1: not a planned office), as
+    :func:`office_rows` gives it; computed here when not given.
+    """
+    if row_office is None:
+        row_office = office_rows(plan, options)
+    el = options["eligible"].to_numpy(bool) & (row_office >= 0)
+    at_row = row_office[el]  # each eligible row's office, as its position in the plan
+    costs = options["cost_usd"].to_numpy(float)[el]
+    # each office's cheapest eligible option (the first in table order among equal costs)
+    order = np.lexsort((costs, at_row))
+    first = order[np.r_[True, at_row[order][1:] != at_row[order][:-1]]] if len(order) else order
+    n_eligible_all = np.bincount(at_row, minlength=len(plan))
+    has = n_eligible_all > 0
+    best_tech = np.full(len(plan), "", dtype=object)
+    best_tech[at_row[first]] = options["technology"].to_numpy(object)[el][first]
+    best_cost = np.zeros(len(plan))
+    best_cost[at_row[first]] = costs[first]
     funded = plan[plan["technology"] != "none"]
     if spec.objective == "max_coverage" and len(funded):
         ratio = (funded["population"] + 1e-9) / funded["cost_usd"].clip(lower=1e-9)
@@ -65,12 +75,7 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series
     else:
         last_ratio = None
     offices = pd.Index(plan["office_id"])
-    at = key_positions(office_ids, plan["office_id"])  # -1: the office has no eligible option
-    has = at >= 0
-    pick = np.where(has, at, 0)
-    best_tech = cheapest_tech[pick] if len(first) else np.full(len(plan), "", object)
-    best_cost = cheapest_cost[pick] if len(first) else np.zeros(len(plan))
-    n_eligible = np.where(has, np.bincount(codes, minlength=len(office_ids))[pick], 1).astype(np.int64)
+    n_eligible = np.where(has, n_eligible_all, 1).astype(np.int64)
     tech = plan["technology"].to_numpy(object)
     cost = plan["cost_usd"].to_numpy(float)
     none = tech == "none"
@@ -98,11 +103,51 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> pd.Series
     tail = f" USD) not chosen because of {because}"
     reasons[dearer] = "cheaper " + best_tech[dearer] + " (" + cost_text[dearer] + tail
     if not has.all():
-        lacking = options[key_positions(office_ids, options["office_id"]) < 0]
+        lacking = options[(row_office >= 0) & ~has[np.maximum(row_office, 0)]]
         detail = joined(lacking["office_id"], lacking["technology"] + ": " + lacking["reason"], "; ")
         text = detail.reindex(offices[~has]).fillna("").to_numpy(object)
         reasons[~has] = "no eligible technology (" + text + ")"
     return pd.Series(reasons, index=plan.index, dtype=object)
+
+
+def office_rows(plan: pd.DataFrame, options: pd.DataFrame) -> np.ndarray:
+    """Each row of ``options``: the position of its office in ``plan`` (-1 where the plan has no such office)."""
+    return key_positions(plan["office_id"], options["office_id"])
+
+
+def joined_by_position(at: np.ndarray, values: pd.Series, n: int, sep: str) -> np.ndarray:
+    """Per position 0..n-1, the ``values`` at that position joined with ``sep`` in row order ('' where none).
+
+    :func:`joined` keyed by integer positions, for values of few distinct texts (technologies): each position's
+    sequence of value codes becomes one integer (digits in base ``distinct + 1``, row order kept) and each
+    distinct sequence is joined once. A position with more rows than an int64 holds digits for (about 24 of 5
+    technologies) falls back to :func:`joined`.
+    """
+    out = np.full(n, "", dtype=object)
+    if not len(at):
+        return out
+    codes, uniques = pd.factorize(values, sort=False)
+    rows = np.argsort(at, kind="stable")  # rows grouped by position, row order kept within each
+    pos, code = at[rows], codes[rows]
+    start = np.r_[0, np.flatnonzero(pos[1:] != pos[:-1]) + 1]
+    rank = np.arange(len(pos)) - np.repeat(start, np.diff(np.r_[start, len(pos)]))
+    base = len(uniques) + 1
+    if rank.max() >= int(np.floor(62 / np.log2(base))):  # the sequence would not fit an int64
+        keyed = joined(pd.Series(at), pd.Series(values.to_numpy(object)), sep)
+        out[keyed.index.to_numpy(np.int64)] = keyed.to_numpy(object)
+        return out
+    key = np.zeros(n, dtype=np.int64)
+    key[pos[start]] = np.add.reduceat((code.astype(np.int64) + 1) * base ** rank.astype(np.int64), start)
+    distinct, which = np.unique(key, return_inverse=True)
+    words = [str(u) for u in uniques]
+    texts = []
+    for k in distinct.tolist():
+        parts = []
+        while k:
+            k, c = divmod(k, base)
+            parts.append(words[c - 1])
+        texts.append(sep.join(parts))
+    return np.array(texts, dtype=object)[which]
 
 
 def joined(keys: pd.Series, values: pd.Series, sep: str) -> pd.Series:
@@ -202,16 +247,20 @@ def make_results(
     )  # empty where not connected
     for col in [*_MONEY, "mbps"]:
         plan[col] = plan[col].fillna(0.0).astype(float)
-    codes, office_ids = pd.factorize(options["office_id"], sort=False)
-    need = pd.Series(options["required_mbps"].to_numpy(float)).groupby(codes).first()  # by office, in code order
-    at = key_positions(office_ids, plan["office_id"])
-    plan["required_mbps"] = gather(need.reindex(range(len(office_ids))).to_numpy(float), at, np.nan)
-    eligible = options.loc[options["eligible"].to_numpy(bool)]
-    elig = joined(eligible["office_id"], eligible["technology"], ";")
-    at = key_positions(elig.index, plan["office_id"])
-    plan["eligible_technologies"] = pd.Series(gather(elig.to_numpy(object), at, ""), index=plan.index, dtype="str")
+    row_office = office_rows(plan, options)  # each options row's office, by position in the plan
+    mbps = options["required_mbps"].to_numpy(float)
+    first = np.flatnonzero((row_office >= 0) & ~np.isnan(mbps))[::-1]  # each office's first row wins
+    need = np.full(len(plan), np.nan)
+    need[row_office[first]] = mbps[first]
+    plan["required_mbps"] = need
+    eligible = options["eligible"].to_numpy(bool) & (row_office >= 0)
+    plan["eligible_technologies"] = pd.Series(
+        joined_by_position(row_office[eligible], options["technology"][eligible], len(plan), ";"),
+        index=plan.index,
+        dtype="str",
+    )
     routes, sites, relays = allocate_shared(plan, planned, data, result, scenario)
-    plan["why"] = why(plan, options, spec)
+    plan["why"] = why(plan, options, spec, row_office)
     # the catalogue figures that priced each office's option (empty when not connected, or a hand-made table)
     plan["cost_keys"] = plan["cost_keys"].fillna("") if "cost_keys" in plan else ""
     roadmap = None
