@@ -145,11 +145,13 @@ def frontier_section(plan: Plan) -> None:
         if st.button("Sweep budgets", key="fr_run"):
             cache = store()
             ckey = costing_key(plan.scenario)
+            # The bar shows at once, before the costing (cached or not), so a click is answered immediately.
+            bar = st.progress(0.0, text=f"sweeping {points} budgets: costing the scenario's options")
             try:
                 prepared = cache.get(cache.prepared, ckey) or prepare(plan.scenario)
                 cache.put(cache.prepared, ckey, prepared)
                 budgets = [low + (high - low) * i / (points - 1) for i in range(points)]
-                bar = st.progress(0.0, text=f"sweeping {points} budgets (one reused model, warm starts)")
+                bar.progress(0.0, text=f"sweeping {points} budgets (one reused model, warm starts)")
 
                 def steps(done: int, total: int, what: str) -> None:
                     bar.progress(done / max(total, 1), text=f"step {min(done + 1, total)} of {total}: {md(what)}")
@@ -158,6 +160,7 @@ def frontier_section(plan: Plan) -> None:
                 bar.empty()
                 st.session_state["frontier"] = (plan.scenario.name, frontier)
             except PlannerError as exc:
+                bar.empty()
                 st.error(md(exc))
                 return
         name, frontier = st.session_state.get("frontier", (None, None))
