@@ -39,6 +39,8 @@ from planner.heuristics.greedy import (
     cover_by_ratio,
     economic_swap,
     fill_by_ratio,
+    improve_cover,
+    improve_fill,
     office_hull,
 )
 from planner.optimize.series import ModelSeries
@@ -81,19 +83,21 @@ class HullFrontier:
         self.mn_cum = np.cumsum(self.mn.weight)
         self.free_pairs, self.free_weight = self.mx.free_pairs, self.mx.free_weight
 
-    def max_coverage(self, budget: float) -> tuple[np.ndarray, float, float]:
-        """(chosen pairs, covered weight, LP bound) at ``budget`` USD."""
+    def max_coverage(self, budget: float, improve_above: float | None = None) -> tuple[np.ndarray, float, float]:
+        """(chosen pairs, covered weight, proven bound) at ``budget`` USD (``improve_above``: see ``improve_fill``)."""
         o = self.mx
-        return fill_by_ratio(o.pairs, o.cost, o.weight, self.mx_cum, float(budget), self.free_pairs, self.free_weight)
+        g = fill_by_ratio(o.pairs, o.cost, o.weight, self.mx_cum, float(budget), self.free_pairs, self.free_weight)
+        return improve_fill(o, float(budget), g, improve_above)
 
-    def min_cost(self, target: float) -> tuple[np.ndarray, float, float] | None:
-        """(chosen pairs, cost USD, LP bound) reaching covered weight ``target``, or None when unreachable."""
+    def min_cost(self, target: float, improve_above: float | None = None) -> tuple[np.ndarray, float, float] | None:
+        """(chosen pairs, cost USD, proven bound) reaching covered weight ``target``, or None when unreachable."""
         o = self.mn
         if o.total_weight < target - 1e-9 * max(1.0, target):
             return None
         if o.free_weight >= target:
             return o.free_pairs.astype(np.int64), 0.0, 0.0
-        return cover_by_ratio(o.pairs, o.cost, o.weight, self.mn_cum, target, o.free_pairs, o.free_weight)
+        g = cover_by_ratio(o.pairs, o.cost, o.weight, self.mn_cum, target, o.free_pairs, o.free_weight)
+        return improve_cover(o, target, g, improve_above)
 
 
 def point_scenario(scenario: Scenario, kind: Kind, value: float) -> Scenario:
@@ -196,6 +200,7 @@ def solve_points(task: SweepTask, steps: Steps | None = None) -> list[SolveResul
     prev: np.ndarray | None = None
     out = []
     tie_break_needed = not data.economic_is_budget_cost()  # as a single solve: the MILP settles max_coverage
+    improve_above = settings.mip_gap if settings.method == "auto" else None  # the core search, as a single solve
     for k, spec in enumerate(specs):
         shown = f"{task.values[k] / 1e6:,.2f} M USD" if task.kind == "budget" else f"{100 * task.values[k]:.1f} %"
         step(k, len(specs), f"{what} {k + 1} of {len(specs)}: {shown}")
@@ -203,10 +208,12 @@ def solve_points(task: SweepTask, steps: Steps | None = None) -> list[SolveResul
         greedy = None
         if spec.is_plain and frontier is not None:
             if spec.objective == "max_coverage":
-                g = frontier.max_coverage(spec.budget_usd if spec.budget_usd is not None else math.inf)
+                budget = spec.budget_usd if spec.budget_usd is not None else math.inf
+                g = frontier.max_coverage(budget, improve_above)
                 greedy = (economic_swap(data, g[0]), g[1], g[2])  # as a single solve: least economic cost
             else:
-                greedy = frontier.min_cost((spec.coverage_target or 0.0) * data.total_weight(spec.metric))
+                target = (spec.coverage_target or 0.0) * data.total_weight(spec.metric)
+                greedy = frontier.min_cost(target, improve_above)
                 if greedy is None:
                     out.append(_infeasible(time.perf_counter() - t0))
                     continue
@@ -364,9 +371,9 @@ def _needs_milp(task: SweepTask) -> bool:
     for s in specs:
         # point_scenario sets the budget of a budget sweep, the target of a target sweep
         g = (
-            frontier.max_coverage(cast(float, s.budget_usd))
+            frontier.max_coverage(cast(float, s.budget_usd), settings.mip_gap)
             if task.kind == "budget"
-            else frontier.min_cost(cast(float, s.coverage_target) * W)
+            else frontier.min_cost(cast(float, s.coverage_target) * W, settings.mip_gap)
         )
         if g is not None and relative_gap(g[1], g[2]) > settings.mip_gap:
             return True

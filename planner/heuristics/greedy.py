@@ -17,7 +17,10 @@ import numpy as np
 import pandas as pd
 
 from planner.data import gather, key_positions
-from planner.problem import ModelData
+from planner.heuristics.knapsack import best_subset
+from planner.problem import ModelData, relative_gap
+
+Certificate = tuple[np.ndarray, float, float]  # (chosen pairs, value, proven bound): what every greedy returns
 
 
 @dataclass
@@ -113,19 +116,37 @@ def by_usd_per_coverage(hull: Hull) -> RatioOrder:
     return RatioOrder(pair[free], float(weight[free].sum()), p[order], c[order], w[order], float(weight.sum()))
 
 
-def greedy_max_coverage(hull: Hull, budget: float | None) -> tuple[np.ndarray, float, float]:
+def greedy_max_coverage(hull: Hull, budget: float | None, improve_above: float | None = None) -> Certificate:
     """Max Σw s.t. Σc <= budget over offices' cheapest options. Returns (chosen pairs, value, LP bound).
 
     Free options (cost 0) are taken first; then by weight/cost descending. The LP optimum takes that prefix
     plus a fraction of the first item that does not fit: the bound. The plan takes the prefix, then any later
-    item that still fits, in ratio order.
+    item that still fits, in ratio order. With ``improve_above``, a plan whose gap exceeds it goes on to the core
+    search (:func:`improve_fill`).
     """
     if budget is None or not np.isfinite(budget):
         keep = hull.weight > 0
         total = float(hull.weight[keep].sum())
         return hull.pair[keep], total, total
     o = by_coverage_per_usd(hull)
-    return fill_by_ratio(o.pairs, o.cost, o.weight, np.cumsum(o.cost), float(budget), o.free_pairs, o.free_weight)
+    g = fill_by_ratio(o.pairs, o.cost, o.weight, np.cumsum(o.cost), float(budget), o.free_pairs, o.free_weight)
+    return improve_fill(o, float(budget), g, improve_above)
+
+
+def improve_fill(o: RatioOrder, room: float, greedy: Certificate, improve_above: float | None) -> Certificate:
+    """The max-coverage greedy's plan after the core search when its gap is above ``improve_above``.
+
+    ``improve_above`` None: the greedy as it is. The core search (:mod:`planner.heuristics.knapsack`) keeps the
+    free pairs and never returns a worse plan; when it proves its plan optimal the bound becomes the plan's value,
+    else the LP bound stands.
+    """
+    chosen, value, bound = greedy
+    if improve_above is None or relative_gap(value, bound) <= improve_above or not len(o.pairs):
+        return greedy
+    r = best_subset(o.weight, o.cost, room, np.isin(o.pairs, chosen))
+    plan = np.concatenate([o.free_pairs, o.pairs[r.take]]).astype(np.int64) if r.improved else chosen
+    found = o.free_weight + r.value if r.improved else value
+    return plan, found, (found if r.proven else min(bound, o.free_weight + r.bound))
 
 
 def fill_by_ratio(
@@ -153,19 +174,42 @@ def fill_by_ratio(
     return chosen.astype(np.int64), value, bound
 
 
-def greedy_min_cost(hull: Hull, target: float) -> tuple[np.ndarray, float, float] | None:
+def greedy_min_cost(hull: Hull, target: float, improve_above: float | None = None) -> Certificate | None:
     """Min Σc s.t. Σw >= target. Returns (chosen pairs, cost, LP bound), or None when unreachable.
 
     Free options are taken (ties toward more coverage), then by cost/weight ascending until the target is
     met: the LP bound pays a fraction of the last item. The plan pays it whole, then drops the most expensive
-    items whose weight the surplus coverage can spare.
+    items whose weight the surplus coverage can spare. With ``improve_above``, a plan whose gap exceeds it goes
+    on to the core search (:func:`improve_cover`).
     """
     o = by_usd_per_coverage(hull)
     if o.total_weight < target - 1e-9 * max(1.0, target):
         return None
     if o.free_weight >= target:
         return o.free_pairs.astype(np.int64), 0.0, 0.0
-    return cover_by_ratio(o.pairs, o.cost, o.weight, np.cumsum(o.weight), target, o.free_pairs, o.free_weight)
+    g = cover_by_ratio(o.pairs, o.cost, o.weight, np.cumsum(o.weight), target, o.free_pairs, o.free_weight)
+    return improve_cover(o, target, g, improve_above)
+
+
+def improve_cover(o: RatioOrder, target: float, greedy: Certificate, improve_above: float | None) -> Certificate:
+    """The min-cost greedy's plan after the core search when its gap is above ``improve_above`` (None: as it is).
+
+    Covering at least ``target`` at least cost is leaving out the priced items of most cost whose weight the
+    coverage can spare: a knapsack over the left-out items (value: cost, weight: coverage, capacity: the coverage
+    beyond the target), searched by :func:`planner.heuristics.knapsack.best_subset`. The same tolerance on the
+    target as :func:`cover_by_ratio`.
+    """
+    chosen, cost, bound = greedy
+    if improve_above is None or relative_gap(cost, bound) <= improve_above or not len(o.pairs):
+        return greedy
+    spare = o.free_weight + float(o.weight.sum()) - (target - 1e-9 * max(1.0, target))
+    r = best_subset(o.cost, o.weight, max(spare, 0.0), ~np.isin(o.pairs, chosen))
+    if not r.improved:
+        return chosen, cost, (cost if r.proven else bound)
+    take = ~r.take
+    found = float(o.cost[take].sum())
+    plan = np.concatenate([o.free_pairs, o.pairs[take]]).astype(np.int64)
+    return plan, found, (found if r.proven else bound)
 
 
 def cover_by_ratio(

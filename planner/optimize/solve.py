@@ -205,11 +205,15 @@ def solve_spec(data: ModelData, spec: ModelSpec, settings: SolverSettings) -> So
     if plain and settings.method != "milp":
         assert hull is not None  # plain: hull was built above
         g0 = time.perf_counter()
+        # "auto": a plan whose gap misses mip_gap goes on to the core search (planner.heuristics.knapsack), which
+        # mostly proves the knapsack's optimum in milliseconds; "fast" is the certified greedy alone
+        improve_above = settings.mip_gap if settings.method == "auto" else None
         if spec.objective == "max_coverage":
-            g = greedy_max_coverage(hull, spec.budget_usd)
+            g = greedy_max_coverage(hull, spec.budget_usd, improve_above)
             greedy = (economic_swap(data, g[0]), g[1], g[2])  # least economic cost at no more budget
         else:
-            greedy = greedy_min_cost(hull, (spec.coverage_target or 0.0) * data.total_weight(spec.metric))
+            target = (spec.coverage_target or 0.0) * data.total_weight(spec.metric)
+            greedy = greedy_min_cost(hull, target, improve_above)
             if greedy is None:
                 raise NoFeasiblePlan("coverage_target")
         chosen, value, bound = greedy
