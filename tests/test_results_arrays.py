@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.results.plan import joined, joined_by_position
+from planner.problem import ModelSpec
+from planner.results.plan import joined, joined_by_position, why
 
 TECHS = ["fibre", "cellular_4g", "microwave", "geo_satellite", "leo_satellite", "x;y"]
 
@@ -34,3 +36,68 @@ def test_a_long_sequence_falls_back_to_the_plain_join() -> None:
     got = joined_by_position(at, values, 2, ";")
     assert got.tolist() == [";".join(values), ""]
     assert got[0] == joined(pd.Series(at), values, ";").iloc[0]
+
+
+def why_by_office(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec) -> list[str]:
+    """The why sentences written office by office: the reference :func:`planner.results.plan.why` must equal."""
+    funded = plan[plan["technology"] != "none"]
+    last = min(((p + 1e-9) / max(c, 1e-9) for p, c in zip(funded["population"], funded["cost_usd"], strict=True)),
+               default=None)  # fmt: skip
+    rules = [r for r, on in (("technology share caps", spec.technology_max_share),
+                             ("regional minimums", spec.region_min_coverage)) if on]  # fmt: skip
+    because = " and ".join(rules) if rules else "the budget/target row (a cheaper mix elsewhere)"
+    out = []
+    for office, tech, cost in zip(plan["office_id"], plan["technology"], plan["cost_usd"], strict=True):
+        rows = options[options["office_id"] == office]
+        ok = rows[rows["eligible"]]
+        if ok.empty:
+            detail = "; ".join(f"{t}: {r}" for t, r in zip(rows["technology"], rows["reason"], strict=True))
+            out.append(f"no eligible technology ({detail})")
+            continue
+        best = ok.iloc[int(np.argmin(ok["cost_usd"].to_numpy()))]  # the first among equal costs
+        usd = f"{best['cost_usd']:,.0f}"
+        if tech == "none":
+            if spec.objective == "max_coverage":
+                tail = f" (last funded: {last:.3g} people per USD)" if last is not None else ""
+                out.append(f"budget exhausted: its cheapest option ({best['technology']}, {usd} USD) covers less "
+                           f"per USD than the offices funded{tail}")  # fmt: skip
+            else:
+                out.append(f"not needed for the coverage target at least cost (cheapest option "
+                           f"{best['technology']}, {usd} USD)")  # fmt: skip
+        elif abs(cost - best["cost_usd"]) <= 1e-6 * max(1.0, best["cost_usd"]):
+            out.append(f"cheapest eligible option for the same coverage ({len(ok) - 1} costlier alternatives)")
+        else:
+            out.append(f"cheaper {best['technology']} ({usd} USD) not chosen because of {because}")
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_why_equals_the_sentences_written_office_by_office(seed: int) -> None:
+    """Random plans with every case (funded at the cheapest, at a dearer option, unfunded, nothing eligible), both
+    objectives and the side-rule wording: the array-built sentences are the per-office ones."""
+    rng = np.random.default_rng(seed)
+    techs = ["fibre", "cellular_4g", "leo_satellite"]
+    rows = []
+    for i in range(60):
+        for t in techs[: int(rng.integers(1, 4))]:
+            rows.append((f"O{i}", t, float(rng.choice([0.0, 1234.4, 1234.6, 5e5, rng.uniform(10, 1e6)])),
+                         bool(rng.random() < 0.8), "" if rng.random() < 0.8 else "policy: excluded"))  # fmt: skip
+    options = pd.DataFrame(rows, columns=["office_id", "technology", "cost_usd", "eligible", "reason"])
+    options.loc[~options["eligible"] & (options["reason"] == ""), "reason"] = "too slow"
+    chosen = []
+    for office, group in options.groupby("office_id", sort=False):
+        ok = group[group["eligible"]]
+        if ok.empty or rng.random() < 0.4:
+            chosen.append((office, "none", 0.0))
+        else:
+            pick = ok.iloc[int(rng.integers(len(ok)))]
+            chosen.append((office, pick["technology"], pick["cost_usd"]))
+    plan = pd.DataFrame(chosen, columns=["office_id", "technology", "cost_usd"])
+    plan["population"] = rng.integers(0, 5000, len(plan)).astype(float)
+    plan = plan.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # plan order is not options order
+    for spec in (
+        ModelSpec(objective="max_coverage", metric="population", budget_usd=1e6),
+        ModelSpec(objective="min_cost", metric="population", coverage_target=0.5),
+        ModelSpec(objective="max_coverage", metric="population", budget_usd=1e6, technology_max_share={"fibre": 0.5}),
+    ):
+        assert why(plan, options, spec).tolist() == why_by_office(plan, options, spec)

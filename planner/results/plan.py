@@ -74,40 +74,69 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec, row_office: 
         last_ratio: float | None = float(ratio.min())
     else:
         last_ratio = None
-    offices = pd.Index(plan["office_id"])
     n_eligible = np.where(has, n_eligible_all, 1).astype(np.int64)
     tech = plan["technology"].to_numpy(object)
     cost = plan["cost_usd"].to_numpy(float)
-    none = tech == "none"
+    none = has & (tech == "none")
     same = np.abs(cost - best_cost) <= 1e-6 * np.maximum(1.0, best_cost)
-    cheapest = ~none & same
-    dearer = ~none & ~same
-    cost_text = np.full(len(plan), "", dtype=object)  # only the sentences that name a cost format one
-    cost_text[none | dearer] = usd_text(best_cost[none | dearer])
-    reasons = np.empty(len(plan), dtype=object)
+    cheapest = has & ~none & same
+    # The sentence of an office is set by its case, its cheapest technology, that option's cost (USD, as text) and
+    # its count of alternatives: each distinct combination is written once (tens of thousands at world scale,
+    # against one Python string operation per office and term), then taken by code as Arrow text.
+    case = np.select([~has, none, cheapest], [3, 0, 1], 2).astype(np.int64)  # 2: a dearer option was chosen
+    named = (case == 0) | (case == 2)  # the sentences that name the cheapest option's cost
+    tech_code, tech_words = pd.factorize(best_tech, sort=False)
+    cost_code = np.zeros(len(plan), dtype=np.int64)
+    cost_words: np.ndarray = np.zeros(0, dtype=object)
+    if named.any():
+        codes, costs = pd.factorize(best_cost[named], sort=False)
+        cost_code[named] = codes
+        cost_words = usd_text(np.asarray(costs, dtype=float))
+    alt_code, alt_values = pd.factorize(np.where(case == 1, n_eligible - 1, 0), sort=False)
+    key = ((case * (len(tech_words) + 1) + tech_code) * (len(cost_words) + 1) + cost_code) * (len(alt_values) + 1)
+    key += alt_code
+    key[case == 3] = -1 - np.flatnonzero(case == 3)  # without an eligible option: a sentence of its own
+    which, _ = pd.factorize(key, sort=False)
+    example = np.unique(which, return_index=True)[1]  # the first office of each distinct sentence
     if spec.objective == "max_coverage":
         suffix = f" (last funded: {last_ratio:.3g} people per USD)" if last_ratio is not None else ""
-        reasons[none] = ("budget exhausted: its cheapest option (" + best_tech[none] + ", " + cost_text[none]
-                         + " USD) covers less per USD than the offices funded" + suffix)  # fmt: skip
+        unfunded = "budget exhausted: its cheapest option ({}, {} USD) covers less per USD than the offices funded"
+        unfunded += suffix
     else:
-        reasons[none] = ("not needed for the coverage target at least cost (cheapest option " + best_tech[none] + ", "
-                         + cost_text[none] + " USD)")  # fmt: skip
-    alternatives = (n_eligible[cheapest] - 1).astype(str).astype(object)
-    reasons[cheapest] = "cheapest eligible option for the same coverage (" + alternatives + " costlier alternatives)"
+        unfunded = "not needed for the coverage target at least cost (cheapest option {}, {} USD)"
     rules = []
     if spec.technology_max_share:
         rules.append("technology share caps")
     if spec.region_min_coverage:
         rules.append("regional minimums")
     because = " and ".join(rules) if rules else "the budget/target row (a cheaper mix elsewhere)"
-    tail = f" USD) not chosen because of {because}"
-    reasons[dearer] = "cheaper " + best_tech[dearer] + " (" + cost_text[dearer] + tail
+    lacking_text: dict[int, str] = {}
     if not has.all():
+        offices = pd.Index(plan["office_id"])
         lacking = options[(row_office >= 0) & ~has[np.maximum(row_office, 0)]]
         detail = joined(lacking["office_id"], lacking["technology"] + ": " + lacking["reason"], "; ")
         text = detail.reindex(offices[~has]).fillna("").to_numpy(object)
-        reasons[~has] = "no eligible technology (" + text + ")"
-    return pd.Series(reasons, index=plan.index, dtype=object)
+        lacking_text = dict(zip(np.flatnonzero(~has).tolist(), text.tolist(), strict=True))
+    words = []
+    for i in example.tolist():
+        c = int(case[i])
+        if c == 3:
+            words.append(f"no eligible technology ({lacking_text[i]})")
+        elif c == 1:
+            words.append(f"cheapest eligible option for the same coverage ({n_eligible[i] - 1} costlier alternatives)")
+        else:
+            t, usd = tech_words[tech_code[i]], cost_words[cost_code[i]]
+            dearer = f"cheaper {t} ({usd} USD) not chosen because of {because}"
+            words.append(unfunded.format(t, usd) if c == 0 else dearer)
+    return _arrow_text(words, which, plan.index)
+
+
+def _arrow_text(words: list[str], codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """``words[codes]`` as pandas' Arrow-backed text (the cells' bytes are built by Arrow, not per cell in Python)."""
+    import pyarrow as pa
+
+    text = pa.array(words, type=pa.large_string()).take(pa.array(codes))
+    return pd.Series(pd.array(text, dtype="str"), index=index)
 
 
 def office_rows(plan: pd.DataFrame, options: pd.DataFrame) -> np.ndarray:
