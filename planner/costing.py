@@ -97,15 +97,19 @@ def lifecycle_costs(
     """
     af = annuity_factor(rate, years)
     disc_end = (1.0 + rate) ** -years
-    residual = pd.Series(0.0, index=opex.index)
-    eac = opex.astype(float).copy()
+    residual = np.zeros(len(opex))
+    eac = opex.to_numpy(float).copy()
     for part, capex in capex_parts.items():
-        life = lives[part].astype(float)
-        frac = life.map({v: residual_fraction(years, float(v), replaced=part in REPLACED) for v in life.unique()})
-        crf = life.map({v: capital_recovery_factor(rate, float(v)) for v in life.unique()})
-        residual += capex.astype(float) * frac.astype(float) * disc_end
-        eac += capex.astype(float) * crf.astype(float)
-    return residual, eac * af
+        # the factors of each distinct life (a few), gathered by code: millions of options at world scale
+        codes, values = pd.factorize(lives[part].to_numpy(float), sort=False)
+        frac = np.array([residual_fraction(years, float(v), replaced=part in REPLACED) for v in values], dtype=float)
+        crf = np.array([capital_recovery_factor(rate, float(v)) for v in values], dtype=float)
+        if (codes < 0).any():  # a missing life: NaN factors, as the mapping of a NaN gave
+            frac, crf = np.append(frac, np.nan), np.append(crf, np.nan)
+        amount = capex.to_numpy(float)
+        residual += amount * frac[codes] * disc_end
+        eac += amount * crf[codes]
+    return pd.Series(residual, index=opex.index), pd.Series(eac * af, index=opex.index)
 
 
 def required_mbps(offices: pd.DataFrame, scenario: Scenario) -> pd.Series:
@@ -607,13 +611,19 @@ def unavailable_reason(name: str, tech: Technology, catalogue: Catalogue) -> str
     return f"not offered {where}{when}{source} (technologies.{name}.available: true asks what if)"
 
 
-def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
-    """Quoted options: capex as equipment, opex as the post's service fee (a quote is complete: no add-ons)."""
-    q = quotes[key_positions(planned["office_id"], quotes["office_id"]) >= 0]
+def _quote_rows(
+    quotes: pd.DataFrame, keep: np.ndarray, catalogue: Catalogue
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """Quoted options: capex as equipment, opex as the post's service fee (a quote is complete: no add-ons).
+
+    ``keep``: the quotes of planned offices. Returns the rows, each row's technology code and the technologies.
+    """
+    q = quotes[keep]
     techs = catalogue.technologies
     # per-technology figures gathered by technology code (a quotes file holds few distinct technologies)
-    codes, kinds = pd.factorize(q["technology"].astype(str), sort=False)
-    known = [techs.get(str(k)) for k in kinds]
+    codes, uniques = pd.factorize(q["technology"].astype(str), sort=False)
+    kinds = [str(k) for k in uniques]
+    known = [techs.get(k) for k in kinds]
 
     def figure(get: Callable[[Technology], float]) -> np.ndarray:
         return np.array([get(t) if t is not None else np.nan for t in known], dtype=float)[codes]
@@ -622,7 +632,7 @@ def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogu
     life = figure(lambda t: t.lifetime_years)
     civil_life = figure(lambda t: t.civil_lifetime_years or t.lifetime_years)
     mbps = q["mbps"].to_numpy(float) if "mbps" in q else np.full(len(q), np.nan)
-    return pd.DataFrame(
+    rows = pd.DataFrame(
         {
             "office_id": q["office_id"].astype(str).array,  # Arrow text as read: no Python string per cell
             "technology": _text(np.asarray(kinds, dtype=object)[codes]),
@@ -647,6 +657,7 @@ def _quote_rows(quotes: pd.DataFrame, planned: pd.DataFrame, catalogue: Catalogu
         },
         copy=False,
     )
+    return rows, codes, kinds
 
 
 def build_options(inputs: Inputs, catalogue: Catalogue, scenario: Scenario) -> pd.DataFrame:
@@ -686,9 +697,9 @@ def build_options_and_infra(
         at = key_positions(planned["office_id"], inputs.quotes["office_id"])  # each quote's office in ``planned``
         q_pos = at[at >= 0]
         quoted[q_pos] = True
-        q = _quote_rows(inputs.quotes, planned, catalogue)
-        names += sorted(set(q["technology"]) - set(names))
-        q_code = q["technology"].map({t: i for i, t in enumerate(names)}).to_numpy(np.int64)
+        q, q_kind, kinds = _quote_rows(inputs.quotes, at >= 0, catalogue)
+        names += sorted(set(kinds) - set(names))
+        q_code = np.array([names.index(k) for k in kinds], dtype=np.int64)[q_kind]
     costed = np.flatnonzero(~quoted)
     # Row -> position of its office in ``planned`` and index of its technology in ``names``: per-office values
     # are gathered by position rather than looked up by id, and the final sort uses integer keys (millions of
