@@ -84,7 +84,7 @@ def fast_csv(table: pd.DataFrame) -> bytes | None:
         # Columns are formatted on two threads (pyarrow's kernels release the GIL): at world scale plan.csv is the
         # longest output to encode, and the other encoder of write_outputs is done long before it.
         with ThreadPoolExecutor(max_workers=ENCODING_THREADS) as pool:
-            fields = list(pool.map(lambda name: _csv_field(table[name], pa, pc), table.columns))
+            fields = list(pool.map(lambda item: _csv_field(item[1], pa, pc), table.items()))
         header = [_csv_field(pd.Series([str(name) for name in table.columns], dtype=object), pa, pc)]
     except (_NotFast, pa.ArrowException):
         return None
