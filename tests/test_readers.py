@@ -466,3 +466,53 @@ def test_any_csv_reads_the_same_by_either_reader(
     text = "office_id,lat,lon,population" + end + end.join(",".join(r) for r in rows) + end
     fast, slow = _both_readers(write(tmp_path / "offices.csv", text), monkeypatch)
     _same(fast, slow)
+
+
+# ------------------------------------------------------------------------------ Arrow text kept as Arrow text
+text_cells = st.one_of(
+    st.none(),
+    st.text(alphabet=st.sampled_from([*"ab Z9-_.\t", "é", "\xa0", "\u3000", "\x1f"]), max_size=6),
+)
+# padded ASCII, never empty once trimmed: the column stays Arrow text
+ascii_cells = st.builds(
+    lambda pad, word, tail: pad + word + tail,
+    st.sampled_from(["", " ", "\t", " \x1f"]),
+    st.text(alphabet=st.sampled_from([*"abZ9-_."]), min_size=1, max_size=5),
+    st.sampled_from(["", " ", "\r", "\x0b "]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(ascii_cells, text_cells), min_size=1, max_size=8))
+def test_arrow_text_columns_read_as_the_per_cell_rules_read_them(
+    tmp_path_factory: pytest.TempPathFactory, cells: list[tuple[object, object]]
+) -> None:
+    """Parquet text columns of ASCII cells, none empty once trimmed (``name`` here), stay Arrow text (no Python
+    string per cell): the table, or the errors, equal what the general path (``str.strip()`` per cell) gives for the
+    same file; ``region`` mixes in missing, empty and non-ASCII cells (the general path)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import planner.data as data
+
+    path = tmp_path_factory.mktemp("text") / "offices.parquet"
+    n = len(cells)
+    columns = {
+        "office_id": [f"P{i}" for i in range(n)],
+        "name": pa.array([c[0] for c in cells], pa.string()),
+        "region": pa.array([c[1] for c in cells], pa.string()),
+        "lat": [30.0] * n,
+        "lon": [79.0] * n,
+        "population": [10.0] * n,
+    }
+    pq.write_table(pa.table(columns), path)
+    got = _offices_or_errors(path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(data, "_trimmed_arrow", lambda _cells: None)
+        general = _offices_or_errors(path)
+    if isinstance(general, list):
+        assert got == general
+    else:
+        assert isinstance(got, pd.DataFrame)
+        pd.testing.assert_frame_equal(got, general)
+        assert got["name"].tolist() == [str(c[0]).strip() for c in cells]
