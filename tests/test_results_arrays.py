@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.problem import ModelSpec
-from planner.results.plan import joined, joined_by_position, why
+from planner.results.plan import cheapest_rows, joined, joined_by_position, why
 
 TECHS = ["fibre", "cellular_4g", "microwave", "geo_satellite", "leo_satellite", "x;y"]
 
@@ -101,3 +101,24 @@ def test_why_equals_the_sentences_written_office_by_office(seed: int) -> None:
         ModelSpec(objective="max_coverage", metric="population", budget_usd=1e6, technology_max_share={"fibre": 0.5}),
     ):
         assert why(plan, options, spec).tolist() == why_by_office(plan, options, spec)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.sampled_from([1.0, 2.0, 3.0, float("nan")])), max_size=30),
+    st.booleans(),
+)
+def test_cheapest_rows_are_the_first_least_cost_row_of_each_group(rows: list[tuple[int, float]], together: bool):
+    """Grouped rows together (sorted, the options table's layout) or scattered, with ties and NaN costs: one row per
+    group, the first of least cost in row order (NaN counting as the most), as a stable sort by (group, cost) gives."""
+    if together:
+        rows = sorted(rows, key=lambda r: r[0])
+    group = np.array([r[0] for r in rows], dtype=np.int64)
+    costs = np.array([r[1] for r in rows], dtype=float)
+    got = cheapest_rows(group, costs)
+    expected = {}
+    for i, (g, c) in enumerate(rows):
+        key = (np.inf if np.isnan(c) else c, i)
+        if g not in expected or key < expected[g][0]:
+            expected[g] = (key, i)
+    assert sorted(got.tolist()) == sorted(i for _, i in expected.values())

@@ -59,25 +59,24 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec, row_office: 
     el = options["eligible"].to_numpy(bool) & (row_office >= 0)
     at_row = row_office[el]  # each eligible row's office, as its position in the plan
     costs = options["cost_usd"].to_numpy(float)[el]
-    # each office's cheapest eligible option (the first in table order among equal costs)
-    order = np.lexsort((costs, at_row))
-    first = order[np.r_[True, at_row[order][1:] != at_row[order][:-1]]] if len(order) else order
+    first = cheapest_rows(at_row, costs)  # each office's cheapest eligible option
     n_eligible_all = np.bincount(at_row, minlength=len(plan))
     has = n_eligible_all > 0
-    best_tech = np.full(len(plan), "", dtype=object)
-    best_tech[at_row[first]] = options["technology"].to_numpy(object)[el][first]
+    codes, names = pd.factorize(options["technology"], sort=False)  # technologies as codes: no string per row
+    tech_code = np.zeros(len(plan), dtype=np.int64)
+    tech_code[at_row[first]] = codes[el][first]
+    tech_words = [str(t) for t in names]
     best_cost = np.zeros(len(plan))
     best_cost[at_row[first]] = costs[first]
-    funded = plan[plan["technology"] != "none"]
-    if spec.objective == "max_coverage" and len(funded):
-        ratio = (funded["population"] + 1e-9) / funded["cost_usd"].clip(lower=1e-9)
+    connected = (plan["technology"] != "none").to_numpy(bool)
+    cost = plan["cost_usd"].to_numpy(float)
+    if spec.objective == "max_coverage" and connected.any():
+        ratio = (plan["population"].to_numpy(float)[connected] + 1e-9) / np.maximum(cost[connected], 1e-9)
         last_ratio: float | None = float(ratio.min())
     else:
         last_ratio = None
     n_eligible = np.where(has, n_eligible_all, 1).astype(np.int64)
-    tech = plan["technology"].to_numpy(object)
-    cost = plan["cost_usd"].to_numpy(float)
-    none = has & (tech == "none")
+    none = has & ~connected
     same = np.abs(cost - best_cost) <= 1e-6 * np.maximum(1.0, best_cost)
     cheapest = has & ~none & same
     # The sentence of an office is set by its case, its cheapest technology, that option's cost (USD, as text) and
@@ -85,7 +84,6 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec, row_office: 
     # against one Python string operation per office and term), then taken by code as Arrow text.
     case = np.select([~has, none, cheapest], [3, 0, 1], 2).astype(np.int64)  # 2: a dearer option was chosen
     named = (case == 0) | (case == 2)  # the sentences that name the cheapest option's cost
-    tech_code, tech_words = pd.factorize(best_tech, sort=False)
     cost_code = np.zeros(len(plan), dtype=np.int64)
     cost_words: np.ndarray = np.zeros(0, dtype=object)
     if named.any():
@@ -137,6 +135,25 @@ def _arrow_text(words: list[str], codes: np.ndarray, index: pd.Index) -> pd.Seri
 
     text = pa.array(words, type=pa.large_string()).take(pa.array(codes))
     return pd.Series(pd.array(text, dtype="str"), index=index)
+
+
+def cheapest_rows(group: np.ndarray, costs: np.ndarray) -> np.ndarray:
+    """Per distinct ``group`` value (positions, >= 0), the row of least cost (the first in row order among ties).
+
+    Rows of a group that stand together (the options table is sorted by office) take one pass of ``reduceat``;
+    otherwise, or with NaN costs, a sort by (group, cost). Returns row positions, one per group.
+    """
+    if not len(group):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    if len(starts) == np.count_nonzero(np.bincount(group)) and not np.isnan(costs).any():
+        size = np.diff(np.r_[starts, len(group)])
+        least = np.repeat(np.minimum.reduceat(costs, starts), size)
+        hits = np.flatnonzero(costs == least)
+        run = np.repeat(np.arange(len(starts)), size)[hits]
+        return hits[np.r_[True, run[1:] != run[:-1]]]
+    order = np.lexsort((costs, group))
+    return order[np.r_[True, group[order][1:] != group[order][:-1]]]
 
 
 def office_rows(plan: pd.DataFrame, options: pd.DataFrame) -> np.ndarray:
