@@ -1506,6 +1506,25 @@ def gather(values: np.ndarray, at: np.ndarray, missing: Any) -> np.ndarray:
     return np.where(at >= 0, values[np.maximum(at, 0)], missing)
 
 
+def cheapest_rows(group: np.ndarray, costs: np.ndarray) -> np.ndarray:
+    """Per distinct ``group`` value (positions, >= 0), the row of least cost (the first in row order among ties).
+
+    Rows of a group that stand together (the options table is sorted by office) take one pass of ``reduceat``;
+    otherwise, or with NaN costs, a sort by (group, cost). Returns row positions, one per group.
+    """
+    if not len(group):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    if len(starts) == np.count_nonzero(np.bincount(group)) and not np.isnan(costs).any():
+        size = np.diff(np.r_[starts, len(group)])
+        least = np.repeat(np.minimum.reduceat(costs, starts), size)
+        hits = np.flatnonzero(costs == least)
+        run = np.repeat(np.arange(len(starts)), size)[hits]
+        return hits[np.r_[True, run[1:] != run[:-1]]]
+    order = np.lexsort((costs, group))
+    return order[np.r_[True, group[order][1:] != group[order][:-1]]]
+
+
 def _quotes_plannable(offices: pd.DataFrame, quotes: pd.DataFrame) -> bool:
     """Whether every quote names an office of the offices file that is not connected."""
     pos = key_positions(offices["office_id"], quotes["office_id"])

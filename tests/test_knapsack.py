@@ -6,14 +6,15 @@ import itertools
 
 import highspy
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import planner.heuristics.knapsack as knapsack
-from planner.heuristics.greedy import Hull, greedy_max_coverage, greedy_min_cost
+from planner.heuristics.greedy import Hull, economic_swap, greedy_max_coverage, greedy_min_cost
 from planner.heuristics.knapsack import best_subset
-from planner.problem import relative_gap
+from planner.problem import ModelData, relative_gap
 
 
 def brute_max(v: np.ndarray, w: np.ndarray, cap: float) -> float:
@@ -206,3 +207,42 @@ def test_a_search_stopped_early_keeps_the_lp_bound(monkeypatch):
     assert not r.proven
     assert r.value <= opt + 1e-6 <= r.bound + 2e-6
     assert float(w[r.take].sum()) <= cap
+
+
+def economic_swap_by_frame(data: ModelData, chosen: np.ndarray) -> np.ndarray:
+    """The economic swap as a table sort and group (the reference :func:`economic_swap` must equal)."""
+    opts = data.options
+    frame = pd.DataFrame({"office": opts["office_id"].to_numpy(object), "cost": opts["cost_usd"].to_numpy(float),
+                          "econ": data.econ, "pair": np.arange(len(opts))})  # fmt: skip
+    own = frame.iloc[chosen].set_index("office")
+    frame = frame[frame["office"].isin(own.index)]
+    cap, mine = own["cost"].reindex(frame["office"]).to_numpy(), own["econ"].reindex(frame["office"]).to_numpy()
+    better = frame[(frame["cost"].to_numpy() <= cap) & (frame["econ"].to_numpy() < mine)]
+    best = better.sort_values(["office", "econ", "pair"]).groupby("office", sort=False)["pair"].first()
+    out = own["pair"].copy()
+    out.loc[best.index] = best.to_numpy()
+    return np.sort(out.to_numpy(np.int64))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 4), st.integers(1, 4)), min_size=1, max_size=5).flatmap(
+        lambda techs: st.tuples(st.just(techs), st.lists(st.integers(0, 4), min_size=6, max_size=6))
+    ),
+    st.booleans(),
+)
+def test_economic_swap_moves_each_office_to_its_least_economic_cost_within_its_budget_cost(drawn, sorted_rows):
+    """Offices with up to five options of budget cost and economic cost 1-4 (many ties), their picks drawn at random,
+    options sorted by office (as costing writes them) or not: the same plan as the table sort and group."""
+    techs, picks = drawn
+    rows = [(f"o{i}", f"t{j}", c, e) for i in range(6) for j, (c, e) in enumerate(techs) if (i + j) % 3 or j == 0]
+    if not sorted_rows:
+        rows = rows[1::2] + rows[::2]
+    options = pd.DataFrame(rows, columns=["office_id", "technology", "cost_usd", "econ_cost_usd"])
+    data = ModelData(options, pd.DataFrame({"office_id": [f"o{i}" for i in range(6)], "weight": 1.0}))
+    first = options.reset_index().groupby("office_id", sort=False)["index"].apply(list)
+    chosen = np.array(sorted(pairs[p % len(pairs)] for pairs, p in zip(first, picks, strict=False)), dtype=np.int64)
+    got = economic_swap(data, chosen)
+    assert got.tolist() == economic_swap_by_frame(data, chosen).tolist()
+    cost, econ = options["cost_usd"].to_numpy(), options["econ_cost_usd"].to_numpy()
+    assert cost[got].sum() <= cost[chosen].sum() and econ[got].sum() <= econ[chosen].sum()

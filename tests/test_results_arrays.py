@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner.data import cheapest_rows
 from planner.problem import ModelSpec
-from planner.results.plan import cheapest_rows, joined, joined_by_position, why
+from planner.results.plan import joined, joined_by_position, why
 
 TECHS = ["fibre", "cellular_4g", "microwave", "geo_satellite", "leo_satellite", "x;y"]
 

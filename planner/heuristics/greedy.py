@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from planner.data import gather, key_positions
+from planner.data import cheapest_rows, gather, key_positions
 from planner.heuristics.knapsack import best_subset
 from planner.problem import ModelData, relative_gap
 
@@ -60,21 +60,21 @@ def economic_swap(data: ModelData, chosen: np.ndarray) -> np.ndarray:
         return chosen
     opts = data.options
     cost, econ = opts["cost_usd"].to_numpy(float), data.econ
-    office = opts["office_id"].to_numpy(object)
-    picked = pd.Series(np.asarray(chosen, dtype=np.int64), index=office[chosen])
-    frame = pd.DataFrame({"office": office, "cost": cost, "econ": econ, "pair": np.arange(len(opts))})
-    at = key_positions(picked.index, office)  # each pair's office's pick, -1 for offices not in the plan
-    frame = frame[at >= 0]
-    own_pair = picked.to_numpy(np.int64)[at[at >= 0]]
-    frame["cap"] = cost[own_pair]
-    frame["own"] = econ[own_pair]
-    better = frame[(frame["cost"] <= frame["cap"]) & (frame["econ"] < frame["own"])]
-    if better.empty:
+    chosen = np.asarray(chosen, dtype=np.int64)
+    office = opts["office_id"]
+    at = key_positions(office.iloc[chosen].reset_index(drop=True), office)  # each pair's office's pick (-1: none)
+    rows = np.flatnonzero(at >= 0)
+    pick = at[rows]
+    own = chosen[pick]
+    ok = (cost[rows] <= cost[own]) & (econ[rows] < econ[own])
+    if not ok.any():
         return chosen
-    best = better.sort_values(["office", "econ", "pair"]).groupby("office", sort=False)["pair"].first()
-    out = picked.copy()
-    out.loc[best.index] = best.to_numpy(np.int64)
-    return np.sort(out.to_numpy(np.int64)) if not np.array_equal(out.to_numpy(), picked.to_numpy()) else chosen
+    rows, pick = rows[ok], pick[ok]
+    # per office the least economic cost, the first pair among ties (rows in pair order)
+    best = cheapest_rows(pick, econ[rows])
+    out = chosen.copy()
+    out[pick[best]] = rows[best]
+    return np.sort(out)
 
 
 @dataclass

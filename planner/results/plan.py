@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.costing import annuity_factor
-from planner.data import key_positions
+from planner.data import cheapest_rows, key_positions
 from planner.problem import ModelData, ModelSpec, RoadmapSpec, SolveResult
 from planner.results.allocation import allocate_shared
 from planner.results.outputs import PLAN_COLUMNS
@@ -135,25 +135,6 @@ def _arrow_text(words: list[str], codes: np.ndarray, index: pd.Index) -> pd.Seri
 
     text = pa.array(words, type=pa.large_string()).take(pa.array(codes))
     return pd.Series(pd.array(text, dtype="str"), index=index)
-
-
-def cheapest_rows(group: np.ndarray, costs: np.ndarray) -> np.ndarray:
-    """Per distinct ``group`` value (positions, >= 0), the row of least cost (the first in row order among ties).
-
-    Rows of a group that stand together (the options table is sorted by office) take one pass of ``reduceat``;
-    otherwise, or with NaN costs, a sort by (group, cost). Returns row positions, one per group.
-    """
-    if not len(group):
-        return np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    if len(starts) == np.count_nonzero(np.bincount(group)) and not np.isnan(costs).any():
-        size = np.diff(np.r_[starts, len(group)])
-        least = np.repeat(np.minimum.reduceat(costs, starts), size)
-        hits = np.flatnonzero(costs == least)
-        run = np.repeat(np.arange(len(starts)), size)[hits]
-        return hits[np.r_[True, run[1:] != run[:-1]]]
-    order = np.lexsort((costs, group))
-    return order[np.r_[True, group[order][1:] != group[order][:-1]]]
 
 
 def office_rows(plan: pd.DataFrame, options: pd.DataFrame) -> np.ndarray:
