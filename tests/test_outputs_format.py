@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from planner.results import outputs
-from planner.results.outputs import fast_csv, output_names
+from planner.results.outputs import fast_csv, output_names, write_csv_in_parts
 from planner.store import RunStore
 from planner.ui.cli import app
 
@@ -28,7 +28,7 @@ def cli(*args: object) -> tuple[int, str]:
 
 
 # --------------------------------------------------------------------------------------------- fast CSV
-def test_fast_csv_writes_the_bytes_pandas_writes():
+def test_fast_csv_writes_the_bytes_pandas_writes(tmp_path):
     rng = np.random.default_rng(3)
     n = 20_000
     x = rng.lognormal(0, 12, n) * rng.choice([-1, 1], n)  # every magnitude: fixed and scientific notation
@@ -52,6 +52,19 @@ def test_fast_csv_writes_the_bytes_pandas_writes():
     fast = fast_csv(table)
     assert fast is not None
     assert fast == table.to_csv(index=False).encode("utf-8")
+    for rows in (1, 7, 4096, n):  # written a block at a time: the same bytes
+        path = tmp_path / f"blocks-{rows}.csv"
+        assert write_csv_in_parts(table, path, rows)
+        assert path.read_bytes() == fast
+
+
+def test_a_block_pandas_must_write_sends_the_whole_file_to_pandas(tmp_path):
+    """A carriage return in the last block only: no partial file, False; write_outputs then writes pandas' text."""
+    table = pd.DataFrame({"a": ["x"] * 9 + ["x\ry"], "b": range(10)})
+    path = tmp_path / "t.csv"
+    assert not write_csv_in_parts(table, path, 3)
+    assert not path.exists()
+    assert not write_csv_in_parts(table.iloc[:0], path, 3) and not path.exists()  # no rows: pandas writes the header
 
 
 def test_fast_csv_leaves_what_it_cannot_vouch_for_to_pandas():
