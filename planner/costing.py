@@ -821,10 +821,15 @@ def build_options_and_infra(
     order = np.argsort(office_rank[pos] * len(names) + tech_rank, kind="stable")
     # Text columns are taken as integer codes and become Arrow text from their few distinct values (taking an
     # object column of millions of cells costs more than everything else here); numbers are taken as arrays.
-    out = pd.DataFrame(
-        {col: _as_arrow_text(table[col], order) if col in TEXT_COLUMNS else _taken(table[col], order) for col in cols},
-        copy=False,  # one array per column, not consolidated into one block (a copy of the whole table)
-    )
+    # Each column leaves the unsorted table as its sorted copy is made (the names above that share a column's data
+    # are dropped first), so the two tables are never whole in memory together: 0.4 GB less at 650,000 offices.
+    del post, operator, life, replace, capex_parts, lives, residual, annualised, t_capex, t_upkeep, trench
+    columns: dict[str, Any] = {}
+    for col in cols:
+        column = table.pop(col)
+        columns[col] = _as_arrow_text(column, order) if col in TEXT_COLUMNS else _taken(column, order)
+        del column
+    out = pd.DataFrame(columns, copy=False)  # one array per column, not consolidated into one block (a copy)
     return out, infra
 
 
