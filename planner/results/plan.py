@@ -262,8 +262,10 @@ def make_results(
     t0 = time.perf_counter()
     spec = spec or ModelSpec.from_scenario(scenario)
     opts = options.reset_index(drop=True).assign(chosen=chosen_mask(options, data, result))
-    picked = opts[opts["chosen"].to_numpy(bool)].set_index("office_id")
     base = planned[["office_id", "name", "status", "population", "region", "community"]].copy()
+    # the chosen options, with only the columns the plan table keeps (the others would be copied and dropped)
+    keep = ["office_id", *(c for c in options.columns if c in PLAN_COLUMNS and c not in base.columns)]
+    picked = opts.loc[opts["chosen"].to_numpy(bool), keep].set_index("office_id")
     base["office_id"] = base["office_id"].astype(str)
     plan = base.merge(picked.reset_index(), on="office_id", how="left")
     plan["technology"] = plan["technology"].fillna("none")
