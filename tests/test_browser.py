@@ -658,13 +658,24 @@ def test_sweep_after_roadmap_shows_progress_and_keeps_pace(app_url):
             external.append(route.request.url)
             route.abort()
 
-    def go(page, name: str) -> None:
+    def go(page, name: str, header: str) -> None:
         page.get_by_role("radiogroup", name="Page").get_by_text(name, exact=True).click()
+        # the page is there when its own header is (the idle state alone can be the previous page's, before the
+        # rerun starts)
+        page.get_by_role("heading", name=header, exact=True).first.wait_for(timeout=120_000)
         page.wait_for_selector(IDLE, timeout=60_000)
 
     def choose(page, label: str, option: str) -> None:
-        page.get_by_label(label, exact=True).first.click()
-        page.get_by_role("option", name=option, exact=True).click()
+        for attempt in range(3):  # a rerun that lands while the list is open closes it: open it again
+            page.wait_for_selector(IDLE, timeout=60_000)
+            page.get_by_label(label, exact=True).first.click()
+            try:
+                page.get_by_role("option", name=option, exact=True).click(timeout=20_000)
+                break
+            except sync_api.TimeoutError:
+                if attempt == 2:
+                    raise
+                page.keyboard.press("Escape")
         page.wait_for_selector(IDLE, timeout=60_000)
 
     with sync_api.sync_playwright() as pw:
@@ -680,14 +691,14 @@ def test_sweep_after_roadmap_shows_progress_and_keeps_pace(app_url):
             page.wait_for_selector(IDLE, timeout=120_000)
             solve_s = time.perf_counter() - t0
 
-            go(page, "Roadmap")
+            go(page, "Roadmap", "Roadmap: the plan year by year")
             choose(page, "Plan or scenario", "uttarakhand-roadmap (bundled, not run yet)")
             page.get_by_role("button", name="Run roadmap").click()
             # The roadmap is done when its coverage caption is drawn (metrics alone may be a stale render).
             page.get_by_text(re.compile(r"Target (reached in|not reached by)")).first.wait_for(timeout=180_000)
             page.wait_for_selector(IDLE, timeout=120_000)
 
-            go(page, "Results")
+            go(page, "Results", "Results")
             choose(page, "Plan", "uttarakhand-budget")
             page.get_by_text("Coverage–cost frontier (budget sweep)").click()
             points = page.get_by_role("spinbutton", name="Points")
