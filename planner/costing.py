@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.data import BACKHAUL_FROM_GENERATION, Inputs, key_positions
+from planner.data import BACKHAUL_FROM_GENERATION, Inputs, key_positions, text_from_codes
 from planner.geo import PointIndex, haversine_km
 from planner.network import SharedInfra, build_fibre_graph, candidate_relays, candidate_sites
 from planner.scenario import Catalogue, Scenario, Technology
@@ -517,17 +517,13 @@ def _as_arrow_text(col: pd.Series, order: np.ndarray | None = None) -> pd.Series
 
     ``order``: the rows to take, in that order (default: all, as they are).
     """
-    import pyarrow as pa
-
     if col.dtype != object:
         return col if order is None else pd.Series(_taken(col, order), name=col.name)
     codes, uniques = pd.factorize(col, sort=False)
     if order is not None:
         codes = codes[order]
-    words = pa.array(np.asarray(uniques, dtype=object), type=pa.large_string())
-    text = words.take(pa.array(codes, mask=codes < 0))
     index = col.index if order is None else pd.RangeIndex(len(codes))
-    return pd.Series(pd.array(text, dtype="str"), index=index, name=col.name)
+    return text_from_codes(uniques, codes, index, col.name)
 
 
 def _joined(a: np.ndarray, sep: str, b: np.ndarray) -> np.ndarray:

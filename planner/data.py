@@ -1506,6 +1506,18 @@ def gather(values: np.ndarray, at: np.ndarray, missing: Any) -> np.ndarray:
     return np.where(at >= 0, values[np.maximum(at, 0)], missing)
 
 
+def text_from_codes(words: Any, codes: np.ndarray, index: pd.Index | None = None, name: Any = None) -> pd.Series:
+    """``words[codes]`` as pandas' Arrow-backed text (code -1: missing), built by Arrow from the distinct words.
+
+    Text columns of few distinct values (technologies, reasons, the why sentences) become millions of cells
+    without a Python string per cell.
+    """
+    import pyarrow as pa
+
+    text = pa.array(np.asarray(words, dtype=object), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.array(text, dtype="str"), index=index, name=name)
+
+
 def cheapest_rows(group: np.ndarray, costs: np.ndarray) -> np.ndarray:
     """Per distinct ``group`` value (positions, >= 0), the row of least cost (the first in row order among ties).
 

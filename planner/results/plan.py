@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.costing import annuity_factor
-from planner.data import cheapest_rows, key_positions
+from planner.data import cheapest_rows, key_positions, text_from_codes
 from planner.problem import ModelData, ModelSpec, RoadmapSpec, SolveResult
 from planner.results.allocation import allocate_shared
 from planner.results.outputs import PLAN_COLUMNS
@@ -87,9 +87,9 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec, row_office: 
     cost_code = np.zeros(len(plan), dtype=np.int64)
     cost_words: np.ndarray = np.zeros(0, dtype=object)
     if named.any():
-        codes, costs = pd.factorize(best_cost[named], sort=False)
-        cost_code[named] = codes
-        cost_words = usd_text(np.asarray(costs, dtype=float))
+        named_code, named_costs = pd.factorize(best_cost[named], sort=False)
+        cost_code[named] = named_code
+        cost_words = usd_text(np.asarray(named_costs, dtype=float))
     alt_code, alt_values = pd.factorize(np.where(case == 1, n_eligible - 1, 0), sort=False)
     key = ((case * (len(tech_words) + 1) + tech_code) * (len(cost_words) + 1) + cost_code) * (len(alt_values) + 1)
     key += alt_code
@@ -126,15 +126,7 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec, row_office: 
             t, usd = tech_words[tech_code[i]], cost_words[cost_code[i]]
             dearer = f"cheaper {t} ({usd} USD) not chosen because of {because}"
             words.append(unfunded.format(t, usd) if c == 0 else dearer)
-    return _arrow_text(words, which, plan.index)
-
-
-def _arrow_text(words: list[str], codes: np.ndarray, index: pd.Index) -> pd.Series:
-    """``words[codes]`` as pandas' Arrow-backed text (the cells' bytes are built by Arrow, not per cell in Python)."""
-    import pyarrow as pa
-
-    text = pa.array(words, type=pa.large_string()).take(pa.array(codes))
-    return pd.Series(pd.array(text, dtype="str"), index=index)
+    return text_from_codes(words, which, plan.index)
 
 
 def office_rows(plan: pd.DataFrame, options: pd.DataFrame) -> np.ndarray:
