@@ -165,13 +165,19 @@ def highs_knapsack(v: np.ndarray, w: np.ndarray, cap: float) -> float:
     return -h.getInfo().objective_function_value
 
 
+def correlated(seed: int, n: int, share: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """``n`` items whose values are their weights (100-999) plus 0-99, the capacity ``share`` of all weight:
+    (values, weights, capacity). The hard kind for the LP bound."""
+    rng = np.random.default_rng(seed)
+    w = rng.integers(100, 1000, n).astype(float)
+    v = w + rng.integers(0, 100, n)
+    return v, w, float(np.floor(w.sum() * share))
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_best_subset_matches_highs_on_correlated_knapsacks(seed):
     """300 items with values correlated to weights (the hard kind for the LP bound): the same optimum as HiGHS."""
-    rng = np.random.default_rng(seed)
-    w = rng.integers(100, 1000, 300).astype(float)
-    v = w + rng.integers(0, 100, 300)
-    cap = float(np.floor(w.sum() / 3))
+    v, w, cap = correlated(seed, 300, 1 / 3)
     start = np.zeros(300, dtype=bool)
     r = best_subset(v, w, cap, start)
     assert r.proven
@@ -181,10 +187,7 @@ def test_best_subset_matches_highs_on_correlated_knapsacks(seed):
 
 def test_a_cut_core_improves_but_proves_nothing(monkeypatch):
     """With the core cut to a few items the plan is never worse than the start and keeps the LP bound."""
-    rng = np.random.default_rng(5)
-    w = rng.integers(100, 1000, 200).astype(float)
-    v = w + rng.integers(0, 100, 200)
-    cap = float(np.floor(w.sum() / 2))
+    v, w, cap = correlated(5, 200, 1 / 2)
     order = np.argsort(-(v / w), kind="stable")
     start = np.zeros(200, dtype=bool)
     start[order[np.cumsum(w[order]) <= cap]] = True  # the greedy prefix
@@ -197,10 +200,7 @@ def test_a_cut_core_improves_but_proves_nothing(monkeypatch):
 
 
 def test_a_search_stopped_early_keeps_the_lp_bound(monkeypatch):
-    rng = np.random.default_rng(6)
-    w = rng.integers(100, 1000, 300).astype(float)
-    v = w + rng.integers(0, 100, 300)
-    cap = float(np.floor(w.sum() / 3))
+    v, w, cap = correlated(6, 300, 1 / 3)
     monkeypatch.setattr(knapsack, "MAX_STATES", 3)
     r = best_subset(v, w, cap, np.zeros(300, dtype=bool))
     opt = highs_knapsack(v, w, cap)
