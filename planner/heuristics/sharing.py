@@ -35,12 +35,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import networkx as nx
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
 from planner.heuristics.greedy import greedy_max_coverage, greedy_min_cost, office_hull
 from planner.problem import (
@@ -55,6 +52,9 @@ from planner.problem import (
     relative_gap,
 )
 from planner.scenario import SolverSettings
+
+if TYPE_CHECKING:  # networkx is imported where a Steiner tree is built: most runs never need it
+    import networkx as nx
 
 RELAX_SHARE = 0.5  # share of the time limit the cut LP may take (it stops with the bound of its last round)
 # Seconds of the step-3 Steiner tree per candidate arc: 49 s for the 54,116 arcs of benchmarks/sharing.py's 4x
@@ -119,6 +119,9 @@ class _Forest:
 
     def search(self, discount: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distances and predecessors from the tree on arc weights ``max(w − discount[head], ε)``."""
+        import scipy.sparse as sp  # imported here, as networkx: a run without shared fibre never loads them
+        from scipy.sparse.csgraph import dijkstra
+
         weights = np.maximum(self.w - discount[self.head], _EPS)
         graph = sp.csr_matrix((weights, (self.tail, self.head)), shape=(self.n, self.n))
         sources = np.flatnonzero(self.in_tree)
@@ -200,6 +203,8 @@ class _Forest:
         terminals = [self.node_of[o] for o, p in self.current.items() if self.shared[p] == "fibre"]
         if not terminals or not self.arcs or limit_s < 0.5:
             return
+        import networkx as nx
+
         g = nx.Graph()
         arc_of: dict[tuple[int, int], int] = {}
         for k in range(len(self.w)):

@@ -28,15 +28,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import networkx as nx
 import numpy as np
 import pandas as pd
-from scipy.spatial import Delaunay, QhullError
 
 from planner.geo import PointIndex, haversine_km
 from planner.scenario import Catalogue, Infrastructure, Technology
+
+if TYPE_CHECKING:  # imported where used: a run without shared infrastructure never loads them
+    import networkx as nx
 
 NODE_COLUMNS = ["node", "node_id", "kind", "ref", "lat", "lon"]
 ARC_COLUMNS = ["arc", "tail", "head", "edge", "length_km", "capex_usd", "opex_usd_per_year", "direct_for"]
@@ -144,6 +145,8 @@ def _geometric_edges(lat: np.ndarray, lon: np.ndarray, settings: Infrastructure)
         return pairs
     use_knn = settings.candidate_graph == "knn" or n < 4
     if not use_knn:
+        from scipy.spatial import Delaunay, QhullError
+
         try:
             tri = Delaunay(_local_xy(lat, lon), qhull_options="QJ")
         except (QhullError, ValueError):  # degenerate (all points on a line): fall back to neighbours
@@ -171,6 +174,8 @@ def _road_graph(
     Returns the graph on integer nodes (points keep their index 0..n-1, road vertices follow) with edge
     attributes ``km`` and ``coords``, degree-2 junction chains contracted and junction leaves removed.
     """
+    import networkx as nx
+
     n = len(points)
     g = nx.Graph()
     g.add_nodes_from(range(n))
@@ -283,7 +288,7 @@ def build_fibre_graph(
         g, _ = _road_graph(roads, points, settings, rf)
         extra = sorted(v for v in g.nodes if v >= n)
         renumber = {v: n + k for k, v in enumerate(extra)}
-        xy = nx.get_node_attributes(g, "xy")
+        xy = dict(g.nodes(data="xy"))
         junctions = pd.DataFrame(
             {
                 "node_id": [f"junction:{k}" for k in range(len(extra))],

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -44,6 +43,7 @@ from planner.problem import (
 from planner.scenario import SolverSettings
 
 if TYPE_CHECKING:  # Pyomo is imported when a model is built (about 1-2 s): a plan the greedy settles needs none
+    import networkx as nx
     import pyomo.environ as pyo
 
     from planner.optimize.highs import GuardedHighs

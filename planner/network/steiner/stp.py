@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass
@@ -158,6 +160,8 @@ def read_stp(path: str | Path) -> SteinInstance:
         raise ValueError(f"{path}: 'Edges {n_edges_declared}' declared but {n_edge_lines} edge lines found")
     if n_terms_declared is not None and n_terms_declared != len(terminals):
         raise ValueError(f"{path}: 'Terminals {n_terms_declared}' declared but {len(terminals)} found")
+
+    import networkx as nx  # imported here: reading a plan's inputs never needs it
 
     graph = nx.Graph(name=name)
     graph.add_nodes_from(range(1, n_nodes + 1))
