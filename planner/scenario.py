@@ -884,24 +884,13 @@ def costing_fields(scenario: Scenario) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------- loading
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader that refuses duplicate keys and alias bombs.
+# libyaml's parser where PyYAML was built with it (its wheels are): the bundled 70 kB catalogue, read by every
+# run, parses in 0.012 s instead of 0.12 s. Both are safe loaders: no arbitrary objects.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    A key given twice in one mapping is an error naming both lines; more than :data:`MAX_YAML_ALIASES` aliases
-    (``*name``) are refused: a 1 kB alias bomb expands to gigabytes.
-    """
 
-    aliases = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            self.aliases += 1
-            if self.aliases > MAX_YAML_ALIASES:
-                event = self.peek_event()
-                raise yaml.composer.ComposerError(
-                    None, None, f"more than {MAX_YAML_ALIASES} aliases: refused", event.start_mark
-                )
-        return super().compose_node(parent, index)
+class _UniqueKeyLoader(_SafeLoader):
+    """YAML's safe loader that refuses duplicate keys: a key given twice in one mapping names both lines."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -936,11 +925,26 @@ def _read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(Issue(str(path), None, None, f"cannot read file: {exc}")) from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+        _refuse_alias_bombs(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a safe loader: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None
         raise InputError(Issue(str(path), row, None, f"not valid YAML: {getattr(exc, 'problem', exc)}")) from None
+
+
+def _refuse_alias_bombs(text: str) -> None:
+    """Refuse more than :data:`MAX_YAML_ALIASES` aliases (``*name``): a 1 kB alias bomb expands to gigabytes.
+
+    Counted on the parser's events, before any node is built (libyaml composes nodes in C, past any Python hook).
+    """
+    aliases = 0
+    for event in yaml.parse(text, Loader=_SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_YAML_ALIASES:
+                mark: Any = event.start_mark  # libyaml's Mark or PyYAML's: both give the line
+                raise yaml.composer.ComposerError(None, None, f"more than {MAX_YAML_ALIASES} aliases: refused", mark)
 
 
 def _issues_from(exc: ValidationError, file: str, prefix: str = "") -> list[Issue]:

@@ -62,6 +62,8 @@ APP_NAME = "connect-post-planner"
 STORE_FILE = "runs.sqlite"
 ENV_VAR = "PLANNER_STORE"
 CHUNK_BYTES = 8 * 1024 * 1024  # uncompressed bytes per stored chunk
+PAGE_BYTES = 65_536  # SQLite page size of a new store (SQLite's largest; an existing store keeps its own)
+WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # WAL size that triggers a checkpoint (SQLite's default with 4 KiB pages)
 WORKERS = 2  # threads that hash and compress the files of a run being recorded
 COMPRESS_LEVEL = 1  # zstd level: CSV compresses ~6x at level 1, at ~500 MB/s here (zlib level 1: ~150 MB/s)
 BUSY_TIMEOUT_S = 120.0  # how long a writer waits for another process's transaction
@@ -257,6 +259,10 @@ class RunStore:
             raise StoreError(f"run store {self.path}: cannot open ({exc})") from None
         try:
             self._prepare(con)
+            # Checkpoint the WAL into the file every ~4 MiB, whatever the page size (SQLite's default is 1,000
+            # pages: 64 MiB of 64 KiB pages, a WAL that size beside the store).
+            page = con.execute("PRAGMA page_size").fetchone()[0]
+            con.execute(f"PRAGMA wal_autocheckpoint = {max(1, WAL_CHECKPOINT_BYTES // page)}")
             yield con
         except sqlite3.DatabaseError as exc:
             if "not a database" in str(exc):
@@ -316,10 +322,13 @@ class RunStore:
             return  # another process has just created it
         # Incremental auto-vacuum (settable only before the first table, and before WAL) lets ``delete`` give
         # space back. WAL: readers never block the writer, and a killed writer's uncommitted frames are
-        # discarded when the store is next opened.
+        # discarded when the store is next opened. Pages of 64 KiB (also settable only then): the contents are
+        # chunks of 8 MiB, each a chain of overflow pages, and a 650,000-office run's 150 MB commit in 0.4-0.7 s
+        # instead of 0.8-1.9 s with 4 KiB pages (measured on this machine's disk).
         deadline = time.monotonic() + BUSY_TIMEOUT_S
         while True:  # two processes creating the store at once: switching to WAL needs the file to itself
             try:
+                con.execute(f"PRAGMA page_size = {PAGE_BYTES}")
                 con.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 con.execute("PRAGMA journal_mode = WAL")
                 break

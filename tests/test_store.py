@@ -27,7 +27,7 @@ from planner.data import fingerprint
 from planner.pipeline import run
 from planner.results import PLAN_COLUMNS, Plan, write_outputs
 from planner.scenario import catalogue_for
-from planner.store import SCHEMA_VERSION, RunStore, StoreError, data_drift, default_store_path
+from planner.store import PAGE_BYTES, SCHEMA_VERSION, RunStore, StoreError, data_drift, default_store_path
 from planner.ui.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,6 +111,10 @@ def test_store_files_generically_and_reports_damage(tmp_path):
         store.read_file(run_id, "plan.csv")
     with pytest.raises(StoreError, match="no plan tables"):
         store.load_plan(run_id)
+    with sqlite3.connect(store.path) as con:  # a new store: 64 KiB pages (chunks are long overflow chains), in WAL
+        assert con.execute("PRAGMA page_size").fetchone()[0] == PAGE_BYTES == 65_536
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert con.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
     other = os.urandom(20 * 1024 * 1024)
     big = store.record(command="test", scenario_json={"name": "t"}, summary={"scenario": "t"}, files={"x": other})
     size = store.path.stat().st_size
