@@ -125,6 +125,9 @@ class ModelData:
     options: pd.DataFrame
     offices: pd.DataFrame
     infra: SharedInfra | None = None  # candidate shared infrastructure (fibre arcs, tower sites, relays)
+    _office_at: tuple[pd.DataFrame, pd.DataFrame, np.ndarray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )  # (options, offices, positions): see office_position
 
     @classmethod
     def from_options(
@@ -144,6 +147,20 @@ class ModelData:
             }
         )
         return cls(eligible, offices, infra if infra is not None and not infra.empty else None)
+
+    def office_position(self) -> np.ndarray:
+        """Each pair's office: its row in ``offices``, -1 where ``offices`` has no such office_id.
+
+        Looked up once per pair of tables (the greedy, the economic swap and the objective all need it: a hash
+        lookup of 0.2-0.3 s at 650,000 offices). Read-only: callers index with it, never write into it.
+        """
+        cached = self._office_at
+        if cached is None or cached[0] is not self.options or cached[1] is not self.offices:
+            at = key_positions(self.offices["office_id"], self.options["office_id"])
+            at.setflags(write=False)
+            cached = (self.options, self.offices, at)
+            self._office_at = cached
+        return cached[2]
 
     @property
     def shared(self) -> np.ndarray:
@@ -271,7 +288,7 @@ def objective_values(data: ModelData, metric: str, chosen: np.ndarray) -> tuple[
     """(coverage in units of ``metric``, cost in USD) of a set of chosen pairs, computed from the tables."""
     opts = data.options.iloc[chosen]
     cost = float(opts["cost_usd"].sum())
-    at = key_positions(data.offices["office_id"], opts["office_id"])  # each chosen pair's office
+    at = data.office_position()[np.asarray(chosen, dtype=np.int64)]  # each chosen pair's office
     if metric == "communities":
         coverage = float(pd.Series(gather(data.offices["community"].to_numpy(object), at, np.nan)).nunique())
     else:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import planner.heuristics.knapsack as knapsack
-from planner.heuristics.greedy import Hull, economic_swap, greedy_max_coverage, greedy_min_cost
+from planner.heuristics.greedy import Hull, economic_swap, greedy_max_coverage, greedy_min_cost, office_hull
 from planner.heuristics.knapsack import best_subset
 from planner.problem import ModelData, relative_gap
 
@@ -246,3 +246,37 @@ def test_economic_swap_moves_each_office_to_its_least_economic_cost_within_its_b
     assert got.tolist() == economic_swap_by_frame(data, chosen).tolist()
     cost, econ = options["cost_usd"].to_numpy(), options["econ_cost_usd"].to_numpy()
     assert cost[got].sum() <= cost[chosen].sum() and econ[got].sum() <= econ[chosen].sum()
+
+
+def office_hull_by_groupby(data: ModelData, economic: bool) -> tuple[list[int], list[float], list[float]]:
+    """The hull as a group by office_id (first-seen order, the first least-cost pair): what office_hull must give."""
+    opts = data.options
+    cost = pd.Series(data.econ if economic else opts["cost_usd"].to_numpy(float))
+    best = cost.groupby(opts["office_id"].to_numpy(object), sort=False).idxmin()
+    weight = data.offices.set_index("office_id")["weight"]
+    return best.tolist(), cost[best].tolist(), [float(weight.get(o, np.nan)) for o in best.index]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=14),
+    st.booleans(),
+    st.booleans(),
+)
+def test_office_hull_is_the_group_by_office(rows, economic, all_known):
+    """Options of up to six offices in any order (not standing together), costs 0-3 (ties), offices the offices
+    table lacks (weight NaN) or not: each office's first least-cost pair, offices in first-seen order."""
+    options = pd.DataFrame(
+        [(f"o{o}", f"t{k}", float(c), float(e)) for k, (o, c, e) in enumerate(rows)],
+        columns=["office_id", "technology", "cost_usd", "econ_cost_usd"],
+    )
+    known = range(6) if all_known else range(0, 6, 2)
+    offices = pd.DataFrame({"office_id": [f"o{i}" for i in known], "weight": [1.0 + i for i in known]})
+    data = ModelData(options, offices)
+    hull = office_hull(data, economic=economic)
+    pairs, cost, weight = office_hull_by_groupby(data, economic)
+    assert hull.pair.tolist() == pairs and hull.cost.tolist() == cost
+    np.testing.assert_array_equal(hull.weight, weight)  # NaN where the offices table lacks the office
+    got = data.office_position()
+    assert got.tolist() == [int(o[1:]) // (1 if all_known else 2) if f"{o}" in set(offices["office_id"]) else -1
+                            for o in options["office_id"]]  # fmt: skip

@@ -41,11 +41,25 @@ def office_hull(data: ModelData, economic: bool = False) -> Hull:
     opts = data.options
     if opts.empty:
         return Hull(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-    cost = pd.Series(data.econ, index=opts.index) if economic else opts["cost_usd"]
-    best = cost.groupby(opts["office_id"], sort=False).idxmin()
-    at = key_positions(data.offices["office_id"], best.index)
-    pairs = best.to_numpy(np.int64)
-    return Hull(pairs, cost.to_numpy(float)[pairs], gather(data.offices["weight"].to_numpy(float), at, np.nan))
+    cost = data.econ if economic else opts["cost_usd"].to_numpy(float)
+    at = data.office_position()
+    weight = data.offices["weight"].to_numpy(float)
+    if (at < 0).any() or np.isnan(cost).any():  # an office the offices table lacks (its weight: NaN), NaN costs
+        best = pd.Series(cost).groupby(opts["office_id"].to_numpy(), sort=False).idxmin()
+        pairs = best.to_numpy(np.int64)
+        return Hull(pairs, cost[pairs], gather(weight, key_positions(data.offices["office_id"], best.index), np.nan))
+    pairs = _first_seen(at, cheapest_rows(at, cost))  # offices in the order they first appear, as groupby gives
+    return Hull(pairs, cost[pairs], weight[at[pairs]])
+
+
+def _first_seen(group: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``rows`` (one per distinct value of ``group``, >= 0) in the order their groups first appear in ``group``."""
+    runs = np.count_nonzero(np.r_[True, group[1:] != group[:-1]])
+    if runs == np.count_nonzero(np.bincount(group)):  # each group in one run (the options table, by office)
+        return np.sort(rows)
+    first = np.full(int(group.max()) + 1, len(group), dtype=np.int64)
+    np.minimum.at(first, group, np.arange(len(group)))
+    return rows[np.argsort(first[group[rows]], kind="stable")]
 
 
 def economic_swap(data: ModelData, chosen: np.ndarray) -> np.ndarray:
@@ -61,8 +75,14 @@ def economic_swap(data: ModelData, chosen: np.ndarray) -> np.ndarray:
     opts = data.options
     cost, econ = opts["cost_usd"].to_numpy(float), data.econ
     chosen = np.asarray(chosen, dtype=np.int64)
-    office = opts["office_id"]
-    at = key_positions(office.iloc[chosen].reset_index(drop=True), office)  # each pair's office's pick (-1: none)
+    office_at = data.office_position()
+    if (office_at < 0).any():  # an office the offices table lacks: by office_id
+        office = opts["office_id"]
+        at = key_positions(office.iloc[chosen].reset_index(drop=True), office)  # each pair's office's pick (-1: none)
+    else:
+        pick_of = np.full(len(data.offices), -1, dtype=np.int64)  # per office: its pick's position in chosen
+        pick_of[office_at[chosen][::-1]] = np.arange(len(chosen))[::-1]  # the first pick where one office has two
+        at = pick_of[office_at]
     rows = np.flatnonzero(at >= 0)
     pick = at[rows]
     own = chosen[pick]
