@@ -12,8 +12,9 @@ Pairs are numbered ``p = 0..P-1`` in the order of ``ModelData.options``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,8 @@ import pandas as pd
 from planner.data import gather, key_positions
 from planner.network import SharedInfra
 from planner.scenario import Catalogue, Scenario
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -128,6 +131,21 @@ class ModelData:
     _office_at: tuple[pd.DataFrame, pd.DataFrame, np.ndarray] | None = field(
         default=None, init=False, repr=False, compare=False
     )  # (options, offices, positions): see office_position
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (shipped to a Dask worker) without the objects :meth:`derived` computed: the worker rebuilds them."""
+        return {**self.__dict__, "_derived": {}}
+
+    def derived(self, key: str, make: Callable[[], T]) -> T:
+        """``make()``, computed once per instance under ``key``: an object derived from these tables.
+
+        Several steps need it (the sweep's hull frontier: the check for points that need HiGHS, then the points
+        themselves). Callers must not change what it returns.
+        """
+        if key not in self._derived:
+            self._derived[key] = make()
+        return cast(T, self._derived[key])
 
     @classmethod
     def from_options(

@@ -23,6 +23,7 @@ from planner.analysis.sweep import (
     HullFrontier,
     SweepTask,
     add_marginal_cost,
+    hull_frontier,
     parse_values,
     point_scenario,
     solve_points,
@@ -205,6 +206,32 @@ def test_one_hull_frontier_equals_the_greedy_per_point(hull: Hull, budgets: list
         else:
             assert got is not None
             assert sorted(got[0].tolist()) == sorted(want[0].tolist()) and got[1:] == want[1:]
+
+
+def test_the_frontier_is_built_once_per_instance_and_answers_each_point_once(monkeypatch) -> None:
+    """A sweep asks each point twice (does it need HiGHS? then the point): the core search runs once per point,
+    and every answer has its own array (changing one changes no later answer)."""
+    import pickle
+
+    import planner.analysis.sweep as sweep_module
+
+    calls = []
+    real = sweep_module.improve_fill
+    monkeypatch.setattr(sweep_module, "improve_fill", lambda *a: calls.append(a[1]) or real(*a))
+    # weights 6, 5, 5 at costs 4, 3, 3: at 6 USD the ratio greedy takes 5 + 0 (gap), the optimum 5 + 5 = 10
+    data = make_data([("a", 6), ("b", 5), ("c", 5)], [("a", "x", 4), ("b", "x", 3), ("c", "x", 3), ("c", "y", 9)])
+    frontier = hull_frontier(data)
+    assert hull_frontier(data) is frontier
+    first = frontier.max_coverage(6.0, 1e-4)
+    assert first[1] == 10.0 == first[2]  # the core search proves the optimum: b and c
+    first[0][:] = -1
+    again = frontier.max_coverage(6.0, 1e-4)
+    assert sorted(data.options["office_id"].iloc[again[0]]) == ["b", "c"] and again[1:] == (10.0, 10.0)
+    frontier.max_coverage(7.0, 1e-4)
+    assert calls == [6.0, 7.0]
+    shipped = pickle.loads(pickle.dumps(data))  # to a Dask worker: the frontier is rebuilt there, not shipped
+    assert hull_frontier(shipped) is not frontier
+    assert shipped.office_position().tolist() == data.office_position().tolist() == [0, 1, 2, 2]
 
 
 # --------------------------------------------------------------------------------------------- real data

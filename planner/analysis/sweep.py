@@ -82,15 +82,27 @@ class HullFrontier:
         self.mn = by_usd_per_coverage(economic if economic is not None else hull)
         self.mn_cum = np.cumsum(self.mn.weight)
         self.free_pairs, self.free_weight = self.mx.free_pairs, self.mx.free_weight
+        # Points already answered: with the core search a point costs up to seconds, and a sweep asks each point
+        # twice (does any need HiGHS? then the points themselves).
+        self._answers: dict[tuple[str, float, float | None], tuple[np.ndarray, float, float] | None] = {}
 
     def max_coverage(self, budget: float, improve_above: float | None = None) -> tuple[np.ndarray, float, float]:
         """(chosen pairs, covered weight, proven bound) at ``budget`` USD (``improve_above``: see ``improve_fill``)."""
-        o = self.mx
-        g = fill_by_ratio(o.pairs, o.cost, o.weight, self.mx_cum, float(budget), self.free_pairs, self.free_weight)
-        return improve_fill(o, float(budget), g, improve_above)
+        key = ("max", float(budget), improve_above)
+        if key not in self._answers:
+            o = self.mx
+            g = fill_by_ratio(o.pairs, o.cost, o.weight, self.mx_cum, float(budget), self.free_pairs, self.free_weight)
+            self._answers[key] = improve_fill(o, float(budget), g, improve_above)
+        return cast(tuple[np.ndarray, float, float], _copied(self._answers[key]))
 
     def min_cost(self, target: float, improve_above: float | None = None) -> tuple[np.ndarray, float, float] | None:
         """(chosen pairs, cost USD, proven bound) reaching covered weight ``target``, or None when unreachable."""
+        key = ("min", float(target), improve_above)
+        if key not in self._answers:
+            self._answers[key] = self._min_cost(float(target), improve_above)
+        return _copied(self._answers[key])
+
+    def _min_cost(self, target: float, improve_above: float | None) -> tuple[np.ndarray, float, float] | None:
         o = self.mn
         if o.total_weight < target - 1e-9 * max(1.0, target):
             return None
@@ -98,6 +110,16 @@ class HullFrontier:
             return o.free_pairs.astype(np.int64), 0.0, 0.0
         g = cover_by_ratio(o.pairs, o.cost, o.weight, self.mn_cum, target, o.free_pairs, o.free_weight)
         return improve_cover(o, target, g, improve_above)
+
+
+def _copied(answer: tuple[np.ndarray, float, float] | None) -> tuple[np.ndarray, float, float] | None:
+    """A remembered answer with its own array of pairs (the caller may keep or change it)."""
+    return None if answer is None else (answer[0].copy(), answer[1], answer[2])
+
+
+def hull_frontier(data: ModelData) -> HullFrontier:
+    """The instance's frontier, built once per :class:`ModelData` (both hulls sorted once for every point)."""
+    return data.derived("hull_frontier", lambda: HullFrontier(office_hull(data), office_hull(data, economic=True)))
 
 
 def point_scenario(scenario: Scenario, kind: Kind, value: float) -> Scenario:
@@ -195,7 +217,7 @@ def solve_points(task: SweepTask, steps: Steps | None = None) -> list[SolveResul
     specs = [ModelSpec.from_scenario(point_scenario(task.scenario, task.kind, v), task.catalogue) for v in task.values]
     if data.options.empty:
         return [_solve_single(data, s, settings) for s in specs]
-    frontier = HullFrontier(office_hull(data), office_hull(data, economic=True)) if settings.method != "milp" else None
+    frontier = hull_frontier(data) if settings.method != "milp" else None
     series: ModelSeries | None = None
     prev: np.ndarray | None = None
     out = []
@@ -366,7 +388,7 @@ def _needs_milp(task: SweepTask) -> bool:
         return True
     if settings.method == "fast" or len(task.data.options) > MILP_MAX_PAIRS or task.data.options.empty:
         return False
-    frontier = HullFrontier(office_hull(task.data), office_hull(task.data, economic=True))
+    frontier = hull_frontier(task.data)
     W = task.data.total_weight(task.scenario.coverage_metric)
     for s in specs:
         # point_scenario sets the budget of a budget sweep, the target of a target sweep
