@@ -1533,7 +1533,8 @@ def cheapest_rows(group: np.ndarray, costs: np.ndarray) -> np.ndarray:
     """Per distinct ``group`` value (positions, >= 0), the row of least cost (the first in row order among ties).
 
     Rows of a group that stand together (the options table is sorted by office) take one pass of ``reduceat``;
-    otherwise, or with NaN costs, a sort by (group, cost). Returns row positions, one per group.
+    otherwise, or with NaN costs, a sort by (group, cost). Returns row positions, one per group, the groups in the
+    order they first appear (as ``groupby(sort=False)`` gives them).
     """
     if not len(group):
         return np.zeros(0, dtype=np.int64)
@@ -1545,7 +1546,9 @@ def cheapest_rows(group: np.ndarray, costs: np.ndarray) -> np.ndarray:
         run = np.repeat(np.arange(len(starts)), size)[hits]
         return hits[np.r_[True, run[1:] != run[:-1]]]
     order = np.lexsort((costs, group))
-    return order[np.r_[True, group[order][1:] != group[order][:-1]]]
+    heads = np.r_[True, group[order][1:] != group[order][:-1]]
+    seen = np.argsort(group, kind="stable")[heads]  # each group's first row, groups by value as in ``order[heads]``
+    return order[heads][np.argsort(seen)]
 
 
 def _quotes_plannable(offices: pd.DataFrame, quotes: pd.DataFrame) -> bool:

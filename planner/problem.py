@@ -128,9 +128,6 @@ class ModelData:
     options: pd.DataFrame
     offices: pd.DataFrame
     infra: SharedInfra | None = None  # candidate shared infrastructure (fibre arcs, tower sites, relays)
-    _office_at: tuple[pd.DataFrame, pd.DataFrame, np.ndarray] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )  # (options, offices, positions): see office_position
     _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -169,16 +166,16 @@ class ModelData:
     def office_position(self) -> np.ndarray:
         """Each pair's office: its row in ``offices``, -1 where ``offices`` has no such office_id.
 
-        Looked up once per pair of tables (the greedy, the economic swap and the objective all need it: a hash
-        lookup of 0.2-0.3 s at 650,000 offices). Read-only: callers index with it, never write into it.
+        Looked up once per instance (the greedy, the economic swap and the objective all need it: a hash lookup of
+        0.2-0.3 s at 650,000 offices). Read-only: callers index with it, never write into it.
         """
-        cached = self._office_at
-        if cached is None or cached[0] is not self.options or cached[1] is not self.offices:
+
+        def lookup() -> np.ndarray:
             at = key_positions(self.offices["office_id"], self.options["office_id"])
             at.setflags(write=False)
-            cached = (self.options, self.offices, at)
-            self._office_at = cached
-        return cached[2]
+            return at
+
+        return self.derived("office_position", lookup)
 
     @property
     def shared(self) -> np.ndarray:

@@ -48,18 +48,8 @@ def office_hull(data: ModelData, economic: bool = False) -> Hull:
         best = pd.Series(cost).groupby(opts["office_id"].to_numpy(), sort=False).idxmin()
         pairs = best.to_numpy(np.int64)
         return Hull(pairs, cost[pairs], gather(weight, key_positions(data.offices["office_id"], best.index), np.nan))
-    pairs = _first_seen(at, cheapest_rows(at, cost))  # offices in the order they first appear, as groupby gives
+    pairs = cheapest_rows(at, cost)  # offices in the order they first appear, as groupby gives them
     return Hull(pairs, cost[pairs], weight[at[pairs]])
-
-
-def _first_seen(group: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``rows`` (one per distinct value of ``group``, >= 0) in the order their groups first appear in ``group``."""
-    runs = np.count_nonzero(np.r_[True, group[1:] != group[:-1]])
-    if runs == np.count_nonzero(np.bincount(group)):  # each group in one run (the options table, by office)
-        return np.sort(rows)
-    first = np.full(int(group.max()) + 1, len(group), dtype=np.int64)
-    np.minimum.at(first, group, np.arange(len(group)))
-    return rows[np.argsort(first[group[rows]], kind="stable")]
 
 
 def economic_swap(data: ModelData, chosen: np.ndarray) -> np.ndarray:
