@@ -706,8 +706,14 @@ def test_sweep_after_roadmap_shows_progress_and_keeps_pace(app_url):
             t1 = time.perf_counter()
             page.get_by_role("button", name="Sweep budgets").click()
             bar = page.locator('[data-testid="stProgress"]')
-            bar.first.wait_for(timeout=120_000)  # drawn before any work; a loaded browser may be slow to draw it
-            text = bar.first.inner_text()
+            # drawn before any work (a loaded browser may be slow to draw it); its text read in the same frame it is
+            # seen, since a fast sweep removes it again within a few frames
+            seen = page.wait_for_function(
+                "() => document.querySelector('[data-testid=\"stProgress\"]')?.innerText || false",
+                polling="raf",
+                timeout=120_000,
+            )
+            text = str(seen.json_value())
             try:  # a fast sweep may finish (and the bar go) before the screenshot: the text above is what counts
                 bar.first.scroll_into_view_if_needed(timeout=5_000)
                 page.screenshot(path=str(ARTIFACTS / "app-sweep-progress.png"))
