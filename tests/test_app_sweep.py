@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,6 @@ def test_results_page_sweep_runs_with_a_progress_bar_and_keeps_its_frontier(tmp_
     _, frontier = at.session_state["frontier"]
     assert len(frontier.table) == 4 and frontier.table["status"].isin(["optimal", "time_limit"]).all()
     assert any("4 points in" in c.value for c in at.caption)
+    # the bar stays full with what was done (a fast sweep can end before a browser draws one step)
+    bars = [(p.value, p.text) for p in at.progress]
+    assert any(v == 100 and re.fullmatch(r"done: 4 budgets swept in [\d.]+ s", t) for v, t in bars), bars

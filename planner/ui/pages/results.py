@@ -157,7 +157,9 @@ def frontier_section(plan: Plan) -> None:
                     bar.progress(done / max(total, 1), text=f"step {min(done + 1, total)} of {total}: {md(what)}")
 
                 frontier = sweep(prepared, "budget", budgets, "serial", steps=steps)
-                bar.empty()
+                # The bar stays, full, with what was done: a sweep of a small scenario can end before a browser
+                # has drawn a single step, and the user should still see that the click did its work.
+                bar.progress(1.0, text=f"done: {points} budgets swept in {frontier.seconds:.1f} s")
                 st.session_state["frontier"] = (plan.scenario.name, frontier)
             except PlannerError as exc:
                 bar.empty()
