@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.data import BACKHAUL_FROM_GENERATION, Inputs, key_positions, text_from_codes
+from planner.data import BACKHAUL_FROM_GENERATION, Inputs, key_positions, repeated_text, text_from_codes
 from planner.geo import PointIndex, haversine_km
 from planner.network import SharedInfra, build_fibre_graph, candidate_relays, candidate_sites
 from planner.scenario import Catalogue, Scenario, Technology
@@ -208,7 +208,7 @@ def _nearest_anchor(tech: Technology, planned: pd.DataFrame, inputs: Inputs) -> 
     if reach.use_tower_range:
         return _inside_tower_range(tech, lat, lon, inputs)
     a_lat, a_lon, all_ids, what = _anchor_points(tech, inputs)
-    none = np.full(n, "", dtype=object)
+    none = repeated_text(n, "")
     if len(a_lat) == 0:
         return _Anchors(np.full(n, np.inf), none.copy(), what, none.copy())
     index = PointIndex(a_lat, a_lon)
@@ -321,7 +321,7 @@ def _inside_tower_range(tech: Technology, lat: np.ndarray, lon: np.ndarray, inpu
     towers = inputs.towers[inputs.towers["generation"] >= gen]
     what = f"{gen}G+ tower"
     if towers.empty:
-        return _Anchors(np.full(n, np.inf), np.full(n, "", dtype=object), what)
+        return _Anchors(np.full(n, np.inf), repeated_text(n, ""), what)
     cap = tech.reach.max_distance_km or np.inf
     rng = np.minimum(towers["range_km"].to_numpy(float), cap)
     ids = towers["tower_id"].astype(str).to_numpy().astype(object)
@@ -413,10 +413,10 @@ def _tech_rows(
     """One technology's rows for every planned office; ``need``: each office's required Mbps (for its tier)."""
     n = len(planned)
     reach = tech.reach
-    reasons = np.full(n, "", dtype=object)
+    reasons = repeated_text(n, "")
     polygon_mbps = np.full(n, np.nan)  # the speed a coverage polygon advertises where it covers the office
     distance = np.full(n, np.nan)
-    anchor = np.full(n, "", dtype=object)
+    anchor = repeated_text(n, "")
     km = np.zeros(n)
     if reach.anchors:
         found = _nearest_anchor(tech, planned, inputs)
@@ -445,7 +445,7 @@ def _tech_rows(
     equipment = np.full(n, tech.capex_fixed_usd.value)
     service = np.full(n, tech.opex_per_year_usd.value)
     mbps = np.full(n, tech.mbps)
-    tier_of = np.full(n, "", dtype=object)
+    tier_of = repeated_text(n, "")
     if tech.tiers:
         tier_of = choose_tiers(tech, planned, need)
         for tier_name, tier in tech.tiers.items():
@@ -508,7 +508,7 @@ def _text(values: Any, n: int | None = None) -> pd.Series:
     An Arrow column holds each cell's bytes, which every mask and take then copies: millions of rows at world
     scale, of few distinct texts.
     """
-    arr = np.full(n, values, dtype=object) if n is not None else np.asarray(values, dtype=object)
+    arr = repeated_text(n, values) if n is not None else np.asarray(values, dtype=object)
     return pd.Series(arr, dtype=object)
 
 
@@ -573,7 +573,7 @@ def choose_tiers(tech: Technology, planned: pd.DataFrame, need: np.ndarray) -> n
     codes, kinds = pd.factorize(planned["services"].astype(str), sort=False)
     services = [set(k.split(";")) for k in kinds]  # the distinct service lists (few)
     names = list(tech.tiers)
-    out = np.full(len(planned), names[-1], dtype=object)
+    out = repeated_text(len(planned), names[-1])
     open_ = np.ones(len(planned), dtype=bool)
     for name, tier in tech.tiers.items():
         barred = np.array([bool(s & set(tier.not_for_services)) for s in services], dtype=bool)[codes]
@@ -586,7 +586,7 @@ def choose_tiers(tech: Technology, planned: pd.DataFrame, need: np.ndarray) -> n
 
 def tier_keys(catalogue: Catalogue, name: str, tech: Technology, tier_of: np.ndarray, keys: str) -> np.ndarray:
     """The cost keys of each office's row: the technology's figures, the tier's where it has one."""
-    out = np.full(len(tier_of), keys, dtype=object)
+    out = repeated_text(len(tier_of), keys)
     for tier_name, tier in tech.tiers.items():
         own = ["opex_per_year_usd"] + (["capex_fixed_usd"] if tier.capex_fixed_usd is not None else [])
         parts = [k for k in keys.split("; ") if not any(f".{f}@" in k for f in own)]

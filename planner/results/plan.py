@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.costing import annuity_factor
-from planner.data import cheapest_rows, key_positions, text_from_codes
+from planner.data import cheapest_rows, key_positions, repeated_text, text_from_codes
 from planner.problem import ModelData, ModelSpec, RoadmapSpec, SolveResult
 from planner.results.allocation import allocate_shared
 from planner.results.outputs import PLAN_COLUMNS
@@ -142,7 +142,7 @@ def joined_by_position(at: np.ndarray, values: pd.Series, n: int, sep: str) -> n
     distinct sequence is joined once. A position with more rows than an int64 holds digits for (about 24 of 5
     technologies) falls back to :func:`joined`.
     """
-    out = np.full(n, "", dtype=object)
+    out = repeated_text(n, "")
     if not len(at):
         return out
     codes, uniques = pd.factorize(values, sort=False)
@@ -179,7 +179,7 @@ def joined(keys: pd.Series, values: pd.Series, sep: str) -> pd.Series:
     codes, uniques = pd.factorize(keys, sort=True)
     rank = pd.Series(codes).groupby(codes).cumcount().to_numpy()
     texts = values.astype(str).to_numpy(object)
-    out = np.full(len(uniques), "", dtype=object)
+    out = repeated_text(len(uniques), "")
     for r in range(int(rank.max()) + 1):
         at = rank == r
         out[codes[at]] = (out[codes[at]] + sep + texts[at]) if r else texts[at]
