@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.data import cheapest_rows
+from planner.data import cheapest_rows, repeated_text
 from planner.problem import ModelSpec
 from planner.results.plan import joined, joined_by_position, why
 
@@ -124,3 +124,10 @@ def test_cheapest_rows_are_the_first_least_cost_row_of_each_group(rows: list[tup
         if g not in expected or key < expected[g][0]:
             expected[g] = (key, i)
     assert got.tolist() == [i for _, i in expected.values()]  # groups in the order they first appear
+
+
+@given(st.integers(0, 50), st.one_of(st.none(), st.text(max_size=8)))
+def test_repeated_text_is_np_full_of_that_value(n: int, value: str | None) -> None:
+    """The options table's constant text columns: the same cells as ``np.full(n, value, dtype=object)``."""
+    got, want = repeated_text(n, value), np.full(n, value, dtype=object)
+    assert got.dtype == want.dtype and got.shape == want.shape and all(g is value for g in got)
