@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from planner.data import cheapest_rows, repeated_text
 from planner.problem import ModelSpec
-from planner.results.plan import joined, joined_by_position, why
+from planner.results.plan import joined, joined_by_position, office_rows, why, with_chosen_columns
 
 TECHS = ["fibre", "cellular_4g", "microwave", "geo_satellite", "leo_satellite", "x;y"]
 
@@ -131,3 +131,27 @@ def test_repeated_text_is_np_full_of_that_value(n: int, value: str | None) -> No
     """The options table's constant text columns: the same cells as ``np.full(n, value, dtype=object)``."""
     got, want = repeated_text(n, value), np.full(n, value, dtype=object)
     assert got.dtype == want.dtype and got.shape == want.shape and all(g is value for g in got)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.lists(st.tuples(st.integers(0, 14), st.floats(0, 1e6), st.sampled_from(["a", "bb", ""]), st.booleans())),
+)
+def test_the_chosen_columns_join_by_position_as_the_left_merge(n_offices: int, rows: list) -> None:
+    """``with_chosen_columns`` gives ``base.merge(chosen rows, on="office_id", how="left")``: values, dtypes and
+    order, including chosen rows of offices not in the plan (ids 12-14) and offices with two chosen rows."""
+    base = pd.DataFrame({"office_id": pd.array([f"o{i}" for i in range(n_offices)], dtype="str"), "pop": 1.0})
+    opts = pd.DataFrame(
+        {
+            "office_id": pd.array([f"o{r[0]}" for r in rows], dtype="str"),
+            "cost_usd": np.array([r[1] for r in rows], dtype=float),
+            "technology": pd.array([r[2] for r in rows], dtype="str"),
+            "chosen": np.array([r[3] for r in rows], dtype=bool),
+        }
+    )
+    keep = ["cost_usd", "technology"]
+    chosen = np.flatnonzero(opts["chosen"].to_numpy(bool))
+    got = with_chosen_columns(base, opts, keep, office_rows(base, opts), chosen)
+    want = base.merge(opts.loc[chosen, ["office_id", *keep]], on="office_id", how="left")
+    pd.testing.assert_frame_equal(got, want)

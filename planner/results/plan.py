@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.costing import annuity_factor
-from planner.data import cheapest_rows, key_positions, repeated_text, text_from_codes
+from planner.data import cheapest_rows, gather, key_positions, repeated_text, text_from_codes
 from planner.problem import ModelData, ModelSpec, RoadmapSpec, SolveResult
 from planner.results.allocation import allocate_shared
 from planner.results.outputs import PLAN_COLUMNS
@@ -253,13 +253,14 @@ def make_results(
     """
     t0 = time.perf_counter()
     spec = spec or ModelSpec.from_scenario(scenario)
-    opts = options.reset_index(drop=True).assign(chosen=chosen_mask(options, data, result))
-    base = planned[["office_id", "name", "status", "population", "region", "community"]].copy()
-    # the chosen options, with only the columns the plan table keeps (the others would be copied and dropped)
-    keep = ["office_id", *(c for c in options.columns if c in PLAN_COLUMNS and c not in base.columns)]
-    picked = opts.loc[opts["chosen"].to_numpy(bool), keep].set_index("office_id")
-    base["office_id"] = base["office_id"].astype(str)
-    plan = base.merge(picked.reset_index(), on="office_id", how="left")
+    chosen = chosen_mask(options, data, result)
+    opts = options.reset_index(drop=True).assign(chosen=chosen)
+    base = planned[["office_id", "name", "status", "population", "region", "community"]].reset_index(drop=True)
+    base["office_id"] = base["office_id"].astype(str)  # (pandas copies on write: ``planned`` is not changed)
+    # the chosen options' columns that the plan table keeps
+    keep = [c for c in options.columns if c in PLAN_COLUMNS and c not in base.columns]
+    row_office = office_rows(base, options)  # each options row's office, by position in the plan
+    plan = with_chosen_columns(base, opts, keep, row_office, np.flatnonzero(chosen))
     plan["technology"] = plan["technology"].fillna("none")
     plan["backup_technology"] = plan["backup_technology"].fillna("").astype(str)
     plan["backup_cost_usd"] = plan["backup_cost_usd"].fillna(0.0).astype(float)
@@ -268,7 +269,6 @@ def make_results(
     )  # empty where not connected
     for col in [*_MONEY, "mbps"]:
         plan[col] = plan[col].fillna(0.0).astype(float)
-    row_office = office_rows(plan, options)  # each options row's office, by position in the plan
     mbps = options["required_mbps"].to_numpy(float)
     first = np.flatnonzero((row_office >= 0) & ~np.isnan(mbps))[::-1]  # each office's first row wins
     need = np.full(len(plan), np.nan)
@@ -316,6 +316,33 @@ def make_results(
             "method": data.infra.method if data.infra is not None else "none",
         }
     return Plan(scenario, plan, opts, by_tech, by_region, summary, roadmap, routes, sites, data.infra, relays)
+
+
+def with_chosen_columns(
+    base: pd.DataFrame, opts: pd.DataFrame, keep: list[str], row_office: np.ndarray, rows: np.ndarray
+) -> pd.DataFrame:
+    """``base`` (one row per office) with the ``keep`` columns of its chosen option (missing where none).
+
+    ``base.merge(opts.loc[rows, ["office_id", *keep]], on="office_id", how="left")``, by position: each chosen
+    row's office is ``row_office`` (:func:`office_rows` on ``base``), so no hash join and no copy of the chosen
+    rows before the join. An office with two chosen rows (which a solve does not give) takes the merge, which
+    repeats the office as it always did.
+    """
+    hit = row_office[rows]
+    if len(np.unique(hit[hit >= 0])) != int((hit >= 0).sum()):
+        picked = opts.loc[rows, ["office_id", *keep]]
+        return base.merge(picked.astype({"office_id": str}), on="office_id", how="left")
+    rows, hit = rows[hit >= 0], hit[hit >= 0]  # a chosen option of an office not in ``base``: dropped, as a left join
+    taker = np.full(len(base), -1, dtype=np.int64)
+    taker[hit] = rows
+    columns: dict[str, Any] = {c: base[c] for c in base.columns}
+    for c in keep:
+        col = opts[c]
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind == "f":
+            columns[c] = gather(col.to_numpy(), taker, np.nan)
+        else:  # text (and any other dtype): pandas' take fills the missing cells as a left join does
+            columns[c] = col.array.take(taker, allow_fill=True)
+    return pd.DataFrame(columns, index=base.index, copy=False)
 
 
 def chosen_mask(options: pd.DataFrame, data: ModelData, result: SolveResult) -> np.ndarray:
