@@ -364,9 +364,7 @@ def chosen_mask(options: pd.DataFrame, data: ModelData, result: SolveResult) -> 
     mask = np.zeros(len(options), dtype=bool)
     if len(rows) == len(data.options) and (not len(chosen) or chosen.max() < len(rows)):
         at = rows[chosen]
-        same = all(
-            _same_values(options[c].iloc[at], data.options[c].iloc[chosen]) for c in ("office_id", "technology")
-        )
+        same = all(_same_values(options[c].iloc[at], data.options[c].iloc[chosen]) for c in ("office_id", "technology"))
         if same:
             mask[at] = True
             return mask
