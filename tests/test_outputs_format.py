@@ -179,6 +179,11 @@ def test_options_file_choices(instance, tmp_path, monkeypatch):
     assert "options.parquet" in names and "options.csv" not in names and "plan.csv" in names
     with pytest.raises(ValueError, match="format 'xlsx'"):
         output_names(plan, "xlsx")
+    # Parquet tables are written straight to their files: the same bytes as the app's downloads and the store's
+    written = outputs.write_outputs(plan, tmp_path / "both", "both", "both")
+    for path in written:
+        assert path.read_bytes() == outputs.output_bytes(plan, path.name), path.name
+    assert {"plan.parquet", "options.parquet", "by_region.parquet"} <= {p.name for p in written}
 
 
 def test_a_bad_parquet_file_is_named(instance, tmp_path):
