@@ -715,6 +715,7 @@ def build_options_and_infra(
         pos_parts.append(q_pos)
         code_parts.append(q_code)
     table = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+    del pieces, q  # the table holds (or copied) their columns: the sort below frees each as it goes
     pos, code = np.concatenate(pos_parts), np.concatenate(code_parts)
     table = table.reset_index(drop=True)
     if scenario.unknown_status.action == "survey_cost":  # a site survey before building, on every option
@@ -820,6 +821,7 @@ def build_options_and_infra(
     # Each column leaves the unsorted table as its sorted copy is made (the names above that share a column's data
     # are dropped first), so the two tables are never whole in memory together: 0.4 GB less at 650,000 offices.
     del post, operator, life, replace, capex_parts, lives, residual, annualised, t_capex, t_upkeep, trench
+    del t_residual, t_annualised, t_tco, trench_econ
     columns: dict[str, Any] = {}
     for col in cols:
         column = table.pop(col)
