@@ -48,11 +48,18 @@ class Plan:
     relays: pd.DataFrame | None = None  # built microwave relay links (allocation.RELAY_COLUMNS)
 
 
-def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec, row_office: np.ndarray | None = None) -> pd.Series:
+def why(
+    plan: pd.DataFrame,
+    options: pd.DataFrame,
+    spec: ModelSpec,
+    row_office: np.ndarray | None = None,
+    technology_codes: tuple[np.ndarray, Any] | None = None,
+) -> pd.Series:
     """One sentence per office: why this technology (or none). Array operations only (no per-office loop).
 
     ``row_office``: each options row's position in ``plan`` (-1: not a planned office), as
-    :func:`office_rows` gives it; computed here when not given.
+    :func:`office_rows` gives it; computed here when not given. ``technology_codes``: ``pd.factorize`` of
+    ``options["technology"]`` when the caller has it.
     """
     if row_office is None:
         row_office = office_rows(plan, options)
@@ -62,7 +69,7 @@ def why(plan: pd.DataFrame, options: pd.DataFrame, spec: ModelSpec, row_office: 
     first = cheapest_rows(at_row, costs)  # each office's cheapest eligible option
     n_eligible_all = np.bincount(at_row, minlength=len(plan))
     has = n_eligible_all > 0
-    codes, names = pd.factorize(options["technology"], sort=False)  # technologies as codes: no string per row
+    codes, names = technology_codes or pd.factorize(options["technology"], sort=False)  # no string per row
     tech_code = np.zeros(len(plan), dtype=np.int64)
     tech_code[at_row[first]] = codes[el][first]
     tech_words = [str(t) for t in names]
@@ -152,14 +159,20 @@ def joined_by_position(at: np.ndarray, values: pd.Series, n: int, sep: str) -> n
         rows = np.argsort(at, kind="stable")  # rows grouped by position, row order kept within each
         pos, code = at[rows], codes[rows]
     start = np.r_[0, np.flatnonzero(pos[1:] != pos[:-1]) + 1]
-    rank = np.arange(len(pos)) - np.repeat(start, np.diff(np.r_[start, len(pos)]))
+    # each row's rank within its position (int32: millions of rows at world scale, each array a transient)
+    rank = np.arange(len(pos), dtype=np.int32) - np.repeat(start.astype(np.int32), np.diff(np.r_[start, len(pos)]))
     base = len(uniques) + 1
     if rank.max() >= int(np.floor(62 / np.log2(base))):  # the sequence would not fit an int64
         keyed = joined(pd.Series(at), pd.Series(values.to_numpy(object)), sep)
         out[keyed.index.to_numpy(np.int64)] = keyed.to_numpy(object)
         return out
+    powers = np.int64(base) ** np.arange(int(rank.max()) + 1, dtype=np.int64)
+    digits = powers[rank]
+    digits *= code + 1
+    del rank
     key = np.zeros(n, dtype=np.int64)
-    key[pos[start]] = np.add.reduceat((code.astype(np.int64) + 1) * base ** rank.astype(np.int64), start)
+    key[pos[start]] = np.add.reduceat(digits, start)
+    del digits
     distinct, which = np.unique(key, return_inverse=True)
     words = [str(u) for u in uniques]
     texts = []
@@ -282,13 +295,16 @@ def make_results(
     need[row_office[first]] = mbps[first]
     plan["required_mbps"] = need
     eligible = options["eligible"].to_numpy(bool) & (row_office >= 0)
+    # technologies as codes, once for the eligible technologies and the why sentences (no string per row)
+    tech_codes, tech_names = pd.factorize(options["technology"], sort=False)
+    eligible_codes = pd.Series(pd.Categorical.from_codes(tech_codes[eligible], categories=tech_names))
     plan["eligible_technologies"] = pd.Series(
-        joined_by_position(row_office[eligible], options["technology"][eligible], len(plan), ";"),
-        index=plan.index,
-        dtype="str",
+        joined_by_position(row_office[eligible], eligible_codes, len(plan), ";"), index=plan.index, dtype="str"
     )
+    del eligible_codes
     routes, sites, relays = allocate_shared(plan, planned, data, result, scenario)
-    plan["why"] = why(plan, options, spec, row_office)
+    plan["why"] = why(plan, options, spec, row_office, (tech_codes, tech_names))
+    del tech_codes
     # the catalogue figures that priced each office's option (empty when not connected, or a hand-made table)
     plan["cost_keys"] = plan["cost_keys"].fillna("") if "cost_keys" in plan else ""
     roadmap = None
