@@ -187,11 +187,13 @@ def solve_prepared(
     scenario: Scenario | None = None,
     progress: Progress | None = None,
     scheduler: str | None = None,
+    options_ready: Callable[[pd.DataFrame], None] | None = None,
 ) -> Plan:
     """Solve a prepared instance (optionally with another scenario that shares its data and costing).
 
     A scenario with a ``countries`` section goes to :mod:`planner.countries` (``scheduler``: Dask scheduler
-    address, ``"local"``, ``"serial"``, or None to choose by size).
+    address, ``"local"``, ``"serial"``, or None to choose by size). ``options_ready``: see
+    :func:`planner.results.plan.make_results` (a multi-country plan does not call it).
     """
     say = progress or (lambda _msg: None)
     scenario = scenario or prepared.scenario
@@ -209,20 +211,34 @@ def solve_prepared(
     planned = prepared.inputs.planned.reset_index(drop=True)
     release_freed_memory()  # the solver's arrays
     plan = make_results(
-        scenario, planned, prepared.options, prepared.data, result, prepared.timings, spec, prepared.catalogue.security
+        scenario,
+        planned,
+        prepared.options,
+        prepared.data,
+        result,
+        prepared.timings,
+        spec,
+        prepared.catalogue.security,
+        options_ready,
     )
     release_freed_memory()
     return plan
 
 
-def run(scenario: Scenario | str | Path, progress: Progress | None = None, scheduler: str | None = None) -> Plan:
+def run(
+    scenario: Scenario | str | Path,
+    progress: Progress | None = None,
+    scheduler: str | None = None,
+    options_ready: Callable[[pd.DataFrame], None] | None = None,
+) -> Plan:
     """Load (if a path), prepare and solve a scenario.
 
-    ``scheduler``: multi-country scenarios, see :func:`solve_prepared`.
+    ``scheduler``, ``options_ready``: see :func:`solve_prepared`.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    return solve_prepared(prepare(scenario, progress), progress=progress, scheduler=scheduler)
+    prepared = prepare(scenario, progress)
+    return solve_prepared(prepared, progress=progress, scheduler=scheduler, options_ready=options_ready)
 
 
 def prepare_catalogue(scenario: Scenario, catalogue: Catalogue, inputs: Inputs) -> Prepared:

@@ -198,3 +198,25 @@ def test_a_bad_parquet_file_is_named(instance, tmp_path):
     pd.DataFrame({"office_id": ["A"], "lat": ["north"], "lon": [1.0], "population": [5]}).to_parquet(broken)
     code, output = cli("solve", scenario, "--out", tmp_path / "o", "-q", "--no-store")
     assert code == 2 and "'north' is not a number" in output  # validated as CSV cells are, row 1
+
+
+def test_options_written_ahead_are_the_files_write_outputs_writes(instance, tmp_path):
+    """``planner solve`` writes the options files while the plan table is built: the same files, in the same
+    order, as writing everything after; a choice the plan would not make is refused."""
+    from planner.pipeline import run
+    from planner.results.outputs import EarlyOptions
+
+    after = outputs.write_outputs(run(instance["csv"]), tmp_path / "after", "both", "both")
+    early = EarlyOptions(tmp_path / "ahead", "both", "both")
+    plan = run(instance["csv"], options_ready=early)
+    assert early.started and early.names == ["options.csv", "options.parquet"]
+    ahead = outputs.write_outputs(plan, tmp_path / "ahead", "both", "both", early)
+    assert [p.name for p in ahead] == [p.name for p in after]
+    for a, b in zip(ahead, after, strict=True):
+        if a.name != "summary.json":  # (its timings differ)
+            assert a.read_bytes() == b.read_bytes(), a.name
+    other = EarlyOptions(tmp_path / "other", "csv", "parquet")
+    plan = run(instance["csv"], options_ready=other)
+    with pytest.raises(ValueError, match="written ahead"):
+        outputs.write_outputs(plan, tmp_path / "other", "csv", "csv", other)
+    other.result()

@@ -10,7 +10,7 @@ separately whatever that basis is.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -265,16 +265,20 @@ def make_results(
     timings: dict[str, float] | None = None,
     spec: ModelSpec | None = None,
     security: SecurityBaseline | None = None,
+    options_ready: Callable[[pd.DataFrame], None] | None = None,
 ) -> Plan:
     """Assemble the plan tables and the summary from a solve result.
 
     ``security``: the catalogue's security baseline that priced the options (its per-country figures go into
-    ``summary.security``).
+    ``summary.security``). ``options_ready``: called with the plan's options table (``chosen`` set, never
+    changed afterwards) before the plan table is built, so that a caller can write it meanwhile.
     """
     t0 = time.perf_counter()
     spec = spec or ModelSpec.from_scenario(scenario)
     chosen = chosen_mask(options, data, result)
     opts = options.reset_index(drop=True).assign(chosen=chosen)
+    if options_ready is not None:
+        options_ready(opts)
     base = planned[["office_id", "name", "status", "population", "region", "community"]].reset_index(drop=True)
     base["office_id"] = base["office_id"].astype(str)  # (pandas copies on write: ``planned`` is not changed)
     # the chosen options' columns that the plan table keeps

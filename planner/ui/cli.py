@@ -166,6 +166,7 @@ def solve(
     """Solve a scenario, write plan.csv, summary.json and the breakdowns to OUT, and record the run."""
     from planner.pipeline import run
     from planner.results import write_outputs
+    from planner.results.outputs import EarlyOptions
 
     _check_out(out)
     clock = _Clock(quiet)
@@ -176,7 +177,9 @@ def solve(
         _fail(exc)
     with _fan_out_errors(scheduler):  # multi-country scenarios fan out on Dask
         try:
-            plan = run(sc, progress=clock, scheduler=scheduler)
+            # the options files are written while the plan table is built (seconds at world scale)
+            early = EarlyOptions(out, out_format, options_file)
+            plan = run(sc, progress=clock, scheduler=scheduler, options_ready=early)
         except (InfeasibleError, SolverTimeoutError) as exc:
 
             def record(st: RunStore, e: PlannerError = exc) -> int:
@@ -185,7 +188,7 @@ def solve(
             _record(run_store, record)
             raise
     t_write = time.perf_counter()
-    files = write_outputs(plan, out, out_format, options_file)
+    files = write_outputs(plan, out, out_format, options_file, early)
     clock(f"wrote {', '.join(f.name for f in files)} to {out}")
     timings = {"write_outputs_s": time.perf_counter() - t_write, "total_s": time.perf_counter() - clock.t0}
     t_store = time.perf_counter()
