@@ -7,6 +7,7 @@ records from real subprocesses so they can be killed with SIGKILL.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -91,9 +92,10 @@ def test_round_trip_record_equals_what_was_written(solved, tmp_path):
     assert store.list_runs()["id"].tolist() == [run_id]
     assert store.integrity_check() == "ok"
     with sqlite3.connect(store.path) as con:
-        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # rollback journal: one file at rest
         assert con.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
         assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert sorted(p.name for p in store.path.parent.glob("runs.sqlite*")) == ["runs.sqlite"]
 
 
 def test_store_files_generically_and_reports_damage(tmp_path):
@@ -111,9 +113,9 @@ def test_store_files_generically_and_reports_damage(tmp_path):
         store.read_file(run_id, "plan.csv")
     with pytest.raises(StoreError, match="no plan tables"):
         store.load_plan(run_id)
-    with sqlite3.connect(store.path) as con:  # a new store: 64 KiB pages (chunks are long overflow chains), in WAL
+    with sqlite3.connect(store.path) as con:  # a new store: 64 KiB pages (chunks are long overflow chains)
         assert con.execute("PRAGMA page_size").fetchone()[0] == PAGE_BYTES == 65_536
-        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
         assert con.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
     other = os.urandom(20 * 1024 * 1024)
     big = store.record(command="test", scenario_json={"name": "t"}, summary={"scenario": "t"}, files={"x": other})
@@ -363,10 +365,14 @@ WRITER = textwrap.dedent(
         print("in-transaction", flush=True)
         time.sleep(120)
 
-    if mode == "pause":  # one large record, stopped inside its transaction
+    if mode in ("pause", "slow"):  # one large record, stopped inside its transaction (slow: for 1.5 s)
         payload = {"plan.csv": os.urandom(24 * 1024 * 1024), "summary.json": b"{}"}
+        def slow():
+            print("in-transaction", flush=True)
+            time.sleep(1.5)
         store.record(command="test", scenario_json={"name": label}, summary={"scenario": label, "status": "optimal"},
-                     files=payload, before_commit=pause)
+                     files=payload, before_commit=pause if mode == "pause" else slow)
+        print("done", flush=True)
     else:  # many records, as fast as possible
         for i in range(int(mode)):
             payload = {"plan.csv": os.urandom(256 * 1024 + i), "summary.json": str(i).encode()}
@@ -408,12 +414,15 @@ def test_killed_writer_leaves_no_partial_record(tmp_path):
     proc = _writer(db, "pause", "killed")
     line = proc.stdout.readline()  # the writer has inserted every row of its record but not committed
     assert line.strip() == "in-transaction", proc.stderr.read()
-    assert (tmp_path / "runs.sqlite-wal").stat().st_size > 20 * 1024 * 1024  # the 24 MB record is in the WAL
+    # the record's pages are already in the file, and the journal that undoes them beside it
+    assert (tmp_path / "runs.sqlite-journal").is_file()
+    assert db.stat().st_size > 20 * 1024 * 1024  # the 24 MB record's pages spilled into the file
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
 
-    assert store.ids() == first
+    assert store.ids() == first  # the next reader rolls the hot journal back
+    assert not (tmp_path / "runs.sqlite-journal").exists() and db.stat().st_size < 2 * 1024 * 1024
     assert "killed" not in set(store.list_runs()["scenario"])
     _assert_sound(store)
     assert store.read_file(first[1], "plan.csv") == b"earlier-2"
@@ -421,6 +430,44 @@ def test_killed_writer_leaves_no_partial_record(tmp_path):
         assert con.execute("SELECT count(*) FROM blob_chunks").fetchone()[0] == 2
     later = store.record(command="test", scenario_json={"name": "later"}, summary={"scenario": "later"}, files={})
     assert later == first[-1] + 1 and store.ids() == [*first, later]
+
+
+def test_a_reader_waits_for_a_commit_and_then_sees_it(tmp_path):
+    """Rollback journal: a reader that comes while a record is being written waits for its commit, then sees it."""
+    db = tmp_path / "runs.sqlite"
+    store = RunStore(db)
+    first = store.record(command="test", scenario_json={"name": "a"}, summary={"scenario": "a"}, files={"x": b"1"})
+    proc = _writer(db, "slow", "b")
+    assert proc.stdout.readline().strip() == "in-transaction", proc.stderr.read()
+    t0 = time.perf_counter()
+    runs = store.list_runs()
+    waited = time.perf_counter() - t0
+    assert proc.stdout.readline().strip() == "done" and proc.wait(timeout=30) == 0
+    assert list(runs["scenario"]) == ["b", "a"] and runs["id"].tolist()[1] == first
+    assert 0.5 < waited < 30  # it waited for the writer's 1.5 s pause, not for the busy timeout
+    _assert_sound(store)
+
+
+def test_a_wal_store_moves_to_the_rollback_journal_when_no_one_holds_it(tmp_path):
+    """A store made in WAL mode (earlier versions) keeps working, and leaves WAL at an opening it has to itself."""
+    db = tmp_path / "runs.sqlite"
+    store = RunStore(db)
+    first = store.record(command="test", scenario_json={"name": "a"}, summary={"scenario": "a"}, files={"x": b"1"})
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        assert con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    holder = sqlite3.connect(db)  # another process's connection, mid-read
+    holder.execute("BEGIN")
+    holder.execute("SELECT count(*) FROM runs").fetchone()
+    second = store.record(command="test", scenario_json={"name": "b"}, summary={"scenario": "b"}, files={"x": b"2"})
+    with contextlib.closing(sqlite3.connect(db)) as con:  # still WAL while held, and both runs are there
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    holder.execute("COMMIT")
+    holder.close()
+    assert store.ids() == [first, second]
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert store.read_file(second, "x") == b"2" and store.integrity_check() == "ok"
+    assert not (tmp_path / "runs.sqlite-wal").exists()
 
 
 def test_writers_killed_at_random_moments(tmp_path):
