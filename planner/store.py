@@ -641,9 +641,12 @@ class RunStore:
         scenario = Scenario.model_validate(record.scenario_json)
         empty = pd.DataFrame()
         names = {stem: stored(stem) for stem in ("plan", "by_technology", "by_region", "options", "roadmap")}
+        plan = self.read_table(run_id, str(names["plan"]))
+        if "why" in plan.columns:  # a Categorical, as the solve made it (each sentence held once)
+            plan["why"] = pd.Categorical(plan["why"], categories=pd.unique(plan["why"]))
         return Plan(
             scenario=scenario,
-            plan=self.read_table(run_id, str(names["plan"])),
+            plan=plan,
             options=self.read_table(run_id, names["options"]) if options and names["options"] else empty,
             by_technology=self.read_table(run_id, str(names["by_technology"])),
             by_region=self.read_table(run_id, str(names["by_region"])),

@@ -47,6 +47,9 @@ def test_fast_csv_writes_the_bytes_pandas_writes(tmp_path):
             "text": text.astype(object),
             "line": np.where(rng.random(n) < 0.01, "two\nlines", "one").astype(object),
             "str": pd.array(np.where(rng.random(n) < 0.5, "x", "y,z"), dtype="str"),
+            "why": pd.Categorical.from_codes(  # codes -1 (missing) and categories no row uses included
+                rng.integers(-1, 4, n), categories=pd.Index(['a "b", c', "plain", "two\nlines", "unused"], dtype="str")
+            ),
         }
     )
     fast = fast_csv(table)
@@ -57,6 +60,22 @@ def test_fast_csv_writes_the_bytes_pandas_writes(tmp_path):
         path = tmp_path / f"blocks-{rows}.csv"
         assert write_csv_in_parts(part, path, rows)
         assert path.read_bytes() == fast_csv(part) and fast_csv(part) == part.to_csv(index=False).encode("utf-8")
+
+
+def test_categorical_text_writes_the_parquet_bytes_of_its_text(tmp_path):
+    """The plan's why is a Categorical in memory; its Parquet file is the one its text would write (type, bytes)."""
+    from planner.results.outputs import write_parquet
+
+    rng = np.random.default_rng(5)
+    words = pd.Index([f"sentence {k}, with a comma" for k in range(40)], dtype="str")
+    table = pd.DataFrame({"office_id": [f"O{i}" for i in range(3000)], "cost": rng.random(3000)})
+    table["why"] = pd.Categorical.from_codes(rng.integers(0, 40, 3000), categories=words)
+    as_text = table.astype({"why": "str"})
+    write_parquet(table, tmp_path / "cat.parquet")
+    write_parquet(as_text, tmp_path / "text.parquet")
+    assert (tmp_path / "cat.parquet").read_bytes() == (tmp_path / "text.parquet").read_bytes()
+    back = pd.read_parquet(tmp_path / "cat.parquet")
+    assert back["why"].dtype == "str" and back["why"].tolist() == as_text["why"].tolist()
 
 
 def test_a_block_pandas_must_write_sends_the_whole_file_to_pandas(tmp_path):
@@ -158,7 +177,8 @@ def test_format_parquet_keeps_plan_csv_and_summary_and_the_store_reopens_it(inst
     store = RunStore(db)
     (run_id,) = store.ids()
     back = store.load_plan(run_id)
-    pd.testing.assert_frame_equal(back.plan, pd.read_parquet(out / "plan.parquet"))
+    assert isinstance(back.plan["why"].dtype, pd.CategoricalDtype)  # as the solve made it
+    pd.testing.assert_frame_equal(back.plan.astype({"why": "str"}), pd.read_parquet(out / "plan.parquet"))
     assert len(back.options) == len(pd.read_parquet(out / "options.parquet"))
     code, output = cli("solve", instance["parquet"], "--out", out, "-q", "--store", db, "--format", "parquet")
     assert code == 0, output

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.data import cheapest_rows, repeated_text
+from planner.data import category_from_codes, cheapest_rows, repeated_text
 from planner.problem import ModelSpec
 from planner.results.plan import joined, joined_by_position, office_rows, why, with_chosen_columns
 
@@ -81,7 +81,7 @@ def test_why_equals_the_sentences_written_office_by_office(seed: int) -> None:
     rows = []
     for i in range(60):
         for t in techs[: int(rng.integers(1, 4))]:
-            rows.append((f"O{i}", t, float(rng.choice([0.0, 1234.4, 1234.6, 5e5, rng.uniform(10, 1e6)])),
+            rows.append((f"O{i}", t, float(rng.choice([0.0, 1234.4, 1234.6, 999.7, 1000.3, 5e5, rng.uniform(10, 1e6)])),
                          bool(rng.random() < 0.8), "" if rng.random() < 0.8 else "policy: excluded"))  # fmt: skip
     options = pd.DataFrame(rows, columns=["office_id", "technology", "cost_usd", "eligible", "reason"])
     options.loc[~options["eligible"] & (options["reason"] == ""), "reason"] = "too slow"
@@ -101,7 +101,24 @@ def test_why_equals_the_sentences_written_office_by_office(seed: int) -> None:
         ModelSpec(objective="min_cost", metric="population", coverage_target=0.5),
         ModelSpec(objective="max_coverage", metric="population", budget_usd=1e6, technology_max_share={"fibre": 0.5}),
     ):
-        assert why(plan, options, spec).tolist() == why_by_office(plan, options, spec)
+        got = why(plan, options, spec)
+        assert got.tolist() == why_by_office(plan, options, spec)
+        assert isinstance(got.dtype, pd.CategoricalDtype) and got.cat.categories.is_unique  # each sentence once
+        assert len(got.cat.categories) == got.nunique()  # (999.7 and 1000.3 USD share "1,000 USD": one sentence)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(["a", "b", "a, b", "", "c"]), min_size=0, max_size=8),
+    picks=st.lists(st.integers(-1, 7), max_size=30),
+)
+def test_category_from_codes_is_words_taken_by_code(words: list[str], picks: list[int]) -> None:
+    """``words[codes]`` (-1: missing), words repeated or not; each distinct text one category."""
+    codes = np.array([c for c in picks if c < len(words)], dtype=np.int64)
+    got = category_from_codes(words, codes)
+    want = [words[c] if c >= 0 else None for c in codes]
+    assert [None if pd.isna(v) else v for v in got.tolist()] == want
+    assert got.cat.categories.is_unique and set(got.cat.categories) == set(words)
 
 
 @settings(max_examples=200, deadline=None)

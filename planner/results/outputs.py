@@ -144,6 +144,13 @@ class _NotFast(Exception):
 
 def _csv_field(column: pd.Series, pa: Any, pc: Any) -> Any:
     """One column as pyarrow large strings, each cell as pandas' CSV writer writes it."""
+    if isinstance(column.dtype, pd.CategoricalDtype):  # each distinct text formatted once, then taken by code
+        categories = column.cat.categories
+        if not (categories.dtype == object or isinstance(categories.dtype, pd.StringDtype)):
+            raise _NotFast
+        words = _csv_field(pd.Series(categories.to_numpy(object), dtype=object), pa, pc)
+        codes = column.cat.codes.to_numpy(np.int64)
+        return pc.fill_null(pc.take(words, pa.array(codes, mask=codes < 0)), "")
     kind = column.dtype.kind
     if isinstance(column.dtype, pd.Int64Dtype):
         missing = pa.array(column.isna().to_numpy(bool))
@@ -210,7 +217,10 @@ def write_parquet(table: pd.DataFrame, sink: Any) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.Schema.from_pandas(table, preserve_index=False)
+    # Categorical text (the plan's why) is written as the text it stands for, one row group at a time: the same
+    # column type and bytes as a text column.
+    as_text = {c: "str" for c, t in table.dtypes.items() if isinstance(t, pd.CategoricalDtype)}
+    schema = pa.Schema.from_pandas(table.head(0).astype(as_text) if as_text else table, preserve_index=False)
     # Dictionary pages for the text columns only (few distinct values); number columns of mostly distinct values
     # would try a dictionary and fall back: the options table at 650,000 offices writes in 1.1 s instead of 1.8 s,
     # and 114 MB instead of 123 MB.
@@ -219,6 +229,7 @@ def write_parquet(table: pd.DataFrame, sink: Any) -> None:
     with pq.ParquetWriter(sink, schema, compression="zstd", compression_level=1, use_dictionary=text) as writer:
         for start in range(0, max(len(table), 1), PARQUET_ROW_GROUP):
             part = table.iloc[start : start + PARQUET_ROW_GROUP]
+            part = part.astype(as_text) if as_text else part
             writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
 
 
