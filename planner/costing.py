@@ -28,7 +28,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.data import BACKHAUL_FROM_GENERATION, Inputs, key_positions, repeated_text, text_from_codes
+from planner.data import (
+    BACKHAUL_FROM_GENERATION,
+    Inputs,
+    key_positions,
+    remember_positions,
+    repeated_text,
+    text_from_codes,
+)
 from planner.geo import PointIndex, haversine_km
 from planner.network import SharedInfra, build_fibre_graph, candidate_relays, candidate_sites
 from planner.scenario import Catalogue, Scenario, Technology
@@ -828,6 +835,7 @@ def build_options_and_infra(
         columns[col] = _as_arrow_text(column, order) if col in TEXT_COLUMNS else _taken(column, order)
         del column
     out = pd.DataFrame(columns, copy=False)  # one array per column, not consolidated into one block (a copy)
+    remember_positions(planned["office_id"], out["office_id"], pos[order])  # each option's office in ``planned``
     return out, infra
 
 

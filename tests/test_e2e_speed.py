@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planner.data import (
     OPTION_COLUMNS,
@@ -23,6 +25,7 @@ from planner.data import (
     key_positions,
     read_offices,
     read_quotes,
+    remember_positions,
     validate_table,
 )
 from planner.problem import ModelSpec
@@ -40,6 +43,46 @@ def test_key_positions_is_get_indexer_for_text_and_other_keys():
     assert gather(np.array([1.5, 2.5]), np.array([1, -1, 0]), np.nan).tolist()[::2] == [2.5, 1.5]
     assert np.isnan(gather(np.array([1.5, 2.5]), np.array([1, -1, 0]), np.nan)[1])
     assert gather(np.zeros(0), np.array([-1]), np.nan).shape == (1,)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n_values=st.integers(0, 12),
+    picks=st.lists(st.one_of(st.integers(-2, 14), st.none()), max_size=40),
+    runs=st.booleans(),
+    storage=st.sampled_from(["str", "object"]),
+)
+def test_key_positions_in_runs_or_not_is_get_indexer(n_values, picks, runs, storage):
+    """Keys in runs (in the values' order or not, with absent keys and nulls) or scattered: ``get_indexer``."""
+    values = pd.Series([f"PO-{i}" for i in range(n_values)], dtype=storage)
+    cells = [None if p is None else f"PO-{p}" for p in picks]
+    if runs:
+        cells = [c for c in cells for _ in range(2)]  # each key twice in a row
+    keys = pd.Series(cells, dtype=storage)
+    want = pd.Index(values).get_indexer(keys)
+    assert key_positions(values, keys).tolist() == want.tolist()
+    in_order = pd.Series([v for v in values for _ in range(3)], dtype=storage)  # the runs are the values in order
+    assert key_positions(values, in_order).tolist() == np.repeat(np.arange(n_values), 3).tolist()
+
+
+def test_remembered_positions_serve_only_the_same_keys_and_equal_values():
+    """A remembered answer is taken for the very same key column (same memory) and equal values; a copy of the
+    keys, or other values, is looked up afresh. (A deliberately wrong answer shows which one was used.)"""
+    values = pd.Series(["a", "b", "c"], dtype="str")
+    keys = pd.Series(["c", "c", "a", "b"], dtype="str")
+    wrong = np.array([7, 7, 7, 7])
+    remember_positions(values, keys, wrong)
+    assert key_positions(values, keys).tolist() == [7, 7, 7, 7]  # the same keys: remembered
+    assert key_positions(pd.Series(["a", "b", "c"], dtype="str"), keys).tolist() == [7, 7, 7, 7]  # equal values
+    copy = pd.Series(["c", "c", "a", "b"], dtype="str")  # equal keys in other memory: looked up
+    assert key_positions(values, copy).tolist() == [2, 2, 0, 1]
+    assert key_positions(pd.Series(["c", "b", "a"], dtype="str"), keys).tolist() == [0, 0, 2, 1]  # other values
+    got = key_positions(values, keys)
+    got[0] = 99  # a caller may write into its answer: the remembered one is not changed
+    assert key_positions(values, keys).tolist() == [7, 7, 7, 7]
+    remember_positions(values, copy, np.array([2, 2, 0, 1]))  # later entries push it out (two are kept)
+    remember_positions(values, pd.Series(["a"], dtype="str"), np.array([0]))
+    assert key_positions(values, keys).tolist() == [2, 2, 0, 1]
 
 
 def _typed(cells: list[str], col: Column) -> tuple[list[object], list[tuple[int | None, str]]]:
