@@ -47,6 +47,15 @@ class Plan:
     infra: Any = None  # the candidate infrastructure (network.SharedInfra), for route geometry
     relays: pd.DataFrame | None = None  # built microwave relay links (allocation.RELAY_COLUMNS)
 
+    def headline(self) -> Plan:
+        """This plan's scenario and summary, without its tables.
+
+        ``planner solve`` records a run from its files once they are written; letting the tables go first gives
+        their memory back (1.2 GB at 650,000 offices) before the run store reads and compresses those files.
+        """
+        empty = pd.DataFrame()
+        return Plan(self.scenario, empty, empty, empty, empty, self.summary)
+
 
 def why(
     plan: pd.DataFrame,

@@ -191,6 +191,7 @@ def solve(
     files = write_outputs(plan, out, out_format, options_file, early)
     clock(f"wrote {', '.join(f.name for f in files)} to {out}")
     timings = {"write_outputs_s": time.perf_counter() - t_write, "total_s": time.perf_counter() - clock.t0}
+    plan = plan.headline()  # the run is recorded from its files: the tables' memory goes back first
     t_store = time.perf_counter()
     _record(
         run_store,
