@@ -47,6 +47,11 @@ def test_fast_csv_writes_the_bytes_pandas_writes(tmp_path):
             "text": text.astype(object),
             "line": np.where(rng.random(n) < 0.01, "two\nlines", "one").astype(object),
             "str": pd.array(np.where(rng.random(n) < 0.5, "x", "y,z"), dtype="str"),
+            "zero": np.zeros(n),  # columns of one value are formatted once (bit for bit: -0.0 is its own)
+            "signed_zero": np.where(rng.random(n) < 0.5, 0.0, -0.0),
+            "no_value": np.full(n, np.nan),
+            "one_text": pd.array(np.full(n, 'a "quoted", text'), dtype="str"),
+            "one_word": pd.array(np.full(n, "quote"), dtype="str"),
             "why": pd.Categorical.from_codes(  # codes -1 (missing) and categories no row uses included
                 rng.integers(-1, 4, n), categories=pd.Index(['a "b", c', "plain", "two\nlines", "unused"], dtype="str")
             ),

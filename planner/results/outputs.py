@@ -158,6 +158,9 @@ def _csv_field(column: pd.Series, pa: Any, pc: Any) -> Any:
         return pc.if_else(missing, _text(pa, ""), digits)
     if kind == "f" and column.dtype == np.float64:
         values = column.to_numpy(np.float64)
+        bits = values.view(np.int64)
+        if len(values) > 1 and (bits == bits[0]).all():  # one value (bit for bit: -0.0 is not 0.0): written once
+            return pa.repeat(_csv_field(column.iloc[:1], pa, pc)[0], len(values))
         text = pc.cast(pa.array(values), pa.large_string())
         whole = pc.invert(pc.match_substring(text, "."))
         text = pc.if_else(whole, pc.binary_join_element_wise(text, _text(pa, ".0"), _text(pa, "")), text)
@@ -177,6 +180,8 @@ def _csv_field(column: pd.Series, pa: Any, pc: Any) -> Any:
         if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
             arrow = pa.array(column, from_pandas=True)  # the column's own buffers: no Python string per cell
             arrow = arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
+            if len(arrow) > 1 and not arrow.null_count and pc.all(pc.equal(arrow, arrow[0])).as_py():
+                return pa.repeat(_csv_field(column.iloc[:1], pa, pc)[0], len(arrow))  # one text: checked once
             text = pc.fill_null(arrow.cast(pa.large_string()), "")
         else:
             text = pc.fill_null(pa.array(column.to_numpy(object), pa.large_string(), from_pandas=True), "")
