@@ -426,6 +426,9 @@ def _same(fast: object, slow: object) -> None:
         "office_id\tlat\tlon\tpopulation\nA\t30.1\t79.2\t100\n",
         "office_id,lat,lon,population\nA,30.1,79.2,100\nB,30.2,79.3\n",  # ragged
         "office_id,lat,lon,population\nA,30.1,79.2,100\n\nB,30.2,79.3,5\n",  # a blank line keeps line numbers
+        "office_id,lat,lon,population\r\nA,30.1,79.2,100\r\n\r\nB,30.2,79.3,5\r\n",  # a blank CRLF line
+        "office_id,lat,lon,population\nA,30.1,79.2,100\n\n",  # a blank last line
+        "office_id,lat,lon,population\nA,30.1,79.2,100\nB, 30.2,79.3,5\n",  # one field starts with a space
         "office_id,lat,lon,population\nA,30.1,79.2,100\n,,,\n",  # a record of empty fields
         'office_id,lat,lon,population,name\nA,30.1,79.2,100,"Rishikesh, main"\n',  # quoted: the other reader
         "office_id,lat,lon,population\nA,30.1,79.2,-5\nA,91,79.2,x\n",  # bad values, duplicate id
