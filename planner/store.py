@@ -393,9 +393,11 @@ class RunStore:
             list(files.items()) if isinstance(files, Mapping) else [(Path(p).name, Path(p)) for p in files]
         )
         # Files are read chunk by chunk (a 650,000-office run writes hundreds of MB): hashed first, then only the
-        # contents the store lacks are compressed (text) or copied as written during the transaction (Parquet).
-        # Both steps run on two threads (hashlib and zstd release the GIL): files hashed side by side, then the
-        # chunks of each new text file compressed side by side.
+        # contents the store lacks are compressed (text) or copied as written (Parquet). Both run on two threads
+        # (hashlib and zstd release the GIL): files hashed side by side, then the chunks of each new text file
+        # compressed side by side while the transaction copies the Parquet files, so the write lock is held for
+        # the copying (and what compression is left), not for the hashing.
+        versions = package_versions()
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             digests = [(name, *d) for (name, _), d in zip(items, pool.map(_digest, [c for _, c in items]), strict=True)]
             hash_s = time.perf_counter() - t0
@@ -404,11 +406,51 @@ class RunStore:
             for (name, content), (_, size, digest) in zip(items, digests, strict=True):
                 if digest not in stored and digest not in packed:
                     packed[digest] = (size, *_pack(name, content, digest, pool))
-        compress_s = time.perf_counter() - t0 - hash_s
-        versions = package_versions()
-        timings = {**(timings or {}), "store_hash_s": round(hash_s, 4), "store_compress_s": round(compress_s, 4)}
+            with self._connect() as con, _transaction(con):
+                # contents first, as written before compressed (compression goes on meanwhile), then the run's rows
+                for digest, (size, codec, chunks) in sorted(packed.items(), key=lambda kv: kv[1][1] != "raw"):
+                    new = con.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", (digest, size, codec)).rowcount
+                    if new:  # not stored by another process since _stored looked
+                        con.executemany(
+                            "INSERT INTO blob_chunks VALUES (?, ?, ?)",
+                            ((digest, seq, chunk) for seq, chunk in enumerate(chunks())),
+                        )
+                pack_s = time.perf_counter() - t0 - hash_s
+                all_timings = {
+                    **(timings or {}),
+                    "store_hash_s": round(hash_s, 4),
+                    "store_contents_s": round(pack_s, 4),
+                }
+                row = self._run_row(command, scenario_json, summary, versions, all_timings, scenario_yaml)
+                row.update(
+                    scenario_path=str(Path(scenario_path).resolve()) if scenario_path else None,
+                    out_dir=str(Path(out_dir).resolve()) if out_dir else None,
+                    fingerprints_json=_json(dict(fingerprints or {})),
+                    catalogue_json=_json(dict(catalogue)) if catalogue is not None else None,
+                    extra_json=_json(dict(extra or {})),
+                )
+                cur = con.execute(
+                    f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+                )
+                assert cur.lastrowid is not None  # set by the INSERT above
+                run_id = int(cur.lastrowid)
+                con.executemany("INSERT INTO run_files VALUES (?, ?, ?, ?)", ((run_id, *d) for d in digests))
+                if before_commit is not None:
+                    before_commit()
+        return run_id
+
+    @staticmethod
+    def _run_row(
+        command: str,
+        scenario_json: Mapping[str, Any],
+        summary: Mapping[str, Any],
+        versions: Mapping[str, str],
+        timings: Mapping[str, float],
+        scenario_yaml: str | None,
+    ) -> dict[str, Any]:
+        """The ``runs`` row of a run (without its paths, fingerprints, catalogue and extra, which the caller adds)."""
         solver = scenario_json.get("solver") or {}
-        row = {
+        return {
             "created_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "command": command,
             "scenario": str(summary.get("scenario") or scenario_json.get("name") or "?"),
@@ -421,36 +463,14 @@ class RunStore:
             "offices_planned": _int(summary.get("offices_planned")),
             "offices_connected": _int(summary.get("offices_connected")),
             "population_covered": _num(summary.get("population_covered")),
-            "scenario_path": str(Path(scenario_path).resolve()) if scenario_path else None,
-            "out_dir": str(Path(out_dir).resolve()) if out_dir else None,
             "scenario_yaml": scenario_yaml,
             "scenario_json": _json(dict(scenario_json)),
-            "fingerprints_json": _json(dict(fingerprints or {})),
-            "catalogue_json": _json(dict(catalogue)) if catalogue is not None else None,
             "solver_json": _json(dict(solver)),
             "summary_json": json.dumps(dict(summary), sort_keys=False, default=str),
             "timings_json": _json(dict(timings)),
-            "versions_json": _json(versions),
+            "versions_json": _json(dict(versions)),
             "package_version": versions[APP_NAME],
-            "extra_json": _json(dict(extra or {})),
         }
-        with self._connect() as con, _transaction(con):
-            cur = con.execute(
-                f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
-            )
-            assert cur.lastrowid is not None  # set by the INSERT above
-            run_id = int(cur.lastrowid)
-            con.executemany("INSERT INTO run_files VALUES (?, ?, ?, ?)", ((run_id, *d) for d in digests))
-            for digest, (size, codec, chunks) in packed.items():
-                new = con.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", (digest, size, codec)).rowcount
-                if new:  # not stored by another process since _stored looked
-                    con.executemany(
-                        "INSERT INTO blob_chunks VALUES (?, ?, ?)",
-                        ((digest, seq, chunk) for seq, chunk in enumerate(chunks())),
-                    )
-            if before_commit is not None:
-                before_commit()
-        return run_id
 
     def _stored(self, digests: set[str]) -> set[str]:
         """Which of these contents (SHA-256) the store already holds."""
@@ -731,8 +751,9 @@ def _pack(
 ) -> tuple[str, Callable[[], Iterator[Any]]]:
     """(codec, its stored chunks): Parquet as written (``raw``: already compressed), the rest zstd level 1.
 
-    zstd chunks are compressed now (before the write transaction); raw chunks are read when inserted, and a file
-    that changed since it was hashed fails the record (StoreError) rather than store other bytes under its hash.
+    zstd chunks are compressed from now on, on ``pool`` (taken as they are inserted, each once it is ready); raw
+    chunks are read when inserted, and a file that changed since it was hashed fails the record (StoreError)
+    rather than store other bytes under its hash.
     """
     if _is_parquet(name, content):
 
@@ -753,8 +774,11 @@ def _pack(
         return codec.compress(piece, asbytes=True)
 
     pieces = _chunks_of(content)
-    chunks = list(pool.map(squeeze, pieces)) if pool is not None else [squeeze(piece) for piece in pieces]
-    return "zstd", lambda: iter(chunks)
+    if pool is None:
+        chunks = [squeeze(piece) for piece in pieces]
+        return "zstd", lambda: iter(chunks)
+    futures = [pool.submit(squeeze, piece) for piece in pieces]
+    return "zstd", lambda: (f.result() for f in futures)
 
 
 def _unpack(codec: str, chunk: bytes, size: int) -> bytes:
