@@ -7,11 +7,12 @@ quoted technologies per planned office, lognormal capex per technology), plus a 
 ``budget_basis: capex``, a budget of 30 % of what connecting every office at its cheapest quote would cost,
 ``solver.method: fast``: the certified hull greedy, whose gap the summary reports; with ``auto`` the economic
 tie-break pass would hand a capex-basis plan to HiGHS, which at this size is not the subject here).
-It then runs ``planner solve`` in a fresh process (this checkout's ``planner.ui.cli.app``), with ``--no-store``
-and with a run store, and reads back the per-stage seconds the command prints (``stage seconds: {...}`` on
-stderr: read, costing, solve, results, write, store, total), its wall time, its CPU time (user + system: on a
-shared machine the steadier figure), its peak memory (the child's ``ru_maxrss`` from ``os.wait4``) and the
-first 12 hex digits of the SHA-256 of its ``plan.csv`` (two versions of the code make the same plan when they agree).
+It then runs ``planner solve`` in a fresh process (this checkout's ``planner.ui.cli.main``, what the ``planner``
+command runs), with ``--no-store`` and with a run store, and reads back the per-stage seconds the command prints
+(``stage seconds: {...}`` on stderr: read, costing, solve, results, write, store, total), its wall time, its CPU
+time (user + system: on a shared machine the steadier figure), its peak memory (the child's ``ru_maxrss`` from
+``os.wait4``) and the first 12 hex digits of the SHA-256 of its ``plan.csv`` (two versions of the code make the
+same plan when they agree).
 
 Beside it, in the same run, the *reference*: the two files read with pandas and the knapsack LP greedy in
 numpy (cheapest quote per office, offices by population per USD, take while the budget lasts), to say how far
@@ -157,7 +158,7 @@ def reference(folder: Path, fmt: str, budget: float) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------- one run
 def run_solve(scenario: Path, out: Path, store: Path | None, out_format: str | None) -> dict[str, Any]:
     """``planner solve`` in a child process: its stage seconds, wall seconds, peak MiB and summary."""
-    cmd = [sys.executable, "-c", "from planner.ui.cli import app; app(prog_name='planner')", "solve", str(scenario)]
+    cmd = [sys.executable, "-c", "from planner.ui.cli import main; main()", "solve", str(scenario)]  # `planner`'s entry
     cmd += ["--out", str(out)]
     cmd += ["--store", str(store)] if store is not None else ["--no-store"]
     if out_format:
