@@ -250,7 +250,7 @@ def _parse_column(cells: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
         trimmed = _trimmed_arrow(cells)
         if trimmed is not None:
             return trimmed, no_errors
-    text = cells.where(cells.notna(), "").astype(str)
+    text = (cells.where(cells.notna(), "") if cells.isna().any() else cells).astype(str)  # (no copy when none)
     if col.kind == "str":
         stripped = _stripped(text)
         empty = stripped == ""
