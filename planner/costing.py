@@ -526,6 +526,12 @@ def _as_arrow_text(col: pd.Series, order: np.ndarray | None = None) -> pd.Series
     """
     if col.dtype != object:
         return col if order is None else pd.Series(_taken(col, order), name=col.name)
+    values = col.to_numpy()
+    if len(values) and isinstance(values[0], str) and bool((values == values[0]).all()):
+        # one text in every cell (most of these columns: the cells are one string, so each comparison is an
+        # identity check): no hashing, and the order does not matter
+        index = col.index if order is None else pd.RangeIndex(len(order))
+        return text_from_codes([values[0]], np.zeros(len(values), dtype=np.int64), index, col.name)
     codes, uniques = pd.factorize(col, sort=False)
     if order is not None:
         codes = codes[order]
@@ -863,7 +869,8 @@ def _rows_in_order(table: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
     columns: dict[str, Any] = {}
     for col in list(table.columns):
         column = table.pop(col)
-        columns[col] = pd.Series(_taken(column, order), name=col)
+        # (its own dtype: an object column of text must not be inferred as Arrow text, a copy of every cell)
+        columns[col] = pd.Series(_taken(column, order), name=col, dtype=column.dtype, copy=False)
         del column
     return pd.DataFrame(columns, copy=False)
 
