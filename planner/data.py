@@ -689,8 +689,8 @@ def _plain_csv_frame(path: Path, known: Iterable[str], numeric: Iterable[str]) -
         data = fh.read()
     if not data or data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
-    # (A blank line needs no search of its own: Arrow reads it as a row of one empty field, which fails a file of
-    # several columns and is caught below in a file of one. Two-byte searches cost 0.05 s each per 68 MB file.)
+    # (A blank line needs no search of its own: Arrow reads it as a record of empty fields, and a record whose
+    # first field is empty goes to the other reader below. Two-byte searches cost 0.05 s each per 68 MB file.)
     if b'"' in data or b"\x00" in data or data.startswith((b"\n", b"\r")):
         return None
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):  # a line ended by a lone carriage return
@@ -1588,8 +1588,8 @@ def key_positions(values: Any, keys: Any) -> np.ndarray:
     if len(starts) > 0.9 * len(k):  # hardly any runs: look every key up
         return np.asarray(pc.index_in(k, value_set=v).fill_null(-1).to_numpy(), dtype=np.int64)
     heads = k.take(pa.array(starts))
-    if len(heads) == len(v) and heads.null_count == 0 and heads.equals(v):
-        at = np.arange(len(v), dtype=np.int64)
+    if len(heads) == len(v) and heads.null_count == 0 and heads.equals(v) and pc.count_distinct(v).as_py() == len(v):
+        at = np.arange(len(v), dtype=np.int64)  # (values repeated: the first of each wins, so only when distinct)
     else:
         at = np.asarray(pc.index_in(heads, value_set=v).fill_null(-1).to_numpy(), dtype=np.int64)
     return np.repeat(at, np.diff(np.r_[starts, len(k)]))

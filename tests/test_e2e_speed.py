@@ -65,6 +65,13 @@ def test_key_positions_in_runs_or_not_is_get_indexer(n_values, picks, runs, stor
     assert key_positions(values, in_order).tolist() == np.repeat(np.arange(n_values), 3).tolist()
 
 
+def test_key_positions_with_repeated_values_gives_the_first_as_index_in_does():
+    """Values that repeat (a caller's picks, two for one office) in the order of the keys' runs: the first wins."""
+    values = pd.Series(["A", "B", "A"], dtype="str")
+    keys = pd.Series(["A", "A", "B", "B", "A", "A"], dtype="str")
+    assert key_positions(values, keys).tolist() == [0, 0, 1, 1, 0, 0]
+
+
 def test_remembered_positions_serve_only_the_same_keys_and_equal_values():
     """A remembered answer is taken for the very same key column (same memory) and equal values; a copy of the
     keys, or other values, is looked up afresh. (A deliberately wrong answer shows which one was used.)"""

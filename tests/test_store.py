@@ -470,6 +470,42 @@ def test_a_wal_store_moves_to_the_rollback_journal_when_no_one_holds_it(tmp_path
     assert not (tmp_path / "runs.sqlite-wal").exists()
 
 
+def test_a_read_only_wal_store_is_read_and_left_in_wal(tmp_path, monkeypatch):
+    """A WAL store that cannot be written (a read-only mount, another user's file) is listed and read as before."""
+    import planner.store as store_module
+
+    db = tmp_path / "runs.sqlite"
+    store = RunStore(db)
+    run_id = store.record(command="test", scenario_json={"name": "a"}, summary={"scenario": "a"}, files={"x": b"1"})
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        assert con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    connect = sqlite3.connect
+
+    def read_only(path, *args, **kwargs):  # the file as a read-only mount shows it
+        return connect(f"file:{path}?mode=ro", *args, uri=True, **kwargs)
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", read_only)
+    assert store.ids() == [run_id] and store.read_file(run_id, "x") == b"1"
+    monkeypatch.undo()
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # untouched by the read-only opening
+
+
+def test_a_text_file_of_many_chunks_is_stored_whole(tmp_path, monkeypatch):
+    """More chunks than are compressed ahead: each taken chunk starts the next, and every byte comes back."""
+    import planner.store as store_module
+
+    monkeypatch.setattr(store_module, "CHUNK_BYTES", 1024)
+    text = "".join(f"PO-{i},fibre,{i * 7.25}\n" for i in range(4000)).encode()
+    assert len(text) > 5 * store_module.PREFETCH_CHUNKS * 1024  # 85 chunks
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_id = store.record(command="test", scenario_json={"name": "t"}, summary={"scenario": "t"},
+                          files={"plan.csv": text, "raw.parquet": b"PAR1" + os.urandom(9000)})  # fmt: skip
+    assert store.read_file(run_id, "plan.csv") == text
+    with contextlib.closing(sqlite3.connect(store.path)) as con:
+        assert con.execute("SELECT count(*) FROM blob_chunks").fetchone()[0] > 40
+
+
 def test_writers_killed_at_random_moments(tmp_path):
     db = tmp_path / "runs.sqlite"
     store = RunStore(db)
