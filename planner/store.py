@@ -425,13 +425,18 @@ class RunStore:
                     "store_hash_s": round(hash_s, 4),
                     "store_contents_s": round(pack_s, 4),
                 }
-                row = self._run_row(command, scenario_json, summary, versions, all_timings, scenario_yaml)
-                row.update(
-                    scenario_path=str(Path(scenario_path).resolve()) if scenario_path else None,
-                    out_dir=str(Path(out_dir).resolve()) if out_dir else None,
-                    fingerprints_json=_json(dict(fingerprints or {})),
-                    catalogue_json=_json(dict(catalogue)) if catalogue is not None else None,
-                    extra_json=_json(dict(extra or {})),
+                row = _run_row(
+                    command=command,
+                    scenario_json=scenario_json,
+                    summary=summary,
+                    scenario_yaml=scenario_yaml,
+                    scenario_path=scenario_path,
+                    out_dir=out_dir,
+                    fingerprints=fingerprints,
+                    catalogue=catalogue,
+                    timings=all_timings,
+                    versions=versions,
+                    extra=extra,
                 )
                 cur = con.execute(
                     f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
@@ -442,39 +447,6 @@ class RunStore:
                 if before_commit is not None:
                     before_commit()
         return run_id
-
-    @staticmethod
-    def _run_row(
-        command: str,
-        scenario_json: Mapping[str, Any],
-        summary: Mapping[str, Any],
-        versions: Mapping[str, str],
-        timings: Mapping[str, float],
-        scenario_yaml: str | None,
-    ) -> dict[str, Any]:
-        """The ``runs`` row of a run (without its paths, fingerprints, catalogue and extra, which the caller adds)."""
-        solver = scenario_json.get("solver") or {}
-        return {
-            "created_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "command": command,
-            "scenario": str(summary.get("scenario") or scenario_json.get("name") or "?"),
-            "status": _text(summary.get("status")),
-            "objective": _text(summary.get("objective") or scenario_json.get("objective")),
-            "objective_value": _num(summary.get("objective_value")),
-            "mip_gap": _num(summary.get("mip_gap")),
-            "total_cost_usd": _num(summary.get("total_cost_usd")),
-            "coverage_share": _num(summary.get("coverage_share_population", summary.get("coverage_share"))),
-            "offices_planned": _int(summary.get("offices_planned")),
-            "offices_connected": _int(summary.get("offices_connected")),
-            "population_covered": _num(summary.get("population_covered")),
-            "scenario_yaml": scenario_yaml,
-            "scenario_json": _json(dict(scenario_json)),
-            "solver_json": _json(dict(solver)),
-            "summary_json": json.dumps(dict(summary), sort_keys=False, default=str),
-            "timings_json": _json(dict(timings)),
-            "versions_json": _json(dict(versions)),
-            "package_version": versions[APP_NAME],
-        }
 
     def _stored(self, digests: set[str]) -> set[str]:
         """Which of these contents (SHA-256) the store already holds."""
@@ -722,6 +694,50 @@ class RunStore:
         return result if not orphans else f"{result}; {len(orphans)} rows without their run"
 
 
+def _run_row(
+    *,
+    command: str,
+    scenario_json: Mapping[str, Any],
+    summary: Mapping[str, Any],
+    scenario_yaml: str | None,
+    scenario_path: str | Path | None,
+    out_dir: str | Path | None,
+    fingerprints: Mapping[str, str] | None,
+    catalogue: Mapping[str, Any] | None,
+    timings: Mapping[str, float],
+    versions: Mapping[str, str],
+    extra: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The ``runs`` row of a run: its headline KPIs as columns, the rest as JSON."""
+    solver = scenario_json.get("solver") or {}
+    return {
+        "created_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "command": command,
+        "scenario": str(summary.get("scenario") or scenario_json.get("name") or "?"),
+        "status": _text(summary.get("status")),
+        "objective": _text(summary.get("objective") or scenario_json.get("objective")),
+        "objective_value": _num(summary.get("objective_value")),
+        "mip_gap": _num(summary.get("mip_gap")),
+        "total_cost_usd": _num(summary.get("total_cost_usd")),
+        "coverage_share": _num(summary.get("coverage_share_population", summary.get("coverage_share"))),
+        "offices_planned": _int(summary.get("offices_planned")),
+        "offices_connected": _int(summary.get("offices_connected")),
+        "population_covered": _num(summary.get("population_covered")),
+        "scenario_path": str(Path(scenario_path).resolve()) if scenario_path else None,
+        "out_dir": str(Path(out_dir).resolve()) if out_dir else None,
+        "scenario_yaml": scenario_yaml,
+        "scenario_json": _json(dict(scenario_json)),
+        "fingerprints_json": _json(dict(fingerprints or {})),
+        "catalogue_json": _json(dict(catalogue)) if catalogue is not None else None,
+        "solver_json": _json(dict(solver)),
+        "summary_json": json.dumps(dict(summary), sort_keys=False, default=str),
+        "timings_json": _json(dict(timings)),
+        "versions_json": _json(dict(versions)),
+        "package_version": versions[APP_NAME],
+        "extra_json": _json(dict(extra or {})),
+    }
+
+
 def _chunks_of(content: bytes | Path) -> Iterator[Any]:
     """A file's bytes in pieces of ``CHUNK_BYTES`` (read from disk one piece at a time)."""
     if isinstance(content, Path):
@@ -751,7 +767,7 @@ def _is_parquet(name: str, content: bytes | Path) -> bool:
 
 
 def _pack(
-    name: str, content: bytes | Path, digest: str, pool: ThreadPoolExecutor | None = None
+    name: str, content: bytes | Path, digest: str, pool: ThreadPoolExecutor
 ) -> tuple[str, Callable[[], Iterator[Any]]]:
     """(codec, its stored chunks): Parquet as written (``raw``: already compressed), the rest zstd level 1.
 
@@ -778,9 +794,6 @@ def _pack(
         return codec.compress(piece, asbytes=True)
 
     pieces = _chunks_of(content)
-    if pool is None:
-        chunks = [squeeze(piece) for piece in pieces]
-        return "zstd", lambda: iter(chunks)
     # A few pieces compress from now on (while the transaction copies the Parquet files); each one taken starts
     # the next, so a text file is never whole in memory (options.csv is 430 MB at 650,000 offices).
     window = deque(pool.submit(squeeze, piece) for piece in itertools.islice(pieces, PREFETCH_CHUNKS))
