@@ -390,3 +390,73 @@ def test_a_quoted_office_has_exactly_its_quotes(tmp_path: Path) -> None:
         (o, t) for o in "BDEG" for t in TECHS
     }
     assert (table.drop(index=["A", "F"])["source"] == "catalogue").all()
+
+
+def test_an_all_quotes_table_shares_its_constant_columns_and_each_write_stays_its_own(tmp_path: Path) -> None:
+    """Every office quoted: the columns a quote leaves at one value (zero costs, empty text) share one array per
+    value, and the writes costing makes after (a 150 USD survey on the unknown office's options, the 550 USD
+    security gateway and 240 USD/yr where e-government is offered) land in their own column and rows only."""
+    quotes = pd.DataFrame(
+        {"office_id": ["A", "A", "B", "D", "E", "F", "G"],
+         "technology": ["fibre", "leo_satellite", "geo_satellite", "cellular_4g", "leo_satellite", "geo_satellite",
+                        "leo_satellite"],
+         "capex_usd": [50_000.0, 700.0, 2000.0, 300.0, 650.0, 2100.0, 600.0],
+         "opex_usd_per_year": [1000.0, 650.0, 2000.0, 360.0, 600.0, 2000.0, 600.0], "mbps": [np.nan] * 7}
+    )  # fmt: skip
+    inputs = tiny_inputs(quotes)
+    inputs.offices.loc[inputs.offices["office_id"] == "B", "status"] = "unknown"
+    inputs.offices.loc[inputs.offices["office_id"] == "E", "services"] = "mail;e_government"
+    scen = scenario(tmp_path, unknown_status={"action": "survey_cost", "survey_cost_usd": 150.0})
+    bundled = load_catalogue(Path(__file__).parents[1] / "planner" / "technologies.yaml")  # (it has security)
+    assert bundled.security is not None and bundled.security.firewall_capex_usd.value == 550
+    assert bundled.security.office_usd_per_year() == 240
+    table = build_options(inputs, bundled, scen)
+    assert list(zip(table["office_id"], table["technology"], strict=True)) == sorted(
+        zip(quotes["office_id"], quotes["technology"], strict=True)
+    )
+    by = table.set_index("office_id")
+    assert by.loc["B", "capex_civil_usd"] == 150.0 and by.loc["B", "capex_usd"] == 2150.0
+    assert set(by.drop(index="B")["capex_civil_usd"]) == {0.0}
+    assert by.loc["E", "capex_security_usd"] == 550.0 and by.loc["E", "opex_security_usd_per_year"] == 240.0
+    assert set(by.drop(index="E")["capex_security_usd"]) == {0.0}
+    assert set(by.drop(index="E")["opex_security_usd_per_year"]) == {0.0}
+    assert by.loc["E", "capex_usd"] == 650.0 + 550.0
+    for col in ("capex_licence_usd", "capex_power_usd", "opex_network_usd_per_year", "opex_power_usd_per_year",
+                "backup_cost_usd"):  # fmt: skip
+        assert set(table[col]) == {0.0}, col
+    assert table["distance_km"].isna().all() and table["power_draw_w"].isna().all()
+    assert set(table["tier"]) == set(table["anchor_id"]) == set(table["shared"]) == set(table["backup_technology"])
+    assert set(table["tier"]) == {""}
+    # the shared arrays: one for the zeros never written, one for the empty text
+    assert np.shares_memory(table["capex_licence_usd"].to_numpy(), table["opex_power_usd_per_year"].to_numpy())
+    assert not np.shares_memory(table["capex_licence_usd"].to_numpy(), table["capex_civil_usd"].to_numpy())
+    tier, shared = (pa_array(table[c]) for c in ("tier", "shared"))
+    assert tier.buffers()[1].address == shared.buffers()[1].address
+
+
+def pa_array(col: pd.Series) -> Any:
+    """The one Arrow array behind an Arrow-backed text column."""
+    import pyarrow as pa
+
+    arr = pa.array(col, from_pandas=True)
+    return arr.chunk(0) if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def test_rows_in_order_keeps_one_value_columns_and_takes_the_others() -> None:
+    from planner.costing import _rows_in_order
+
+    zero = pd.Series(np.zeros(4))
+    table = pd.DataFrame(
+        {"a": np.array([1.0, 2.0, 3.0, 4.0]), "z": zero, "n": pd.Series(np.full(4, np.nan)),
+         "t": pd.Series(np.array(["x", "y", "x", "z"], dtype=object)), "e": pd.Series(np.array([""] * 4, dtype=object)),
+         "neg": np.array([0.0, -0.0, 0.0, 0.0])}
+    )  # fmt: skip
+    order = np.array([3, 1, 0, 2])
+    want = {c: table[c].to_numpy()[order] for c in table.columns}
+    got = _rows_in_order(table.copy(), order)
+    for c, values in want.items():
+        assert got[c].dtype == table[c].dtype
+        assert got[c].tolist() == values.tolist() or (pd.isna(got[c]).all() and pd.isna(values).all())
+    assert np.signbit(got["neg"].to_numpy()).tolist() == [False, True, False, False]  # -0.0 is not 0.0
+    with pytest.raises(ValueError, match="an order of 3 rows for a table of 4"):
+        _rows_in_order(table.copy(), order[:3])
