@@ -23,8 +23,11 @@ The shipped Uttarakhand scenario (``scenarios/uttarakhand-budget.yaml`` by defau
 
 The instance is written, and the reference run, in child processes of their own, so this process stays small
 while ``planner solve`` runs. ``--repeat N`` runs each row N times and shows the run of median wall time with the
-range (this machine's wall times vary by 10-20 % from one minute to the next); every recorded run goes into a
-fresh store file, so its store seconds are those of a first recording. Peak memory is in MiB (2**20 bytes).
+range (this machine's wall times vary by 10-20 % from one minute to the next, at times by 2x); every recorded
+run goes into a fresh store file, so its store seconds are those of a first recording. Peak memory is in MiB
+(2**20 bytes). The reference is run again just before each ``planner solve`` run, and ``wall / ref`` is the median
+of the runs' own ratios (with their range): the machine's speed drifts, and a ratio of a run to a reference
+timed minutes apart measured the drift as much as the planner.
 
     python benchmarks/e2e.py                                   # 100,000 and 650,000 offices + Uttarakhand
     python benchmarks/e2e.py --sizes 100000 --inputs parquet   # one size, Parquet inputs only
@@ -34,6 +37,7 @@ fresh store file, so its store seconds are those of a first recording. Peak memo
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import itertools
 import json
@@ -194,7 +198,9 @@ def row(label: str, inputs: str, store: bool, res: dict[str, Any], ref: dict[str
     walls = res.get("walls") or [res["wall_s"]]
     out["wall_range"] = f"{min(walls):.2f}-{max(walls):.2f}" if len(walls) > 1 else None
     if ref is not None:
-        out.update(ref_s=ref["total_s"], ratio=res["wall_s"] / ref["total_s"])
+        out.update(ref_s=res.get("ref_s", ref["total_s"]), ratio=res.get("ratio", res["wall_s"] / ref["total_s"]))
+        ratios = res.get("ratios") or []
+        out["ratio_range"] = f"{min(ratios):.1f}-{max(ratios):.1f}x" if len(ratios) > 1 else None
         out["ref_ok"] = s["population_covered"] >= ref["population"] - 1e-6 * max(1.0, ref["population"])
     return out
 
@@ -202,10 +208,11 @@ def row(label: str, inputs: str, store: bool, res: dict[str, Any], ref: dict[str
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The results as a Markdown table (seconds to 2 decimals, MiB and counts rounded)."""
     cols = ["instance", "inputs", "recorded", *STAGES, "wall_s", "wall_range", "cpu_s", "peak_mb", "ref_s", "ratio",
+            "ratio_range",
             "status", "gap", "connected", "population", "ref_ok", "plan_sha"]  # fmt: skip
     head = ["instance", "inputs", "run store", *(f"{s} s" for s in STAGES), "wall s", "wall range s", "CPU s",
-            "peak MiB", "reference s", "wall / ref", "status", "gap", "connected", "population", "covers ref",
-            "plan.csv sha256"]  # fmt: skip
+            "peak MiB", "reference s", "wall / ref", "wall / ref range", "status", "gap", "connected", "population",
+            "covers ref", "plan.csv sha256"]  # fmt: skip
 
     def cell(col: str, v: Any) -> str:
         if v is None:
@@ -248,18 +255,37 @@ _RUNS = itertools.count()
 
 
 def solve_repeated(
-    scenario: Path, out: Path, store: Path | None, out_format: str | None, repeat: int
+    scenario: Path,
+    out: Path,
+    store: Path | None,
+    out_format: str | None,
+    repeat: int,
+    reference_run: Any = None,
 ) -> dict[str, Any]:
     """``run_solve`` ``repeat`` times: the run of median wall time, with every run's wall time.
+
+    ``reference_run``: a function giving the reference's seconds, run just before each run: then also each run's
+    ratio to its own reference, their median (``ratio``) and the references' median seconds (``ref_s``).
 
     Each recorded run goes into a store file of its own, so that each is a first recording of its outputs (a
     second recording of the same bytes stores nothing and would flatter the store's seconds).
     """
     stores = [store and store.with_name(f"{store.stem}-{next(_RUNS)}{store.suffix}") for _ in range(repeat)]
-    runs = [run_solve(scenario, out, st, out_format) for st in stores]
+    runs = []
+    for st in stores:
+        ref = reference_run() if reference_run is not None else None  # just before: the same state of the machine
+        run = run_solve(scenario, out, st, out_format)
+        if ref is not None:
+            run.update(ref_s=ref["total_s"], ratio=run["wall_s"] / ref["total_s"], ref=ref)
+        runs.append(run)
+    ratios = sorted(r["ratio"] for r in runs if "ratio" in r)
+    refs = sorted(r["ref_s"] for r in runs if "ref_s" in r)
     runs.sort(key=lambda r: r["wall_s"])
     chosen = runs[(len(runs) - 1) // 2]
-    return {**chosen, "walls": [r["wall_s"] for r in runs]}
+    out_run = {**chosen, "walls": [r["wall_s"] for r in runs]}
+    if ratios:
+        out_run.update(ratios=ratios, ratio=float(np.median(ratios)), ref_s=float(np.median(refs)))
+    return out_run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
                 modes = [False] if args.no_store_runs else [False, True]
                 for with_store in modes:
                     store_path = store if with_store else None
-                    res = solve_repeated(scenario, folder / "out", store_path, args.out_format, args.repeat)
+                    again = functools.partial(in_child, "reference", str(folder), fmt, repr(budget))
+                    res = solve_repeated(scenario, folder / "out", store_path, args.out_format, args.repeat, again)
                     rows.append(row(f"{n:,} offices", fmt, with_store, res, ref))
                     print(markdown(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
         for path in args.scenarios:
