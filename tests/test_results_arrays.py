@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from planner.data import category_from_codes, cheapest_rows, repeated_text
 from planner.problem import ModelSpec
-from planner.results.plan import joined, joined_by_position, office_rows, why, with_chosen_columns
+from planner.results.plan import (
+    joined,
+    joined_by_position,
+    joined_words_by_position,
+    office_rows,
+    why,
+    with_chosen_columns,
+)
 
 TECHS = ["fibre", "cellular_4g", "microwave", "geo_satellite", "leo_satellite", "x;y"]
 
@@ -28,6 +35,9 @@ def test_joined_by_position_is_the_per_key_join_in_row_order(rows: list[tuple[in
     got = joined_by_position(at, values, n, ";")
     want = {p: ";".join(t for q, t in rows if q == p) for p in range(n)}
     assert got.tolist() == [want[p] for p in range(n)]
+    words, which = joined_words_by_position(at, values, n, ";")  # the same as distinct texts and codes
+    assert len(set(words.tolist())) == len(words) or not len(at)
+    assert words[which].tolist() == [want[p] for p in range(n)]
 
 
 def test_a_long_sequence_falls_back_to_the_plain_join() -> None:
@@ -172,3 +182,23 @@ def test_the_chosen_columns_join_by_position_as_the_left_merge(n_offices: int, r
     got = with_chosen_columns(base, opts, keep, office_rows(base, opts), chosen)
     want = base.merge(opts.loc[chosen, ["office_id", *keep]], on="office_id", how="left")
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_chosen_columns_of_one_shared_array_share_one_gathered_array_and_write_apart() -> None:
+    """Two option columns on one array (costing's zero costs) give two plan columns on one gathered array, with
+    the right values (NaN where an office has no chosen option); a write into one leaves the other as it was."""
+    base = pd.DataFrame({"office_id": pd.array(["a", "b", "c"], dtype="str")})
+    zero = pd.Series(np.zeros(4))
+    opts = pd.DataFrame(
+        {"office_id": pd.array(["a", "a", "c", "c"], dtype="str"), "x": zero, "y": zero,
+         "cost_usd": np.array([1.0, 2.0, 3.0, 4.0])},
+        copy=False,
+    )  # fmt: skip
+    assert np.shares_memory(opts["x"].to_numpy(), opts["y"].to_numpy())
+    got = with_chosen_columns(base, opts, ["x", "y", "cost_usd"], office_rows(base, opts), np.array([1, 2]))
+    assert got["cost_usd"].tolist()[::2] == [2.0, 3.0] and np.isnan(got["cost_usd"].iloc[1])
+    for col in ("x", "y"):
+        assert got[col].tolist()[::2] == [0.0, 0.0] and np.isnan(got[col].iloc[1])
+    assert np.shares_memory(got["x"].to_numpy(), got["y"].to_numpy())
+    got.loc[0, "x"] = 5.0
+    assert got["y"].iloc[0] == 0.0 and zero.tolist() == [0.0] * 4

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.costing import annuity_factor
-from planner.data import category_from_codes, cheapest_rows, gather, key_positions, repeated_text
+from planner.data import category_from_codes, cheapest_rows, gather, key_positions, repeated_text, text_from_codes
 from planner.problem import ModelData, ModelSpec, RoadmapSpec, SolveResult
 from planner.results.allocation import allocate_shared
 from planner.results.outputs import PLAN_COLUMNS
@@ -162,9 +162,18 @@ def joined_by_position(at: np.ndarray, values: pd.Series, n: int, sep: str) -> n
     distinct sequence is joined once. A position with more rows than an int64 holds digits for (about 24 of 5
     technologies) falls back to :func:`joined`.
     """
-    out = repeated_text(n, "")
+    words, which = joined_words_by_position(at, values, n, sep)
+    return words[which]
+
+
+def joined_words_by_position(at: np.ndarray, values: pd.Series, n: int, sep: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`joined_by_position` as (distinct texts, each position's code into them): one string per distinct text.
+
+    The plan's column of eligible technologies is then made by Arrow from the codes (:func:`text_from_codes`),
+    without a Python string reference per office.
+    """
     if not len(at):
-        return out
+        return np.array([""], dtype=object), np.zeros(n, dtype=np.int64)
     codes, uniques = pd.factorize(values, sort=False)
     if (at[1:] >= at[:-1]).all():  # already grouped (the options table is sorted by office): no sort, no copies
         pos, code = at, codes
@@ -177,8 +186,9 @@ def joined_by_position(at: np.ndarray, values: pd.Series, n: int, sep: str) -> n
     base = len(uniques) + 1
     if rank.max() >= int(np.floor(62 / np.log2(base))):  # the sequence would not fit an int64
         keyed = joined(pd.Series(at), pd.Series(values.to_numpy(object)), sep)
+        out = repeated_text(n, "")
         out[keyed.index.to_numpy(np.int64)] = keyed.to_numpy(object)
-        return out
+        return out, np.arange(n, dtype=np.int64)
     powers = np.int64(base) ** np.arange(int(rank.max()) + 1, dtype=np.int64)
     digits = powers[rank]
     digits *= code + 1
@@ -195,7 +205,7 @@ def joined_by_position(at: np.ndarray, values: pd.Series, n: int, sep: str) -> n
             k, c = divmod(k, base)
             parts.append(words[c - 1])
         texts.append(sep.join(parts))
-    return np.array(texts, dtype=object)[which]
+    return np.array(texts, dtype=object), np.asarray(which, dtype=np.int64)
 
 
 def joined(keys: pd.Series, values: pd.Series, sep: str) -> pd.Series:
@@ -304,8 +314,13 @@ def make_results(
     plan["year"] = pd.array(
         np.where(plan["technology"] != "none", scenario.horizon.start_year, cast(Any, pd.NA)), dtype="Int64"
     )  # empty where not connected
+    filled: dict[tuple[int, int, int, str], pd.Series] = {}  # columns of one array are filled once, and share it
     for col in [*_MONEY, "mbps"]:
-        plan[col] = plan[col].fillna(0.0).astype(float)
+        values = plan[col].to_numpy()
+        key = (values.__array_interface__["data"][0], values.strides[0], len(values), values.dtype.str)
+        if key not in filled or values.dtype != np.float64:
+            filled[key] = plan[col].fillna(0.0).astype(float)
+        plan[col] = filled[key].copy(deep=False)
     mbps = options["required_mbps"].to_numpy(float)
     first = np.flatnonzero((row_office >= 0) & ~np.isnan(mbps))[::-1]  # each office's first row wins
     need = np.full(len(plan), np.nan)
@@ -315,9 +330,8 @@ def make_results(
     # technologies as codes, once for the eligible technologies and the why sentences (no string per row)
     tech_codes, tech_names = pd.factorize(options["technology"], sort=False)
     eligible_codes = pd.Series(pd.Categorical.from_codes(tech_codes[eligible], categories=tech_names))
-    plan["eligible_technologies"] = pd.Series(
-        joined_by_position(row_office[eligible], eligible_codes, len(plan), ";"), index=plan.index, dtype="str"
-    )
+    words, which = joined_words_by_position(row_office[eligible], eligible_codes, len(plan), ";")
+    plan["eligible_technologies"] = text_from_codes(words, which, plan.index)
     del eligible_codes
     routes, sites, relays = allocate_shared(plan, planned, data, result, scenario)
     plan["why"] = why(plan, options, spec, row_office, (tech_codes, tech_names))
@@ -376,10 +390,16 @@ def with_chosen_columns(
     taker = np.full(len(base), -1, dtype=np.int64)
     taker[hit] = rows
     columns: dict[str, Any] = {c: base[c] for c in base.columns}
+    gathered: dict[tuple[int, int, int, str], pd.Series] = {}  # by the memory it is gathered from
     for c in keep:
         col = opts[c]
         if isinstance(col.dtype, np.dtype) and col.dtype.kind == "f":
-            columns[c] = gather(col.to_numpy(), taker, np.nan)
+            # columns of the options table that share one array (costing's zero costs) share one gathered array
+            values = col.to_numpy()
+            key = (values.__array_interface__["data"][0], values.strides[0], len(values), values.dtype.str)
+            if key not in gathered:
+                gathered[key] = pd.Series(gather(values, taker, np.nan), index=base.index, copy=False)
+            columns[c] = gathered[key].copy(deep=False)  # (pandas copies it on its first write)
         else:  # text (and any other dtype): pandas' take fills the missing cells as a left join does
             columns[c] = col.array.take(taker, allow_fill=True)
     return pd.DataFrame(columns, index=base.index, copy=False)
