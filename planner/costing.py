@@ -106,17 +106,33 @@ def lifecycle_costs(
     disc_end = (1.0 + rate) ** -years
     residual = np.zeros(len(opex))
     eac = opex.to_numpy(float).copy()
+    factorized: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}  # lives shared by several parts
     for part, capex in capex_parts.items():
         # the factors of each distinct life (a few), gathered by code: millions of options at world scale
-        codes, values = pd.factorize(lives[part].to_numpy(float), sort=False)
+        life = lives[part].to_numpy(float)
+        key = (life.__array_interface__["data"][0], life.strides[0] if life.ndim else 0, len(life))
+        if key not in factorized:
+            factorized[key] = pd.factorize(life, sort=False)
+        codes, values = factorized[key]
         frac = np.array([residual_fraction(years, float(v), replaced=part in REPLACED) for v in values], dtype=float)
         crf = np.array([capital_recovery_factor(rate, float(v)) for v in values], dtype=float)
         if (codes < 0).any():  # a missing life: NaN factors, as the mapping of a NaN gave
             frac, crf = np.append(frac, np.nan), np.append(crf, np.nan)
         amount = capex.to_numpy(float)
+        finite = np.isfinite(frac).all() and np.isfinite(crf).all() and (frac >= 0).all() and (crf >= 0).all()
+        if finite and _all_positive_zero(amount) and (codes >= 0).all():
+            # every term is +0.0 (a quote's civil works, licence, power): added as the scalar, the same bits
+            residual += 0.0
+            eac += 0.0
+            continue
         residual += amount * frac[codes] * disc_end
         eac += amount * crf[codes]
     return pd.Series(residual, index=opex.index), pd.Series(eac * af, index=opex.index)
+
+
+def _all_positive_zero(values: np.ndarray) -> bool:
+    """Whether every value is +0.0, bit for bit (-0.0 and NaN are not)."""
+    return bool(values.dtype == np.float64 and not values.view(np.int64).any())
 
 
 def required_mbps(offices: pd.DataFrame, scenario: Scenario) -> pd.Series:

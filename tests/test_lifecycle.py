@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -409,3 +410,38 @@ def test_the_donor_sees_each_cost_line_of_an_office_with_its_source(tmp_path: Pa
     grid = lines.loc["power.electricity_usd_per_kwh@IND"]
     assert grid["value"] == pytest.approx(0.071) and "Himachal" in grid["source"]
     assert lines["source"].str.len().min() > 0  # every line traced
+
+
+def test_lifecycle_costs_of_zero_parts_are_the_plain_sums_bit_for_bit() -> None:
+    """Parts whose capex is +0.0 everywhere are added as a scalar: the same bits as the sum of their terms,
+    including an opex of -0.0 (which -0.0 + 0.0 turns into 0.0), a NaN life and a -0.0 capex."""
+    opex = pd.Series([-0.0, 100.0, 250.0])
+    zero, neg = pd.Series(np.zeros(3)), pd.Series([-0.0, 0.0, 0.0])
+    life, odd = pd.Series([5.0, 10.0, 5.0]), pd.Series([5.0, np.nan, 5.0])
+    lives = {"equipment": life, "civil": life, "licence": odd, "power": life}
+    rate, years = 0.08, 5
+    for parts in (
+        {"equipment": pd.Series([100.0, 0.0, 50.0]), "civil": zero, "licence": zero, "power": neg},
+        {"civil": zero, "power": zero},  # every part skipped: the -0.0 opex still becomes 0.0
+    ):
+        _check_lifecycle(parts, opex, lives, rate, years)
+
+
+def _check_lifecycle(parts: dict, opex: pd.Series, lives: dict, rate: float, years: int) -> None:
+    from planner.costing import lifecycle_costs
+
+    residual, annualised = lifecycle_costs(parts, opex, lives, rate, years)
+    want_r, want_e = np.zeros(3), opex.to_numpy().copy()
+    for part, capex in parts.items():
+        lv = lives[part].to_numpy()
+        frac = np.array([residual_fraction(years, v, replaced=part == "equipment") if v == v else np.nan for v in lv])
+        crf = np.array([capital_recovery_factor(rate, v) if v == v else np.nan for v in lv])
+        want_r += capex.to_numpy() * frac * (1 + rate) ** -years
+        want_e += capex.to_numpy() * crf
+    want_e *= sum((1 + rate) ** -k for k in range(1, years + 1))
+    np.testing.assert_array_equal(np.isnan(residual), np.isnan(want_r))  # the NaN life's row, as before
+    ok = ~np.isnan(want_r)
+    assert residual.to_numpy()[ok].tobytes() == want_r[ok].tobytes()
+    assert np.signbit(annualised.to_numpy()[ok]).tolist() == np.signbit(want_e[ok]).tolist()
+    assert not np.signbit(annualised.to_numpy()[0])
+    np.testing.assert_allclose(annualised.to_numpy()[ok], want_e[ok], rtol=1e-15)
