@@ -112,7 +112,11 @@ def lifecycle_costs(
         life = lives[part].to_numpy(float)
         key = (life.__array_interface__["data"][0], life.strides[0] if life.ndim else 0, len(life))
         if key not in factorized:
-            factorized[key] = pd.factorize(life, sort=False)
+            bits = life.view(np.int64)
+            if len(life) and not np.isnan(life[0]) and bool((bits == bits[0]).all()):  # one life: no hashing
+                factorized[key] = (np.zeros(len(life), dtype=np.intp), life[:1])
+            else:
+                factorized[key] = pd.factorize(life, sort=False)
         codes, values = factorized[key]
         frac = np.array([residual_fraction(years, float(v), replaced=part in REPLACED) for v in values], dtype=float)
         crf = np.array([capital_recovery_factor(rate, float(v)) for v in values], dtype=float)
@@ -785,7 +789,7 @@ def build_options_and_infra(
         table.loc[unknown, "capex_civil_usd"] += scenario.unknown_status.survey_cost_usd
         table.loc[unknown, "cost_keys"] = table.loc[unknown, "cost_keys"] + "; scenario.unknown_status.survey_cost_usd"
     zero = _same(0.0, len(table)).set_axis(table.index)  # the columns born zero share one array
-    _add_security(table, planned["services"].astype(str).to_numpy()[pos], catalogue, scenario, zero)
+    _add_security(table, planned["services"].astype(str).to_numpy(), pos, catalogue, scenario, zero)
     table["shared"] = _text("", len(table))
     table["trench_capex_usd"] = zero
     table["trench_opex_usd_per_year"] = zero
@@ -945,13 +949,19 @@ def _taken(col: pd.Series, order: np.ndarray) -> Any:
 
 
 def _add_security(
-    table: pd.DataFrame, services: np.ndarray, catalogue: Catalogue, scenario: Scenario, zero: pd.Series | None = None
+    table: pd.DataFrame,
+    services: np.ndarray,
+    at: np.ndarray,
+    catalogue: Catalogue,
+    scenario: Scenario,
+    zero: pd.Series | None = None,
 ) -> None:
     """The security baseline as its own cost lines, on every option of an office that must have it (in place).
 
     An office offering any of ``security.required_for_services`` pays the catalogue's security gateway (capex,
     ``capex_security_usd``) and the yearly endpoint protection, protective DNS, .post mail and training
     (``opex_security_usd_per_year``, paid by the post) whatever its link; the figures are named in ``cost_keys``.
+    ``services``: each office's services; ``at``: each row's office (its position in ``services``).
     """
     # (``zero``: a column of zeros of the table's index, shared: pandas copies a column on its first write)
     table["capex_security_usd"] = 0.0 if zero is None else zero
@@ -960,8 +970,8 @@ def _add_security(
     required = set(scenario.security.required_for_services)
     if base is None or not required:
         return
-    codes, kinds = pd.factorize(services, sort=False)  # the distinct service lists (few)
-    needs = np.array([bool(set(str(k).split(";")) & required) for k in kinds], dtype=bool)[codes]
+    codes, kinds = pd.factorize(services, sort=False)  # the distinct service lists (few), once per office
+    needs = np.array([bool(set(str(k).split(";")) & required) for k in kinds], dtype=bool)[codes][at]
     if not needs.any():
         return
     table.loc[needs, "capex_security_usd"] = base.firewall_capex_usd.value
