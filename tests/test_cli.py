@@ -6,6 +6,7 @@ outputs. One scenario runs through the real ``planner`` console script in a subp
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -21,7 +22,7 @@ import yaml
 from typer.testing import CliRunner
 
 from planner.scenario import load_scenario, scenario_json_schema
-from planner.ui.cli import app
+from planner.ui.cli import app, main
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIO_DIR = REPO / "scenarios"
@@ -435,6 +436,25 @@ def test_schema_in_a_real_process(tmp_path):
     proc = run_script("schema", "s.json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "s.json").read_text())["title"] == "Connect.Post Planner scenario"
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_entry_point_freezes_the_heap_on_the_way_out(tmp_path, monkeypatch, capsys, ok):
+    """``main`` freezes what is left, on success and on bad input, so that the final collections skip it."""
+    target = tmp_path / "s.json" if ok else tmp_path / "absent.yaml"
+    monkeypatch.setattr(sys, "argv", ["planner", "schema", str(target)] if ok else ["planner", "validate", str(target)])
+    gc.unfreeze()
+    try:
+        with pytest.raises(SystemExit) as stop:
+            main()
+        assert stop.value.code == (0 if ok else 2)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this test process goes on collecting as before
+    if ok:
+        assert json.loads(target.read_text())["title"] == "Connect.Post Planner scenario"
+    else:
+        assert "not found" in capsys.readouterr().err
 
 
 def test_no_arguments_shows_help():

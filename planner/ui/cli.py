@@ -8,6 +8,7 @@ relaxations that make it feasible). No input error ever shows a traceback.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import sqlite3
@@ -801,10 +802,19 @@ def report(
     _guard(action, st)
 
 
-def main() -> None:  # pragma: no cover - console entry
-    """Entry point that never lets an input error escape as a traceback."""
+def main() -> None:
+    """Entry point that never lets an input error escape as a traceback.
+
+    On the way out, whatever the exit code, every object left is frozen (``gc.freeze``): the interpreter's final
+    collections then skip pandas' and pyarrow's modules and the run's tables instead of walking them, which took
+    0.15-0.2 s of every run's exit (as long as the solve stage at 100,000 offices). Frozen objects are still freed
+    by reference counting, and the exit handlers (temporary folders, the local Dask cluster, logging) still run;
+    only cyclic garbage is left to the operating system, and every output file is closed before this point.
+    """
     try:
         app()
     except PlannerError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    finally:
+        gc.freeze()
