@@ -50,6 +50,9 @@ def test_fast_csv_writes_the_bytes_pandas_writes(tmp_path):
             "zero": np.zeros(n),  # columns of one value are formatted once (bit for bit: -0.0 is its own)
             "signed_zero": np.where(rng.random(n) < 0.5, 0.0, -0.0),
             "no_value": np.full(n, np.nan),
+            "negative_zero": np.full(n, -0.0),  # not the text of "zero": the same value, other bits
+            "float_again": x.copy(),  # the same bits as "float": its text is made once and shared
+            "float_nearly": np.where(np.arange(n) == n // 2, 1.25, x),  # the same first and last bits, one other
             "one_text": pd.array(np.full(n, 'a "quoted", text'), dtype="str"),
             "one_word": pd.array(np.full(n, "quote"), dtype="str"),
             "why": pd.Categorical.from_codes(  # codes -1 (missing) and categories no row uses included
@@ -65,6 +68,30 @@ def test_fast_csv_writes_the_bytes_pandas_writes(tmp_path):
         path = tmp_path / f"blocks-{rows}.csv"
         assert write_csv_in_parts(part, path, rows)
         assert path.read_bytes() == fast_csv(part) and fast_csv(part) == part.to_csv(index=False).encode("utf-8")
+
+
+def test_repeated_columns_and_categories_are_formatted_once(tmp_path, monkeypatch):
+    """Columns of the same bits share one text, and a categorical's categories are made once per file."""
+    from planner.results import outputs
+
+    rng = np.random.default_rng(8)
+    n = 1000
+    money = np.round(rng.lognormal(7, 2, n), 2)
+    why = pd.Categorical.from_codes(rng.integers(0, 3, n), categories=pd.Index(["a", "b, c", "d"], dtype="str"))
+    table = pd.DataFrame({"capex": money, "cost": money.copy(), "other": money + 1.0, "why": why})
+    calls: list[str] = []
+    format_field = outputs._csv_field
+
+    def counted(column, pa, pc, words=None):
+        calls.append("categories" if column.dtype == object and len(column) == 3 else str(column.name))
+        return format_field(column, pa, pc, words)
+
+    monkeypatch.setattr(outputs, "_csv_field", counted)
+    path = tmp_path / "t.csv"
+    assert write_csv_in_parts(table, path, 100)  # ten blocks
+    assert path.read_bytes() == table.to_csv(index=False).encode("utf-8")
+    assert calls.count("categories") == 1 and calls.count("why") == 10
+    assert calls.count("capex") == 10 and calls.count("other") == 10 and "cost" not in calls
 
 
 def test_categorical_text_writes_the_parquet_bytes_of_its_text(tmp_path):
