@@ -117,6 +117,43 @@ def test_numbers_parse_to_pythons_floats_and_odd_ones_get_the_per_cell_rule():
     assert [row for row, _ in issues] == [3, 4, 5, 6]
 
 
+def _python_number(text: str) -> float | None:
+    """What the per-cell rule makes of a number cell: ``float()`` of it, when that is finite; else None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
+
+DECIMAL = st.from_regex(r"[+-]?([0-9]{1,20}\.?[0-9]{0,20}|\.[0-9]{1,20})([eE][+-]?[0-9]{1,3})?", fullmatch=True)
+ODD_NUMBER = st.text(alphabet="0123456789.eE+-_ infatyINFATYxX\t\u0661", min_size=1, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(DECIMAL, min_size=1, max_size=30))
+def test_decimal_cells_read_to_the_bits_float_reads(texts):
+    """The column read at once (Arrow's cast) is, bit for bit, ``float()`` of each cell, or says which do not fit."""
+    values, issues = _typed(texts, Column("n", "float"))
+    expected = [_python_number(t) for t in texts]
+    assert [row for row, _ in issues] == [i + 2 for i, v in enumerate(expected) if v is None]  # 1e999: infinite
+    for value, want in zip(values, expected, strict=True):
+        if want is not None:
+            assert np.float64(value).view(np.int64) == np.float64(want).view(np.int64)  # -0.0 stays -0.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(DECIMAL, ODD_NUMBER), min_size=1, max_size=12))
+def test_any_number_cell_reads_as_float_reads_it_or_is_named(texts):
+    """Odd cells (underscores, other digits, inf, nan, stray letters) read as ``float()`` reads them, or are named."""
+    values, issues = _typed(texts, Column("n", "float", default=0.0))
+    expected = [0.0 if not t.strip() else _python_number(t) for t in texts]  # an empty cell takes the default
+    assert [row for row, _ in issues] == [i + 2 for i, v in enumerate(expected) if v is None]
+    for value, want in zip(values, expected, strict=True):
+        if want is not None:
+            assert np.float64(value).view(np.int64) == np.float64(want).view(np.int64)
+
+
 def test_csv_records_keep_their_line_numbers_around_quoted_breaks_and_blank_lines(tmp_path):
     path = tmp_path / "offices.csv"
     path.write_text(
