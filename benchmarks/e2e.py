@@ -32,6 +32,11 @@ process (files read to greedy done); ``reference as a process`` is that process'
 starting, numpy and pandas imported, the exit), the costs ``planner solve``'s wall time carries too, and
 ``wall / process ref`` the median of the runs' ratios to it.
 
+Before the runs the planner's modules are compiled to bytecode (``python -m compileall planner``), as Python itself
+does on a user's first run and reuses on every later one. An environment that sets ``PYTHONDONTWRITEBYTECODE``
+(this machine's does) would otherwise compile the planner's modules again in every run: 0.1-0.2 s of each run,
+which the benchmark measured before 2026-12-06.
+
     python benchmarks/e2e.py                                   # 100,000 and 650,000 offices + Uttarakhand
     python benchmarks/e2e.py --sizes 100000 --inputs parquet   # one size, Parquet inputs only
     python benchmarks/e2e.py --sizes 650000 --inputs parquet --scenarios --repeat 3
@@ -259,6 +264,11 @@ def reference_process(folder: Path, fmt: str, budget: float) -> dict[str, float]
     return ref
 
 
+def compile_planner() -> None:
+    """Write the planner's bytecode (``__pycache__``, ignored by git), as a user's first run of ``planner`` does."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "planner")], check=True)
+
+
 def child(args: list[str]) -> int:
     """``--child write FOLDER N SEED FMT`` (prints the scenario path) or ``--child reference FOLDER FMT BUDGET``."""
     if args[0] == "write":
@@ -323,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     ap.add_argument("--repeat", type=int, default=1, help="runs per row: the median is shown, with the range")
     args = ap.parse_args(argv)
+    compile_planner()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="e2e-") as tmp:
         work = Path(tmp)

@@ -39,6 +39,8 @@ def test_the_benchmark_runs_the_job_and_reports_each_column(tmp_path, capsys):
         assert r["peak_mb"] > 50 and r["wall_s"] > 0
         assert {"read", "costing", "solve", "results", "write"} <= {k for k, v in r.items() if v is not None}
     assert rows[0]["plan_sha"] == rows[1]["plan_sha"]  # CSV and Parquet inputs: the same plan, byte for byte
+    sources = list((_PATH.parents[1] / "planner").rglob("*.py"))
+    assert sources and all(Path(importlib.util.cache_from_source(str(p))).is_file() for p in sources)  # bytecode
     table = capsys.readouterr().out
     assert "| reference as a process s | wall / process ref |" in table
 
