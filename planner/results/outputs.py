@@ -117,8 +117,8 @@ def _csv_parts(table: pd.DataFrame, words: dict[Any, Any] | None = None) -> tupl
         return memoryview(rows.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
 
     # The rows are joined in halves on two threads (a fifth of a block's time at 650,000 offices, on one thread)
-    half = len(table) // 2 if len(table) >= JOIN_HALVES_ROWS else len(table)
-    spans = [(0, half), (half, len(table) - half)] if half < len(table) else [(0, len(table))]
+    n, half = len(table), len(table) // 2
+    spans = [(0, half), (half, n - half)] if n >= JOIN_HALVES_ROWS else [(0, n)]
     with ThreadPoolExecutor(max_workers=ENCODING_THREADS) as pool:
         bodies = list(pool.map(joined, spans))
     names = header[0].to_pylist()
@@ -178,7 +178,7 @@ class _NotFast(Exception):
 
 
 def _same_float_columns(table: pd.DataFrame) -> dict[Any, Any]:
-    """Each float column that holds the same bits as an earlier one, and that earlier column.
+    """Each float column that holds the same bits as an earlier one, and that earlier column (``table`` has rows).
 
     A quote's capex is also its cost and its equipment capex, and its opex its service opex: the text of such a
     column is made once and shared (the same bits give the same text; ``-0.0`` and ``0.0`` differ in bits).
@@ -186,7 +186,7 @@ def _same_float_columns(table: pd.DataFrame) -> dict[Any, Any]:
     seen: dict[tuple[int, int], list[tuple[Any, np.ndarray]]] = {}
     same: dict[Any, Any] = {}
     for name, column in table.items():
-        if not (column.dtype.kind == "f" and column.dtype == np.float64) or not len(column):
+        if not (column.dtype.kind == "f" and column.dtype == np.float64):
             continue
         bits = column.to_numpy(np.float64).view(np.int64)
         key = (int(bits[0]), int(bits[-1]))
